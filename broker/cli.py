@@ -1,0 +1,54 @@
+"""`python -m broker`: read the configuration, open the store and serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Sequence
+
+from aiohttp import web
+
+from broker.config import Config, load_config
+from broker.http.app import build_app
+from broker.http.pipeline import HttpSettings
+from broker.logs import configure, event
+from broker.storage.sqlite import SqliteStorage
+
+
+def make_app(config: Config) -> web.Application:
+    storage = SqliteStorage(config.dbPath)
+    settings = HttpSettings(
+        max_payload=config.inReqPayloadMaxSize, cors_origin=config.corsOrigin, cors_max_age=config.corsMaxAge
+    )
+    return build_app(storage, settings)
+
+
+async def serve(config: Config) -> None:
+    app = make_app(config)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=True,
+        keepalive_timeout=float(config.reqTimeout) if config.reqTimeout > 0 else 75.0,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, config.localIp, config.port, reuse_address=True, backlog=1024)
+    await site.start()
+    event(logging.WARNING, "listening", port=config.port, ip=config.localIp, dbPath=config.dbPath)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = load_config(argv)
+    configure(config.logLevel)
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        event(logging.CRITICAL, "cannot start", error=str(exc))
+        sys.exit(1)

@@ -1,0 +1,84 @@
+"""Configuration: Orion-style single-dash flags, each also read from its `ORION_*` variable.
+
+A flag on the command line wins over the environment, which wins over the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Sequence
+
+
+@dataclass(frozen=True)
+class Config:
+    port: int = 1026
+    localIp: str = "0.0.0.0"
+    logLevel: str = "INFO"
+    multiservice: bool = False
+    corsOrigin: str = ""
+    corsMaxAge: int = 86400
+    inReqPayloadMaxSize: int = 1048576
+    reqTimeout: int = 0
+    dbPath: str = "./data/broker.db"
+
+
+# flag -> (environment variable, help)
+FLAGS: dict[str, tuple[str, str]] = {
+    "port": ("ORION_PORT", "port to listen on (default 1026)"),
+    "localIp": ("ORION_LOCALIP", "IP address to listen on (default 0.0.0.0, all interfaces)"),
+    "logLevel": ("ORION_LOG_LEVEL", "NONE, FATAL, ERROR, WARN, INFO (default: one line per request) or DEBUG"),
+    "multiservice": ("ORION_MULTI_SERVICE", "accepted for Orion compatibility; tenancy by Fiware-Service is always on"),
+    "corsOrigin": ("ORION_CORS_ORIGIN", "enable CORS for this origin; __ALL for any origin (default: CORS off)"),
+    "corsMaxAge": ("ORION_CORS_MAX_AGE", "Access-Control-Max-Age of preflight answers, seconds (default 86400)"),
+    "inReqPayloadMaxSize": ("ORION_IN_REQ_PAYLOAD_MAX_SIZE", "largest request body in bytes (default 1048576)"),
+    "reqTimeout": ("ORION_REQ_TIMEOUT", "seconds an idle client connection is kept open; 0 for the default"),
+    "dbPath": ("ORION_DB_PATH", "file of the embedded SQLite store (default ./data/broker.db)"),
+}
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m broker",
+        description="Orion-compatible NGSI-v2 context broker. Every flag also reads the environment "
+        "variable named after it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for f in fields(Config):
+        env, text = FLAGS[f.name]
+        help_text = f"{text} [env {env}]"
+        if f.type in (bool, "bool"):
+            parser.add_argument(f"-{f.name}", dest=f.name, action="store_true", default=None, help=help_text)
+        else:
+            kind = int if f.type in (int, "int") else str
+            parser.add_argument(f"-{f.name}", dest=f.name, type=kind, default=None, metavar="", help=help_text)
+    return parser
+
+
+def load_config(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    environ = dict(os.environ) if environ is None else environ
+    args = build_parser().parse_args(argv)
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        given = getattr(args, f.name)
+        if given is not None:
+            values[f.name] = given
+            continue
+        env = FLAGS[f.name][0]
+        if env in environ and environ[env] != "":
+            raw = environ[env]
+            if f.type in (bool, "bool"):
+                values[f.name] = _truthy(raw)
+            elif f.type in (int, "int"):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SystemExit(f"{env} must be an integer, got {raw!r}") from None
+            else:
+                values[f.name] = raw
+    return Config(**values)

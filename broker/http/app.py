@@ -1,0 +1,61 @@
+"""The aiohttp application: the route table, the pipeline and the storage lifecycle."""
+
+from __future__ import annotations
+
+import time
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from broker.http.pipeline import SETTINGS, HttpSettings, orion_headers, pipeline
+from broker.http.routes import attributes, entities, meta, types
+from broker.http.services import SERVICES, Services
+from broker.ngsi.entities import EntityService
+from broker.ngsi.types import TypeService
+from broker.storage.port import Storage
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ENTITY = "/v2/entities/{entityId}"
+ATTR = ENTITY + "/attrs/{attrName}"
+
+# (method, path, handler): the whole HTTP surface; the OpenAPI test checks it against schemas/openapi.json
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/version", meta.get_version),
+    ("GET", "/v2", meta.get_entry_point),
+    ("GET", "/openapi.json", meta.get_openapi),
+    ("GET", "/v2/entities", entities.list_entities),
+    ("POST", "/v2/entities", entities.create_entity),
+    ("GET", ENTITY, entities.get_entity),
+    ("DELETE", ENTITY, entities.delete_entity),
+    ("GET", ENTITY + "/attrs", attributes.get_attrs),
+    ("POST", ENTITY + "/attrs", attributes.post_attrs),
+    ("PATCH", ENTITY + "/attrs", attributes.patch_attrs),
+    ("PUT", ENTITY + "/attrs", attributes.put_attrs),
+    ("GET", ATTR, attributes.get_attr),
+    ("PUT", ATTR, attributes.put_attr),
+    ("DELETE", ATTR, attributes.delete_attr),
+    ("GET", ATTR + "/value", attributes.get_value),
+    ("PUT", ATTR + "/value", attributes.put_value),
+    ("GET", "/v2/types", types.list_types),
+    ("GET", "/v2/types/{entityType}", types.get_type),
+]
+
+
+def build_app(storage: Storage, settings: HttpSettings | None = None) -> web.Application:
+    app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
+    app[SETTINGS] = settings or HttpSettings()
+    app[SERVICES] = Services(entities=EntityService(storage), types=TypeService(storage), started_at=time.time())
+    for method, path, handler in ROUTES:
+        # Orion answers collection and item paths with one trailing slash too
+        app.router.add_route(method, path, handler)
+        app.router.add_route(method, path + "/", handler)
+    app.on_response_prepare.append(orion_headers)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await storage.start()
+        yield
+        await storage.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

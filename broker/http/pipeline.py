@@ -1,0 +1,174 @@
+"""The request pipeline every call goes through, in Orion's order of checks.
+
+Payload size, URI parameters, URL characters, service path, content type, content length,
+route and verb, Accept; then the handler. Errors of any kind leave here as Orion error bodies,
+every response carries `Fiware-Correlator`, and one JSON log line is written per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from broker.http.errors import error_response
+from broker.http.request import CORRELATOR, check_query_string
+from broker.logs import event
+from broker.ngsi.errors import SERVICE_NOT_FOUND, NgsiError, bad_request, internal_error
+from broker.ngsi.tenancy import parse_read_scopes
+from broker.ngsi.validation import FORBIDDEN_CHARS
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ALLOW_HEADERS = (
+    "Content-Type, Fiware-Service, Fiware-Servicepath, Ngsiv2-AttrsFormat, Fiware-Correlator, "
+    "X-Forwarded-For, X-Real-IP, X-Auth-Token"
+)
+EXPOSE_HEADERS = "Fiware-Correlator, Fiware-Total-Count, Location"
+HEADER_ORDER = ("Date", "Fiware-Correlator", "Location", "Fiware-Total-Count")
+_ORDERED_LOWER = frozenset(h.lower() for h in HEADER_ORDER)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    max_payload: int = 1048576
+    cors_origin: str = ""
+    cors_max_age: int = 86400
+
+
+SETTINGS = web.AppKey("http_settings", HttpSettings)
+
+
+def _check_content(request: web.Request, settings: HttpSettings) -> None:
+    length = request.content_length
+    if length is not None and length > settings.max_payload:
+        raise NgsiError(
+            413, "RequestEntityTooLarge", f"payload size: {length}, max size supported: {settings.max_payload}"
+        )
+    check_query_string(request)
+    if any(c in FORBIDDEN_CHARS for c in request.path):
+        raise bad_request("invalid character in URI")
+    parse_read_scopes(request.headers.get("Fiware-ServicePath"))  # syntax only; writes check more
+    if length:
+        if "Content-Type" not in request.headers:
+            raise NgsiError(
+                415,
+                "UnsupportedMediaType",
+                "Content-Type header not used, default application/octet-stream is not supported",
+            )
+        media = request.content_type.lower()
+        if media not in ("application/json", "text/plain"):
+            raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {media}")
+    if request.method in ("POST", "PUT", "PATCH") and not length and request.match_info.http_exception is None:
+        raise NgsiError(411, "ContentLengthRequired", "Zero/No Content-Length in PUT/POST/PATCH request")
+
+
+def _media_ranges(accept: str) -> list[str]:
+    return [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
+
+
+def _check_accept(request: web.Request) -> None:
+    accept = request.headers.get("Accept")
+    if accept is None:
+        return
+    ranges = _media_ranges(accept)
+    value_url = request.path.rstrip("/").endswith("/value")
+    acceptable = {"*/*", "application/*", "application/json"}
+    if value_url:
+        acceptable |= {"text/*", "text/plain"}
+    if not any(r in acceptable for r in ranges):
+        text = "application/json, text/plain" if value_url else "application/json"
+        raise NgsiError(406, "NotAcceptable", f"acceptable MIME types: {text}")
+
+
+def _preflight(request: web.Request, settings: HttpSettings) -> web.Response:
+    resource = request.match_info.route.resource
+    methods: set[str] = set()
+    if resource is not None:
+        methods = {r.method for r in resource if r.method not in ("HEAD", "*")}
+    if not methods:
+        raise bad_request(SERVICE_NOT_FOUND)
+    return web.Response(
+        status=200,
+        headers={
+            "Access-Control-Allow-Methods": ", ".join(sorted(methods | {"OPTIONS"})),
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Max-Age": str(settings.cors_max_age),
+            "Content-Length": "0",
+        },
+    )
+
+
+def _from_http_exception(exc: web.HTTPException) -> NgsiError:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allow = ", ".join(sorted(m for m in exc.allowed_methods if m != "HEAD"))
+        return NgsiError(405, "MethodNotAllowed", "method not allowed", headers={"Allow": allow})
+    if isinstance(exc, web.HTTPNotFound):
+        return bad_request(SERVICE_NOT_FOUND)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return NgsiError(413, "RequestEntityTooLarge", "payload too large")
+    return NgsiError(exc.status, exc.reason.replace(" ", ""), exc.text or exc.reason)
+
+
+@web.middleware
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    correlator = request.headers.get("Fiware-Correlator") or str(uuid.uuid4())
+    request[CORRELATOR] = correlator
+    started = time.perf_counter()
+    response: web.StreamResponse
+    try:
+        if request.method == "OPTIONS" and settings.cors_origin:
+            response = _preflight(request, settings)
+        else:
+            _check_content(request, settings)
+            if request.match_info.http_exception is not None:
+                raise request.match_info.http_exception
+            _check_accept(request)
+            response = await handler(request)
+    except NgsiError as err:
+        response = error_response(err)
+    except web.HTTPException as exc:
+        response = error_response(_from_http_exception(exc))
+    except Exception as exc:  # a bug or an unexpected I/O failure: answer 500, log the trace
+        event(logging.ERROR, "unhandled error", correlator=correlator, error=repr(exc))
+        logging.getLogger("broker").exception("unhandled error")
+        response = error_response(internal_error("Internal error"))
+    response.headers["Fiware-Correlator"] = correlator
+    if settings.cors_origin:
+        origin = "*" if settings.cors_origin == "__ALL" else settings.cors_origin
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    event(
+        logging.INFO,
+        "request",
+        correlator=correlator,
+        method=request.method,
+        path=request.path_qs,
+        status=response.status,
+        ms=round((time.perf_counter() - started) * 1000, 3),
+        service=request.headers.get("Fiware-Service", ""),
+        servicePath=request.headers.get("Fiware-ServicePath", ""),
+        **({"from": request.remote} if request.remote else {}),
+    )
+    return response
+
+
+async def orion_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No `Server` header, and Orion's header order: Date, Fiware-Correlator, Location, ... ."""
+    headers = response.headers
+    headers.popall("Server", None)
+    ordered: CIMultiDict[str] = CIMultiDict()
+    for name in HEADER_ORDER:
+        for value in headers.getall(name, []):
+            ordered.add(name, value)
+    for name, value in headers.items():
+        if name.lower() not in _ORDERED_LOWER:
+            ordered.add(name, value)
+    headers.clear()
+    headers.extend(ordered)

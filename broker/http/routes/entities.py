@@ -1,0 +1,99 @@
+"""`/v2/entities` and `/v2/entities/{entityId}`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from broker.http.request import context, json_body, options, param, path_id, type_param
+from broker.http.responses import created, entity_location, json_response, no_content
+from broker.http.services import services
+from broker.ngsi.entities import EntityRef
+from broker.ngsi.errors import bad_request
+from broker.ngsi.options import parse_page
+from broker.ngsi.payload import parse_entity
+from broker.ngsi.render import Projection, render_entity
+from broker.ngsi.validation import check_entity_key_length
+from broker.storage.port import EntityFilter
+
+
+def _regex(text: str | None, what: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        re.compile(text)
+    except re.error:
+        raise bad_request(f"Invalid regex for entity {what}") from None
+    return text
+
+
+def entity_filter(request: web.Request) -> EntityFilter:
+    """`id`, `idPattern`, `type`, `typePattern` of a list request."""
+    ids = param(request, "id")
+    types = param(request, "type")
+    id_pattern = param(request, "idPattern")
+    type_pattern = param(request, "typePattern")
+    if ids is not None and id_pattern is not None:
+        raise bad_request("Incompatible parameters: id, IdPattern")
+    if types is not None and type_pattern is not None:
+        raise bad_request("Incompatible parameters: type, typePattern")
+    return EntityFilter(
+        ids=tuple(i for i in ids.split(",") if i) if ids else (),
+        id_pattern=_regex(id_pattern, "idPattern"),
+        types=tuple(t for t in types.split(",") if t) if types else (),
+        type_pattern=_regex(type_pattern, "typePattern"),
+    )
+
+
+def unique_rows(rows: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for row in rows:
+        if row not in seen:
+            seen.append(row)
+    return seen
+
+
+async def list_entities(request: web.Request) -> web.Response:
+    ctx = context(request)
+    opts = options(request)
+    flt = entity_filter(request)
+    page = parse_page(param(request, "limit"), param(request, "offset"))
+    entities, total = await services(request).entities.query(ctx, flt, page, count="count" in opts)
+    attrs = Projection.parse(param(request, "attrs"))
+    md = Projection.parse(param(request, "metadata"))
+    body = [render_entity(e, opts.format, attrs, md) for e in entities]
+    if "unique" in opts:
+        body = unique_rows(body)
+    return json_response(body, total=total)
+
+
+async def create_entity(request: web.Request) -> web.Response:
+    ctx = context(request, write=True)
+    opts = options(request)
+    entity = parse_entity(await json_body(request), key_values="keyValues" in opts)
+    check_entity_key_length(entity.id, entity.type, ctx.write_path)
+    was_created = await services(request).entities.create(ctx, entity, upsert="upsert" in opts)
+    if was_created:
+        return created(entity_location(entity.id, entity.type))
+    return no_content()
+
+
+def entity_ref(request: web.Request) -> EntityRef:
+    return EntityRef(path_id(request, "entityId"), type_param(request))
+
+
+async def get_entity(request: web.Request) -> web.Response:
+    ctx = context(request)
+    opts = options(request)
+    entity = await services(request).entities.get(ctx, entity_ref(request))
+    attrs = Projection.parse(param(request, "attrs"))
+    md = Projection.parse(param(request, "metadata"))
+    return json_response(render_entity(entity, opts.format, attrs, md))
+
+
+async def delete_entity(request: web.Request) -> web.Response:
+    ctx = context(request, write=True)
+    await services(request).entities.delete(ctx, entity_ref(request))
+    return no_content()

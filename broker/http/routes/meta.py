@@ -1,0 +1,32 @@
+"""`/version`, the `/v2` entry point and `/openapi.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from broker.http.responses import json_response
+from broker.http.services import services
+from broker.version import version_document
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
+
+ENTRY_POINT = {
+    "entities_url": "/v2/entities",
+    "types_url": "/v2/types",
+    "subscriptions_url": "/v2/subscriptions",
+    "registrations_url": "/v2/registrations",
+}
+
+
+async def get_version(request: web.Request) -> web.Response:
+    return json_response(version_document(services(request).started_at))
+
+
+async def get_entry_point(request: web.Request) -> web.Response:
+    return json_response(ENTRY_POINT)
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    return web.Response(body=(SCHEMAS_DIR / "openapi.json").read_bytes(), content_type="application/json")

@@ -1,0 +1,24 @@
+"""How handlers reach the core: the use-case objects stored on the aiohttp application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from broker.ngsi.entities import EntityService
+from broker.ngsi.types import TypeService
+
+
+@dataclass
+class Services:
+    entities: EntityService
+    types: TypeService
+    started_at: float
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]

@@ -1,0 +1,255 @@
+"""Entity use cases: create, read, update, replace and delete entities and attributes.
+
+Each write is read-modify-write against a conditional storage write; a concurrent change makes
+the storage refuse and the use case starts again from a fresh read, so no update is lost.
+The merge rules (append, strict append, update, replace, metadata merge, operators) live here,
+never in a backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from broker.ngsi.context import RequestContext, ServicePathScope
+from broker.ngsi.errors import (
+    NgsiError,
+    attribute_not_found,
+    entity_not_found,
+    internal_error,
+    too_many_results,
+    unprocessable,
+)
+from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
+from broker.ngsi.payload import as_datetime
+from broker.storage.port import EntityFilter, Page, Storage, StorageUnavailable
+
+MAX_RETRIES = 20
+
+
+class UpdateMode(enum.Enum):
+    APPEND = "append"  # POST .../attrs: update existing, add new
+    APPEND_STRICT = "appendStrict"  # POST .../attrs?options=append: add new only
+    UPDATE = "update"  # PATCH .../attrs: update existing only
+    REPLACE = "replace"  # PUT .../attrs: the request's attributes become the entity's
+
+
+@dataclass(frozen=True)
+class EntityRef:
+    """How a request names one entity: its id, and its type when the request gave one."""
+
+    id: str
+    type: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.id}/{self.type}" if self.type else self.id
+
+
+def _names(names: list[str]) -> str:
+    return "[ " + ", ".join(names) + " ]"
+
+
+def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override_md: bool) -> Attribute | None:
+    """The attribute after `new` is applied to `old` (None: it does not exist); None: not created."""
+    value = new.value
+    if is_operator_value(value):
+        value = apply_operator(value, old.value) if old is not None else apply_operator(value)
+        if value is SKIP:
+            return old
+    if old is None:
+        return Attribute(new.type, value, dict(new.metadata), now, now)
+    if override_md:
+        metadata = dict(new.metadata)
+    else:
+        metadata = dict(old.metadata)
+        metadata.update(new.metadata)
+    return Attribute(new.type, value, metadata, old.cre_date or now, now)
+
+
+def fresh_attributes(attrs: dict[str, Attribute], now: float) -> dict[str, Attribute]:
+    """Attributes of a new (or replaced) entity: operators applied to empty references."""
+    out: dict[str, Attribute] = {}
+    for name, attr in attrs.items():
+        merged = _merge_attribute(None, attr, now, True)
+        if merged is not None:
+            out[name] = merged
+    return out
+
+
+def apply_update(
+    entity: Entity, attrs: dict[str, Attribute], mode: UpdateMode, now: float, override_md: bool, ref: EntityRef
+) -> tuple[Entity, NgsiError | None]:
+    """The entity after the update, and the error to report (partial or total failure) if any.
+
+    Pure: `entity` is not modified.
+    """
+    result = copy.copy(entity)
+    result.attrs = dict(entity.attrs)
+    error: NgsiError | None = None
+    if mode is UpdateMode.REPLACE:
+        result.attrs = fresh_attributes(attrs, now)
+    else:
+        applied = 0
+        rejected: list[str] = []
+        for name, new in attrs.items():
+            old = entity.attrs.get(name)
+            if (mode is UpdateMode.UPDATE and old is None) or (mode is UpdateMode.APPEND_STRICT and old is not None):
+                rejected.append(name)
+                continue
+            merged = _merge_attribute(old, new, now, override_md)
+            if merged is not None:
+                result.attrs[name] = merged
+            applied += 1
+        if rejected:
+            what = "do not exist" if mode is UpdateMode.UPDATE else "one or more of the attributes in the request already exist"
+            if mode is UpdateMode.UPDATE:
+                text = f"do not exist: {ref.describe()} - {_names(rejected)}"
+            else:
+                text = f"{what}: {ref.describe()} - {_names(rejected)}"
+            error = unprocessable(text, "PartialUpdate" if applied else "Unprocessable")
+            if not applied:
+                return entity, error
+    result.mod_date = now
+    return result, error
+
+
+class EntityService:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    # -- reads -----------------------------------------------------------------------------
+    async def query(
+        self, ctx: RequestContext, flt: EntityFilter, page: Page, *, count: bool = False
+    ) -> tuple[list[Entity], int | None]:
+        flt = EntityFilter(flt.ids, flt.id_pattern, flt.types, flt.type_pattern, ctx.scopes)
+        return await self._storage_call(self.storage.query_entities(ctx.tenant, flt, page, count=count))
+
+    async def get(self, ctx: RequestContext, ref: EntityRef) -> Entity:
+        return await self._find_one(ctx, ref, ctx.scopes)
+
+    async def _find_one(self, ctx: RequestContext, ref: EntityRef, scopes: tuple[ServicePathScope, ...]) -> Entity:
+        flt = EntityFilter(ids=(ref.id,), types=(ref.type,) if ref.type else (), scopes=scopes)
+        found, _ = await self._storage_call(self.storage.query_entities(ctx.tenant, flt, Page(limit=2)))
+        if not found:
+            raise entity_not_found()
+        if len(found) > 1:
+            raise too_many_results()
+        return found[0]
+
+    # -- writes ----------------------------------------------------------------------------
+    async def create(
+        self, ctx: RequestContext, entity: Entity, *, upsert: bool = False, key_values: bool = False
+    ) -> bool:
+        """Store a new entity; with `upsert`, update an existing one instead. True when created."""
+        now = self.clock()
+        new = Entity(
+            id=entity.id,
+            type=entity.type,
+            service_path=ctx.write_path,
+            attrs=fresh_attributes(entity.attrs, now),
+            cre_date=now,
+            mod_date=now,
+        )
+        for _ in range(MAX_RETRIES):
+            if await self._storage_call(self.storage.insert_entity(ctx.tenant, new)):
+                return True
+            if not upsert:
+                raise unprocessable("Already Exists")
+            ref = EntityRef(entity.id, entity.type)
+            try:
+                await self.update_attributes(ctx, ref, entity.attrs, UpdateMode.APPEND, exact_type=True)
+                return False
+            except NgsiError as exc:
+                if exc.status != 404:  # deleted in between: try to create again
+                    raise
+        raise internal_error("too many concurrent changes to one entity")
+
+    async def update_attributes(
+        self,
+        ctx: RequestContext,
+        ref: EntityRef,
+        attrs: dict[str, Attribute],
+        mode: UpdateMode,
+        *,
+        override_md: bool = False,
+        exact_type: bool = False,
+    ) -> None:
+        def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
+            return apply_update(entity, attrs, mode, self.clock(), override_md, ref)
+
+        await self._modify(ctx, ref, mutate)
+
+    async def replace_attribute(
+        self, ctx: RequestContext, ref: EntityRef, name: str, attr: Attribute, *, override_md: bool = False
+    ) -> None:
+        """`PUT .../attrs/{name}`: the attribute must exist."""
+
+        def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
+            if name not in entity.attrs:
+                raise attribute_not_found()
+            return apply_update(entity, {name: attr}, UpdateMode.UPDATE, self.clock(), override_md, ref)
+
+        await self._modify(ctx, ref, mutate)
+
+    async def set_attribute_value(self, ctx: RequestContext, ref: EntityRef, name: str, value: Any) -> None:
+        """`PUT .../attrs/{name}/value`: keeps type and metadata, changes the value."""
+
+        def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
+            old = entity.attrs.get(name)
+            if old is None:
+                raise attribute_not_found()
+            new = Attribute(old.type, as_datetime(value) if old.is_datetime else value, {})
+            return apply_update(entity, {name: new}, UpdateMode.UPDATE, self.clock(), False, ref)
+
+        await self._modify(ctx, ref, mutate)
+
+    async def delete_attribute(self, ctx: RequestContext, ref: EntityRef, name: str) -> None:
+        def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
+            if name not in entity.attrs:
+                raise attribute_not_found()
+            result = copy.copy(entity)
+            result.attrs = {n: a for n, a in entity.attrs.items() if n != name}
+            result.mod_date = self.clock()
+            return result, None
+
+        await self._modify(ctx, ref, mutate)
+
+    async def delete(self, ctx: RequestContext, ref: EntityRef) -> None:
+        for _ in range(MAX_RETRIES):
+            entity = await self._find_one(ctx, ref, self._write_scope(ctx))
+            if await self._storage_call(self.storage.delete_entity(ctx.tenant, entity)):
+                return
+        raise internal_error("too many concurrent changes to one entity")
+
+    # -- plumbing --------------------------------------------------------------------------
+    @staticmethod
+    def _write_scope(ctx: RequestContext) -> tuple[ServicePathScope, ...]:
+        return (ServicePathScope(ctx.write_path),)
+
+    async def _modify(
+        self, ctx: RequestContext, ref: EntityRef, mutate: Callable[[Entity], tuple[Entity, NgsiError | None]]
+    ) -> None:
+        for _ in range(MAX_RETRIES):
+            entity = await self._find_one(ctx, ref, self._write_scope(ctx))
+            updated, error = mutate(entity)
+            if updated is entity:  # nothing applied
+                if error is not None:
+                    raise error
+                return
+            if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated)):
+                if error is not None:
+                    raise error
+                return
+        raise internal_error("too many concurrent changes to one entity")
+
+    @staticmethod
+    async def _storage_call(awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except StorageUnavailable as exc:
+            raise internal_error(f"Database Error ({exc})") from exc

@@ -1,0 +1,67 @@
+"""The domain model: entities, attributes and metadata as the core sees them.
+
+DateTime values (attribute or metadata type `DateTime`/`ISO8601`) are held as float epoch
+seconds, as Orion stores them, and turned back into ISO 8601 only when rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DATETIME_TYPES = frozenset({"DateTime", "ISO8601"})
+DEFAULT_ENTITY_TYPE = "Thing"
+
+
+@dataclass
+class Metadata:
+    type: str
+    value: Any
+
+
+@dataclass
+class Attribute:
+    type: str
+    value: Any
+    metadata: dict[str, Metadata] = field(default_factory=dict)
+    cre_date: float = 0.0
+    mod_date: float = 0.0
+
+    @property
+    def is_datetime(self) -> bool:
+        return self.type in DATETIME_TYPES
+
+
+@dataclass
+class Entity:
+    id: str
+    type: str
+    service_path: str = "/"
+    attrs: dict[str, Attribute] = field(default_factory=dict)
+    cre_date: float = 0.0
+    mod_date: float = 0.0
+    version: int = 0  # optimistic-concurrency token owned by the storage backend
+
+    @property
+    def key(self) -> "EntityKey":
+        return EntityKey(self.id, self.type, self.service_path)
+
+
+@dataclass(frozen=True)
+class EntityKey:
+    id: str
+    type: str
+    service_path: str
+
+
+def default_type(value: Any) -> str:
+    """Orion's type for an attribute or metadata given without one."""
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, (int, float)):
+        return "Number"
+    if isinstance(value, str):
+        return "Text"
+    if value is None:
+        return "None"
+    return "StructuredValue"

@@ -1,0 +1,113 @@
+"""Orion's attribute update operators (`{"$inc": 1}` ...), as pure functions of the old value.
+
+On an attribute that does not exist yet (and in creations and replacements) the operand is applied
+to an empty reference: 0 for `$inc`/`$mul`, `{}` for `$set`, `[]` for `$push`/`$addToSet`;
+`$pull`, `$pullAll` and `$unset` then do nothing, so the attribute is not created (`SKIP`).
+A type clash that MongoDB would refuse (`$inc` on a string) is Orion's 500 "Database Error".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.ngsi.errors import internal_error
+
+OPERATORS = ("$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$set", "$unset")
+
+
+class _Skip:
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP: Any = _Skip()  # the operator leaves no attribute behind
+_MISSING: Any = object()
+
+
+def is_operator_value(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in OPERATORS
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _each(operand: Any) -> list[Any]:
+    """`$push`/`$addToSet` take one item, or several as `{"$each": [...]}`."""
+    if isinstance(operand, dict) and "$each" in operand and isinstance(operand["$each"], list):
+        return list(operand["$each"])
+    return [operand]
+
+
+def _db_error(op: str, detail: str) -> Exception:
+    return internal_error(f"Database Error (update(): {op} - exception: {detail})")
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    return (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
+
+
+def apply_operator(value: dict[str, Any], current: Any = _MISSING) -> Any:
+    """The attribute's new value when operator object `value` is applied to `current`."""
+    ((op, operand),) = value.items()
+    missing = current is _MISSING
+    if op in ("$inc", "$mul"):
+        if not _is_number(operand):
+            raise _db_error(op, "Cannot increment with non-numeric argument")
+        base = 0 if missing else current
+        if not _is_number(base):
+            raise _db_error(op, "Cannot apply $inc/$mul to a value of non-numeric type")
+        return base + operand if op == "$inc" else base * operand
+    if op in ("$min", "$max"):
+        if missing or current is None:
+            return operand
+        if not _ordered(current, operand):
+            lower, higher = sorted((current, operand), key=_type_rank)
+            return lower if op == "$min" else higher
+        return min(current, operand) if op == "$min" else max(current, operand)
+    if op in ("$push", "$addToSet"):
+        base = [] if missing else current
+        if not isinstance(base, list):
+            raise _db_error(op, "The field must be an array")
+        items = list(base)
+        for item in _each(operand):
+            if op == "$push" or item not in items:
+                items.append(item)
+        return items
+    if op in ("$pull", "$pullAll"):
+        if missing:
+            return SKIP
+        if not isinstance(current, list):
+            raise _db_error(op, "Cannot apply $pull to a non-array value")
+        drop = operand if op == "$pullAll" and isinstance(operand, list) else [operand]
+        return [item for item in current if item not in drop]
+    if op == "$set":
+        if not isinstance(operand, dict):
+            return operand  # a plain update with that value
+        base = {} if missing else current
+        if not isinstance(base, dict):
+            raise _db_error(op, "Cannot create field in element")
+        merged = dict(base)
+        merged.update(operand)
+        return merged
+    # $unset
+    if missing:
+        return SKIP
+    if not isinstance(operand, dict) or not isinstance(current, dict):
+        return current
+    return {k: v for k, v in current.items() if k not in operand}
+
+
+def _type_rank(v: Any) -> int:
+    """MongoDB's BSON comparison order, enough for `$min`/`$max` across types."""
+    if v is None:
+        return 0
+    if _is_number(v):
+        return 1
+    if isinstance(v, str):
+        return 2
+    if isinstance(v, dict):
+        return 3
+    if isinstance(v, list):
+        return 4
+    return 5  # bool

@@ -1,0 +1,61 @@
+"""URI parameters shared by many endpoints: `options`, `limit`, `offset`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from broker.ngsi.errors import bad_request
+from broker.storage.port import Page
+
+KNOWN_OPTIONS = frozenset(
+    {
+        "count", "keyValues", "values", "unique", "upsert", "append", "overrideMetadata",
+        "forcedUpdate", "skipForwarding", "flowControl", "noAttrDetail", "normalized",
+    }
+)
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Options:
+    flags: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Options":
+        if not text:
+            return cls()
+        names = [n.strip() for n in text.split(",") if n.strip() != ""]
+        for name in names:
+            if name not in KNOWN_OPTIONS:
+                raise bad_request("Invalid value for URI param /options/")
+        return cls(frozenset(names))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.flags
+
+    @property
+    def format(self) -> str:
+        """The representation asked for: `values` (also implied by `unique`), `keyValues` or `normalized`."""
+        if "values" in self.flags or "unique" in self.flags:
+            return "values"
+        if "keyValues" in self.flags:
+            return "keyValues"
+        return "normalized"
+
+
+def parse_page(limit: str | None, offset: str | None, *, default_limit: int = DEFAULT_LIMIT) -> Page:
+    lim = default_limit
+    off = 0
+    if limit is not None:
+        if not limit.isdigit():
+            raise bad_request(f"Bad pagination limit: /{limit}/ [must be a decimal number]")
+        lim = int(limit)
+        if lim == 0 or lim > MAX_LIMIT:
+            raise bad_request(f"Bad pagination limit: /{limit}/ [a value of ZERO is unacceptable]"
+                              if lim == 0 else f"Bad pagination limit: /{limit}/ [max: {MAX_LIMIT}]")
+    if offset is not None:
+        if not offset.isdigit():
+            raise bad_request(f"Bad pagination offset: /{offset}/ [must be a decimal number]")
+        off = int(offset)
+    return Page(limit=lim, offset=off)

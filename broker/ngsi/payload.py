@@ -1,0 +1,151 @@
+"""Request bodies -> domain objects, with Orion's validation (normalized and keyValues forms).
+
+Dates are parsed here (DateTime values become epoch seconds) so everything below sees one form.
+Timestamps (creation, modification) are set by the use cases, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.ngsi.datetimes import parse_iso8601
+from broker.ngsi.errors import bad_request, parse_error
+from broker.ngsi.model import DATETIME_TYPES, DEFAULT_ENTITY_TYPE, Attribute, Entity, Metadata, default_type
+from broker.ngsi.operators import is_operator_value
+from broker.ngsi.validation import RESERVED_ATTR_NAMES, check_identifier, check_value
+
+ATTR_KEYS = frozenset({"value", "type", "metadata"})
+METADATA_KEYS = frozenset({"value", "type"})
+UNRESTRICTED_TYPE = "TextUnrestricted"
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    """Orion answers a top-level non-object as a parse error."""
+    if not isinstance(body, dict):
+        raise parse_error()
+    return body
+
+
+def as_datetime(value: Any) -> float:
+    """A DateTime value as epoch seconds; Orion's error when it is not an ISO 8601 string."""
+    if isinstance(value, str):
+        epoch = parse_iso8601(value)
+        if epoch is not None:
+            return epoch
+    raise bad_request("date has invalid format")
+
+
+def parse_metadata(raw: Any) -> dict[str, Metadata]:
+    if not isinstance(raw, dict):
+        raise bad_request("metadata not a JSON object")
+    out: dict[str, Metadata] = {}
+    for name, body in raw.items():
+        if not isinstance(body, dict):
+            raise bad_request("metadata must be a JSON object")
+        if set(body) - METADATA_KEYS:
+            raise bad_request("invalid JSON field for attribute metadata")
+        value = body.get("value")
+        mtype = body["type"] if "type" in body else default_type(value)
+        if not isinstance(mtype, str):
+            check_identifier(mtype, "metadata type")
+        if mtype in DATETIME_TYPES:
+            value = as_datetime(value)
+        check_identifier(name, "metadata name")
+        check_identifier(mtype, "metadata type")
+        check_value(value, "metadata value")
+        out[name] = Metadata(mtype, value)
+    return out
+
+
+def parse_attribute(name: str, raw: Any, *, key_values: bool = False) -> Attribute:
+    """One attribute: `{"value", "type", "metadata"}`, or any JSON value in keyValues mode."""
+    if key_values:
+        attr = Attribute(type=default_type(raw), value=raw)
+    else:
+        if not isinstance(raw, dict):
+            raise bad_request("attribute must be a JSON object, unless keyValues option is used")
+        if set(raw) - ATTR_KEYS:
+            raise bad_request("unrecognized property for context attribute")
+        value = raw.get("value")
+        atype = raw["type"] if "type" in raw else default_type(value)
+        if not isinstance(atype, str):
+            check_identifier(atype, "attribute type")
+        if atype in DATETIME_TYPES and not is_operator_value(value):
+            value = as_datetime(value)
+        metadata = parse_metadata(raw["metadata"]) if "metadata" in raw else {}
+        attr = Attribute(type=atype, value=value, metadata=metadata)
+    check_attribute(name, attr)
+    return attr
+
+
+def check_attribute(name: str, attr: Attribute) -> None:
+    """Orion's `ContextAttribute::check`: name, type, then value."""
+    check_identifier(name, "attribute name")
+    if name in RESERVED_ATTR_NAMES:
+        raise bad_request(f"attribute name is reserved: {name}" if name not in ("id", "type") else "invalid input, 'id' as attribute")
+    check_identifier(attr.type, "attribute type")
+    check_value(attr.value, unrestricted=attr.type == UNRESTRICTED_TYPE)
+
+
+def parse_attributes(body: Any, *, key_values: bool = False) -> dict[str, Attribute]:
+    """The body of `POST|PATCH|PUT /v2/entities/{id}/attrs`: attributes only."""
+    body = require_object(body)
+    if "id" in body:
+        raise bad_request("entity id specified in payload")
+    if "type" in body:
+        raise bad_request("entity type specified in payload")
+    if not body:
+        raise bad_request("empty payload")
+    return {name: parse_attribute(name, raw, key_values=key_values) for name, raw in body.items()}
+
+
+def parse_entity(body: Any, *, key_values: bool = False) -> Entity:
+    """The body of `POST /v2/entities`."""
+    body = require_object(body)
+    if "id" not in body:
+        raise bad_request("entity id length: 0, min length supported: 1")
+    entity_id = body["id"]
+    entity_type = body.get("type", DEFAULT_ENTITY_TYPE)
+    check_identifier(entity_id, "entity id")
+    check_identifier(entity_type, "entity type")
+    attrs = {
+        name: parse_attribute(name, raw, key_values=key_values)
+        for name, raw in body.items()
+        if name not in ("id", "type")
+    }
+    return Entity(id=entity_id, type=entity_type, attrs=attrs)
+
+
+def parse_json_value(body: Any) -> Any:
+    """A JSON body of `PUT .../value`: Orion takes only objects and arrays this way."""
+    if not isinstance(body, (dict, list)):
+        raise bad_request("Neither JSON Object nor JSON Array for attribute::value")
+    check_value(body)
+    return body
+
+
+_TEXT_LITERALS = {
+    "true": True, "True": True, "TRUE": True,
+    "false": False, "False": False, "FALSE": False,
+    "null": None, "Null": None, "NULL": None,
+}
+
+
+def parse_text_value(text: str) -> Any:
+    """A `text/plain` body of `PUT .../value`: a quoted string, true, false, null or a number."""
+    if text.startswith('"'):
+        if len(text) < 2 or not text.endswith('"'):
+            raise bad_request("Missing citation-mark at end of string")
+        value: Any = text[1:-1]
+    elif text in _TEXT_LITERALS:
+        value = _TEXT_LITERALS[text]
+    else:
+        try:
+            number = float(text)
+        except ValueError:
+            raise bad_request("attribute value type not recognized") from None
+        if number != number or number in (float("inf"), float("-inf")) or text != text.strip():
+            raise bad_request("attribute value type not recognized")
+        value = int(number) if number.is_integer() and abs(number) < 2**63 else number
+    check_value(value)
+    return value

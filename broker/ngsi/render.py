@@ -1,0 +1,151 @@
+"""Domain objects -> NGSI-v2 JSON trees, in Orion's formats (normalized, keyValues, values).
+
+Numbers are rendered as Orion does (integral floats as integers, at most 9 decimals), dates as
+`YYYY-MM-DDThh:mm:ss.sssZ`. Built-in attributes and metadata appear only when asked for by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from broker.ngsi.datetimes import format_iso8601
+from broker.ngsi.model import Attribute, Entity
+
+_INT64 = 2**63
+
+
+def render_number(x: float) -> int | float:
+    if x != x or x in (float("inf"), float("-inf")):
+        return 0
+    if x.is_integer() and -_INT64 <= x < _INT64:
+        return int(x)
+    rounded = round(x, 9)
+    if rounded.is_integer() and -_INT64 <= rounded < _INT64:
+        return int(rounded)
+    return rounded
+
+
+def render_json(value: Any) -> Any:
+    """A JSON tree with Orion's number rendering applied to every float."""
+    if isinstance(value, float):
+        return render_number(value)
+    if isinstance(value, dict):
+        return {k: render_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_json(v) for v in value]
+    return value
+
+
+def _typed_value(type_: str, value: Any, is_date: bool) -> Any:
+    if is_date and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_iso8601(value)
+    return render_json(value)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A parsed `attrs` or `metadata` list: None means every user-defined name, no built-ins."""
+
+    names: tuple[str, ...] | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Projection":
+        if text is None or text == "":
+            return cls(None)
+        return cls(tuple(n for n in text.split(",") if n != ""))
+
+    def includes_user(self, name: str) -> bool:
+        return self.names is None or "*" in self.names or name in self.names
+
+    def asks_for(self, builtin: str) -> bool:
+        return self.names is not None and builtin in self.names
+
+
+ALL = Projection(None)
+BUILTIN_ATTR_NAMES = ("dateCreated", "dateModified", "dateExpires", "servicePath")
+BUILTIN_MD_NAMES = ("dateCreated", "dateModified")
+
+
+def render_metadata(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, m in attr.metadata.items():
+        if md.includes_user(name):
+            is_date = m.type in ("DateTime", "ISO8601")
+            out[name] = {"type": m.type, "value": _typed_value(m.type, m.value, is_date)}
+    if md.asks_for("dateCreated") and attr.cre_date:
+        out["dateCreated"] = {"type": "DateTime", "value": format_iso8601(attr.cre_date)}
+    if md.asks_for("dateModified") and attr.mod_date:
+        out["dateModified"] = {"type": "DateTime", "value": format_iso8601(attr.mod_date)}
+    return out
+
+
+def render_attribute(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
+    return {
+        "type": attr.type,
+        "value": _typed_value(attr.type, attr.value, attr.is_datetime),
+        "metadata": render_metadata(attr, md),
+    }
+
+
+def attribute_value(attr: Attribute) -> Any:
+    return _typed_value(attr.type, attr.value, attr.is_datetime)
+
+
+def _builtin_attributes(entity: Entity, attrs: Projection) -> Iterable[tuple[str, Attribute]]:
+    if attrs.asks_for("dateCreated") and "dateCreated" not in entity.attrs:
+        yield "dateCreated", Attribute("DateTime", entity.cre_date)
+    if attrs.asks_for("dateModified") and "dateModified" not in entity.attrs:
+        yield "dateModified", Attribute("DateTime", entity.mod_date)
+    if attrs.asks_for("servicePath") and "servicePath" not in entity.attrs:
+        yield "servicePath", Attribute("Text", entity.service_path)
+
+
+def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, Attribute]]:
+    """The attributes `attrs` selects, in the entity's order, then the requested built-ins.
+
+    With an explicit list (no `*`), the order is the list's, as Orion does for `values`.
+    """
+    builtins = list(_builtin_attributes(entity, attrs))
+    if attrs.names is None or "*" in attrs.names:
+        chosen = list(entity.attrs.items())
+        if attrs.names is not None:
+            extra = dict(builtins)
+            ordered: list[tuple[str, Attribute]] = []
+            for name in attrs.names:
+                if name == "*":
+                    ordered += chosen
+                elif name in extra:
+                    ordered.append((name, extra[name]))
+            return ordered
+        return chosen
+    pool = dict(entity.attrs)
+    pool.update(dict(builtins))
+    return [(name, pool[name]) for name in dict.fromkeys(attrs.names) if name in pool]
+
+
+def render_entity(
+    entity: Entity, fmt: str = "normalized", attrs: Projection = ALL, md: Projection = ALL
+) -> Any:
+    chosen = selected_attributes(entity, attrs)
+    if fmt == "values":
+        return [attribute_value(a) for _, a in chosen]
+    out: dict[str, Any] = {"id": entity.id, "type": entity.type}
+    if fmt == "keyValues":
+        for name, a in chosen:
+            out[name] = attribute_value(a)
+    else:
+        for name, a in chosen:
+            out[name] = render_attribute(a, md)
+    return out
+
+
+def render_entity_attrs(
+    entity: Entity, fmt: str = "normalized", attrs: Projection = ALL, md: Projection = ALL
+) -> Any:
+    """`GET /v2/entities/{id}/attrs`: the entity without id and type."""
+    rendered = render_entity(entity, fmt, attrs, md)
+    if isinstance(rendered, dict):
+        rendered.pop("id")
+        rendered.pop("type")
+    return rendered

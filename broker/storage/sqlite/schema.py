@@ -1,0 +1,60 @@
+"""Tables and indexes of the embedded store. Tenants share tables and are isolated by a column."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entities(
+  pk INTEGER PRIMARY KEY AUTOINCREMENT,      -- creation order, the default sort
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  service_path TEXT NOT NULL,
+  cre_date REAL NOT NULL,
+  mod_date REAL NOT NULL,
+  version INTEGER NOT NULL,
+  attrs TEXT NOT NULL,                       -- JSON, Orion's attrs sub-document
+  UNIQUE(tenant, id, type, service_path)
+);
+CREATE INDEX IF NOT EXISTS entities_by_type ON entities(tenant, type, pk);
+CREATE INDEX IF NOT EXISTS entities_by_path ON entities(tenant, service_path, pk);
+CREATE INDEX IF NOT EXISTS entities_by_id ON entities(tenant, id);
+CREATE TABLE IF NOT EXISTS attributes(         -- one row per attribute, for types and filters
+  entity_pk INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  PRIMARY KEY(entity_pk, name)
+) WITHOUT ROWID;
+"""
+
+
+def _regexp(pattern: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return re.search(pattern, value) is not None
+    except re.error:
+        return False
+
+
+def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # a commit fsyncs the WAL: acknowledged means durable
+    conn.execute("PRAGMA busy_timeout=30000")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    conn.executescript(DDL)
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )

@@ -1,0 +1,27 @@
+"""Shared fixtures: a broker on a fresh embedded store, reached over real HTTP through aiohttp's test client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from broker.http.app import build_app
+from broker.http.pipeline import HttpSettings
+from broker.storage.sqlite import SqliteStorage
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+    app = build_app(SqliteStorage(str(tmp_path / "broker.db")), HttpSettings())
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+@pytest.fixture
+async def cors_client(tmp_path: Path) -> AsyncIterator[TestClient]:
+    app = build_app(SqliteStorage(str(tmp_path / "broker.db")), HttpSettings(cors_origin="__ALL", cors_max_age=600))
+    async with TestClient(TestServer(app)) as c:
+        yield c
