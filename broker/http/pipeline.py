@@ -104,6 +104,18 @@ def _preflight(request: web.Request, settings: HttpSettings) -> web.Response:
     )
 
 
+def _cors_origin(request: web.Request, settings: HttpSettings) -> str | None:
+    """The Access-Control-Allow-Origin value, when CORS is on and the request's Origin is allowed.
+
+    As in Orion, without a matching Origin no CORS header at all is added.
+    """
+    if not settings.cors_origin or "Origin" not in request.headers:
+        return None
+    if settings.cors_origin == "__ALL":
+        return "*"
+    return settings.cors_origin if request.headers["Origin"] == settings.cors_origin else None
+
+
 def _from_http_exception(exc: web.HTTPException) -> NgsiError:
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allow = ", ".join(sorted(m for m in exc.allowed_methods if m != "HEAD"))
@@ -140,10 +152,13 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         logging.getLogger("broker").exception("unhandled error")
         response = error_response(internal_error("Internal error"))
     response.headers["Fiware-Correlator"] = correlator
-    if settings.cors_origin:
-        origin = "*" if settings.cors_origin == "__ALL" else settings.cors_origin
-        response.headers["Access-Control-Allow-Origin"] = origin
+    allowed_origin = _cors_origin(request, settings)
+    if allowed_origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = allowed_origin
         response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    elif request.method == "OPTIONS" and response.status == 200:
+        for name in ("Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age"):
+            response.headers.popall(name, None)
     event(
         logging.INFO,
         "request",
