@@ -47,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure(config.logLevel)
     try:
         asyncio.run(serve(config))
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, web.GracefulExit):
+        pass  # SIGINT/SIGTERM: a clean stop, exit status 0 as Orion
     except OSError as exc:
         event(logging.CRITICAL, "cannot start", error=str(exc))
         sys.exit(1)

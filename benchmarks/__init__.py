@@ -1,0 +1,1 @@
+"""Benchmarks that drive a real `python -m broker` process over HTTP."""

@@ -1,0 +1,1 @@
+"""Tests that run `python -m broker` as a real process: startup, command line, durability across crashes."""
