@@ -9,6 +9,7 @@ never in a backend.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 import time
 from dataclasses import dataclass
@@ -23,10 +24,11 @@ from broker.ngsi.errors import (
     too_many_results,
     unprocessable,
 )
-from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.geo import location_of
+from broker.ngsi.model import Attribute, Entity, Location
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
-from broker.storage.port import EntityFilter, Page, Storage, StorageUnavailable
+from broker.storage.port import EntityFilter, OrderKey, Page, Storage, StorageUnavailable
 
 MAX_RETRIES = 20
 
@@ -68,6 +70,12 @@ def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override
         metadata = dict(old.metadata)
         metadata.update(new.metadata)
     return Attribute(new.type, value, metadata, old.cre_date or now, now)
+
+
+def locate(attrs: dict[str, Attribute]) -> Location | None:
+    """The entity's location as Orion derives it (400/413 when malformed or more than one)."""
+    found = location_of(attrs)
+    return Location(*found) if found is not None else None
 
 
 def fresh_attributes(attrs: dict[str, Attribute], now: float) -> dict[str, Attribute]:
@@ -124,10 +132,18 @@ class EntityService:
 
     # -- reads -----------------------------------------------------------------------------
     async def query(
-        self, ctx: RequestContext, flt: EntityFilter, page: Page, *, count: bool = False
+        self,
+        ctx: RequestContext,
+        flt: EntityFilter,
+        page: Page,
+        *,
+        order: tuple[OrderKey, ...] = (),
+        count: bool = False,
     ) -> tuple[list[Entity], int | None]:
-        flt = EntityFilter(flt.ids, flt.id_pattern, flt.types, flt.type_pattern, ctx.scopes)
-        return await self._storage_call(self.storage.query_entities(ctx.tenant, flt, page, count=count))
+        flt = dataclasses.replace(flt, scopes=ctx.scopes)
+        return await self._storage_call(
+            self.storage.query_entities(ctx.tenant, flt, page, order=order, count=count)
+        )
 
     async def get(self, ctx: RequestContext, ref: EntityRef) -> Entity:
         return await self._find_one(ctx, ref, ctx.scopes)
@@ -155,6 +171,7 @@ class EntityService:
             cre_date=now,
             mod_date=now,
         )
+        new.location = locate(new.attrs)
         for _ in range(MAX_RETRIES):
             if await self._storage_call(self.storage.insert_entity(ctx.tenant, new)):
                 return True
@@ -241,6 +258,7 @@ class EntityService:
                 if error is not None:
                     raise error
                 return
+            updated.location = locate(updated.attrs)
             if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated)):
                 if error is not None:
                     raise error

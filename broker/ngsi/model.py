@@ -41,10 +41,19 @@ class Entity:
     cre_date: float = 0.0
     mod_date: float = 0.0
     version: int = 0  # optimistic-concurrency token owned by the storage backend
+    location: "Location | None" = None  # set by the core on every write, indexed by the store
 
     @property
     def key(self) -> "EntityKey":
         return EntityKey(self.id, self.type, self.service_path)
+
+
+@dataclass(frozen=True)
+class Location:
+    """The entity's one location: which attribute, and its geometry as GeoJSON (longitude first)."""
+
+    attr: str
+    geometry: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,47 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from broker.ngsi.context import ServicePathScope
+from broker.ngsi.geo import GeoQuery
 from broker.ngsi.model import Entity
+from broker.ngsi.query.ast import Query
+
+
+@dataclass(frozen=True)
+class EntitySelector:
+    """One `entities` item of `op/query`: id or idPattern, type or typePattern (empty: any)."""
+
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None
+    types: tuple[str, ...] = ()
+    type_pattern: str | None = None
 
 
 @dataclass(frozen=True)
 class EntityFilter:
-    """Which entities a query selects. Empty tuples mean "any"."""
+    """Which entities a query selects: every given condition holds (AND); empty means "any".
+
+    `selectors` are alternatives (OR), as the `entities` list of `op/query`.
+    """
 
     ids: tuple[str, ...] = ()
     id_pattern: str | None = None
     types: tuple[str, ...] = ()
     type_pattern: str | None = None
     scopes: tuple[ServicePathScope, ...] = ()
+    selectors: tuple[EntitySelector, ...] = ()
+    q: Query | None = None
+    mq: Query | None = None
+    geo: GeoQuery | None = None
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """One `orderBy` item: `id`, `type`, `dateCreated`, `dateModified`, `geo:distance` or an attribute
+    (with an optional path into its compound value)."""
+
+    name: str
+    sub: tuple[str, ...] = ()
+    descending: bool = False
 
 
 @dataclass
@@ -40,6 +69,14 @@ class Page:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class Write:
+    """One conditional write of a batch: `insert`, `replace` or `delete`."""
+
+    action: str
+    entity: Entity
+
+
 class StorageUnavailable(Exception):
     """The database cannot be reached or failed; the core answers 500 and changes nothing."""
 
@@ -50,9 +87,21 @@ class Storage(Protocol):
     async def close(self) -> None: ...
 
     async def query_entities(
-        self, tenant: str, flt: EntityFilter, page: Page, *, count: bool = False
+        self,
+        tenant: str,
+        flt: EntityFilter,
+        page: Page,
+        *,
+        order: tuple[OrderKey, ...] = (),
+        count: bool = False,
     ) -> tuple[list[Entity], int | None]:
-        """Entities matching `flt` in creation order, one page of them, and the total if asked."""
+        """Entities matching `flt`, sorted by `order` then creation (or by distance for `near`),
+        one page of them, and the total if asked. Ties never make paging repeat or skip."""
+        ...
+
+    async def write_batch(self, tenant: str, writes: list["Write"]) -> bool:
+        """Apply every write in one transaction, or none of them when any is refused
+        (a taken key for an insert, a changed version for a replace or delete)."""
         ...
 
     async def insert_entity(self, tenant: str, entity: Entity) -> bool:

@@ -12,8 +12,11 @@ from broker.http.responses import created, entity_location, json_response, no_co
 from broker.http.services import services
 from broker.ngsi.entities import EntityRef
 from broker.ngsi.errors import bad_request
+from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.options import parse_page
+from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.payload import parse_entity
+from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.render import Projection, render_entity
 from broker.ngsi.validation import check_entity_key_length
 from broker.storage.port import EntityFilter
@@ -39,11 +42,16 @@ def entity_filter(request: web.Request) -> EntityFilter:
         raise bad_request("Incompatible parameters: id, IdPattern")
     if types is not None and type_pattern is not None:
         raise bad_request("Incompatible parameters: type, typePattern")
+    q = param(request, "q")
+    mq = param(request, "mq")
     return EntityFilter(
         ids=tuple(i for i in ids.split(",") if i) if ids else (),
         id_pattern=_regex(id_pattern, "idPattern"),
         types=tuple(t for t in types.split(",") if t) if types else (),
         type_pattern=_regex(type_pattern, "typePattern"),
+        q=parse_q(q) if q is not None else None,
+        mq=parse_mq(mq) if mq is not None else None,
+        geo=parse_geo_query(param(request, "georel"), param(request, "geometry"), param(request, "coords")),
     )
 
 
@@ -60,7 +68,8 @@ async def list_entities(request: web.Request) -> web.Response:
     opts = options(request)
     flt = entity_filter(request)
     page = parse_page(param(request, "limit"), param(request, "offset"))
-    entities, total = await services(request).entities.query(ctx, flt, page, count="count" in opts)
+    order = parse_order_by(param(request, "orderBy"))
+    entities, total = await services(request).entities.query(ctx, flt, page, order=order, count="count" in opts)
     attrs = Projection.parse(param(request, "attrs"))
     md = Projection.parse(param(request, "metadata"))
     body = [render_entity(e, opts.format, attrs, md) for e in entities]

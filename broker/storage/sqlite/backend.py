@@ -10,12 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 import orjson
+from shapely.geometry import shape
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
-from broker.storage.port import EntityFilter, Page, StorageUnavailable, TypeSummary
-from broker.storage.sqlite.filters import filter_sql, scopes_sql
+from broker.storage.port import EntityFilter, OrderKey, Page, StorageUnavailable, TypeSummary, Write
+from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
 from broker.storage.sqlite.schema import connect, migrate
 from broker.storage.sqlite.writer import GroupCommitWriter
 
@@ -37,12 +38,89 @@ def _row_to_entity(row: tuple[Any, ...]) -> Entity:
     )
 
 
-def _write_attribute_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None:
+def _value_columns(value: Any) -> tuple[str, float | None, str | None, int | None]:
+    """(kind, num, str, bool) of an attribute value, for the indexed q filters."""
+    if isinstance(value, bool):
+        return "b", None, None, int(value)
+    if isinstance(value, (int, float)):
+        return "n", float(value), None, None
+    if isinstance(value, str):
+        return "s", None, value, None
+    if value is None:
+        return "z", None, None, None
+    return ("a" if isinstance(value, list) else "o"), None, None, None
+
+
+def _clear_index_rows(conn: sqlite3.Connection, pk: int) -> None:
     conn.execute("DELETE FROM attributes WHERE entity_pk = ?", (pk,))
+    conn.execute("DELETE FROM geometries WHERE entity_pk = ?", (pk,))
+    conn.execute("DELETE FROM locations WHERE id = ?", (pk,))
+
+
+def _write_index_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None:
+    """The rows that make filters, types and geo-queries indexable: attributes and location."""
+    _clear_index_rows(conn, pk)
     conn.executemany(
-        "INSERT INTO attributes(entity_pk, name, type) VALUES(?, ?, ?)",
-        [(pk, name, attr.type) for name, attr in entity.attrs.items()],
+        "INSERT INTO attributes(entity_pk, name, type, kind, num, str, bool) VALUES(?, ?, ?, ?, ?, ?, ?)",
+        [(pk, name, attr.type) + _value_columns(attr.value) for name, attr in entity.attrs.items()],
     )
+    if entity.location is not None:
+        geojson = entity.location.geometry
+        minx, miny, maxx, maxy = shape(geojson).bounds
+        conn.execute(
+            "INSERT INTO geometries(entity_pk, attr, geojson) VALUES(?, ?, ?)",
+            (pk, entity.location.attr, orjson.dumps(geojson).decode()),
+        )
+        conn.execute("INSERT INTO locations(id, minx, maxx, miny, maxy) VALUES(?, ?, ?, ?, ?)", (pk, minx, maxx, miny, maxy))
+
+
+def _insert(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO entities(tenant, id, type, service_path, cre_date, mod_date, version, attrs)"
+        " VALUES(?, ?, ?, ?, ?, ?, 1, ?)",
+        (tenant, entity.id, entity.type, entity.service_path, entity.cre_date, entity.mod_date, _attrs_json(entity)),
+    )
+    if cur.rowcount == 0:
+        return False
+    assert cur.lastrowid is not None
+    _write_index_rows(conn, cur.lastrowid, entity)
+    return True
+
+
+def _replace(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
+    row = conn.execute(
+        "UPDATE entities SET mod_date = ?, version = version + 1, attrs = ?"
+        " WHERE tenant = ? AND id = ? AND type = ? AND service_path = ? AND version = ?"
+        " RETURNING pk",
+        (entity.mod_date, _attrs_json(entity), tenant, entity.id, entity.type, entity.service_path, entity.version),
+    ).fetchone()
+    if row is None:
+        return False
+    _write_index_rows(conn, row[0], entity)
+    return True
+
+
+def _delete(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
+    row = conn.execute(
+        "DELETE FROM entities WHERE tenant = ? AND id = ? AND type = ? AND service_path = ? AND version = ?"
+        " RETURNING pk",
+        (tenant, entity.id, entity.type, entity.service_path, entity.version),
+    ).fetchone()
+    if row is None:
+        return False
+    _clear_index_rows(conn, row[0])
+    return True
+
+
+_WRITES = {"insert": _insert, "replace": _replace, "delete": _delete}
+
+
+class _Refused(Exception):
+    """A batch write was refused: roll the whole batch back."""
+
+
+def _attrs_json(entity: Entity) -> str:
+    return orjson.dumps(attrs_to_doc(entity)).decode()
 
 
 class SqliteStorage:
@@ -103,14 +181,21 @@ class SqliteStorage:
 
     # -- entities --------------------------------------------------------------------------
     async def query_entities(
-        self, tenant: str, flt: EntityFilter, page: Page, *, count: bool = False
+        self,
+        tenant: str,
+        flt: EntityFilter,
+        page: Page,
+        *,
+        order: tuple[OrderKey, ...] = (),
+        count: bool = False,
     ) -> tuple[list[Entity], int | None]:
         where, params = filter_sql(tenant, flt)
+        order_by, order_params = order_sql(order, flt)
 
         def run(conn: sqlite3.Connection) -> tuple[list[Entity], int | None]:
             rows = conn.execute(
-                f"SELECT {_ENTITY_COLUMNS} FROM entities e WHERE {where} ORDER BY e.pk LIMIT ? OFFSET ?",
-                params + [page.limit, page.offset],
+                f"SELECT {_ENTITY_COLUMNS} FROM entities e WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                params + order_params + [page.limit, page.offset],
             ).fetchall()
             total = None
             if count:
@@ -120,51 +205,25 @@ class SqliteStorage:
         return await self._read(run)
 
     async def insert_entity(self, tenant: str, entity: Entity) -> bool:
-        attrs = orjson.dumps(attrs_to_doc(entity)).decode()
-
-        def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO entities(tenant, id, type, service_path, cre_date, mod_date, version, attrs)"
-                " VALUES(?, ?, ?, ?, ?, ?, 1, ?)",
-                (tenant, entity.id, entity.type, entity.service_path, entity.cre_date, entity.mod_date, attrs),
-            )
-            if cur.rowcount == 0:
-                return False
-            _write_attribute_rows(conn, cur.lastrowid, entity)
-            return True
-
-        return await self._write(run)
+        return await self._write(lambda conn: _insert(conn, tenant, entity))
 
     async def replace_entity(self, tenant: str, entity: Entity) -> bool:
-        attrs = orjson.dumps(attrs_to_doc(entity)).decode()
-
-        def run(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "UPDATE entities SET mod_date = ?, version = version + 1, attrs = ?"
-                " WHERE tenant = ? AND id = ? AND type = ? AND service_path = ? AND version = ?"
-                " RETURNING pk",
-                (entity.mod_date, attrs, tenant, entity.id, entity.type, entity.service_path, entity.version),
-            ).fetchone()
-            if row is None:
-                return False
-            _write_attribute_rows(conn, row[0], entity)
-            return True
-
-        return await self._write(run)
+        return await self._write(lambda conn: _replace(conn, tenant, entity))
 
     async def delete_entity(self, tenant: str, entity: Entity) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "DELETE FROM entities WHERE tenant = ? AND id = ? AND type = ? AND service_path = ? AND version = ?"
-                " RETURNING pk",
-                (tenant, entity.id, entity.type, entity.service_path, entity.version),
-            ).fetchone()
-            if row is None:
-                return False
-            conn.execute("DELETE FROM attributes WHERE entity_pk = ?", (row[0],))
-            return True
+        return await self._write(lambda conn: _delete(conn, tenant, entity))
 
-        return await self._write(run)
+    async def write_batch(self, tenant: str, writes: list[Write]) -> bool:
+        def run(conn: sqlite3.Connection) -> None:
+            for w in writes:
+                if not _WRITES[w.action](conn, tenant, w.entity):
+                    raise _Refused()  # the writer rolls this job's savepoint back
+
+        try:
+            await self._write(run)
+        except _Refused:
+            return False
+        return True
 
     # -- types -----------------------------------------------------------------------------
     async def list_types(

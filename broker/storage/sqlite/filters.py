@@ -1,14 +1,19 @@
-"""Compile an `EntityFilter` to a parameterised SQL condition over the `entities` table (alias e)."""
+"""Compile an `EntityFilter` and an order to parameterised SQL over `entities e`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from broker.ngsi.context import ServicePathScope
-from broker.storage.port import EntityFilter
+from broker.ngsi.geo import search_box
+from broker.storage.port import EntityFilter, EntitySelector, OrderKey
+from broker.storage.sqlite.functions import register
+from broker.storage.sqlite.query_sql import compile_query
+
+Sql = tuple[str, list[Any]]
 
 
-def scopes_sql(scopes: tuple[ServicePathScope, ...]) -> tuple[str, list[Any]]:
+def scopes_sql(scopes: tuple[ServicePathScope, ...]) -> Sql:
     """Service-path scopes as an index-friendly condition; '' when they select everything."""
     if not scopes or any(s.recursive and s.path == "/" for s in scopes):
         return "", []
@@ -25,24 +30,107 @@ def scopes_sql(scopes: tuple[ServicePathScope, ...]) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts) + ")", params
 
 
-def filter_sql(tenant: str, flt: EntityFilter) -> tuple[str, list[Any]]:
+def _selector_sql(sel: EntitySelector) -> Sql:
+    where: list[str] = []
+    params: list[Any] = []
+    if sel.ids:
+        where.append("e.id IN (%s)" % ",".join("?" * len(sel.ids)))
+        params += list(sel.ids)
+    if sel.id_pattern is not None:
+        where.append("regexp(?, e.id)")
+        params.append(sel.id_pattern)
+    if sel.types:
+        where.append("e.type IN (%s)" % ",".join("?" * len(sel.types)))
+        params += list(sel.types)
+    if sel.type_pattern is not None:
+        where.append("regexp(?, e.type)")
+        params.append(sel.type_pattern)
+    return (" AND ".join(where) if where else "1"), params
+
+
+def _geo_sql(flt: EntityFilter) -> Sql:
+    assert flt.geo is not None
+    token = register(flt.geo)
+    box = search_box(flt.geo)
+    if box is None:
+        candidates, params = "e.pk IN (SELECT g.entity_pk FROM geometries g)", []
+    else:
+        minx, maxx, miny, maxy = box
+        candidates = "e.pk IN (SELECT l.id FROM locations l WHERE l.minx <= ? AND l.maxx >= ? AND l.miny <= ? AND l.maxy >= ?)"
+        params = [maxx, minx, maxy, miny]
+    exact = "geo_match(?, (SELECT g.geojson FROM geometries g WHERE g.entity_pk = e.pk))"
+    return f"({candidates} AND {exact})", params + [token]
+
+
+def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
     """The WHERE clause (without the keyword) and its parameters."""
     where = ["e.tenant = ?"]
     params: list[Any] = [tenant]
-    if flt.ids:
-        where.append("e.id IN (%s)" % ",".join("?" * len(flt.ids)))
-        params += list(flt.ids)
-    if flt.id_pattern is not None:
-        where.append("regexp(?, e.id)")
-        params.append(flt.id_pattern)
-    if flt.types:
-        where.append("e.type IN (%s)" % ",".join("?" * len(flt.types)))
-        params += list(flt.types)
-    if flt.type_pattern is not None:
-        where.append("regexp(?, e.type)")
-        params.append(flt.type_pattern)
+    base, base_params = _selector_sql(EntitySelector(flt.ids, flt.id_pattern, flt.types, flt.type_pattern))
+    if base != "1":
+        where.append(base)
+        params += base_params
+    if flt.selectors:
+        alternatives = [_selector_sql(s) for s in flt.selectors]
+        where.append("(" + " OR ".join(f"({sql})" for sql, _ in alternatives) + ")")
+        for _, p in alternatives:
+            params += p
     sp, sp_params = scopes_sql(flt.scopes)
     if sp:
         where.append(sp)
         params += sp_params
+    for query in (flt.q, flt.mq):
+        if query is not None:
+            sql, p = compile_query(query)
+            where.append(sql)
+            params += p
+    if flt.geo is not None:
+        sql, p = _geo_sql(flt)
+        where.append(sql)
+        params += p
     return " AND ".join(where), params
+
+
+# Orion's (MongoDB's) order of mixed types: missing/null < number < string < object < array < boolean
+_RANK = (
+    "CASE json_type(e.attrs, ?) WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 "
+    "WHEN 'object' THEN 3 WHEN 'array' THEN 4 WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END"
+)
+_BUILTIN_ORDER = {"id": "e.id", "type": "e.type", "dateCreated": "e.cre_date", "dateModified": "e.mod_date"}
+
+
+def _json_path(key: OrderKey) -> str:
+    path = '$."' + key.name + '".value'
+    for segment in key.sub:
+        path += '."' + segment + '"'
+    return path
+
+
+def order_sql(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sql:
+    """ORDER BY terms; ties end on creation order, so pages never overlap or skip."""
+    terms: list[str] = []
+    params: list[Any] = []
+    near = flt.geo is not None and flt.geo.relation == "near"
+    distance = "geo_distance(?, (SELECT g.geojson FROM geometries g WHERE g.entity_pk = e.pk))"
+    if not order and near:
+        assert flt.geo is not None
+        terms.append(distance)
+        params.append(register(flt.geo))
+    for key in order:
+        direction = " DESC" if key.descending else ""
+        if key.name == "geo:distance" and not key.sub:
+            if near:
+                assert flt.geo is not None
+                terms.append(distance + direction)
+                params.append(register(flt.geo))
+            continue
+        if key.name in _BUILTIN_ORDER and not key.sub:
+            terms.append(_BUILTIN_ORDER[key.name] + direction)
+            continue
+        path = _json_path(key)
+        terms.append(_RANK + direction)
+        params.append(path)
+        terms.append("json_extract(e.attrs, ?)" + direction)
+        params.append(path)
+    terms.append("e.pk")
+    return ", ".join(terms), params

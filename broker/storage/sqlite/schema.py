@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
+
+from broker.storage.sqlite import functions
 
 SCHEMA_VERSION = 1
 
@@ -24,22 +25,28 @@ CREATE TABLE IF NOT EXISTS entities(
 CREATE INDEX IF NOT EXISTS entities_by_type ON entities(tenant, type, pk);
 CREATE INDEX IF NOT EXISTS entities_by_path ON entities(tenant, service_path, pk);
 CREATE INDEX IF NOT EXISTS entities_by_id ON entities(tenant, id);
-CREATE TABLE IF NOT EXISTS attributes(         -- one row per attribute, for types and filters
+CREATE INDEX IF NOT EXISTS entities_by_cre_date ON entities(tenant, cre_date);
+CREATE INDEX IF NOT EXISTS entities_by_mod_date ON entities(tenant, mod_date);
+CREATE TABLE IF NOT EXISTS attributes(         -- one row per attribute: types and indexed q filters
   entity_pk INTEGER NOT NULL,
   name TEXT NOT NULL,
   type TEXT NOT NULL,
+  kind TEXT NOT NULL,                        -- n number/date, s string, b boolean, z null, o object, a array
+  num REAL,
+  str TEXT,
+  bool INTEGER,
   PRIMARY KEY(entity_pk, name)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS attributes_by_num ON attributes(name, num) WHERE num IS NOT NULL;
+CREATE INDEX IF NOT EXISTS attributes_by_str ON attributes(name, str) WHERE str IS NOT NULL;
+CREATE INDEX IF NOT EXISTS attributes_by_kind ON attributes(name, kind);
+CREATE TABLE IF NOT EXISTS geometries(         -- the entity's location attribute, as GeoJSON
+  entity_pk INTEGER PRIMARY KEY,
+  attr TEXT NOT NULL,
+  geojson TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS locations USING rtree(id, minx, maxx, miny, maxy);
 """
-
-
-def _regexp(pattern: str, value: str | None) -> bool:
-    if value is None:
-        return False
-    try:
-        return re.search(pattern, value) is not None
-    except re.error:
-        return False
 
 
 def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -49,7 +56,7 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     if readonly:
         conn.execute("PRAGMA query_only=ON")
-    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    functions.install(conn)
     return conn
 
 

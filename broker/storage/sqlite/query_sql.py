@@ -1,0 +1,140 @@
+"""Compile q/mq statements to SQL over `entities e` and the indexed `attributes` table.
+
+A statement on a plain attribute compiles to an index lookup that is exact for scalar values;
+array values (MongoDB matches their elements) and anything SQL cannot decide exactly (paths into
+compound values, metadata) are checked by `ngsi_match`, on candidate rows only. Values always
+travel as parameters, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.ngsi.query.ast import Compare, DateValue, Exists, Query, Range, Statement, ValueList
+from broker.storage.sqlite.functions import register
+
+Sql = tuple[str, list[Any]]
+FALSE: Sql = ("0", [])
+_BUILTIN_DATES = {"dateCreated": "e.cre_date", "dateModified": "e.mod_date"}
+
+
+class _Columns:
+    """Where a value lives: kind, number, string and boolean expressions."""
+
+    def __init__(self, kind: str, num: str, text: str, boolean: str) -> None:
+        self.kind, self.num, self.text, self.boolean = kind, num, text, boolean
+
+
+_ATTR = _Columns("a.kind", "a.num", "a.str", "a.bool")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, DateValue):
+        return value.epoch
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _equals(c: _Columns, value: Any) -> Sql:
+    if isinstance(value, Range):
+        return _between(c, value)
+    if isinstance(value, ValueList):
+        if not value.values:
+            return FALSE
+        if isinstance(value.values[0], str):
+            marks = ",".join("?" * len(value.values))
+            return f"({c.kind} = 's' AND {c.text} IN ({marks}))", list(value.values)
+        numbers = [_number(v) for v in value.values]
+        marks = ",".join("?" * len(numbers))
+        return f"({c.kind} = 'n' AND {c.num} IN ({marks}))", numbers
+    if value is None:
+        return f"({c.kind} = 'z')", []
+    if isinstance(value, bool):
+        return f"({c.kind} = 'b' AND {c.boolean} = ?)", [int(value)]
+    if isinstance(value, str):
+        return f"({c.kind} = 's' AND {c.text} = ?)", [value]
+    number = _number(value)
+    if number is None:
+        return FALSE
+    return f"({c.kind} = 'n' AND {c.num} = ?)", [number]
+
+
+def _between(c: _Columns, value: Range) -> Sql:
+    if isinstance(value.low, str) and isinstance(value.high, str):
+        return f"({c.kind} = 's' AND {c.text} BETWEEN ? AND ?)", [value.low, value.high]
+    low, high = _number(value.low), _number(value.high)
+    if low is None or high is None:
+        return FALSE
+    return f"({c.kind} = 'n' AND {c.num} BETWEEN ? AND ?)", [low, high]
+
+
+def _ordered(c: _Columns, op: str, value: Any) -> Sql:
+    if isinstance(value, str):
+        return f"({c.kind} = 's' AND {c.text} {op} ?)", [value]
+    number = _number(value)
+    if number is None:
+        return FALSE
+    return f"({c.kind} = 'n' AND {c.num} {op} ?)", [number]
+
+
+def scalar_condition(c: _Columns, statement: Compare) -> Sql:
+    """The statement over one scalar value (arrays excluded), exactly as Orion decides it."""
+    op, value = statement.op, statement.value
+    if op == "==":
+        return _equals(c, value)
+    if op == "!=":
+        sql, params = _equals(c, value)
+        return f"({c.kind} <> 'a' AND NOT {sql})", params
+    if op == "~=":
+        if not isinstance(value, str):
+            return FALSE
+        return f"({c.kind} = 's' AND regexp(?, {c.text}))", [value]
+    return _ordered(c, op, value)
+
+
+def _residual(statement: Statement) -> Sql:
+    return "ngsi_match(?, e.attrs, e.cre_date, e.mod_date)", [register(statement)]
+
+
+def _has_attribute(name: str, extra: str = "", params: list[Any] | None = None) -> Sql:
+    where = f" AND {extra}" if extra else ""
+    return f"e.pk IN (SELECT a.entity_pk FROM attributes a WHERE a.name = ?{where})", [name] + (params or [])
+
+
+def compile_statement(statement: Statement) -> Sql:
+    path = statement.path
+    simple = path.metadata is None and not path.sub
+    if isinstance(statement, Exists):
+        if simple:
+            sql, params = _has_attribute(path.attr)
+            return (f"NOT {sql}" if statement.negated else sql), params
+        if statement.negated:
+            return _residual(statement)
+        sql, params = _has_attribute(path.attr)
+        rsql, rparams = _residual(statement)
+        return f"({sql} AND {rsql})", params + rparams
+    if simple and path.attr in _BUILTIN_DATES:
+        column = _BUILTIN_DATES[path.attr]
+        return scalar_condition(_Columns("'n'", column, "NULL", "NULL"), statement)
+    if simple:
+        cond, cparams = scalar_condition(_ATTR, statement)
+        exact, eparams = _has_attribute(path.attr, cond, cparams)
+        arrays, aparams = _has_attribute(path.attr, "a.kind = 'a'")
+        rsql, rparams = _residual(statement)
+        return f"({exact} OR ({arrays} AND {rsql}))", eparams + aparams + rparams
+    sql, params = _has_attribute(path.attr)
+    rsql, rparams = _residual(statement)
+    return f"({sql} AND {rsql})", params + rparams
+
+
+def compile_query(query: Query) -> Sql:
+    parts: list[str] = []
+    params: list[Any] = []
+    for statement in query.statements:
+        sql, p = compile_statement(statement)
+        parts.append(sql)
+        params += p
+    if not parts:
+        return "1", []
+    return " AND ".join(parts), params
