@@ -8,8 +8,9 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from broker.http.pipeline import SETTINGS, HttpSettings, orion_headers, pipeline
-from broker.http.routes import attributes, entities, meta, types
+from broker.http.routes import attributes, batch, entities, meta, types
 from broker.http.services import SERVICES, Services
+from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
 from broker.storage.port import Storage
@@ -39,17 +40,32 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", ATTR + "/value", attributes.put_value),
     ("GET", "/v2/types", types.list_types),
     ("GET", "/v2/types/{entityType}", types.get_type),
+    ("POST", "/v2/op/update", batch.batch_update),
+    ("POST", "/v2/op/query", batch.batch_query),
 ]
 
 
 def build_app(storage: Storage, settings: HttpSettings | None = None) -> web.Application:
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
-    app[SERVICES] = Services(entities=EntityService(storage), types=TypeService(storage), started_at=time.time())
+    entity_service = EntityService(storage)
+    app[SERVICES] = Services(
+        entities=entity_service,
+        types=TypeService(storage),
+        batch=BatchService(entity_service),
+        started_at=time.time(),
+    )
+    by_path: dict[str, list[tuple[str, Handler]]] = {}
     for method, path, handler in ROUTES:
+        by_path.setdefault(path, []).append((method, handler))
+    for path, methods in by_path.items():
+        # OPTIONS is answered by the pipeline (CORS preflight, or 405 when CORS is off);
         # Orion answers collection and item paths with one trailing slash too
-        app.router.add_route(method, path, handler)
-        app.router.add_route(method, path + "/", handler)
+        for variant in (path, path + "/"):
+            resource = app.router.add_resource(variant)
+            for method, handler in methods:
+                resource.add_route(method, handler)
+            resource.add_route("OPTIONS", meta.options_placeholder)
     app.on_response_prepare.append(orion_headers)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]

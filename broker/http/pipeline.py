@@ -54,6 +54,10 @@ def _check_content(request: web.Request, settings: HttpSettings) -> None:
     if any(c in FORBIDDEN_CHARS for c in request.path):
         raise bad_request("invalid character in URI")
     parse_read_scopes(request.headers.get("Fiware-ServicePath"))  # syntax only; writes check more
+    if request.method in ("GET", "DELETE") and "Content-Type" in request.headers and not length:
+        raise bad_request(
+            "Orion accepts no payload for GET/DELETE requests. HTTP header Content-Type is thus forbidden"
+        )
     if length:
         if "Content-Type" not in request.headers:
             raise NgsiError(
@@ -86,17 +90,50 @@ def _check_accept(request: web.Request) -> None:
         raise NgsiError(406, "NotAcceptable", f"acceptable MIME types: {text}")
 
 
-def _preflight(request: web.Request, settings: HttpSettings) -> web.Response:
+def _methods(request: web.Request) -> list[str]:
+    """The methods the matched resource serves, in the route table's order (OPTIONS aside)."""
     resource = request.match_info.route.resource
-    methods: set[str] = set()
-    if resource is not None:
-        methods = {r.method for r in resource if r.method not in ("HEAD", "*")}
+    if resource is None:
+        return []
+    return [r.method for r in resource if r.method not in ("HEAD", "OPTIONS", "*")]
+
+
+_VERB_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allow_header(methods: set[str] | list[str]) -> str:
+    """`Allow` in Orion's order: "POST, GET" for collections, otherwise GET first (badVerb*Only)."""
+    present = [m for m in _VERB_ORDER if m in methods]
+    if present == ["GET", "POST"]:
+        present = ["POST", "GET"]
+    return ", ".join(present)
+
+
+def _not_found(request: web.Request) -> NgsiError:
+    """Orion's answer for a URL it does not serve, naming an empty id or name where there is one."""
+    path = request.path
+    if path in ("", "/"):
+        return bad_request("The Orion Context Broker is a REST service, not a 'web page'")
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1:3] == ["v2", "entities"]:
+        if parts[3] == "" and len(parts) > 4:
+            return bad_request("entity id length: 0, min length supported: 1")
+        if len(parts) > 6 and parts[4] == "attrs" and parts[5] == "":
+            return bad_request("attribute name length: 0, min length supported: 1")
+    return bad_request(SERVICE_NOT_FOUND)
+
+
+def _options(request: web.Request, settings: HttpSettings) -> web.Response:
+    """OPTIONS: the CORS preflight when CORS is on, otherwise a method Orion does not serve."""
+    methods = _methods(request)
     if not methods:
-        raise bad_request(SERVICE_NOT_FOUND)
+        raise _not_found(request)
+    if not settings.cors_origin:
+        raise NgsiError(405, "MethodNotAllowed", "method not allowed", headers={"Allow": allow_header(methods)})
     return web.Response(
         status=200,
         headers={
-            "Access-Control-Allow-Methods": ", ".join(sorted(methods | {"OPTIONS"})),
+            "Access-Control-Allow-Methods": allow_header(methods) + ", OPTIONS",
             "Access-Control-Allow-Headers": ALLOW_HEADERS,
             "Access-Control-Max-Age": str(settings.cors_max_age),
             "Content-Length": "0",
@@ -116,12 +153,12 @@ def _cors_origin(request: web.Request, settings: HttpSettings) -> str | None:
     return settings.cors_origin if request.headers["Origin"] == settings.cors_origin else None
 
 
-def _from_http_exception(exc: web.HTTPException) -> NgsiError:
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> NgsiError:
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        allow = ", ".join(sorted(m for m in exc.allowed_methods if m != "HEAD"))
+        allow = allow_header(set(exc.allowed_methods))
         return NgsiError(405, "MethodNotAllowed", "method not allowed", headers={"Allow": allow})
     if isinstance(exc, web.HTTPNotFound):
-        return bad_request(SERVICE_NOT_FOUND)
+        return _not_found(request)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return NgsiError(413, "RequestEntityTooLarge", "payload too large")
     return NgsiError(exc.status, exc.reason.replace(" ", ""), exc.text or exc.reason)
@@ -135,8 +172,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     started = time.perf_counter()
     response: web.StreamResponse
     try:
-        if request.method == "OPTIONS" and settings.cors_origin:
-            response = _preflight(request, settings)
+        if request.method == "OPTIONS":
+            response = _options(request, settings)
         else:
             _check_content(request, settings)
             if request.match_info.http_exception is not None:
@@ -146,7 +183,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     except NgsiError as err:
         response = error_response(err)
     except web.HTTPException as exc:
-        response = error_response(_from_http_exception(exc))
+        response = error_response(_from_http_exception(request, exc))
     except Exception as exc:  # a bug or an unexpected I/O failure: answer 500, log the trace
         event(logging.ERROR, "unhandled error", correlator=correlator, error=repr(exc))
         logging.getLogger("broker").exception("unhandled error")

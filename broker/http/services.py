@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
 
@@ -14,6 +15,7 @@ from broker.ngsi.types import TypeService
 class Services:
     entities: EntityService
     types: TypeService
+    batch: BatchService
     started_at: float
 
 

@@ -8,9 +8,9 @@ import time
 
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
-    r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?)?"
+    r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?|(\d{2})(?:(\d{2})(?:\.(\d{1,9}))?)?)?)?"
     r"(Z|[+-]\d{2}(?::?\d{2})?)?$"
-)
+)  # hh:mm:ss.sss, hhmmss.sss, hh:mm, hhmm or hh; zone Z, +hh:mm, +hhmm or +hh
 
 
 def parse_iso8601(text: str) -> float | None:
@@ -18,7 +18,9 @@ def parse_iso8601(text: str) -> float | None:
     m = _ISO.match(text)
     if not m:
         return None
-    year, month, day, hour, minute, second, frac, zone = m.groups()
+    year, month, day, hour, minute, second, frac, c_minute, c_second, c_frac, zone = m.groups()
+    if c_minute is not None:  # the compact form, without colons
+        minute, second, frac = c_minute, c_second, c_frac
     if zone is not None and hour is None:
         return None
     try:

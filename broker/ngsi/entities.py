@@ -59,7 +59,12 @@ def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override
     """The attribute after `new` is applied to `old` (None: it does not exist); None: not created."""
     value = new.value
     if is_operator_value(value):
-        value = apply_operator(value, old.value) if old is not None else apply_operator(value)
+        if old is not None:
+            value = apply_operator(value, old.value)
+        elif new.is_datetime and set(value) <= {"$min", "$max"}:
+            value = apply_operator(value, 0.0)  # Orion: dates start from the epoch
+        else:
+            value = apply_operator(value)
         if value is SKIP:
             return old
     if old is None:

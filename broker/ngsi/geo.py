@@ -160,8 +160,12 @@ class GeoQuery:
         return shape(self.geometry)
 
 
-def _invalid(detail: str) -> NgsiError:
-    return bad_request(f"Invalid query: {detail}")
+class _GeoSyntax(Exception):
+    """A malformed geo-query; the message is Orion's detail text."""
+
+
+def _invalid(detail: str) -> _GeoSyntax:
+    return _GeoSyntax(detail)
 
 
 def _parse_georel(georel: str) -> tuple[str, float | None, float | None]:
@@ -236,7 +240,21 @@ def _parse_coords(coords: str, geometry: str) -> list[tuple[float, float]]:
 
 
 def parse_geo_query(
-    georel: str | None, geometry: str | None, coords: str | None, *, require_georel: bool = False
+    georel: str | None,
+    geometry: str | None,
+    coords: str | None,
+    *,
+    require_georel: bool = False,
+    error_prefix: str = "Invalid query: ",
+) -> GeoQuery | None:
+    try:
+        return _parse_geo_query(georel, geometry, coords, require_georel)
+    except _GeoSyntax as exc:
+        raise bad_request(f"{error_prefix}{exc}") from None
+
+
+def _parse_geo_query(
+    georel: str | None, geometry: str | None, coords: str | None, require_georel: bool
 ) -> GeoQuery | None:
     """`georel`, `geometry` and `coords` together, with Orion's errors; None when none is given.
 

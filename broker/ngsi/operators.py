@@ -25,18 +25,26 @@ _MISSING: Any = object()
 
 
 def is_operator_value(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in OPERATORS
+    """`{"$op": operand}`, or `$set` and `$unset` together, which Orion combines."""
+    if not isinstance(value, dict):
+        return False
+    if len(value) == 1:
+        return next(iter(value)) in OPERATORS
+    return set(value) == {"$set", "$unset"}
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _each(operand: Any) -> list[Any]:
-    """`$push`/`$addToSet` take one item, or several as `{"$each": [...]}`."""
+def _each(operand: Any) -> tuple[list[Any], int | None]:
+    """`$push`/`$addToSet` take one item, or several as `{"$each": [...], "$position": n}`."""
     if isinstance(operand, dict) and "$each" in operand and isinstance(operand["$each"], list):
-        return list(operand["$each"])
-    return [operand]
+        position = operand.get("$position")
+        if not (isinstance(position, int) and not isinstance(position, bool)):
+            position = None
+        return list(operand["$each"]), position
+    return [operand], None
 
 
 def _db_error(op: str, detail: str) -> Exception:
@@ -49,7 +57,14 @@ def _ordered(a: Any, b: Any) -> bool:
 
 def apply_operator(value: dict[str, Any], current: Any = _MISSING) -> Any:
     """The attribute's new value when operator object `value` is applied to `current`."""
+    if len(value) > 1:  # $set then $unset
+        result = _apply_one("$set", value["$set"], current)
+        return _apply_one("$unset", value["$unset"], result)
     ((op, operand),) = value.items()
+    return _apply_one(op, operand, current)
+
+
+def _apply_one(op: str, operand: Any, current: Any) -> Any:
     missing = current is _MISSING
     if op in ("$inc", "$mul"):
         if not _is_number(operand):
@@ -70,10 +85,12 @@ def apply_operator(value: dict[str, Any], current: Any = _MISSING) -> Any:
         if not isinstance(base, list):
             raise _db_error(op, "The field must be an array")
         items = list(base)
-        for item in _each(operand):
-            if op == "$push" or item not in items:
-                items.append(item)
-        return items
+        new, position = _each(operand)
+        added = [item for i, item in enumerate(new) if op == "$push" or (item not in items and item not in new[:i])]
+        if position is None:
+            return items + added
+        at = position if position >= 0 else max(0, len(items) + position)
+        return items[:at] + added + items[at:]
     if op in ("$pull", "$pullAll"):
         if missing:
             return SKIP

@@ -35,6 +35,17 @@ def as_datetime(value: Any) -> float:
     raise bad_request("date has invalid format")
 
 
+def _datetime_value(value: Any) -> Any:
+    """A DateTime attribute's value as epoch seconds; `$min`/`$max` operands are dates too."""
+    if is_operator_value(value):
+        if len(value) == 1:
+            ((op, operand),) = value.items()
+            if op in ("$min", "$max") and isinstance(operand, str):
+                return {op: as_datetime(operand)}
+        return value
+    return as_datetime(value)
+
+
 def parse_metadata(raw: Any) -> dict[str, Metadata]:
     if not isinstance(raw, dict):
         raise bad_request("metadata not a JSON object")
@@ -70,8 +81,8 @@ def parse_attribute(name: str, raw: Any, *, key_values: bool = False) -> Attribu
         atype = raw["type"] if "type" in raw else default_type(value)
         if not isinstance(atype, str):
             check_identifier(atype, "attribute type")
-        if atype in DATETIME_TYPES and not is_operator_value(value):
-            value = as_datetime(value)
+        if atype in DATETIME_TYPES:
+            value = _datetime_value(value)
         metadata = parse_metadata(raw["metadata"]) if "metadata" in raw else {}
         attr = Attribute(type=atype, value=value, metadata=metadata)
     check_attribute(name, attr)
@@ -104,16 +115,15 @@ def parse_entity(body: Any, *, key_values: bool = False) -> Entity:
     body = require_object(body)
     if "id" not in body:
         raise bad_request("entity id length: 0, min length supported: 1")
-    entity_id = body["id"]
-    entity_type = body.get("type", DEFAULT_ENTITY_TYPE)
-    check_identifier(entity_id, "entity id")
-    check_identifier(entity_type, "entity type")
-    attrs = {
-        name: parse_attribute(name, raw, key_values=key_values)
-        for name, raw in body.items()
-        if name not in ("id", "type")
-    }
-    return Entity(id=entity_id, type=entity_type, attrs=attrs)
+    attrs: dict[str, Attribute] = {}
+    for name, raw in body.items():  # Orion reports the first bad member in document order
+        if name == "id":
+            check_identifier(raw, "entity id")
+        elif name == "type":
+            check_identifier(raw, "entity type")
+        else:
+            attrs[name] = parse_attribute(name, raw, key_values=key_values)
+    return Entity(id=body["id"], type=body.get("type", DEFAULT_ENTITY_TYPE), attrs=attrs)
 
 
 def parse_json_value(body: Any) -> Any:

@@ -28,6 +28,8 @@ def parse_tenant(header: str | None) -> str:
 
 
 def _check_path(path: str) -> ServicePathScope:
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"  # Orion discards trailing slashes
     if not path.startswith("/"):
         raise bad_request("Only /absolute/ Service Paths allowed [a service path must begin with /]")
     recursive = path == "/#" or path.endswith("/#")
@@ -38,6 +40,8 @@ def _check_path(path: str) -> ServicePathScope:
     if len(components) > MAX_COMPONENTS:
         raise bad_request("too many components in ServicePath")
     for component in components:
+        if component == "":
+            raise bad_request("empty component in ServicePath")
         if len(component) > MAX_COMPONENT_LEN:
             raise bad_request("component-name too long in ServicePath")
         if not _COMPONENT.match(component):

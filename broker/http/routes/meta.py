@@ -30,3 +30,8 @@ async def get_entry_point(request: web.Request) -> web.Response:
 
 async def get_openapi(request: web.Request) -> web.Response:
     return web.Response(body=(SCHEMAS_DIR / "openapi.json").read_bytes(), content_type="application/json")
+
+
+async def options_placeholder(request: web.Request) -> web.Response:  # pragma: no cover
+    """Never reached: the pipeline answers OPTIONS itself; the route only makes the path known."""
+    raise web.HTTPMethodNotAllowed("OPTIONS", [])
