@@ -11,7 +11,6 @@ error name when something was applied.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
 from broker.ngsi.payload import parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
-from broker.ngsi.validation import check_entity_key_length, check_identifier
+from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
 from broker.storage.port import EntityFilter, EntitySelector, Page, Write
 
 ACTIONS = {
@@ -277,14 +276,6 @@ def _string_list(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _regex(pattern: Any, what: str) -> str:
-    if not isinstance(pattern, str):
-        raise bad_request(f"Invalid JSON type for entity {what}")
-    try:
-        re.compile(pattern)
-    except re.error:
-        raise bad_request(f"Invalid regex for entity {what}") from None
-    return pattern
 
 
 def _selector(raw: Any) -> EntitySelector:
@@ -294,9 +285,9 @@ def _selector(raw: Any) -> EntitySelector:
     if "id" not in raw and "idPattern" not in raw:
         raise bad_request("nor /id/ nor /idPattern/ present")
     ids = (check_identifier(raw["id"], "entity id"),) if "id" in raw else ()
-    id_pattern = _regex(raw["idPattern"], "idPattern") if "idPattern" in raw else None
+    id_pattern = check_pattern(raw["idPattern"], "idPattern") if "idPattern" in raw else None
     types = (check_identifier(raw["type"], "entity type"),) if "type" in raw else ()
-    type_pattern = _regex(raw["typePattern"], "typePattern") if "typePattern" in raw else None
+    type_pattern = check_pattern(raw["typePattern"], "typePattern") if "typePattern" in raw else None
     return EntitySelector(ids, id_pattern, types, type_pattern)
 
 

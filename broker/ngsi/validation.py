@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.ngsi.errors import NgsiError, bad_request
+from broker.ngsi.query.evaluate import compile_pattern
 
 MAX_ID_LEN = 256
 MAX_NESTING = 50
@@ -79,3 +80,12 @@ def check_entity_key_length(entity_id: str, entity_type: str, service_path: str)
     """Orion refuses keys whose parts together would not fit its index."""
     if len(service_path) + len(entity_id) + len(entity_type) + 10 >= 1024:
         raise bad_request("Too long entity id/type/servicePath combination")
+
+
+def check_pattern(pattern: Any, what: str) -> str:
+    """An `idPattern`/`typePattern` regular expression ("idPattern" or "typePattern")."""
+    if not isinstance(pattern, str):
+        raise bad_request(f"Invalid JSON type for entity {what}")
+    if compile_pattern(pattern) is None:
+        raise bad_request(f"Invalid regex for entity {what}")
+    return pattern

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
@@ -18,18 +17,8 @@ from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.payload import parse_entity
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.render import Projection, render_entity
-from broker.ngsi.validation import check_entity_key_length
+from broker.ngsi.validation import check_entity_key_length, check_pattern
 from broker.storage.port import EntityFilter
-
-
-def _regex(text: str | None, what: str) -> str | None:
-    if text is None:
-        return None
-    try:
-        re.compile(text)
-    except re.error:
-        raise bad_request(f"Invalid regex for entity {what}") from None
-    return text
 
 
 def entity_filter(request: web.Request) -> EntityFilter:
@@ -46,9 +35,9 @@ def entity_filter(request: web.Request) -> EntityFilter:
     mq = param(request, "mq")
     return EntityFilter(
         ids=tuple(i for i in ids.split(",") if i) if ids else (),
-        id_pattern=_regex(id_pattern, "idPattern"),
+        id_pattern=check_pattern(id_pattern, "idPattern") if id_pattern is not None else None,
         types=tuple(t for t in types.split(",") if t) if types else (),
-        type_pattern=_regex(type_pattern, "typePattern"),
+        type_pattern=check_pattern(type_pattern, "typePattern") if type_pattern is not None else None,
         q=parse_q(q) if q is not None else None,
         mq=parse_mq(mq) if mq is not None else None,
         geo=parse_geo_query(param(request, "georel"), param(request, "geometry"), param(request, "coords")),

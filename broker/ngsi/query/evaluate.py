@@ -199,15 +199,15 @@ def _is_number(value: Any) -> bool:
 
 def _pattern_matches(pattern: str, candidates: list[Any]) -> bool:
     """`~=`: a regular-expression search, on string values only."""
-    compiled = _compile(pattern)
+    compiled = compile_pattern(pattern)
     if compiled is None:
         return False
     return any(isinstance(c, str) and compiled.search(c) is not None for c in candidates)
 
 
 @lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str] | None:
-    """Compiled `~=` patterns, cached because subscriptions evaluate the same ones repeatedly."""
+def compile_pattern(pattern: str) -> re.Pattern[str] | None:
+    """Compiled regular expressions (`~=`, idPattern, typePattern), cached; None when invalid."""
     try:
         return re.compile(pattern)
     except (re.error, RecursionError, OverflowError, ValueError, MemoryError):

@@ -6,7 +6,6 @@ the tokens live in a small registry, so the SQL text stays parameterised.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from broker.ngsi import geo
 from broker.ngsi.model import Entity
 from broker.ngsi.query import Query, matches
+from broker.ngsi.query.evaluate import compile_pattern
 from broker.ngsi.query.ast import Statement
 from broker.storage.codec import attrs_from_doc
 
@@ -44,18 +44,10 @@ def _lookup(token: str) -> Any:
         return _REGISTRY.get(token)
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError, MemoryError):
-        return None
-
-
 def regexp(pattern: str, value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    compiled = _regex(pattern)
+    compiled = compile_pattern(pattern)
     return compiled is not None and compiled.search(value) is not None
 
 
