@@ -14,6 +14,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
@@ -144,6 +145,11 @@ class _Snapshot:
 
     read: dict[tuple[str, str, str], Entity] = field(default_factory=dict)
     now: dict[tuple[str, str, str], Entity | None] = field(default_factory=dict)
+    request_attrs: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    def touch(self, key: tuple[str, str, str], item: "BatchItem") -> None:
+        names = self.request_attrs.get(key, ())
+        self.request_attrs[key] = names + tuple(n for n in item.attrs if n not in names)
 
     def find(self, item: BatchItem) -> Entity | None | str:
         """The current entity for the item, None if there is none, "ambiguous" if several."""
@@ -179,10 +185,18 @@ class BatchService:
             for item in batch.items:
                 self._apply(batch.action, item, snapshot, report, ctx, override_md)
             writes = snapshot.writes()
+            events: list[ChangeEvent] = []
             for w in writes:
                 if w.action != "delete":
                     w.entity.location = locate(w.entity.attrs)
-            if not writes or await self.entities._storage_call(self.entities.storage.write_batch(ctx.tenant, writes)):
+                key = (w.entity.id, w.entity.type, w.entity.service_path)
+                before = snapshot.read.get(key)
+                after = snapshot.now.get(key)
+                events.append(ChangeEvent(ctx.tenant, before, after, snapshot.request_attrs.get(key, ()), ctx.correlator))
+            outbox = self.entities.changes.outbox_for(events)
+            storage = self.entities.storage
+            if not writes or await self.entities._storage_call(storage.write_batch(ctx.tenant, writes, outbox)):
+                await self.entities.changes.committed(outbox)
                 error = report.result()
                 if error is not None:
                     raise error
@@ -222,11 +236,13 @@ class BatchService:
                     mod_date=now,
                 )
                 snap.now[(new.id, new.type, new.service_path)] = new
+                snap.touch((new.id, new.type, new.service_path), item)
                 report.applied = True
             else:
                 report.missing_entity(item)
             return
         key = (current.id, current.type, current.service_path)
+        snap.touch(key, item)
         if action == "delete":
             if not item.attrs:
                 snap.now[key] = None

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from broker.ngsi.changes import ChangeEvent, ChangeSink, NoSink
 from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.errors import (
     NgsiError,
@@ -83,6 +84,14 @@ def locate(attrs: dict[str, Attribute]) -> Location | None:
     return Location(*found) if found is not None else None
 
 
+def locate_or_none(attrs: dict[str, Attribute]) -> Location | None:
+    """The location of an entity already stored (it was valid when written)."""
+    try:
+        return locate(attrs)
+    except NgsiError:
+        return None
+
+
 def fresh_attributes(attrs: dict[str, Attribute], now: float) -> dict[str, Attribute]:
     """Attributes of a new (or replaced) entity: operators applied to empty references."""
     out: dict[str, Attribute] = {}
@@ -131,9 +140,12 @@ def apply_update(
 
 
 class EntityService:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, storage: Storage, clock: Callable[[], float] = time.time, changes: ChangeSink | None = None
+    ) -> None:
         self.storage = storage
         self.clock = clock
+        self.changes: ChangeSink = changes or NoSink()
 
     # -- reads -----------------------------------------------------------------------------
     async def query(
@@ -177,8 +189,10 @@ class EntityService:
             mod_date=now,
         )
         new.location = locate(new.attrs)
+        outbox = self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator)])
         for _ in range(MAX_RETRIES):
-            if await self._storage_call(self.storage.insert_entity(ctx.tenant, new)):
+            if await self._storage_call(self.storage.insert_entity(ctx.tenant, new, outbox)):
+                await self.changes.committed(outbox)
                 return True
             if not upsert:
                 raise unprocessable("Already Exists")
@@ -204,7 +218,7 @@ class EntityService:
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
             return apply_update(entity, attrs, mode, self.clock(), override_md, ref)
 
-        await self._modify(ctx, ref, mutate)
+        await self._modify(ctx, ref, mutate, tuple(attrs))
 
     async def replace_attribute(
         self, ctx: RequestContext, ref: EntityRef, name: str, attr: Attribute, *, override_md: bool = False
@@ -216,7 +230,7 @@ class EntityService:
                 raise attribute_not_found()
             return apply_update(entity, {name: attr}, UpdateMode.UPDATE, self.clock(), override_md, ref)
 
-        await self._modify(ctx, ref, mutate)
+        await self._modify(ctx, ref, mutate, (name,))
 
     async def set_attribute_value(self, ctx: RequestContext, ref: EntityRef, name: str, value: Any) -> None:
         """`PUT .../attrs/{name}/value`: keeps type and metadata, changes the value."""
@@ -228,7 +242,7 @@ class EntityService:
             new = Attribute(old.type, as_datetime(value) if old.is_datetime else value, {})
             return apply_update(entity, {name: new}, UpdateMode.UPDATE, self.clock(), False, ref)
 
-        await self._modify(ctx, ref, mutate)
+        await self._modify(ctx, ref, mutate, (name,))
 
     async def delete_attribute(self, ctx: RequestContext, ref: EntityRef, name: str) -> None:
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
@@ -239,12 +253,15 @@ class EntityService:
             result.mod_date = self.clock()
             return result, None
 
-        await self._modify(ctx, ref, mutate)
+        await self._modify(ctx, ref, mutate, (name,))
 
     async def delete(self, ctx: RequestContext, ref: EntityRef) -> None:
         for _ in range(MAX_RETRIES):
             entity = await self._find_one(ctx, ref, self._write_scope(ctx))
-            if await self._storage_call(self.storage.delete_entity(ctx.tenant, entity)):
+            entity.location = locate_or_none(entity.attrs)
+            outbox = self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator)])
+            if await self._storage_call(self.storage.delete_entity(ctx.tenant, entity, outbox)):
+                await self.changes.committed(outbox)
                 return
         raise internal_error("too many concurrent changes to one entity")
 
@@ -254,7 +271,11 @@ class EntityService:
         return (ServicePathScope(ctx.write_path),)
 
     async def _modify(
-        self, ctx: RequestContext, ref: EntityRef, mutate: Callable[[Entity], tuple[Entity, NgsiError | None]]
+        self,
+        ctx: RequestContext,
+        ref: EntityRef,
+        mutate: Callable[[Entity], tuple[Entity, NgsiError | None]],
+        request_attrs: tuple[str, ...],
     ) -> None:
         for _ in range(MAX_RETRIES):
             entity = await self._find_one(ctx, ref, self._write_scope(ctx))
@@ -264,7 +285,11 @@ class EntityService:
                     raise error
                 return
             updated.location = locate(updated.attrs)
-            if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated)):
+            entity.location = locate_or_none(entity.attrs)
+            event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
+            outbox = self.changes.outbox_for([event])
+            if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated, outbox)):
+                await self.changes.committed(outbox)
                 if error is not None:
                     raise error
                 return

@@ -8,7 +8,7 @@ on a conflict. `insert_entity` fails (returns False) when the key is taken.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, Sequence
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
@@ -69,6 +69,19 @@ class Page:
     offset: int = 0
 
 
+@dataclass
+class OutboxRecord:
+    """A notification owed to a subscription, stored in the same transaction as its change."""
+
+    tenant: str
+    subscription_id: str
+    payload: dict[str, Any]
+    created: float = 0.0
+    due: float = 0.0
+    attempts: int = 0
+    id: int = 0
+
+
 @dataclass(frozen=True)
 class Write:
     """One conditional write of a batch: `insert`, `replace` or `delete`."""
@@ -99,20 +112,23 @@ class Storage(Protocol):
         one page of them, and the total if asked. Ties never make paging repeat or skip."""
         ...
 
-    async def write_batch(self, tenant: str, writes: list["Write"]) -> bool:
+    async def write_batch(self, tenant: str, writes: list["Write"], outbox: Sequence[OutboxRecord] = ()) -> bool:
         """Apply every write in one transaction, or none of them when any is refused
         (a taken key for an insert, a changed version for a replace or delete)."""
         ...
 
-    async def insert_entity(self, tenant: str, entity: Entity) -> bool:
+    # Every entity write takes the notifications it owes (`outbox`): they are stored in the same
+    # transaction, so an acknowledged change never loses its notifications.
+
+    async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         """Store a new entity; False when one with the same id, type and service path exists."""
         ...
 
-    async def replace_entity(self, tenant: str, entity: Entity) -> bool:
+    async def replace_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         """Overwrite the stored entity whose version is `entity.version`; False on a conflict."""
         ...
 
-    async def delete_entity(self, tenant: str, entity: Entity) -> bool:
+    async def delete_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         """Delete the stored entity whose version is `entity.version`; False on a conflict."""
         ...
 
@@ -121,6 +137,32 @@ class Storage(Protocol):
     ) -> tuple[list[TypeSummary], int]:
         """Entity types in name order, one page of them, and how many types there are."""
         ...
+
+    # -- subscriptions and their outbox ----------------------------------------------------
+
+    async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None: ...
+
+    async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
+        """Remove it and every notification still owed to it; False when there was none."""
+        ...
+
+    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every subscription of every tenant: (document, delivery counters)."""
+        ...
+
+    async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None: ...
+
+    async def due_subscriptions(self, now: float) -> list[str]:
+        """Subscriptions whose oldest owed notification is due by `now`."""
+        ...
+
+    async def pending_for(self, sub_id: str, limit: int) -> list[OutboxRecord]:
+        """A subscription's owed notifications, oldest first (delivery keeps this order)."""
+        ...
+
+    async def finish_notifications(self, record_ids: list[int]) -> None: ...
+
+    async def retry_notification(self, record_id: int, due: float, attempts: int) -> None: ...
 
     async def get_type(
         self, tenant: str, type_name: str, scopes: tuple[ServicePathScope, ...]

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import orjson
 from shapely.geometry import shape
@@ -15,7 +15,7 @@ from shapely.geometry import shape
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
-from broker.storage.port import EntityFilter, OrderKey, Page, StorageUnavailable, TypeSummary, Write
+from broker.storage.port import EntityFilter, OrderKey, OutboxRecord, Page, StorageUnavailable, TypeSummary, Write
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
 from broker.storage.sqlite.schema import connect, migrate
 from broker.storage.sqlite.writer import GroupCommitWriter
@@ -115,6 +115,24 @@ def _delete(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
 _WRITES = {"insert": _insert, "replace": _replace, "delete": _delete}
 
 
+def _enqueue(conn: sqlite3.Connection, outbox: Sequence[OutboxRecord]) -> None:
+    conn.executemany(
+        "INSERT INTO outbox(tenant, subscription_id, payload, created, due, attempts) VALUES(?, ?, ?, ?, ?, 0)",
+        [(r.tenant, r.subscription_id, orjson.dumps(r.payload).decode(), r.created, r.due) for r in outbox],
+    )
+
+
+def _with_outbox(write: Callable[[sqlite3.Connection], bool], outbox: Sequence[OutboxRecord]) -> Callable[[sqlite3.Connection], bool]:
+    def run(conn: sqlite3.Connection) -> bool:
+        if not write(conn):
+            return False
+        if outbox:
+            _enqueue(conn, outbox)
+        return True
+
+    return run
+
+
 class _Refused(Exception):
     """A batch write was refused: roll the whole batch back."""
 
@@ -204,26 +222,98 @@ class SqliteStorage:
 
         return await self._read(run)
 
-    async def insert_entity(self, tenant: str, entity: Entity) -> bool:
-        return await self._write(lambda conn: _insert(conn, tenant, entity))
+    async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
+        return await self._write(_with_outbox(lambda conn: _insert(conn, tenant, entity), outbox))
 
-    async def replace_entity(self, tenant: str, entity: Entity) -> bool:
-        return await self._write(lambda conn: _replace(conn, tenant, entity))
+    async def replace_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
+        return await self._write(_with_outbox(lambda conn: _replace(conn, tenant, entity), outbox))
 
-    async def delete_entity(self, tenant: str, entity: Entity) -> bool:
-        return await self._write(lambda conn: _delete(conn, tenant, entity))
+    async def delete_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
+        return await self._write(_with_outbox(lambda conn: _delete(conn, tenant, entity), outbox))
 
-    async def write_batch(self, tenant: str, writes: list[Write]) -> bool:
+    async def write_batch(self, tenant: str, writes: list[Write], outbox: Sequence[OutboxRecord] = ()) -> bool:
         def run(conn: sqlite3.Connection) -> None:
             for w in writes:
                 if not _WRITES[w.action](conn, tenant, w.entity):
                     raise _Refused()  # the writer rolls this job's savepoint back
+            _enqueue(conn, outbox)
 
         try:
             await self._write(run)
         except _Refused:
             return False
         return True
+
+    # -- subscriptions and the outbox ---------------------------------------------------------
+    async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None:
+        text = orjson.dumps(doc).decode()
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO subscriptions(tenant, id, doc) VALUES(?, ?, ?)"
+                " ON CONFLICT(tenant, id) DO UPDATE SET doc = excluded.doc",
+                (tenant, sub_id, text),
+            )
+        )
+
+    async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
+            conn.execute("DELETE FROM outbox WHERE tenant = ? AND subscription_id = ?", (tenant, sub_id))
+            return cur.rowcount > 0
+
+        return await self._write(run)
+
+    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+            rows = conn.execute("SELECT doc, delivery FROM subscriptions ORDER BY rowid").fetchall()
+            return [(orjson.loads(d), orjson.loads(v)) for d, v in rows]
+
+        return await self._read(run)
+
+    async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None:
+        text = orjson.dumps(delivery).decode()
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE subscriptions SET delivery = ? WHERE tenant = ? AND id = ?", (text, tenant, sub_id)
+            )
+        )
+
+    async def due_subscriptions(self, now: float) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT o.subscription_id FROM outbox o JOIN"
+                " (SELECT subscription_id, min(id) AS head FROM outbox GROUP BY subscription_id) h ON o.id = h.head"
+                " WHERE o.due <= ? ORDER BY o.id",
+                (now,),
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._read(run)
+
+    async def pending_for(self, sub_id: str, limit: int) -> list[OutboxRecord]:
+        def run(conn: sqlite3.Connection) -> list[OutboxRecord]:
+            rows = conn.execute(
+                "SELECT id, tenant, subscription_id, payload, created, due, attempts FROM outbox"
+                " WHERE subscription_id = ? ORDER BY id LIMIT ?",
+                (sub_id, limit),
+            ).fetchall()
+            return [
+                OutboxRecord(tenant=t, subscription_id=s, payload=orjson.loads(p), created=c, due=d, attempts=a, id=i)
+                for i, t, s, p, c, d, a in rows
+            ]
+
+        return await self._read(run)
+
+    async def finish_notifications(self, record_ids: list[int]) -> None:
+        if record_ids:
+            await self._write(
+                lambda conn: conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in record_ids])
+            )
+
+    async def retry_notification(self, record_id: int, due: float, attempts: int) -> None:
+        await self._write(
+            lambda conn: conn.execute("UPDATE outbox SET due = ?, attempts = ? WHERE id = ?", (due, attempts, record_id))
+        )
 
     # -- types -----------------------------------------------------------------------------
     async def list_types(

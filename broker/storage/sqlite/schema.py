@@ -46,6 +46,23 @@ CREATE TABLE IF NOT EXISTS geometries(         -- the entity's location attribut
   geojson TEXT NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS locations USING rtree(id, minx, maxx, miny, maxy);
+CREATE TABLE IF NOT EXISTS subscriptions(
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  doc TEXT NOT NULL,                         -- broker.subscriptions.codec document
+  delivery TEXT NOT NULL DEFAULT '{}',       -- counters: timesSent, lastSuccess, ...
+  PRIMARY KEY(tenant, id)
+);
+CREATE TABLE IF NOT EXISTS outbox(             -- notifications owed, written with the change itself
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant TEXT NOT NULL,
+  subscription_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created REAL NOT NULL,
+  due REAL NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox(subscription_id, id);
 """
 
 

@@ -1,0 +1,75 @@
+"""Change events: what a write tells the notification side, and the sink that receives them.
+
+The core builds one event per entity changed; the sink (the subscriptions' notifier) answers with
+the notifications owed, which the store writes in the same transaction as the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from broker.ngsi.model import Attribute, Entity
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    tenant: str
+    before: Entity | None  # None: the entity was created
+    after: Entity | None  # None: the entity was deleted
+    request_attrs: tuple[str, ...]  # attributes the request named (Orion: "updated" attributes)
+    correlator: str = ""
+
+    @property
+    def entity(self) -> Entity:
+        current = self.after if self.after is not None else self.before
+        assert current is not None
+        return current
+
+    @property
+    def alteration(self) -> str:
+        if self.before is None:
+            return "entityCreate"
+        if self.after is None:
+            return "entityDelete"
+        return "entityChange" if self.changed_attrs(True) else "entityUpdate"
+
+    def changed_attrs(self, with_metadata: bool) -> tuple[str, ...]:
+        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones."""
+        before = self.before.attrs if self.before is not None else {}
+        after = self.after.attrs if self.after is not None else {}
+        out = [n for n in after if n not in before or _differs(before[n], after[n], with_metadata)]
+        out += [n for n in before if n not in after]
+        return tuple(out)
+
+
+def _differs(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
+    if a.type != b.type or a.value != b.value or type(a.value) is not type(b.value):
+        return True
+    if with_metadata:
+        return {k: (m.type, m.value) for k, m in a.metadata.items()} != {
+            k: (m.type, m.value) for k, m in b.metadata.items()
+        }
+    return False
+
+
+class ChangeSink(Protocol):
+    def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
+        """The notifications owed for these changes (written with them)."""
+        ...
+
+    async def committed(self, records: Sequence["OutboxRecord"]) -> None:
+        """Called once the change and its notifications are durable."""
+        ...
+
+
+class NoSink:
+    """No subscriptions: nothing is owed."""
+
+    def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
+        return []
+
+    async def committed(self, records: Sequence["OutboxRecord"]) -> None:
+        return None
+
+
+from broker.storage.port import OutboxRecord  # noqa: E402  (the port imports the model, not this module)

@@ -1,0 +1,1 @@
+"""Subscriptions and notifications: the API model, matching committed changes, delivery."""

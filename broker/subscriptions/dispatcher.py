@@ -1,0 +1,198 @@
+"""Delivery: drains the outbox, one ordered stream per subscription, with retries.
+
+Each subscription's notifications go out in the order they were written, one at a time, so a slow
+or dead receiver only holds back its own subscription. A failed attempt (connection error, timeout
+or 5xx) is retried with exponential backoff and jitter until `retry_window` has passed since the
+change; then it counts as failed and is dropped. Counters follow Orion: every attempt counts in
+`timesSent`, consecutive failures in `failsCounter`; past `maxFailsLimit` the subscription goes
+`inactive`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Callable
+
+import aiohttp
+
+from broker.logs import event
+from broker.storage.port import OutboxRecord, Storage
+from broker.subscriptions.codec import delivery_to_doc
+from broker.subscriptions.model import MqttTarget, Subscription
+from broker.subscriptions.notifier import Notifier
+from broker.subscriptions.payload import Outgoing, build
+
+CHUNK = 200
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        storage: Storage,
+        notifier: Notifier,
+        *,
+        clock: Callable[[], float] = time.time,
+        retry_window: float = 86400.0,
+        max_backoff: float = 10.0,
+        timeout: float = 5.0,
+        concurrency: int = 100,
+        mqtt: "MqttPublisher | None" = None,
+    ) -> None:
+        self.storage = storage
+        self.notifier = notifier
+        self.clock = clock
+        self.retry_window = retry_window
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self.mqtt = mqtt
+        self._slots = asyncio.Semaphore(concurrency)
+        self._draining: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout), skip_auto_headers=("User-Agent",)
+        )
+        self._task = asyncio.create_task(self._run(), name="notification-dispatcher")
+
+    async def close(self) -> None:
+        self._stopping = True
+        self.notifier.wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        for task in list(self._draining.values()):
+            task.cancel()
+        await asyncio.gather(*self._draining.values(), return_exceptions=True)
+        await self._flush_counters()
+        if self._session is not None:
+            await self._session.close()
+        if self.mqtt is not None:
+            await self.mqtt.close()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self.notifier.wake.clear()
+            try:
+                for sub_id in await self.storage.due_subscriptions(self.clock()):
+                    if sub_id not in self._draining:
+                        self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
+                await self._flush_counters()
+            except Exception as exc:  # the store is down: try again on the next round
+                event(logging.ERROR, "dispatcher round failed", error=repr(exc))
+            try:
+                await asyncio.wait_for(self.notifier.wake.wait(), timeout=0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _drain(self, sub_id: str) -> None:
+        try:
+            async with self._slots:
+                while not self._stopping:
+                    records = await self.storage.pending_for(sub_id, CHUNK)
+                    if not records:
+                        return
+                    done: list[int] = []
+                    blocked = False
+                    for record in records:
+                        if record.due > self.clock():
+                            blocked = True
+                            break
+                        if not await self._deliver(record):
+                            blocked = True
+                            break
+                        done.append(record.id)
+                    await self.storage.finish_notifications(done)
+                    if blocked or len(records) < CHUNK:
+                        return
+        except Exception as exc:
+            event(logging.ERROR, "delivery failed", subscription=sub_id, error=repr(exc))
+        finally:
+            self._draining.pop(sub_id, None)
+            if not self._stopping:
+                self.notifier.wake.set()  # more may have arrived meanwhile
+
+    async def _deliver(self, record: OutboxRecord) -> bool:
+        """True when the record is settled (sent, refused for good, or given up); False to retry later."""
+        sub = self.notifier.get(record.tenant, record.subscription_id)
+        if sub is None:
+            return True  # deleted meanwhile: nothing is owed any more
+        outgoing = build(sub, record.payload)
+        ok, code, reason, retryable = await self._send(sub, outgoing)
+        self._count(sub, ok, code, reason)
+        if ok or not retryable:
+            return True
+        now = self.clock()
+        if now - record.created >= self.retry_window:
+            event(logging.WARNING, "notification given up", subscription=sub.id, attempts=record.attempts + 1)
+            return True
+        delay = min(self.max_backoff, 0.25 * 2**record.attempts) * random.uniform(0.5, 1.0)
+        await self.storage.retry_notification(record.id, now + delay, record.attempts + 1)
+        return False
+
+    async def _send(self, sub: Subscription, out: Outgoing) -> tuple[bool, int | None, str, bool]:
+        """(delivered, HTTP status, failure reason, worth retrying)."""
+        if isinstance(sub.notification.target, MqttTarget):
+            if self.mqtt is None:
+                return False, None, "MQTT notifications are not available", False
+            try:
+                await self.mqtt.publish(sub.notification.target, out)
+            except Exception as exc:
+                return False, None, f"MQTT error: {exc}", True
+            return True, None, "", False
+        assert self._session is not None
+        timeout = sub.notification.target.timeout
+        try:
+            async with self._session.request(
+                out.method,
+                out.url,
+                data=out.body,
+                headers=out.headers,
+                timeout=aiohttp.ClientTimeout(total=timeout / 1000) if timeout else None,
+                allow_redirects=False,
+            ) as resp:
+                await resp.read()
+                if 200 <= resp.status < 300:
+                    return True, resp.status, "", False
+                return False, resp.status, f"HTTP {resp.status}", resp.status >= 500 or resp.status == 429
+        except asyncio.TimeoutError:
+            return False, None, "Timeout was reached", True
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return False, None, f"Couldn't connect to server ({exc.__class__.__name__})", True
+
+    def _count(self, sub: Subscription, ok: bool, code: int | None, reason: str) -> None:
+        d = sub.delivery
+        now = self.clock()
+        d.times_sent += 1
+        d.last_notification = now
+        if ok:
+            d.last_success = now
+            d.last_success_code = code
+            d.fails_counter = 0
+        else:
+            d.last_failure = now
+            d.last_failure_reason = reason
+            d.fails_counter += 1
+            limit = sub.notification.max_fails_limit
+            if limit is not None and d.fails_counter > limit and sub.status != "inactive":
+                sub.status = "inactive"
+                asyncio.ensure_future(self.notifier.save(sub))
+        self._dirty.add((sub.tenant, sub.id))
+
+    async def _flush_counters(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for tenant, sub_id in dirty:
+            sub = self.notifier.get(tenant, sub_id)
+            if sub is not None:
+                await self.storage.save_delivery(tenant, sub_id, delivery_to_doc(sub.delivery))
+
+
+class MqttPublisher:  # pragma: no cover - replaced by broker.subscriptions.mqtt when available
+    async def publish(self, target: MqttTarget, out: Outgoing) -> None: ...
+
+    async def close(self) -> None: ...

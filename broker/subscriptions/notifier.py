@@ -1,0 +1,108 @@
+"""The subscription cache and the step that turns change events into outbox records.
+
+Subscriptions are held in memory per tenant and indexed by entity type, so a write costs a look
+at the subscriptions that can concern its entity, not a scan of all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable, Iterable
+
+from broker.storage.port import OutboxRecord, Storage
+from broker.subscriptions.codec import from_doc, to_doc
+from broker.ngsi.changes import ChangeEvent
+from broker.subscriptions.matcher import triggers
+from broker.subscriptions.model import Subscription
+from broker.subscriptions.payload import snapshot
+
+
+class Notifier:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.clock = clock
+        self._subs: dict[str, dict[str, Subscription]] = {}  # tenant -> id -> subscription
+        self._by_type: dict[str, dict[str, list[Subscription]]] = {}  # tenant -> type -> subscriptions
+        self._any_type: dict[str, list[Subscription]] = {}  # tenant -> subscriptions with typePattern/no type
+        self._last_sent: dict[str, float] = {}  # throttling
+        self.wake = asyncio.Event()
+
+    # -- the cache ---------------------------------------------------------------------------
+    async def load(self) -> None:
+        for doc, delivery in await self.storage.load_subscriptions():
+            self._put(from_doc(doc, delivery))
+
+    def get(self, tenant: str, sub_id: str) -> Subscription | None:
+        return self._subs.get(tenant, {}).get(sub_id)
+
+    def find(self, sub_id: str) -> Subscription | None:
+        for subs in self._subs.values():
+            if sub_id in subs:
+                return subs[sub_id]
+        return None
+
+    def all(self, tenant: str) -> list[Subscription]:
+        return list(self._subs.get(tenant, {}).values())
+
+    async def save(self, sub: Subscription) -> None:
+        await self.storage.save_subscription(sub.tenant, sub.id, to_doc(sub))
+        self._put(sub)
+
+    async def delete(self, tenant: str, sub_id: str) -> bool:
+        removed = await self.storage.delete_subscription(tenant, sub_id)
+        self._drop(tenant, sub_id)
+        return removed
+
+    def _put(self, sub: Subscription) -> None:
+        self._drop(sub.tenant, sub.id)
+        self._subs.setdefault(sub.tenant, {})[sub.id] = sub
+        exact = [p.type for p in sub.entities if p.type is not None and p.type_pattern is None]
+        if exact and len(exact) == len(sub.entities):
+            for t in set(exact):
+                self._by_type.setdefault(sub.tenant, {}).setdefault(t, []).append(sub)
+        else:
+            self._any_type.setdefault(sub.tenant, []).append(sub)
+
+    def _drop(self, tenant: str, sub_id: str) -> None:
+        old = self._subs.get(tenant, {}).pop(sub_id, None)
+        if old is None:
+            return
+        for subs in self._by_type.get(tenant, {}).values():
+            subs[:] = [s for s in subs if s.id != sub_id]
+        any_type = self._any_type.get(tenant)
+        if any_type is not None:
+            any_type[:] = [s for s in any_type if s.id != sub_id]
+
+    def _candidates(self, tenant: str, entity_type: str) -> Iterable[Subscription]:
+        yield from self._by_type.get(tenant, {}).get(entity_type, ())
+        yield from self._any_type.get(tenant, ())
+
+    # -- events -> outbox ----------------------------------------------------------------------
+    def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
+        """The notifications these changes owe; empty when no subscription is concerned."""
+        if not self._subs:
+            return []
+        now = self.clock()
+        out: list[OutboxRecord] = []
+        for event in events:
+            if event.tenant not in self._subs:
+                continue
+            for sub in self._candidates(event.tenant, event.entity.type):
+                if not triggers(sub, event, now):
+                    continue
+                if sub.throttling and now - self._last_sent.get(sub.id, float("-inf")) < sub.throttling:
+                    continue
+                self._last_sent[sub.id] = now
+                out.append(OutboxRecord(event.tenant, sub.id, snapshot(event, len(out) + 1), created=now, due=now))
+        return out
+
+    async def committed(self, records: list[OutboxRecord]) -> None:
+        """After the write is durable: oneshot subscriptions go inactive; the dispatcher wakes up."""
+        for record in records:
+            sub = self.get(record.tenant, record.subscription_id)
+            if sub is not None and sub.status == "oneshot":
+                sub.status = "inactive"
+                await self.save(sub)
+        if records:
+            self.wake.set()
