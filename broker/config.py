@@ -22,6 +22,8 @@ class Config:
     inReqPayloadMaxSize: int = 1048576
     reqTimeout: int = 0
     dbPath: str = "./data/broker.db"
+    httpTimeout: int = 5000
+    notifRetryWindow: int = 86400
 
 
 # flag -> (environment variable, help)
@@ -35,6 +37,11 @@ FLAGS: dict[str, tuple[str, str]] = {
     "inReqPayloadMaxSize": ("ORION_IN_REQ_PAYLOAD_MAX_SIZE", "largest request body in bytes (default 1048576)"),
     "reqTimeout": ("ORION_REQ_TIMEOUT", "seconds an idle client connection is kept open; 0 for the default"),
     "dbPath": ("ORION_DB_PATH", "file of the embedded SQLite store (default ./data/broker.db)"),
+    "httpTimeout": ("ORION_HTTP_TIMEOUT", "timeout of a notification request, milliseconds (default 5000)"),
+    "notifRetryWindow": (
+        "ORION_NOTIF_RETRY_WINDOW",
+        "seconds a failed notification is retried before it counts as lost (default 86400)",
+    ),
 }
 
 

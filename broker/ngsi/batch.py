@@ -90,6 +90,26 @@ def parse_batch_update(body: Any, *, key_values: bool = False) -> BatchUpdate:
     return BatchUpdate(action, items)
 
 
+def parse_notify(body: Any, *, key_values: bool = False) -> BatchUpdate:
+    """`POST /v2/op/notify`: another broker's notification, applied as an append of its entities."""
+    body = _require_object(body)
+    if "subscriptionId" not in body:
+        raise bad_request("Invalid JSON payload, mandatory field /subscriptionId/ not found")
+    if "data" not in body:
+        raise bad_request("Invalid JSON payload, mandatory field /data/ not found")
+    if not isinstance(body["subscriptionId"], str):
+        raise bad_request("/subscriptionId/ must be a JSON String")
+    if not isinstance(body["data"], list):
+        raise bad_request("/data/ must be a JSON Array")
+    for key in body:
+        if key not in ("subscriptionId", "data"):
+            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
+    items = [_batch_item(raw, key_values) for raw in body["data"]]
+    if not items:
+        raise bad_request("empty entities vector")
+    return BatchUpdate("append", items)
+
+
 def _batch_item(raw: Any, key_values: bool) -> BatchItem:
     raw = _entity_object(raw)
     if "id" not in raw:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import aiohttp
@@ -22,10 +23,18 @@ from broker.logs import event
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import delivery_to_doc
 from broker.subscriptions.model import MqttTarget, Subscription
+from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.payload import Outgoing, build
 
 CHUNK = 200
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    retry_window: float = 86400.0  # -notifRetryWindow: how long a notification is retried
+    max_backoff: float = 10.0  # longest wait between two attempts
+    timeout: float = 5.0  # -httpTimeout, seconds
 
 
 class Dispatcher:
@@ -39,7 +48,7 @@ class Dispatcher:
         max_backoff: float = 10.0,
         timeout: float = 5.0,
         concurrency: int = 100,
-        mqtt: "MqttPublisher | None" = None,
+        mqtt: MqttPublisher | None = None,
     ) -> None:
         self.storage = storage
         self.notifier = notifier
@@ -190,9 +199,3 @@ class Dispatcher:
             sub = self.notifier.get(tenant, sub_id)
             if sub is not None:
                 await self.storage.save_delivery(tenant, sub_id, delivery_to_doc(sub.delivery))
-
-
-class MqttPublisher:  # pragma: no cover - replaced by broker.subscriptions.mqtt when available
-    async def publish(self, target: MqttTarget, out: Outgoing) -> None: ...
-
-    async def close(self) -> None: ...

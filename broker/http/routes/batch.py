@@ -8,7 +8,7 @@ from broker.http.request import context, json_body, options, param
 from broker.http.responses import json_response, no_content
 from broker.http.routes.entities import unique_rows
 from broker.http.services import services
-from broker.ngsi.batch import parse_batch_query, parse_batch_update
+from broker.ngsi.batch import parse_batch_query, parse_batch_update, parse_notify
 from broker.ngsi.options import parse_page
 from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.render import Projection, render_entity
@@ -37,3 +37,16 @@ async def batch_query(request: web.Request) -> web.Response:
     if "unique" in opts:
         body = unique_rows(body)
     return json_response(body, total=total)
+
+
+async def notify(request: web.Request) -> web.Response:
+    """Federation: a notification from another broker's subscription updates this one."""
+    ctx = context(request, write=True)
+    opts = options(request)
+    batch = parse_notify(await json_body(request), key_values="keyValues" in opts)
+    await services(request).batch.update(ctx, batch, override_md="overrideMetadata" in opts)
+    return json_response_empty()
+
+
+def json_response_empty() -> web.Response:
+    return web.Response(status=200, headers={"Content-Length": "0"})
