@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean mosquitto
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m broker $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) mosquitto
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# MQTT tests start a real Mosquitto (Debian package) on a free loopback port
+mosquitto:
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || \
+	  (apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null) || \
+	  echo "mosquitto could not be installed: the MQTT tests will be skipped"
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.entities
