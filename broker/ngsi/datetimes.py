@@ -7,15 +7,15 @@ import re
 import time
 
 _ISO = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})"
-    r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?|(\d{2})(?:(\d{2})(?:\.(\d{1,9}))?)?)?)?"
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:T([0-9]{2})(?::([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?|([0-9]{2})(?:([0-9]{2})(?:\.([0-9]{1,9}))?)?)?)?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )  # hh:mm:ss.sss, hhmmss.sss, hh:mm, hhmm or hh; zone Z, +hh:mm, +hhmm or +hh
 
 
 def parse_iso8601(text: str) -> float | None:
     """Epoch seconds for an ISO 8601 date/time, or None when the text is not one."""
-    m = _ISO.match(text)
+    m = _ISO.fullmatch(text)
     if not m:
         return None
     year, month, day, hour, minute, second, frac, c_minute, c_second, c_frac, zone = m.groups()

@@ -6,6 +6,7 @@ Timestamps (creation, modification) are set by the use cases, not here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from broker.ngsi.datetimes import parse_iso8601
@@ -134,6 +135,7 @@ def parse_json_value(body: Any) -> Any:
     return body
 
 
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # what strtod reads, in ASCII
 _TEXT_LITERALS = {
     "true": True, "True": True, "TRUE": True,
     "false": False, "False": False, "FALSE": False,
@@ -150,11 +152,10 @@ def parse_text_value(text: str) -> Any:
     elif text in _TEXT_LITERALS:
         value = _TEXT_LITERALS[text]
     else:
-        try:
-            number = float(text)
-        except ValueError:
-            raise bad_request("attribute value type not recognized") from None
-        if number != number or number in (float("inf"), float("-inf")) or text != text.strip():
+        if not _NUMBER.fullmatch(text):
+            raise bad_request("attribute value type not recognized")
+        number = float(text)
+        if number in (float("inf"), float("-inf")):
             raise bad_request("attribute value type not recognized")
         value = int(number) if number.is_integer() and abs(number) < 2**63 else number
     check_value(value)
