@@ -176,10 +176,6 @@ async def test_hash_service_path_on_write_is_rejected(client: TestClient) -> Non
     assert await listed(client) == []
 
 
-@pytest.mark.xfail(
-    reason="broker checks the tenant before parsing the body; Orion's restService parses the payload first",
-    strict=True,
-)
 async def test_bad_body_is_reported_before_bad_tenant(client: TestClient) -> None:
     """Orion parses the payload before checking the tenant (RestService.cpp)."""
     r = await client.post(

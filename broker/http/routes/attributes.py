@@ -28,10 +28,10 @@ async def get_attrs(request: web.Request) -> web.Response:
 
 
 async def _update(request: web.Request, mode: UpdateMode) -> web.Response:
-    ctx = context(request, write=True)
     opts = options(request)
-    ref = entity_ref(request)
     attrs = parse_attributes(await json_body(request), key_values="keyValues" in opts)
+    ctx = context(request, write=True)
+    ref = entity_ref(request)
     await services(request).entities.update_attributes(
         ctx, ref, attrs, mode, override_md="overrideMetadata" in opts
     )
@@ -68,13 +68,13 @@ async def get_attr(request: web.Request) -> web.Response:
 
 
 async def put_attr(request: web.Request) -> web.Response:
-    ctx = context(request, write=True)
     opts = options(request)
     name = request.match_info["attrName"]
     body = await json_body(request)
     if not isinstance(body, dict):
         raise parse_error()
     attr = parse_attribute(name, body)
+    ctx = context(request, write=True)
     await services(request).entities.replace_attribute(
         ctx, entity_ref(request), name, attr, override_md="overrideMetadata" in opts
     )
@@ -116,11 +116,11 @@ async def get_value(request: web.Request) -> web.Response:
 
 
 async def put_value(request: web.Request) -> web.Response:
-    ctx = context(request, write=True)
     name = path_id(request, "attrName")
     if request.content_type.lower() == "text/plain":
         value = parse_text_value((await request.read()).decode("utf-8", errors="replace"))
     else:
         value = parse_json_value(await json_body(request))
+    ctx = context(request, write=True)
     await services(request).entities.set_attribute_value(ctx, entity_ref(request), name, value)
     return no_content()

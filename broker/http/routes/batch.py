@@ -15,19 +15,19 @@ from broker.ngsi.render import Projection, render_entity
 
 
 async def batch_update(request: web.Request) -> web.Response:
-    ctx = context(request, write=True)
     opts = options(request)
     batch = parse_batch_update(await json_body(request), key_values="keyValues" in opts)
+    ctx = context(request, write=True)
     await services(request).batch.update(ctx, batch, override_md="overrideMetadata" in opts)
     return no_content()
 
 
 async def batch_query(request: web.Request) -> web.Response:
+    query = parse_batch_query(await json_body(request))
     ctx = context(request)
     opts = options(request)
     page = parse_page(param(request, "limit"), param(request, "offset"))
     order = parse_order_by(param(request, "orderBy"))
-    query = parse_batch_query(await json_body(request))
     entities, total = await services(request).entities.query(
         ctx, query.filter, page, order=order, count="count" in opts
     )
@@ -41,9 +41,9 @@ async def batch_query(request: web.Request) -> web.Response:
 
 async def notify(request: web.Request) -> web.Response:
     """Federation: a notification from another broker's subscription updates this one."""
-    ctx = context(request, write=True)
     opts = options(request)
     batch = parse_notify(await json_body(request), key_values="keyValues" in opts)
+    ctx = context(request, write=True)
     await services(request).batch.update(ctx, batch, override_md="overrideMetadata" in opts)
     return json_response_empty()
 

@@ -68,9 +68,10 @@ async def list_entities(request: web.Request) -> web.Response:
 
 
 async def create_entity(request: web.Request) -> web.Response:
-    ctx = context(request, write=True)
+    body = await json_body(request)  # Orion validates the payload before the tenant
     opts = options(request)
-    entity = parse_entity(await json_body(request), key_values="keyValues" in opts)
+    entity = parse_entity(body, key_values="keyValues" in opts)
+    ctx = context(request, write=True)
     check_entity_key_length(entity.id, entity.type, ctx.write_path)
     was_created = await services(request).entities.create(ctx, entity, upsert="upsert" in opts)
     if was_created:
