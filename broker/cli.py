@@ -14,6 +14,7 @@ from broker.http.app import build_app
 from broker.http.pipeline import HttpSettings
 from broker.logs import configure, event
 from broker.storage.sqlite import SqliteStorage
+from broker.subscriptions.dispatcher import DeliverySettings
 
 
 def make_app(config: Config) -> web.Application:
@@ -21,7 +22,8 @@ def make_app(config: Config) -> web.Application:
     settings = HttpSettings(
         max_payload=config.inReqPayloadMaxSize, cors_origin=config.corsOrigin, cors_max_age=config.corsMaxAge
     )
-    return build_app(storage, settings)
+    delivery = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
+    return build_app(storage, settings, delivery)
 
 
 async def serve(config: Config) -> None:
@@ -33,10 +35,10 @@ async def serve(config: Config) -> None:
         keepalive_timeout=float(config.reqTimeout) if config.reqTimeout > 0 else 75.0,
     )
     await runner.setup()
-    site = web.TCPSite(runner, config.localIp, config.port, reuse_address=True, backlog=1024)
-    await site.start()
-    event(logging.WARNING, "listening", port=config.port, ip=config.localIp, dbPath=config.dbPath)
     try:
+        site = web.TCPSite(runner, config.localIp, config.port, reuse_address=True, backlog=1024)
+        await site.start()
+        event(logging.WARNING, "listening", port=config.port, ip=config.localIp, dbPath=config.dbPath)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

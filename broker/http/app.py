@@ -8,17 +8,23 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from broker.http.pipeline import SETTINGS, HttpSettings, orion_headers, pipeline
-from broker.http.routes import attributes, batch, entities, meta, types
+from broker.subscriptions.dispatcher import DeliverySettings
+from broker.http.routes import attributes, batch, entities, meta, subscriptions, types
 from broker.http.services import SERVICES, Services
 from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
 from broker.storage.port import Storage
+from broker.subscriptions.dispatcher import Dispatcher
+from broker.subscriptions.mqtt import MqttPublisher
+from broker.subscriptions.notifier import Notifier
+from broker.subscriptions.service import SubscriptionService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ENTITY = "/v2/entities/{entityId}"
 ATTR = ENTITY + "/attrs/{attrName}"
+SUBSCRIPTION = "/v2/subscriptions/{subscriptionId}"
 
 # (method, path, handler): the whole HTTP surface; the OpenAPI test checks it against schemas/openapi.json
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -42,17 +48,36 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v2/types/{entityType}", types.get_type),
     ("POST", "/v2/op/update", batch.batch_update),
     ("POST", "/v2/op/query", batch.batch_query),
+    ("POST", "/v2/op/notify", batch.notify),
+    ("GET", "/v2/subscriptions", subscriptions.list_subscriptions),
+    ("POST", "/v2/subscriptions", subscriptions.create_subscription),
+    ("GET", SUBSCRIPTION, subscriptions.get_subscription),
+    ("PATCH", SUBSCRIPTION, subscriptions.patch_subscription),
+    ("DELETE", SUBSCRIPTION, subscriptions.delete_subscription),
 ]
 
 
-def build_app(storage: Storage, settings: HttpSettings | None = None) -> web.Application:
+def build_app(
+    storage: Storage, settings: HttpSettings | None = None, delivery: DeliverySettings | None = None
+) -> web.Application:
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
-    entity_service = EntityService(storage)
+    delivery = delivery or DeliverySettings()
+    notifier = Notifier(storage)
+    dispatcher = Dispatcher(
+        storage,
+        notifier,
+        retry_window=delivery.retry_window,
+        max_backoff=delivery.max_backoff,
+        timeout=delivery.timeout,
+        mqtt=MqttPublisher(),
+    )
+    entity_service = EntityService(storage, changes=notifier)
     app[SERVICES] = Services(
         entities=entity_service,
         types=TypeService(storage),
         batch=BatchService(entity_service),
+        subscriptions=SubscriptionService(notifier),
         started_at=time.time(),
     )
     by_path: dict[str, list[tuple[str, Handler]]] = {}
@@ -70,7 +95,10 @@ def build_app(storage: Storage, settings: HttpSettings | None = None) -> web.App
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await storage.start()
+        await notifier.load()
+        await dispatcher.start()
         yield
+        await dispatcher.close()
         await storage.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -9,6 +9,7 @@ from aiohttp import web
 from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
+from broker.subscriptions.service import SubscriptionService
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Services:
     entities: EntityService
     types: TypeService
     batch: BatchService
+    subscriptions: SubscriptionService
     started_at: float
 
 

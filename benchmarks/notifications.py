@@ -1,0 +1,209 @@
+"""Notification throughput, latency and loss of a real broker process.
+
+    python -m benchmarks.notifications [--subs 1000] [--types 100] [--updates 2000] [--concurrency 20]
+
+Runs three phases on one broker (`python -m broker`, temporary store) and a local HTTP receiver:
+
+  none      updates with no subscription at all: the baseline update throughput
+  healthy   the same updates with SUBS subscriptions over TYPES entity types (each update
+            notifies SUBS/TYPES subscriptions); every receiver answers 200
+  10% down  the same again, with the receivers of 10% of the subscriptions answering 503;
+            after the burst they come back, and every notification must then arrive
+
+and reports updates/s (also as a ratio of the baseline), notifications/s, and update-to-receipt
+latency p50/p99 (the update carries its send time in its value). Nothing may be lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from tests.process.broker_process import BrokerProcess, free_port
+
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "notifications.json"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered))) - 1))]
+
+
+class Receiver:
+    """Counts notifications per subscription; `down` subscriptions are answered 503."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.down: set[str] = set()
+        self.refused = 0
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        if key in self.down:
+            self.refused += 1
+            return web.Response(status=503)
+        body = await request.json()
+        sent = body["data"][0]["sentAt"]["value"]
+        self.latencies.append(time.time() - sent)
+        self.received[key] = self.received.get(key, 0) + 1
+        return web.Response(status=200)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/r/{key}", self.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024).start()
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def total(self) -> int:
+        return sum(self.received.values())
+
+
+@dataclass
+class Result:
+    phase: str
+    updates: int
+    seconds: float
+    updates_per_s: float
+    ratio_to_baseline: float
+    notifications_expected: int
+    notifications_received: int
+    notifications_per_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    drain_seconds: float
+    lost: int
+
+
+async def run_updates(session: aiohttp.ClientSession, base: str, n: int, types: int, concurrency: int) -> float:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            t = i % types
+            body = {"sentAt": {"type": "Number", "value": time.time()}, "n": {"type": "Number", "value": i}}
+            async with session.patch(f"{base}/v2/entities/E{t}/attrs?type=T{t}", json=body) as r:
+                if r.status != 204:
+                    raise RuntimeError(f"update answered {r.status}: {await r.text()}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def main_async(args: argparse.Namespace) -> list[Result]:
+    receiver = Receiver()
+    await receiver.start()
+    tmp = Path(tempfile.mkdtemp(prefix="notif-bench-"))
+    broker = BrokerProcess(tmp / "broker.db", args=["-logLevel", "WARN", "-notifRetryWindow", "3600"])
+    broker.start()
+    results: list[Result] = []
+    per_type = args.subs // args.types
+    try:
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            entities = [
+                {"id": f"E{t}", "type": f"T{t}", "sentAt": {"value": 0}, "n": {"value": 0}} for t in range(args.types)
+            ]
+            async with session.post(f"{broker.url}/v2/op/update", json={"actionType": "append", "entities": entities}) as r:
+                assert r.status == 204, await r.text()
+
+            seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency)
+            baseline = args.updates / seconds
+            results.append(Result("none", args.updates, seconds, baseline, 1.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0))
+
+            keys = []
+            for i in range(args.subs):
+                t = i % args.types
+                key = f"s{i}"
+                keys.append(key)
+                sub = {
+                    "subject": {"entities": [{"idPattern": ".*", "type": f"T{t}"}]},
+                    "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/r/{key}"}, "attrs": ["sentAt"]},
+                }
+                async with session.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
+                    assert r.status == 201, await r.text()
+
+            for phase, down_share in (("healthy", 0.0), ("10% down", 0.1)):
+                receiver.received.clear()
+                receiver.latencies.clear()
+                receiver.down = set(random.sample(keys, int(len(keys) * down_share)))
+                expected = args.updates * per_type
+                started = time.perf_counter()
+                seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency)
+                await asyncio.sleep(2.0)
+                receiver.down = set()  # the receivers come back
+                deadline = time.perf_counter() + args.drain_timeout
+                while receiver.total() < expected and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.1)
+                drained = time.perf_counter() - started
+                got = receiver.total()
+                results.append(
+                    Result(
+                        phase,
+                        args.updates,
+                        seconds,
+                        args.updates / seconds,
+                        (args.updates / seconds) / baseline,
+                        expected,
+                        got,
+                        got / drained,
+                        percentile(receiver.latencies, 50) * 1000,
+                        percentile(receiver.latencies, 99) * 1000,
+                        drained,
+                        expected - got,
+                    )
+                )
+    finally:
+        broker.stop()
+        await receiver.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subs", type=int, default=1000)
+    parser.add_argument("--types", type=int, default=100)
+    parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--drain-timeout", type=float, default=120.0)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    print(f"{args.subs} subscriptions over {args.types} types, {args.updates} updates, {args.concurrency} clients")
+    print(f"{'phase':10} {'upd/s':>8} {'x base':>7} {'notif exp':>9} {'recv':>7} {'notif/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5}")
+    for r in results:
+        print(
+            f"{r.phase:10} {r.updates_per_s:8.0f} {r.ratio_to_baseline:7.2f} {r.notifications_expected:9d} "
+            f"{r.notifications_received:7d} {r.notifications_per_s:8.0f} {r.latency_p50_ms:8.1f} {r.latency_p99_ms:8.1f} {r.lost:5d}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""`/v2/subscriptions` and `/v2/subscriptions/{subscriptionId}`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker.http.request import context, json_body, options, param
+from broker.http.responses import created, json_response, no_content
+from broker.http.services import services
+from broker.ngsi.options import parse_page
+from broker.ngsi.tenancy import parse_read_scopes
+from broker.subscriptions.render import render_subscription
+
+
+def _subscription_path(request: web.Request) -> str:
+    """The one service path a subscription belongs to (`/#` style allowed), default `/#`."""
+    header = request.headers.get("Fiware-ServicePath")
+    if not header or not header.strip():
+        return "/#"
+    scopes = parse_read_scopes(header)
+    scope = scopes[0]
+    if scope.recursive:
+        return "/#" if scope.path == "/" else scope.path + "/#"
+    return scope.path
+
+
+async def list_subscriptions(request: web.Request) -> web.Response:
+    ctx = context(request)
+    opts = options(request)
+    page = parse_page(param(request, "limit"), param(request, "offset"))
+    subs, total = services(request).subscriptions.list(ctx, page)
+    now = services(request).subscriptions.clock()
+    body = [render_subscription(s, now=now) for s in subs]
+    return json_response(body, total=total if "count" in opts else None)
+
+
+async def create_subscription(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await json_body(request)
+    sub = await services(request).subscriptions.create(ctx, body, _subscription_path(request))
+    return created(f"/v2/subscriptions/{sub.id}")
+
+
+async def get_subscription(request: web.Request) -> web.Response:
+    ctx = context(request)
+    svc = services(request).subscriptions
+    sub = svc.get(ctx, request.match_info["subscriptionId"])
+    return json_response(render_subscription(sub, now=svc.clock()))
+
+
+async def patch_subscription(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await json_body(request)
+    await services(request).subscriptions.update(ctx, request.match_info["subscriptionId"], body)
+    return no_content()
+
+
+async def delete_subscription(request: web.Request) -> web.Response:
+    ctx = context(request)
+    await services(request).subscriptions.delete(ctx, request.match_info["subscriptionId"])
+    return no_content()

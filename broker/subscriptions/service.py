@@ -1,0 +1,51 @@
+"""Subscription use cases behind `/v2/subscriptions`: create, list, show, change, delete."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, Callable
+
+from broker.ngsi.context import RequestContext
+from broker.ngsi.errors import not_found
+from broker.storage.port import Page
+from broker.subscriptions.model import Subscription
+from broker.subscriptions.notifier import Notifier
+from broker.subscriptions.parse import apply_patch, parse_subscription
+
+SUBSCRIPTION_NOT_FOUND = "The requested subscription has not been found. Check id"
+
+
+class SubscriptionService:
+    def __init__(self, notifier: Notifier, clock: Callable[[], float] = time.time) -> None:
+        self.notifier = notifier
+        self.clock = clock
+
+    async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Subscription:
+        sub = parse_subscription(
+            body, tenant=ctx.tenant, service_path=service_path, now=self.clock(), new_id=secrets.token_hex(12)
+        )
+        sub.owner = ctx.principal
+        sub.created_at = self.clock()
+        await self.notifier.save(sub)
+        return sub
+
+    def list(self, ctx: RequestContext, page: Page) -> tuple[list[Subscription], int]:
+        subs = sorted(self.notifier.all(ctx.tenant), key=lambda s: (s.created_at, s.id))
+        return subs[page.offset : page.offset + page.limit], len(subs)
+
+    def get(self, ctx: RequestContext, sub_id: str) -> Subscription:
+        sub = self.notifier.get(ctx.tenant, sub_id)
+        if sub is None:
+            raise not_found(SUBSCRIPTION_NOT_FOUND)
+        return sub
+
+    async def update(self, ctx: RequestContext, sub_id: str, body: Any) -> None:
+        current = self.get(ctx, sub_id)
+        updated = apply_patch(current, body, now=self.clock())
+        updated.delivery = current.delivery
+        await self.notifier.save(updated)
+
+    async def delete(self, ctx: RequestContext, sub_id: str) -> None:
+        self.get(ctx, sub_id)
+        await self.notifier.delete(ctx.tenant, sub_id)

@@ -1,0 +1,498 @@
+"""Writes schemas/openapi.json from the JSON Schemas and the route table: `python schemas/build_openapi.py`."""
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent
+COMPONENT = {"entity": "Entity", "attribute": "Attribute", "metadata": "Metadata"}
+
+
+def embed(name):
+    """The schema file as a component: no `$id`/`$schema`, every `$ref` rewritten to a component pointer."""
+    doc = json.loads((OUT / f"{name}.schema.json").read_text())
+    source = f"schemas/{name}.schema.json"
+
+    def fix(node, here):
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k == "$ref":
+                    file, _, pointer = v.partition("#")
+                    target = COMPONENT[file.removesuffix(".schema.json")] if file else here
+                    out[k] = f"#/components/schemas/{target}{pointer}"
+                else:
+                    out[k] = fix(v, here)
+            return out
+        if isinstance(node, list):
+            return [fix(v, here) for v in node]
+        return node
+
+    body = fix({k: v for k, v in doc.items() if k not in ("$id", "$schema")}, COMPONENT[name])
+    return {"$comment": f"{source} ({doc['$id']}), with its $refs pointing at components", **body}
+
+load = embed
+
+E = "#/components/schemas/Entity"
+A = "#/components/schemas/Attribute"
+
+def ref(kind, name):
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+def options(values, extra=""):
+    return {
+        "name": "options",
+        "in": "query",
+        "required": False,
+        "description": (
+            "Comma-separated options. " + extra +
+            " The broker also accepts (and ignores here) the other options Orion knows; an unknown option is a "
+            "400 \"Invalid value for URI param /options/\"."
+        ).strip(),
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "array", "uniqueItems": True, "items": {"type": "string", "enum": values}},
+    }
+
+HEADERS = [ref("parameters", "FiwareService"), ref("parameters", "FiwareServicePath"), ref("parameters", "FiwareCorrelator")]
+
+def resp(desc, schema=None, headers=None, media="application/json"):
+    r = {"description": desc, "headers": {"Fiware-Correlator": ref("headers", "FiwareCorrelator")}}
+    if headers:
+        r["headers"].update(headers)
+    if schema is not None:
+        r["content"] = {media: {"schema": schema}} if isinstance(media, str) else {m: {"schema": s} for m, s in media}
+    return r
+
+def errors(*codes):
+    return {str(c): ref("responses", ERR_NAMES[c]) for c in codes + (500,)}
+
+ERR_NAMES = {
+    400: "BadRequest", 404: "NotFound", 406: "NotAcceptable", 409: "TooManyResults", 411: "ContentLengthRequired",
+    413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "Unprocessable", 500: "InternalServerError",
+}
+ERR_DESC = {
+    400: "`ParseError` (the body is not JSON, not an object where one is required, or nested more than 50 levels) or "
+         "`BadRequest` (a syntax rule is broken: identifiers, forbidden characters, URI parameters, headers).",
+    404: "`NotFound`: \"The requested entity has not been found. Check type and id\", \"The entity does not have such an "
+         "attribute\" or \"Entity type not found\".",
+    406: "`NotAcceptable`: the Accept header admits no media type the route can answer with.",
+    409: "`TooManyResults`: \"More than one matching entity. Please refine your query\" (the id is ambiguous; add `type`).",
+    411: "`ContentLengthRequired`: \"Zero/No Content-Length in PUT/POST/PATCH request\".",
+    413: "`RequestEntityTooLarge` (the body exceeds the maximum payload size, 1 MB by default) or "
+         "`NoResourcesAvailable` (more than one location attribute in an entity).",
+    415: "`UnsupportedMediaType`: a body whose Content-Type is missing or not `application/json` "
+         "(or `text/plain` where the route takes it).",
+    422: "`Unprocessable` (nothing was done: \"Already Exists\", \"do not exist: E/T - [ A ]\", "
+         "\"one or more of the attributes in the request already exist: E/T - [ A ]\") or `PartialUpdate` "
+         "(some attributes were applied).",
+    500: "`InternalServerError`: a storage failure or an unexpected error.",
+}
+
+P_ENTITY = ref("parameters", "entityId")
+P_ATTR = ref("parameters", "attrName")
+P_TYPE = ref("parameters", "type")
+P_ATTRS = ref("parameters", "attrs")
+P_MD = ref("parameters", "metadata")
+
+def op(op_id, summary, desc, params, responses, body=None, tags=None):
+    o = {"operationId": op_id, "summary": summary, "description": desc, "tags": tags or [],
+         "parameters": params + HEADERS, "responses": responses}
+    if body:
+        o["requestBody"] = body
+    return o
+
+def json_body(schema, desc):
+    return {"required": True, "description": desc, "content": {"application/json": {"schema": schema}}}
+
+NO_CONTENT = lambda d: resp(d)
+WRITE_ERRORS = (400, 404, 409, 411, 413, 415)
+
+read_formats = ["keyValues", "values", "unique"]
+entity_read = {"anyOf": [{"$ref": "#/components/schemas/EntityOut"}, {"$ref": "#/components/schemas/EntityKeyValuesOut"},
+                         {"$ref": "#/components/schemas/EntityValuesOut"}]}
+
+paths = {
+    "/version": {"get": op("getVersion", "Broker version",
+        "Orion's version document. `orion.version` is the Orion API level the broker reproduces; clients parse it as a version number.",
+        [], {"200": resp("The version document.", ref("schemas", "Version"))}, tags=["meta"])},
+    "/v2": {"get": op("getEntryPoint", "API entry point",
+        "The URLs of the NGSI-v2 resources, exactly as Orion lists them.",
+        [], {"200": resp("The entry point.", ref("schemas", "EntryPoint"))}, tags=["meta"])},
+    "/openapi.json": {"get": op("getOpenApi", "This document",
+        "This OpenAPI description of the broker's HTTP surface.",
+        [], {"200": resp("The OpenAPI 3.1 document.", {"type": "object", "required": ["openapi", "paths"]})}, tags=["meta"])},
+    "/v2/entities": {
+        "get": op("listEntities", "List entities",
+            "Entities matching the filters, in creation order unless `orderBy` says otherwise, `limit` at a time "
+            "(default 20, at most 1000). `options=count` adds the total as `Fiware-Total-Count`.",
+            [ref("parameters", n) for n in ("id", "listType", "idPattern", "typePattern", "q", "mq", "georel", "geometry",
+                                             "coords", "limit", "offset", "attrs", "metadata", "orderBy")]
+            + [options(["count", "keyValues", "values", "unique"], "`count` adds `Fiware-Total-Count`; `keyValues`, `values` "
+                       "and `unique` (values without duplicate rows) choose the representation.")],
+            {"200": resp("The page of entities (an array of `EntityOut`, `EntityKeyValuesOut` or `EntityValuesOut`).",
+                         {"type": "array", "items": entity_read},
+                         {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+             **errors(400, 406, 422)}, tags=["entities"]),
+        "post": op("createEntity", "Create an entity",
+            "Creates the entity in the request's service path (`Fiware-ServicePath`, default `/`). The type defaults to "
+            "`Thing`. With `options=upsert` an existing entity is updated instead (attributes added or replaced).",
+            [options(["keyValues", "upsert", "forcedUpdate", "flowControl"], "`keyValues`: the body holds attribute values; "
+                     "`upsert`: update the entity if it exists.")],
+            {"201": resp("Created; no body.", None, {"Location": ref("headers", "Location")}),
+             "204": resp("With `options=upsert`: created or updated; no body."),
+             **errors(*WRITE_ERRORS[:1], *WRITE_ERRORS[3:], 422)},
+            json_body({"anyOf": [{"$ref": E}, {"$ref": E + "/$defs/keyValues"}]},
+                      "The entity: normalized (`entity.schema.json`), or with `options=keyValues` its keyValues form "
+                      "(`entity.schema.json#/$defs/keyValues`)."), tags=["entities"]),
+    },
+    "/v2/entities/{entityId}": {
+        "get": op("getEntity", "Retrieve an entity",
+            "The entity with that id (and `type`, when given), with the attributes and metadata asked for.",
+            [P_ENTITY, P_TYPE, P_ATTRS, P_MD, options(["keyValues", "values", "unique", "skipForwarding"])],
+            {"200": resp("The entity.", entity_read), **errors(400, 404, 406, 409)}, tags=["entities"]),
+        "delete": op("deleteEntity", "Remove an entity", "Deletes the entity with all its attributes.",
+            [P_ENTITY, P_TYPE], {"204": NO_CONTENT("Deleted."), **errors(400, 404, 409)}, tags=["entities"]),
+    },
+    "/v2/entities/{entityId}/attrs": {
+        "get": op("getEntityAttributes", "Retrieve the attributes of an entity",
+            "The entity without `id` and `type`.",
+            [P_ENTITY, P_TYPE, P_ATTRS, P_MD, options(["keyValues", "values", "unique", "skipForwarding"])],
+            {"200": resp("The attributes.", {"anyOf": [{"$ref": "#/components/schemas/AttributesOut"},
+                                                       {"type": "object"}, {"type": "array"}]}),
+             **errors(400, 404, 406, 409)}, tags=["attributes"]),
+        "post": op("updateOrAppendEntityAttributes", "Update or append attributes",
+            "Updates the attributes that exist and adds the others; with `options=append` only adds, and an existing "
+            "attribute is a 422 (`Unprocessable` when none was added, `PartialUpdate` when some were).",
+            [P_ENTITY, P_TYPE, options(["append", "keyValues", "overrideMetadata", "forcedUpdate", "flowControl"],
+                                       "`append`: strict append; `overrideMetadata`: replace the metadata instead of merging it.")],
+            {"204": NO_CONTENT("Updated."), **errors(*WRITE_ERRORS, 422)},
+            json_body({"anyOf": [{"$ref": A + "/$defs/attributes"}, {"$ref": A + "/$defs/keyValuesAttributes"}]},
+                      "Attributes by name (`attribute.schema.json#/$defs/attributes`), or their values with `options=keyValues`."),
+            tags=["attributes"]),
+        "patch": op("updateExistingEntityAttributes", "Update existing attributes",
+            "Updates attributes that exist; a missing one is a 422 (`Unprocessable` when none was updated, `PartialUpdate` when some were).",
+            [P_ENTITY, P_TYPE, options(["keyValues", "overrideMetadata", "forcedUpdate", "flowControl"])],
+            {"204": NO_CONTENT("Updated."), **errors(*WRITE_ERRORS, 422)},
+            json_body({"anyOf": [{"$ref": A + "/$defs/attributes"}, {"$ref": A + "/$defs/keyValuesAttributes"}]},
+                      "Attributes by name, or their values with `options=keyValues`."), tags=["attributes"]),
+        "put": op("replaceAllEntityAttributes", "Replace all attributes",
+            "The entity's attributes become exactly those of the body.",
+            [P_ENTITY, P_TYPE, options(["keyValues", "forcedUpdate", "flowControl"])],
+            {"204": NO_CONTENT("Replaced."), **errors(*WRITE_ERRORS)},
+            json_body({"anyOf": [{"$ref": A + "/$defs/attributes"}, {"$ref": A + "/$defs/keyValuesAttributes"}]},
+                      "Attributes by name, or their values with `options=keyValues`."), tags=["attributes"]),
+    },
+    "/v2/entities/{entityId}/attrs/{attrName}": {
+        "get": op("getAttributeData", "Get attribute data", "One attribute: `type`, `value` and `metadata`.",
+            [P_ENTITY, P_ATTR, P_TYPE, P_MD, options(["skipForwarding"])],
+            {"200": resp("The attribute.", ref("schemas", "AttributeOut")), **errors(400, 404, 406, 409)}, tags=["attributes"]),
+        "put": op("updateAttributeData", "Update attribute data",
+            "Replaces the attribute's value and type; its metadata is merged unless `options=overrideMetadata`.",
+            [P_ENTITY, P_ATTR, P_TYPE, options(["overrideMetadata", "forcedUpdate", "flowControl"])],
+            {"204": NO_CONTENT("Updated."), **errors(*WRITE_ERRORS)},
+            json_body({"$ref": A}, "The attribute (`attribute.schema.json`)."), tags=["attributes"]),
+        "delete": op("removeSingleAttribute", "Remove a single attribute", "Deletes the attribute.",
+            [P_ENTITY, P_ATTR, P_TYPE], {"204": NO_CONTENT("Deleted."), **errors(400, 404, 409)}, tags=["attributes"]),
+    },
+    "/v2/entities/{entityId}/attrs/{attrName}/value": {
+        "get": op("getAttributeValue", "Get attribute value",
+            "The attribute's value. Objects and arrays come as JSON (`application/json`, or `text/plain` when that is "
+            "preferred); other values only as `text/plain`: strings in double quotes (DateTime values bare, "
+            "`YYYY-MM-DDThh:mm:ss.sssZ`), numbers, `true`, `false`, `null`.",
+            [P_ENTITY, P_ATTR, P_TYPE, options(["skipForwarding"])],
+            {"200": resp("The value.", None, media=None) | {"content": {
+                "application/json": {"schema": {"type": ["object", "array"]}},
+                "text/plain": {"schema": {"type": "string"}, "examples": {"string": {"value": "\"hello\""}, "number": {"value": "21.7"}}}}},
+             **errors(400, 404, 406, 409)}, tags=["attributes"]),
+        "put": op("updateAttributeValue", "Update attribute value",
+            "Sets the attribute's value, keeping its type and metadata.",
+            [P_ENTITY, P_ATTR, P_TYPE, options(["forcedUpdate", "flowControl"])],
+            {"204": NO_CONTENT("Updated."), **errors(*WRITE_ERRORS)},
+            {"required": True, "description": "A JSON object or array, or as `text/plain` a quoted string, `true`, `false`, `null` or a number.",
+             "content": {"application/json": {"schema": {"$ref": A + "/$defs/jsonValue"}},
+                         "text/plain": {"schema": ref("schemas", "TextValue")}}}, tags=["attributes"]),
+    },
+    "/v2/op/update": {"post": op("updateBatch", "Update entities in a batch",
+        "Applies `actionType` to every entity of `entities`, in order: `append` (create or update attributes), "
+        "`appendStrict` (only add), `update` (only existing attributes), `replace` (all attributes), `delete` "
+        "(the listed attributes, or the whole entity when none is listed). Failures are reported together: "
+        "404 `NotFound` \"do not exist: E - [entity itself]\", 422 `Unprocessable`, or 422 `PartialUpdate` when "
+        "something was applied.",
+        [options(["keyValues", "overrideMetadata", "forcedUpdate", "flowControl"])],
+        {"204": NO_CONTENT("Applied."), **errors(400, 404, 409, 411, 413, 415, 422)},
+        json_body(ref("schemas", "BatchUpdate"), "The action and the entities."), tags=["batch"])},
+    "/v2/op/query": {"post": op("queryBatch", "Query entities in a batch",
+        "The entities matching any of the selectors of `entities` and the `expression` filters, with `attrs` and "
+        "`metadata` as projections; paginated and ordered as `GET /v2/entities`.",
+        [ref("parameters", n) for n in ("limit", "offset", "orderBy")]
+        + [options(["count", "keyValues", "values", "unique"], "`count` adds `Fiware-Total-Count`; `keyValues`, "
+                   "`values` and `unique` choose the representation.")],
+        {"200": resp("The page of entities.", {"type": "array", "items": entity_read},
+                     {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+         **errors(400, 406, 411, 413, 415, 422)},
+        json_body(ref("schemas", "BatchQuery"), "Selectors, projections and filters; at least one of `entities`, "
+                  "`attrs` (or `attributes`) and `expression`."), tags=["batch"])},
+    "/v2/op/notify": {"post": op("notify", "Receive a notification",
+        "Federation: a notification sent by another broker's subscription (`{\"subscriptionId\", \"data\"}`) "
+        "updates or creates the entities of `data` here, as a batch `append`.",
+        [options(["keyValues", "overrideMetadata"], "`keyValues`: `data` holds keyValues entities.")],
+        {"200": resp("Applied; empty body."), **errors(400, 404, 409, 411, 413, 415, 422)},
+        json_body(ref("schemas", "Notification"), "The notification."), tags=["batch"])},
+    "/v2/subscriptions": {
+        "get": op("listSubscriptions", "List subscriptions",
+            "The tenant's subscriptions, `limit` at a time (default 20, at most 1000).",
+            [ref("parameters", "limit"), ref("parameters", "offset"), options(["count"], "`count` adds `Fiware-Total-Count`.")],
+            {"200": resp("The page of subscriptions.", {"type": "array", "items": ref("schemas", "Subscription")},
+                         {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+             **errors(400, 406)}, tags=["subscriptions"]),
+        "post": op("createSubscription", "Create a subscription",
+            "Creates a subscription in the tenant, for the service path of the request (default `/#`).",
+            [], {"201": resp("Created; no body.", None, {"Location": ref("headers", "SubscriptionLocation")}),
+                 **errors(400, 411, 413, 415, 422)},
+            json_body(ref("schemas", "Subscription"), "The subscription: `subject`, `notification` and optional "
+                      "`description`, `expires`, `status`, `throttling`."), tags=["subscriptions"]),
+    },
+    "/v2/subscriptions/{subscriptionId}": {
+        "get": op("retrieveSubscription", "Retrieve a subscription", "The subscription, with its notification counters.",
+            [ref("parameters", "subscriptionId")],
+            {"200": resp("The subscription.", ref("schemas", "Subscription")), **errors(400, 404, 406)}, tags=["subscriptions"]),
+        "patch": op("updateSubscription", "Update a subscription", "Replaces the fields given in the body.",
+            [ref("parameters", "subscriptionId")],
+            {"204": NO_CONTENT("Updated."), **errors(400, 404, 411, 413, 415, 422)},
+            json_body(ref("schemas", "Subscription"), "The fields to change."), tags=["subscriptions"]),
+        "delete": op("deleteSubscription", "Delete a subscription", "Deletes the subscription.",
+            [ref("parameters", "subscriptionId")], {"204": NO_CONTENT("Deleted."), **errors(400, 404)}, tags=["subscriptions"]),
+    },
+    "/v2/types": {"get": op("listEntityTypes", "List entity types",
+        "The entity types in the service path(s), sorted by name, each with its attributes (and their types) and entity count.",
+        [ref("parameters", "limit"), ref("parameters", "offset"),
+         options(["count", "values", "noAttrDetail"], "`values`: only the type names; `noAttrDetail`: empty `types` lists; "
+                 "`count` adds `Fiware-Total-Count`.")],
+        {"200": resp("The types (objects, or names with `options=values`).",
+                     {"anyOf": [{"type": "array", "items": ref("schemas", "EntityTypeSummary")},
+                                {"type": "array", "items": {"type": "string"}}]},
+                     {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+         **errors(400, 406)}, tags=["types"])},
+    "/v2/types/{entityType}": {"get": op("retrieveEntityType", "Retrieve an entity type",
+        "The attributes of the entities of that type (and their types) and how many entities there are.",
+        [ref("parameters", "entityType"), options(["noAttrDetail"])],
+        {"200": resp("The type.", ref("schemas", "EntityType")), **errors(400, 404, 406)}, tags=["types"])},
+}
+
+# Only the routes the broker has now (read from app.py's text, so a half-edited tree does not matter)
+import re
+_app = (OUT.parent / "broker" / "http" / "app.py").read_text()
+_consts = dict(re.findall(r'^([A-Z_]+) = "([^"]+)"', _app, re.M))
+_consts["ATTR"] = _consts["ENTITY"] + "/attrs/{attrName}"
+ROUTE_SET = set()
+for m, expr in re.findall(r'\("(GET|POST|PUT|PATCH|DELETE)", ([^,]+),', _app):
+    parts = [p.strip() for p in expr.split("+")]
+    ROUTE_SET.add((m.lower(), "".join(_consts[p] if p in _consts else p.strip('"') for p in parts)))
+for p in list(paths):
+    for m in list(paths[p]):
+        if (m, p) not in ROUTE_SET:
+            del paths[p][m]
+    if not paths[p]:
+        del paths[p]
+print("missing from the generator:", sorted(ROUTE_SET - {(m, p) for p in paths for m in paths[p]}))
+
+for item in paths.values():
+    for o in item.values():
+        o["responses"] = dict(sorted(o["responses"].items()))
+
+def qp(name, desc, schema=None, **kw):
+    return {"name": name, "in": "query", "required": False, "description": desc, "schema": schema or {"type": "string"}, **kw}
+
+IDENT = {"$ref": "#/components/schemas/Metadata/$defs/identifier"}
+components = {
+    "parameters": {
+        "entityId": {"name": "entityId", "in": "path", "required": True, "description": "Entity id.", "schema": IDENT},
+        "attrName": {"name": "attrName", "in": "path", "required": True, "description": "Attribute name.", "schema": IDENT},
+        "subscriptionId": {"name": "subscriptionId", "in": "path", "required": True, "description": "Subscription id.",
+                           "schema": {"type": "string"}},
+        "entityType": {"name": "entityType", "in": "path", "required": True, "description": "Entity type.", "schema": IDENT},
+        "type": qp("type", "Entity type: tells apart entities sharing the id (without it an ambiguous id is a 409).", IDENT),
+        "id": qp("id", "Comma-separated entity ids (incompatible with `idPattern`)."),
+        "listType": qp("type", "Comma-separated entity types (incompatible with `typePattern`)."),
+        "idPattern": qp("idPattern", "Regular expression the entity id must match.", {"type": "string", "format": "regex"}),
+        "typePattern": qp("typePattern", "Regular expression the entity type must match.", {"type": "string", "format": "regex"}),
+        "q": qp("q", "Simple Query Language filter on attribute values: `;`-separated statements (`temperature>20;status==on`)."),
+        "mq": qp("mq", "Simple Query Language filter on metadata (`attr.md==value`)."),
+        "georel": qp("georel", "Spatial relationship: `near;maxDistance:M`, `near;minDistance:M`, `coveredBy`, `intersects`, `equals`, `disjoint`."),
+        "geometry": qp("geometry", "Reference shape of a geo-query.", {"type": "string", "enum": ["point", "line", "polygon", "box"]}),
+        "coords": qp("coords", "The shape's coordinates, latitude first: `lat,lon;lat,lon...`."),
+        "limit": qp("limit", "Page size (default 20).", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}),
+        "offset": qp("offset", "Entries to skip.", {"type": "integer", "minimum": 0, "default": 0}),
+        "attrs": qp("attrs", "Comma-separated attributes to include; `*` is every user attribute; built-ins "
+                    "(`dateCreated`, `dateModified`, `dateExpires`) only when listed.",
+                    {"type": "array", "items": {"type": "string"}}, style="form", explode=False),
+        "metadata": qp("metadata", "Comma-separated metadata to include; `*` is every user metadata; built-ins "
+                       "(`dateCreated`, `dateModified`) only when listed.",
+                       {"type": "array", "items": {"type": "string"}}, style="form", explode=False),
+        "orderBy": qp("orderBy", "Comma-separated ordering keys: attribute names, `id`, `type`, `dateCreated`, "
+                      "`dateModified`, `geo:distance`; a leading `!` sorts descending.",
+                      {"type": "array", "items": {"type": "string"}}, style="form", explode=False),
+        "FiwareService": {"name": "Fiware-Service", "in": "header", "required": False,
+            "description": "Tenant: up to 50 letters, digits or `_` (lowercased). Absent or empty: the default tenant.",
+            "schema": {"type": "string", "maxLength": 50, "pattern": "^[A-Za-z0-9_]*$"}},
+        "FiwareServicePath": {"name": "Fiware-ServicePath", "in": "header", "required": False,
+            "description": "Service path: absolute, up to 10 levels of up to 50 letters, digits or `_`. Reads take up to "
+                           "10 comma-separated paths, each optionally ending in `/#` (the subtree; default `/#`); writes "
+                           "take one path (default `/`).",
+            "schema": {"type": "string", "examples": ["/", "/Madrid/Gardens", "/Madrid/#,/Rome"]}},
+        "FiwareCorrelator": {"name": "Fiware-Correlator", "in": "header", "required": False,
+            "description": "Correlation id, echoed in the response (a new UUID when absent).", "schema": {"type": "string"}},
+    },
+    "headers": {
+        "FiwareCorrelator": {"description": "The request's `Fiware-Correlator`, or a new UUID.", "schema": {"type": "string"}},
+        "FiwareTotalCount": {"description": "Total number of matches, with `options=count`.", "schema": {"type": "integer", "minimum": 0}},
+        "Location": {"description": "`/v2/entities/{entityId}?type={entityType}`.", "schema": {"type": "string"},
+                     "example": "/v2/entities/Room1?type=Room"},
+        "SubscriptionLocation": {"description": "`/v2/subscriptions/{subscriptionId}`.", "schema": {"type": "string"}},
+        "Allow": {"description": "The methods the path accepts.", "schema": {"type": "string"}},
+    },
+    "responses": {
+        ERR_NAMES[c]: resp(f"{ERR_DESC[c]}", ref("schemas", "Error")) for c in ERR_NAMES
+    },
+    "schemas": {
+        "Entity": load("entity"),
+        "Attribute": load("attribute"),
+        "Metadata": load("metadata"),
+        "Error": {"type": "object", "required": ["error", "description"], "additionalProperties": False,
+                  "description": "Orion's error body. The characters < > ( ) = ' \" ; in both members are HTML-escaped.",
+                  "properties": {"error": {"type": "string", "examples": ["BadRequest", "NotFound", "Unprocessable"]},
+                                 "description": {"type": "string"}},
+                  "examples": [{"error": "NotFound", "description": "The requested entity has not been found. Check type and id"}]},
+        "MetadataOut": {"type": "object", "required": ["type", "value"], "properties": {"type": {"type": "string"}, "value": True}},
+        "AttributeOut": {"type": "object", "required": ["type", "value", "metadata"],
+                         "description": "A rendered attribute; DateTime values as `YYYY-MM-DDThh:mm:ss.sssZ`.",
+                         "properties": {"type": {"type": "string"}, "value": True,
+                                        "metadata": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/MetadataOut"}}},
+                         "example": {"type": "Number", "value": 21.7, "metadata": {}}},
+        "AttributesOut": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/AttributeOut"}},
+        "EntityOut": {"type": "object", "required": ["id", "type"], "description": "An entity, normalized.",
+                      "properties": {"id": {"type": "string"}, "type": {"type": "string"}},
+                      "additionalProperties": {"$ref": "#/components/schemas/AttributeOut"}},
+        "EntityKeyValuesOut": {"type": "object", "required": ["id", "type"], "description": "An entity with `options=keyValues`.",
+                               "properties": {"id": {"type": "string"}, "type": {"type": "string"}}},
+        "EntityValuesOut": {"type": "array", "description": "An entity with `options=values`: its attribute values."},
+        "EntityTypeSummary": {"type": "object", "required": ["type", "attrs", "count"],
+                              "properties": {"type": {"type": "string"}, "attrs": {"$ref": "#/components/schemas/TypeAttrs"},
+                                             "count": {"type": "integer", "minimum": 0}}},
+        "EntityType": {"type": "object", "required": ["attrs", "count"],
+                       "properties": {"attrs": {"$ref": "#/components/schemas/TypeAttrs"}, "count": {"type": "integer", "minimum": 1}}},
+        "TypeAttrs": {"type": "object", "description": "Attribute names (sorted), each with its types (sorted; empty with `noAttrDetail`).",
+                      "additionalProperties": {"type": "object", "required": ["types"],
+                                               "properties": {"types": {"type": "array", "items": {"type": "string"}}}}},
+        "TextValue": {"type": "string",
+                      "description": "A `text/plain` attribute value: a double-quoted string (taken verbatim, without the quotes), "
+                                     "`true`/`True`/`TRUE`, `false`/`False`/`FALSE`, `null`/`Null`/`NULL`, or a decimal number.",
+                      "pattern": "^(?:\"[^<>\"'=;()]*\"|true|True|TRUE|false|False|FALSE|null|Null|NULL|[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?)$"},
+        "BatchUpdate": {"type": "object", "required": ["actionType", "entities"], "additionalProperties": False,
+                        "properties": {
+                            "actionType": {"type": "string", "enum": ["append", "appendStrict", "update", "delete", "replace",
+                                                                       "APPEND", "APPEND_STRICT", "UPDATE", "DELETE", "REPLACE"]},
+                            "entities": {"type": "array", "minItems": 1, "description": "Entities as in `POST /v2/entities` "
+                                         "(normalized, or keyValues with `options=keyValues`); without `type` an entity "
+                                         "is matched by id alone (`Thing` when created).",
+                                         "items": {"anyOf": [{"$ref": E}, {"$ref": E + "/$defs/keyValues"}]}}},
+                        "example": {"actionType": "append", "entities": [{"id": "Room1", "type": "Room", "temperature": {"value": 21}}]}},
+        "BatchQuery": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                       "properties": {
+                           "entities": {"type": "array", "items": {
+                               "type": "object", "additionalProperties": False,
+                               "properties": {"id": IDENT, "idPattern": {"type": "string", "format": "regex"},
+                                              "type": IDENT, "typePattern": {"type": "string", "format": "regex"}},
+                               "anyOf": [{"required": ["id"]}, {"required": ["idPattern"]}],
+                               "not": {"required": ["id", "idPattern"]}}},
+                           "attrs": {"type": "array", "items": {"type": "string"}},
+                           "attributes": {"type": "array", "items": {"type": "string"}, "deprecated": True,
+                                          "description": "Older name of `attrs`."},
+                           "metadata": {"type": "array", "items": {"type": "string"}},
+                           "expression": {"type": "object", "minProperties": 1,
+                                          "properties": {k: {"type": "string", "minLength": 1} for k in ("q", "mq", "georel", "geometry", "coords")}}},
+                       "example": {"entities": [{"idPattern": ".*", "type": "Room"}], "attrs": ["temperature"],
+                                   "expression": {"q": "temperature>20"}}},
+        "Notification": {"type": "object", "required": ["subscriptionId", "data"],
+                         "properties": {"subscriptionId": {"type": "string"},
+                                        "data": {"type": "array", "items": {"anyOf": [{"$ref": E}, {"$ref": E + "/$defs/keyValues"}]}}}},
+        "Subscription": {
+            "type": "object",
+            "description": "An NGSI-v2 subscription (orion-api.md, 'Subscriptions'). In responses it also carries `id`, "
+                           "`status` and the counters of `notification` (`timesSent`, `lastNotification`, `lastSuccess`, "
+                           "`lastFailure`, ...). Exactly one of `http`, `httpCustom`, `mqtt`, `mqttCustom` in `notification`.",
+            "properties": {
+                "id": {"type": "string", "readOnly": True},
+                "description": {"type": "string"},
+                "subject": {"type": "object", "properties": {
+                    "entities": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "idPattern": {"type": "string"},
+                        "type": {"type": "string"}, "typePattern": {"type": "string"}}}},
+                    "condition": {"type": "object", "properties": {
+                        "attrs": {"type": "array", "items": {"type": "string"}},
+                        "expression": {"type": "object", "properties": {k: {"type": "string"} for k in ("q", "mq", "georel", "geometry", "coords")}},
+                        "alterationTypes": {"type": "array", "items": {"enum": ["entityCreate", "entityChange", "entityUpdate", "entityDelete"]}},
+                        "notifyOnMetadataChange": {"type": "boolean"}}}}},
+                "notification": {"type": "object", "properties": {
+                    "attrs": {"type": "array", "items": {"type": "string"}},
+                    "exceptAttrs": {"type": "array", "items": {"type": "string"}},
+                    "attrsFormat": {"enum": ["normalized", "keyValues", "simplifiedNormalized", "simplifiedKeyValues", "values"]},
+                    "metadata": {"type": "array", "items": {"type": "string"}},
+                    "onlyChangedAttrs": {"type": "boolean"},
+                    "covered": {"type": "boolean"},
+                    "maxFailsLimit": {"type": "integer"},
+                    "http": {"type": "object", "properties": {"url": {"type": "string"}, "timeout": {"type": "integer"}}},
+                    "httpCustom": {"type": "object"},
+                    "mqtt": {"type": "object", "properties": {"url": {"type": "string"}, "topic": {"type": "string"}, "qos": {"enum": [0, 1, 2]}}},
+                    "mqttCustom": {"type": "object"}}},
+                "expires": {"type": "string"},
+                "status": {"enum": ["active", "inactive", "oneshot", "expired", "failed"]},
+                "throttling": {"type": "number", "minimum": 0},
+            },
+            "example": {"description": "Rooms", "subject": {"entities": [{"idPattern": ".*", "type": "Room"}],
+                        "condition": {"attrs": ["temperature"]}},
+                        "notification": {"http": {"url": "http://localhost:1028/accumulate"}, "attrs": ["temperature"]},
+                        "expires": "2040-01-01T14:00:00.000Z", "throttling": 5},
+        },
+        "EntryPoint": {"type": "object", "required": ["entities_url", "types_url", "subscriptions_url", "registrations_url"],
+                       "properties": {k: {"type": "string"} for k in ("entities_url", "types_url", "subscriptions_url", "registrations_url")}},
+        "Version": {"type": "object", "required": ["orion"],
+                    "properties": {"orion": {"type": "object", "required": ["version", "uptime"],
+                                             "properties": {"version": {"type": "string", "pattern": "^[0-9]+\\.[0-9]+\\.[0-9]+"},
+                                                            "uptime": {"type": "string"}}}}},
+    },
+}
+components["responses"]["MethodNotAllowed"] = resp("`MethodNotAllowed`: the path exists but not with this method.",
+                                                   ref("schemas", "Error"), {"Allow": ref("headers", "Allow")})
+
+doc = {
+    "openapi": "3.1.0",
+    "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+    "info": {
+        "title": "area-broker NGSI-v2 API",
+        "version": "4.7.0",
+        "summary": "The FIWARE Orion (NGSI-v2) compatible HTTP API of area-broker.",
+        "description": (
+            "Entities, attributes and types as FIWARE Orion 4.7 serves them (see Orion's API manual, "
+            "`doc/manuals/orion-api.md` in telefonicaid/fiware-orion). Every path also answers with one trailing "
+            "slash. Errors are `{\"error\", \"description\"}` bodies; a path with the wrong method is a 405 "
+            "`MethodNotAllowed` with `Allow`, an unknown path a 400 \"Service not found. Check your URL as probably it "
+            "is wrong.\". Request bodies follow the JSON Schemas in `schemas/` (embedded here under "
+            "`components/schemas` with their `$id`s: Entity, Attribute, Metadata)."
+        ),
+        "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    },
+    "tags": [{"name": "meta"}, {"name": "entities"}, {"name": "attributes"}, {"name": "types"}, {"name": "batch"}, {"name": "subscriptions"}],
+    "paths": paths,
+    "components": components,
+}
+_text = json.dumps(paths)
+for name in ("Subscription", "Notification"):
+    if f"/schemas/{name}\"" not in _text:
+        del components["schemas"][name]
+for name in ("subscriptionId",):
+    if f"/parameters/{name}\"" not in _text:
+        del components["parameters"][name]
+if "SubscriptionLocation" not in _text:
+    del components["headers"]["SubscriptionLocation"]
+doc["tags"] = [t for t in doc["tags"] if any(t["name"] in o["tags"] for i in paths.values() for o in i.values())]
+(OUT / "openapi.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
