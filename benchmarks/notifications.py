@@ -10,8 +10,9 @@ Runs three phases on one broker (`python -m broker`, temporary store) and a loca
   10% down  the same again, with the receivers of 10% of the subscriptions answering 503;
             after the burst they come back, and every notification must then arrive
 
-and reports updates/s (also as a ratio of the baseline), notifications/s, and update-to-receipt
-latency p50/p99 (the update carries its send time in its value). Nothing may be lost.
+and reports updates/s (also as a ratio of the baseline), notifications/s, update-to-receipt
+latency p50/p99 (the update carries its send time in its value), notifications lost (must be 0)
+and duplicates (delivery is at least once: a notification whose answer timed out is sent again).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class Receiver:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.received: dict[str, int] = {}
+        self.received: dict[str, set[int]] = {}  # subscription -> update numbers (duplicates count once)
+        self.duplicates = 0
         self.latencies: list[float] = []
         self.down: set[str] = set()
         self.refused = 0
@@ -57,9 +59,12 @@ class Receiver:
             self.refused += 1
             return web.Response(status=503)
         body = await request.json()
-        sent = body["data"][0]["sentAt"]["value"]
-        self.latencies.append(time.time() - sent)
-        self.received[key] = self.received.get(key, 0) + 1
+        entity = body["data"][0]
+        self.latencies.append(time.time() - entity["sentAt"]["value"])
+        seen = self.received.setdefault(key, set())
+        if entity["n"]["value"] in seen:
+            self.duplicates += 1
+        seen.add(entity["n"]["value"])
         return web.Response(status=200)
 
     async def start(self) -> None:
@@ -74,7 +79,7 @@ class Receiver:
             await self._runner.cleanup()
 
     def total(self) -> int:
-        return sum(self.received.values())
+        return sum(len(v) for v in self.received.values())
 
 
 @dataclass
@@ -91,9 +96,12 @@ class Result:
     latency_p99_ms: float
     drain_seconds: float
     lost: int
+    duplicates: int
 
 
-async def run_updates(session: aiohttp.ClientSession, base: str, n: int, types: int, concurrency: int) -> float:
+async def run_updates(
+    session: aiohttp.ClientSession, base: str, n: int, types: int, concurrency: int, offset: int = 0
+) -> float:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -105,7 +113,7 @@ async def run_updates(session: aiohttp.ClientSession, base: str, n: int, types: 
             except asyncio.QueueEmpty:
                 return
             t = i % types
-            body = {"sentAt": {"type": "Number", "value": time.time()}, "n": {"type": "Number", "value": i}}
+            body = {"sentAt": {"type": "Number", "value": time.time()}, "n": {"type": "Number", "value": i + offset}}
             async with session.patch(f"{base}/v2/entities/E{t}/attrs?type=T{t}", json=body) as r:
                 if r.status != 204:
                     raise RuntimeError(f"update answered {r.status}: {await r.text()}")
@@ -134,7 +142,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
 
             seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency)
             baseline = args.updates / seconds
-            results.append(Result("none", args.updates, seconds, baseline, 1.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0))
+            results.append(Result("none", args.updates, seconds, baseline, 1.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0))
 
             keys = []
             for i in range(args.subs):
@@ -143,7 +151,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 keys.append(key)
                 sub = {
                     "subject": {"entities": [{"idPattern": ".*", "type": f"T{t}"}]},
-                    "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/r/{key}"}, "attrs": ["sentAt"]},
+                    "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/r/{key}"}, "attrs": ["sentAt", "n"]},
                 }
                 async with session.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
                     assert r.status == 201, await r.text()
@@ -151,10 +159,12 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             for phase, down_share in (("healthy", 0.0), ("10% down", 0.1)):
                 receiver.received.clear()
                 receiver.latencies.clear()
+                receiver.duplicates = 0
                 receiver.down = set(random.sample(keys, int(len(keys) * down_share)))
                 expected = args.updates * per_type
                 started = time.perf_counter()
-                seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency)
+                offset = 1_000_000 * (1 + len(results))
+                seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency, offset)
                 await asyncio.sleep(2.0)
                 receiver.down = set()  # the receivers come back
                 deadline = time.perf_counter() + args.drain_timeout
@@ -176,6 +186,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                         percentile(receiver.latencies, 99) * 1000,
                         drained,
                         expected - got,
+                        receiver.duplicates,
                     )
                 )
     finally:
@@ -195,11 +206,11 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     print(f"{args.subs} subscriptions over {args.types} types, {args.updates} updates, {args.concurrency} clients")
-    print(f"{'phase':10} {'upd/s':>8} {'x base':>7} {'notif exp':>9} {'recv':>7} {'notif/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5}")
+    print(f"{'phase':10} {'upd/s':>8} {'x base':>7} {'notif exp':>9} {'recv':>7} {'notif/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5} {'dup':>5}")
     for r in results:
         print(
             f"{r.phase:10} {r.updates_per_s:8.0f} {r.ratio_to_baseline:7.2f} {r.notifications_expected:9d} "
-            f"{r.notifications_received:7d} {r.notifications_per_s:8.0f} {r.latency_p50_ms:8.1f} {r.latency_p99_ms:8.1f} {r.lost:5d}"
+            f"{r.notifications_received:7d} {r.notifications_per_s:8.0f} {r.latency_p50_ms:8.1f} {r.latency_p99_ms:8.1f} {r.lost:5d} {r.duplicates:5d}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))

@@ -34,7 +34,16 @@ class ChangeEvent:
         return "entityChange" if self.changed_attrs(True) else "entityUpdate"
 
     def changed_attrs(self, with_metadata: bool) -> tuple[str, ...]:
-        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones."""
+        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones.
+
+        Computed once per event: every subscription the event is matched against asks again.
+        """
+        cache = self.__dict__.setdefault("_changed", {})
+        if with_metadata not in cache:
+            cache[with_metadata] = self._changed_attrs(with_metadata)
+        return cache[with_metadata]
+
+    def _changed_attrs(self, with_metadata: bool) -> tuple[str, ...]:
         before = self.before.attrs if self.before is not None else {}
         after = self.after.attrs if self.after is not None else {}
         out = [n for n in after if n not in before or _differs(before[n], after[n], with_metadata)]

@@ -26,6 +26,7 @@ from broker.ngsi.errors import (
     unprocessable,
 )
 from broker.ngsi.geo import location_of
+from broker.ngsi.keylocks import KeyLocks
 from broker.ngsi.model import Attribute, Entity, Location
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
@@ -146,6 +147,7 @@ class EntityService:
         self.storage = storage
         self.clock = clock
         self.changes: ChangeSink = changes or NoSink()
+        self.locks = KeyLocks()
 
     # -- reads -----------------------------------------------------------------------------
     async def query(
@@ -271,6 +273,16 @@ class EntityService:
         return (ServicePathScope(ctx.write_path),)
 
     async def _modify(
+        self,
+        ctx: RequestContext,
+        ref: EntityRef,
+        mutate: Callable[[Entity], tuple[Entity, NgsiError | None]],
+        request_attrs: tuple[str, ...],
+    ) -> None:
+        async with self.locks.hold((ctx.tenant, ref.id)):
+            await self._modify_once_unlocked(ctx, ref, mutate, request_attrs)
+
+    async def _modify_once_unlocked(
         self,
         ctx: RequestContext,
         ref: EntityRef,

@@ -75,8 +75,9 @@ class OutboxRecord:
 
     tenant: str
     subscription_id: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the change's snapshot: one dict shared by the records of one change
     created: float = 0.0
+    cbnotif: int = 1  # the notification's number within its request (Fiware-Correlator suffix)
     due: float = 0.0
     attempts: int = 0
     id: int = 0

@@ -131,7 +131,7 @@ class Dispatcher:
         sub = self.notifier.get(record.tenant, record.subscription_id)
         if sub is None:
             return True  # deleted meanwhile: nothing is owed any more
-        outgoing = build(sub, record.payload)
+        outgoing = build(sub, record.payload, record.cbnotif)
         ok, code, reason, retryable = await self._send(sub, outgoing)
         self._count(sub, ok, code, reason)
         if ok or not retryable:

@@ -88,13 +88,15 @@ class Notifier:
         for event in events:
             if event.tenant not in self._subs:
                 continue
+            snap: dict | None = None
             for sub in self._candidates(event.tenant, event.entity.type):
                 if not triggers(sub, event, now):
                     continue
                 if sub.throttling and now - self._last_sent.get(sub.id, float("-inf")) < sub.throttling:
                     continue
                 self._last_sent[sub.id] = now
-                out.append(OutboxRecord(event.tenant, sub.id, snapshot(event, len(out) + 1), created=now, due=now))
+                snap = snap if snap is not None else snapshot(event)
+                out.append(OutboxRecord(event.tenant, sub.id, snap, created=now, due=now, cbnotif=len(out) + 1))
         return out
 
     async def committed(self, records: list[OutboxRecord]) -> None:

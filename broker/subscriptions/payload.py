@@ -35,7 +35,7 @@ class Outgoing:
     retain: bool = False
 
 
-def snapshot(event: ChangeEvent, cbnotif: int) -> dict[str, Any]:
+def snapshot(event: ChangeEvent) -> dict[str, Any]:
     """What the outbox keeps of a change to render the notification later."""
     entity = event.entity
     previous = {}
@@ -53,7 +53,6 @@ def snapshot(event: ChangeEvent, cbnotif: int) -> dict[str, Any]:
         "changed": list(event.changed_attrs(True)),
         "previous": previous,
         "correlator": event.correlator,
-        "cbnotif": cbnotif,
     }
 
 
@@ -167,7 +166,7 @@ def _substitute_json(value: Any, entity: Entity, snap: dict[str, Any], tenant: s
     return value
 
 
-def build(sub: Subscription, snap: dict[str, Any]) -> Outgoing:
+def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing:
     """The request (or MQTT message) for one outbox record."""
     target = sub.notification.target
     tenant = sub.tenant
@@ -182,7 +181,7 @@ def build(sub: Subscription, snap: dict[str, Any]) -> Outgoing:
         headers["Fiware-Service"] = tenant
     headers["Fiware-ServicePath"] = snap["servicePath"]
     root = snap.get("correlator") or ""
-    headers["Fiware-Correlator"] = f"{root}; cbnotif={snap.get('cbnotif', 1)}"
+    headers["Fiware-Correlator"] = f"{root}; cbnotif={cbnotif}"
     entity = _entity(snap)
     body: bytes
     if target.custom:

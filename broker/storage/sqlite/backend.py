@@ -116,9 +116,17 @@ _WRITES = {"insert": _insert, "replace": _replace, "delete": _delete}
 
 
 def _enqueue(conn: sqlite3.Connection, outbox: Sequence[OutboxRecord]) -> None:
+    texts: dict[int, str] = {}  # records of one change share their snapshot: serialise it once
+    rows = []
+    for r in outbox:
+        text = texts.get(id(r.payload))
+        if text is None:
+            text = texts[id(r.payload)] = orjson.dumps(r.payload).decode()
+        rows.append((r.tenant, r.subscription_id, text, r.created, r.due, r.cbnotif))
     conn.executemany(
-        "INSERT INTO outbox(tenant, subscription_id, payload, created, due, attempts) VALUES(?, ?, ?, ?, ?, 0)",
-        [(r.tenant, r.subscription_id, orjson.dumps(r.payload).decode(), r.created, r.due) for r in outbox],
+        "INSERT INTO outbox(tenant, subscription_id, payload, created, due, attempts, cbnotif)"
+        " VALUES(?, ?, ?, ?, ?, 0, ?)",
+        rows,
     )
 
 
@@ -293,13 +301,13 @@ class SqliteStorage:
     async def pending_for(self, sub_id: str, limit: int) -> list[OutboxRecord]:
         def run(conn: sqlite3.Connection) -> list[OutboxRecord]:
             rows = conn.execute(
-                "SELECT id, tenant, subscription_id, payload, created, due, attempts FROM outbox"
+                "SELECT id, tenant, subscription_id, payload, created, due, attempts, cbnotif FROM outbox"
                 " WHERE subscription_id = ? ORDER BY id LIMIT ?",
                 (sub_id, limit),
             ).fetchall()
             return [
-                OutboxRecord(tenant=t, subscription_id=s, payload=orjson.loads(p), created=c, due=d, attempts=a, id=i)
-                for i, t, s, p, c, d, a in rows
+                OutboxRecord(t, s, orjson.loads(p), created=c, due=d, attempts=a, cbnotif=n, id=i)
+                for i, t, s, p, c, d, a, n in rows
             ]
 
         return await self._read(run)

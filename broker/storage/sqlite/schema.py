@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS outbox(             -- notifications owed, written wi
   payload TEXT NOT NULL,
   created REAL NOT NULL,
   due REAL NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0
+  attempts INTEGER NOT NULL DEFAULT 0,
+  cbnotif INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox(subscription_id, id);
 """
