@@ -50,6 +50,7 @@ class Receiver:
         self.duplicates = 0
         self.latencies: list[float] = []
         self.down: set[str] = set()
+        self.window = range(0)  # update numbers of the current phase; stragglers of earlier ones are ignored
         self.refused = 0
         self._runner: web.AppRunner | None = None
 
@@ -60,6 +61,8 @@ class Receiver:
             return web.Response(status=503)
         body = await request.json()
         entity = body["data"][0]
+        if entity["n"]["value"] not in self.window:
+            return web.Response(status=200)
         self.latencies.append(time.time() - entity["sentAt"]["value"])
         seen = self.received.setdefault(key, set())
         if entity["n"]["value"] in seen:
@@ -164,6 +167,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 expected = args.updates * per_type
                 started = time.perf_counter()
                 offset = 1_000_000 * (1 + len(results))
+                receiver.window = range(offset, offset + args.updates)
                 seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency, offset)
                 await asyncio.sleep(2.0)
                 receiver.down = set()  # the receivers come back
