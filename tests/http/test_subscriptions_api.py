@@ -1,0 +1,266 @@
+"""`/v2/subscriptions` over HTTP, and what its notifications look like on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.server = TestServer(app)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path_qs, dict(request.headers), await request.read()))
+        return web.Response(status=200)
+
+    def url(self, path: str = "/notify") -> str:
+        return str(self.server.make_url(path))
+
+    async def wait(self, n: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < n:
+            assert time.monotonic() < deadline, f"{len(self.requests)} of {n} notifications arrived"
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def sink():
+    s = Sink()
+    await s.server.start_server()
+    yield s
+    await s.server.close()
+
+
+def subscription(url: str, **extra) -> dict:
+    body = {
+        "description": "rooms",
+        "subject": {"entities": [{"idPattern": ".*", "type": "Room"}], "condition": {"attrs": ["temp"]}},
+        "notification": {"http": {"url": url}, "attrs": ["temp"]},
+    }
+    body.update(extra)
+    return body
+
+
+async def create(client, body: dict, **headers) -> str:
+    r = await client.post("/v2/subscriptions", json=body, headers=headers)
+    assert r.status == 201, await r.text()
+    location = r.headers["Location"]
+    assert location.startswith("/v2/subscriptions/")
+    sub_id = location.rsplit("/", 1)[1]
+    assert len(sub_id) == 24 and all(c in "0123456789abcdef" for c in sub_id)
+    return sub_id
+
+
+async def test_created_subscription_is_rendered_as_orion_does(client):
+    sub_id = await create(client, subscription("http://localhost:1028/accumulate", throttling=5, expires="2040-01-01T14:00:00Z"))
+    r = await client.get(f"/v2/subscriptions/{sub_id}")
+    assert r.status == 200
+    assert await r.json() == {
+        "id": sub_id,
+        "description": "rooms",
+        "subject": {
+            "entities": [{"idPattern": ".*", "type": "Room"}],
+            "condition": {"attrs": ["temp"], "notifyOnMetadataChange": True},
+        },
+        "notification": {
+            "attrs": ["temp"],
+            "onlyChangedAttrs": False,
+            "attrsFormat": "normalized",
+            "http": {"url": "http://localhost:1028/accumulate"},
+            "covered": False,
+        },
+        "expires": "2040-01-01T14:00:00.000Z",
+        "status": "active",
+        "throttling": 5,
+    }
+
+
+async def test_list_pages_and_counts(client):
+    ids = [await create(client, subscription(f"http://localhost:1028/{i}")) for i in range(3)]
+    r = await client.get("/v2/subscriptions?limit=2&options=count")
+    assert r.status == 200
+    assert r.headers["Fiware-Total-Count"] == "3"
+    assert [s["id"] for s in await r.json()] == ids[:2]
+    r = await client.get("/v2/subscriptions?offset=2")
+    assert [s["id"] for s in await r.json()] == ids[2:]
+
+
+async def test_subscriptions_belong_to_their_tenant(client):
+    sub_id = await create(client, subscription("http://localhost:1028/x"), **{"Fiware-Service": "sapporo"})
+    assert (await client.get(f"/v2/subscriptions/{sub_id}")).status == 404
+    r = await client.get(f"/v2/subscriptions/{sub_id}", headers={"Fiware-Service": "sapporo"})
+    assert r.status == 200
+
+
+async def test_unknown_subscription_is_404(client):
+    for method in ("get", "delete"):
+        r = await getattr(client, method)("/v2/subscriptions/5f0000000000000000000000")
+        assert r.status == 404
+        assert await r.json() == {
+            "error": "NotFound",
+            "description": "The requested subscription has not been found. Check id",
+        }
+
+
+async def test_patch_replaces_the_given_fields_and_delete_removes(client):
+    sub_id = await create(client, subscription("http://localhost:1028/x"))
+    r = await client.patch(f"/v2/subscriptions/{sub_id}", json={"status": "inactive", "description": "changed"})
+    assert r.status == 204
+    body = await (await client.get(f"/v2/subscriptions/{sub_id}")).json()
+    assert body["status"] == "inactive" and body["description"] == "changed"
+    assert body["notification"]["http"] == {"url": "http://localhost:1028/x"}
+    assert (await client.delete(f"/v2/subscriptions/{sub_id}")).status == 204
+    assert (await client.get(f"/v2/subscriptions/{sub_id}")).status == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"subject": {"entities": []}, "notification": {"http": {"url": "http://a"}}},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "ftp://a"}}},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "attrs": ["a"], "exceptAttrs": ["b"]}},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "covered": True}},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "attrsFormat": "pretty"}},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}}, "expires": "tomorrow"},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}}, "throttling": -1},
+        {"subject": {"entities": [{"id": "E"}], "condition": {"expression": {"q": "a>>1"}}}, "notification": {"http": {"url": "http://a"}}},
+        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "mqtt": {"url": "mqtt://a", "topic": "t"}}},
+        {"subject": {"entities": [{"id": "E"}]}},
+        {"notification": {"http": {"url": "http://a"}}},
+    ],
+)
+async def test_bad_subscriptions_are_400_and_store_nothing(client, body):
+    r = await client.post("/v2/subscriptions", json=body)
+    assert r.status == 400
+    assert (await r.json())["error"] == "BadRequest"
+    assert await (await client.get("/v2/subscriptions")).json() == []
+
+
+async def test_notification_on_wire(client, sink):
+    await create(client, subscription(sink.url()))
+    r = await client.post(
+        "/v2/entities",
+        json={"id": "R1", "type": "Room", "temp": {"value": 21.5}, "other": {"value": 1}},
+        headers={"Fiware-Service": "city", "Fiware-ServicePath": "/north", "Fiware-Correlator": "c-1"},
+    )
+    assert r.status == 201
+    await asyncio.sleep(0.3)
+    assert sink.requests == []  # the subscription is in the default tenant
+    sub_id = await create(client, subscription(sink.url()), **{"Fiware-Service": "city"})
+    await client.patch(
+        "/v2/entities/R1/attrs", json={"temp": {"value": 22}}, headers={"Fiware-Service": "city", "Fiware-Correlator": "c-2", "Fiware-ServicePath": "/north"}
+    )
+    await sink.wait(1)
+    method, path, headers, body = sink.requests[0]
+    assert (method, path) == ("POST", "/notify")
+    assert orjson.loads(body) == {
+        "subscriptionId": sub_id,
+        "data": [{"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 22, "metadata": {}}}],
+    }
+    assert headers["Fiware-Service"] == "city"
+    assert headers["Fiware-ServicePath"] == "/north"
+    assert headers["Fiware-Correlator"] == "c-2; cbnotif=1"
+    assert headers["Ngsiv2-AttrsFormat"] == "normalized"
+
+
+async def test_http_custom_with_macros_headers_and_query(client, sink):
+    await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "R1", "type": "Room"}]},
+            "notification": {
+                "httpCustom": {
+                    "url": sink.url("/custom/") + "${id}",
+                    "method": "PUT",
+                    "headers": {"X-Temp": "${temp}", "User-Agent": ""},
+                    "qs": {"type": "${type}"},
+                    "payload": "the temperature is ${temp}",
+                }
+            },
+        },
+    )
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 30}})
+    await sink.wait(1)
+    method, path, headers, body = sink.requests[0]
+    assert method == "PUT"
+    assert path == "/custom/R1?type=Room"
+    assert headers["X-Temp"] == "30"
+    assert "User-Agent" not in headers
+    assert body == b"the temperature is 30"
+
+
+async def test_key_values_format_and_delete_alteration(client, sink):
+    await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "R1"}], "condition": {"alterationTypes": ["entityDelete"]}},
+            "notification": {"http": {"url": sink.url()}, "attrsFormat": "keyValues"},
+        },
+    )
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
+    await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 2}})
+    assert (await client.delete("/v2/entities/R1")).status == 204
+    await sink.wait(1)
+    await asyncio.sleep(0.2)
+    assert len(sink.requests) == 1
+    body = orjson.loads(sink.requests[0][3])
+    assert body["data"] == [{"id": "R1", "type": "Room", "temp": 2}]
+    assert sink.requests[0][2]["Ngsiv2-AttrsFormat"] == "keyValues"
+
+
+async def test_oneshot_notifies_once_then_goes_inactive(client, sink):
+    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
+    await sink.wait(1)
+    await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 2}})
+    await asyncio.sleep(0.3)
+    assert len(sink.requests) == 1
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+
+
+async def test_expired_subscription_sends_nothing_and_shows_expired(client, sink):
+    sub_id = await create(client, subscription(sink.url(), expires="2001-01-01T00:00:00Z"))
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
+    await asyncio.sleep(0.3)
+    assert sink.requests == []
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "expired"
+
+
+async def test_throttling_drops_notifications_within_the_window(client, sink):
+    await create(client, subscription(sink.url(), throttling=60))
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
+    for v in range(2, 5):
+        await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": v}})
+    await sink.wait(1)
+    await asyncio.sleep(0.3)
+    assert len(sink.requests) == 1
+
+
+async def test_q_condition_filters_notifications(client, sink):
+    body = subscription(sink.url())
+    body["subject"]["condition"]["expression"] = {"q": "temp>25"}
+    await create(client, body)
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}})
+    await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 26}})
+    await sink.wait(1)
+    await asyncio.sleep(0.2)
+    assert [orjson.loads(b)["data"][0]["temp"]["value"] for *_, b in sink.requests] == [26]
+
+
+async def test_op_notify_applies_a_notification_from_another_broker(client):
+    r = await client.post(
+        "/v2/op/notify",
+        json={"subscriptionId": "5f0000000000000000000000", "data": [{"id": "R9", "type": "Room", "temp": {"type": "Number", "value": 3}}]},
+    )
+    assert r.status == 200
+    body = await (await client.get("/v2/entities/R9?options=keyValues")).json()
+    assert body == {"id": "R9", "type": "Room", "temp": 3}
