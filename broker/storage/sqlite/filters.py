@@ -8,7 +8,7 @@ from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import search_box
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey
 from broker.storage.sqlite.functions import register
-from broker.storage.sqlite.query_sql import compile_query
+from broker.storage.sqlite.query_sql import compile_query, driver_statement
 
 Sql = tuple[str, list[Any]]
 
@@ -48,24 +48,49 @@ def _selector_sql(sel: EntitySelector) -> Sql:
     return (" AND ".join(where) if where else "1"), params
 
 
-def _geo_sql(flt: EntityFilter) -> Sql:
+def _geo_candidates(flt: EntityFilter) -> Sql:
+    """Entities whose bounding box can satisfy the geo-query (the R*Tree), or every located one."""
     assert flt.geo is not None
-    token = register(flt.geo)
     box = search_box(flt.geo)
     if box is None:
-        candidates, params = "e.pk IN (SELECT g.entity_pk FROM geometries g)", []
-    else:
-        minx, maxx, miny, maxy = box
-        candidates = "e.pk IN (SELECT l.id FROM locations l WHERE l.minx <= ? AND l.maxx >= ? AND l.miny <= ? AND l.maxy >= ?)"
-        params = [maxx, minx, maxy, miny]
+        return "SELECT g.entity_pk FROM geometries g", []
+    minx, maxx, miny, maxy = box
+    return (
+        "SELECT l.id FROM locations l WHERE l.minx <= ? AND l.maxx >= ? AND l.miny <= ? AND l.maxy >= ?",
+        [maxx, minx, maxy, miny],
+    )
+
+
+def _geo_sql(flt: EntityFilter) -> Sql:
+    assert flt.geo is not None
+    candidates, params = _geo_candidates(flt)
     exact = "geo_match(?, (SELECT g.geojson FROM geometries g WHERE g.entity_pk = e.pk))"
-    return f"({candidates} AND {exact})", params + [token]
+    return f"(e.pk IN ({candidates}) AND {exact})", params + [register(flt.geo)]
+
+
+def _driver(flt: EntityFilter) -> Sql | None:
+    """The most selective index lookup the filter offers, to start the query from."""
+    if flt.geo is not None and search_box(flt.geo) is not None:
+        return _geo_candidates(flt)
+    for query in (flt.q,):
+        if query is not None:
+            for statement in query.statements:
+                driver = driver_statement(statement)
+                if driver is not None:
+                    return driver
+    return None
 
 
 def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
     """The WHERE clause (without the keyword) and its parameters."""
-    where = ["e.tenant = ?"]
-    params: list[Any] = [tenant]
+    driver = _driver(flt)
+    if driver is not None:
+        # start from the index lookup's rows; `+` keeps SQLite from scanning the tenant instead
+        where = ["+e.tenant = ?", f"e.pk IN ({driver[0]})"]
+        params: list[Any] = [tenant] + driver[1]
+    else:
+        where = ["e.tenant = ?"]
+        params = [tenant]
     base, base_params = _selector_sql(EntitySelector(flt.ids, flt.id_pattern, flt.types, flt.type_pattern))
     if base != "1":
         where.append(base)

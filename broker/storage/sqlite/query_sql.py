@@ -128,6 +128,26 @@ def compile_statement(statement: Statement) -> Sql:
     return f"({sql} AND {rsql})", params + rparams
 
 
+def driver_statement(statement: Statement) -> Sql | None:
+    """A small superset of the entities a statement can match, from an index: the rows SQLite should
+    start from instead of scanning the tenant. None when no index narrows the statement down."""
+    path = statement.path
+    if path.metadata is not None or path.attr in _BUILTIN_DATES:
+        return None
+    if isinstance(statement, Exists):
+        return None if statement.negated else ("SELECT a.entity_pk FROM attributes a WHERE a.name = ?", [path.attr])
+    if statement.op in ("!=", "~=") or path.sub:
+        return None
+    cond, params = scalar_condition(_ATTR, statement)
+    if cond == FALSE[0]:
+        return None
+    return (
+        f"SELECT a.entity_pk FROM attributes a WHERE a.name = ? AND {cond}"
+        " UNION ALL SELECT a.entity_pk FROM attributes a WHERE a.name = ? AND a.kind = 'a'",
+        [path.attr] + params + [path.attr],
+    )
+
+
 def compile_query(query: Query) -> Sql:
     parts: list[str] = []
     params: list[Any] = []
