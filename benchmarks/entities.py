@@ -31,6 +31,7 @@ from typing import Any, Awaitable, Callable
 
 import aiohttp
 
+from benchmarks.stats import percentile
 from tests.process.broker_process import BrokerProcess
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "entities.json"
@@ -50,12 +51,6 @@ class Phase:
     max_ms: float
 
 
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(pct / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def entity(i: int) -> dict[str, Any]:

@@ -29,16 +29,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from benchmarks.stats import percentile
 from tests.process.broker_process import BrokerProcess, free_port
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "notifications.json"
 
 
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered))) - 1))]
 
 
 class Receiver:

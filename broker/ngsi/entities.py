@@ -280,32 +280,23 @@ class EntityService:
         request_attrs: tuple[str, ...],
     ) -> None:
         async with self.locks.hold((ctx.tenant, ref.id)):
-            await self._modify_once_unlocked(ctx, ref, mutate, request_attrs)
-
-    async def _modify_once_unlocked(
-        self,
-        ctx: RequestContext,
-        ref: EntityRef,
-        mutate: Callable[[Entity], tuple[Entity, NgsiError | None]],
-        request_attrs: tuple[str, ...],
-    ) -> None:
-        for _ in range(MAX_RETRIES):
-            entity = await self._find_one(ctx, ref, self._write_scope(ctx))
-            updated, error = mutate(entity)
-            if updated is entity:  # nothing applied
-                if error is not None:
-                    raise error
-                return
-            updated.location = locate(updated.attrs)
-            entity.location = locate_or_none(entity.attrs)
-            event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
-            outbox = self.changes.outbox_for([event])
-            if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated, outbox)):
-                await self.changes.committed(outbox)
-                if error is not None:
-                    raise error
-                return
-        raise internal_error("too many concurrent changes to one entity")
+            for _ in range(MAX_RETRIES):
+                entity = await self._find_one(ctx, ref, self._write_scope(ctx))
+                updated, error = mutate(entity)
+                if updated is entity:  # nothing applied
+                    if error is not None:
+                        raise error
+                    return
+                updated.location = locate(updated.attrs)
+                entity.location = locate_or_none(entity.attrs)
+                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
+                outbox = self.changes.outbox_for([event])
+                if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated, outbox)):
+                    await self.changes.committed(outbox)
+                    if error is not None:
+                        raise error
+                    return
+            raise internal_error("too many concurrent changes to one entity")
 
     @staticmethod
     async def _storage_call(awaitable: Any) -> Any:
