@@ -47,6 +47,15 @@ def _datetime_value(value: Any) -> Any:
     return as_datetime(value)
 
 
+def _default_type(value: Any) -> str:
+    """The type of an attribute given without one; for `{"$inc": 2}` that of the result, not of the object."""
+    if is_operator_value(value) and len(value) == 1:
+        ((op, operand),) = value.items()
+        if op in ("$inc", "$mul", "$min", "$max"):
+            return default_type(operand)
+    return default_type(value)
+
+
 def parse_metadata(raw: Any) -> dict[str, Metadata]:
     if not isinstance(raw, dict):
         raise bad_request("metadata not a JSON object")
@@ -79,7 +88,7 @@ def parse_attribute(name: str, raw: Any, *, key_values: bool = False) -> Attribu
         if set(raw) - ATTR_KEYS:
             raise bad_request("unrecognized property for context attribute")
         value = raw.get("value")
-        atype = raw["type"] if "type" in raw else default_type(value)
+        atype = raw["type"] if "type" in raw else _default_type(value)
         if not isinstance(atype, str):
             check_identifier(atype, "attribute type")
         if atype in DATETIME_TYPES:

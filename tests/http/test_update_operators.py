@@ -209,3 +209,12 @@ async def test_operator_lookalike_with_two_keys_is_a_plain_value(client: TestCli
     r = await client.patch("/v2/entities/E/attrs", json={"A": {"value": {"x": 1, "y": 2}}})
     assert r.status == 204
     assert await value(client) == {"x": 1, "y": 2}
+
+
+async def test_operator_without_type_keeps_a_number_a_number(client: TestClient) -> None:
+    r = await client.post("/v2/entities", json={"id": "N1", "type": "T", "depth": {"type": "Number", "value": 33}})
+    assert r.status == 201
+    r = await client.patch("/v2/entities/N1/attrs", json={"depth": {"value": {"$inc": 2}}})
+    assert r.status == 204
+    r = await client.get("/v2/entities/N1/attrs/depth")
+    assert await r.json() == {"type": "Number", "value": 35, "metadata": {}}
