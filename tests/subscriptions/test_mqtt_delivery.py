@@ -82,3 +82,32 @@ async def test_mqtt_notification_is_published_on_the_topic(tmp_path: Path, mosqu
     finally:
         await dispatcher.close()
         await storage.close()
+
+
+async def test_mqtt_subscription_through_the_api(client, mosquitto: int):
+    r = await client.post(
+        "/v2/subscriptions",
+        json={
+            "subject": {"entities": [{"idPattern": ".*", "type": "WaterLevel"}]},
+            "notification": {
+                "mqttCustom": {"url": f"mqtt://127.0.0.1:{mosquitto}", "topic": "rivers/${id}", "qos": 1,
+                               "payload": "level ${level}"},
+            },
+        },
+    )
+    assert r.status == 201, await r.text()
+    sub_url = r.headers["Location"]
+    async with aiomqtt.Client("127.0.0.1", port=mosquitto) as listener:
+        await listener.subscribe("rivers/#", qos=1)
+        r = await client.post("/v2/entities", json={"id": "WL7", "type": "WaterLevel", "level": {"value": 2.5}})
+        assert r.status == 201
+        message = await asyncio.wait_for(anext(aiter(listener.messages)), timeout=10)
+    assert message.topic.value == "rivers/WL7"
+    assert message.payload == b"level 2.5"
+    for _ in range(50):  # the counters follow the publication
+        sub = await (await client.get(sub_url)).json()
+        if sub["notification"].get("timesSent") == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert sub["notification"]["timesSent"] == 1
+    assert sub["notification"]["mqttCustom"]["topic"] == "rivers/${id}"
