@@ -35,11 +35,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import aiohttp
 import orjson
 
+from benchmarks.stats import percentile
 from tests.process.broker_process import BrokerProcess
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "queries.json"
@@ -103,8 +104,12 @@ def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def random_centres(count: int, seed: int) -> list[tuple[float, float]]:
+    """Centres inside the area, rounded as they are sent (6 decimals), so both sides use the same point."""
     rng = random.Random(seed)
-    return [(CENTER_LAT + rng.uniform(-DLAT, DLAT), CENTER_LON + rng.uniform(-DLON, DLON)) for _ in range(count)]
+    return [
+        (round(CENTER_LAT + rng.uniform(-DLAT, DLAT), 6), round(CENTER_LON + rng.uniform(-DLON, DLON), 6))
+        for _ in range(count)
+    ]
 
 
 # -- the client-side answers ---------------------------------------------------------------------
@@ -112,15 +117,15 @@ def answer_get(rows: list[Row], wanted: str) -> list[str]:
     return [r.id for r in rows if r.id == wanted]
 
 
-def answer_q(rows: list[Row]) -> list[str]:
-    """Every match of q=temperature>99.9, in creation order (the default order)."""
-    return [r.id for r in rows if r.temperature > Q_THRESHOLD]
+def answer_q(rows: list[Row], threshold: float = Q_THRESHOLD) -> list[str]:
+    """Every match of q=temperature>threshold, in creation order (the default order)."""
+    return [r.id for r in rows if r.temperature > threshold]
 
 
-def answer_near(rows: list[Row], lat: float, lon: float) -> list[str]:
-    """Every entity within NEAR_METRES, nearest first (ties in creation order)."""
+def answer_near(rows: list[Row], lat: float, lon: float, metres: float = NEAR_METRES) -> list[str]:
+    """Every entity within `metres`, nearest first (ties in creation order)."""
     hits = [(haversine(r.lon, r.lat, lon, lat), k, r.id) for k, r in enumerate(rows)]
-    return [i for d, _, i in sorted(h for h in hits if h[0] <= NEAR_METRES)]
+    return [i for d, _, i in sorted(h for h in hits if h[0] <= metres)]
 
 
 def answer_deep(rows: list[Row], offset: int, limit: int) -> list[str]:
@@ -195,14 +200,6 @@ class Phase:
     p50_ms: float
     p99_ms: float
     max_ms: float
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(pct / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 async def run_phase(
@@ -283,19 +280,22 @@ def timed_ms(fn: Callable[[], Any]) -> float:
 
 
 # -- the queries ---------------------------------------------------------------------------------
-def q_path(limit: int = 100, count: bool = False) -> str:
-    return f"/v2/entities?type=Sensor&q=temperature>{Q_THRESHOLD}&limit={limit}" + ("&options=count" if count else "")
+def q_path(threshold: float = Q_THRESHOLD, limit: int = 100, count: bool = False) -> str:
+    return f"/v2/entities?type=Sensor&q=temperature>{threshold:g}&limit={limit}" + ("&options=count" if count else "")
 
 
-def near_path(lat: float, lon: float, limit: int = 100, count: bool = False) -> str:
+def near_path(lat: float, lon: float, metres: float = NEAR_METRES, limit: int = 100, count: bool = False) -> str:
     return (
-        f"/v2/entities?type=Sensor&georel=near;maxDistance:{NEAR_METRES}&geometry=point&coords={lat:.6f},{lon:.6f}"
+        f"/v2/entities?type=Sensor&georel=near;maxDistance:{metres:g}&geometry=point&coords={lat:.6f},{lon:.6f}"
         f"&limit={limit}" + ("&options=count" if count else "")
     )
 
 
 def deep_path(offset: int, limit: int = 20) -> str:
     return f"/v2/entities?type=Sensor&orderBy=temperature&offset={offset}&limit={limit}"
+
+
+Variant = tuple[float, float]  # (q threshold, near radius in metres)
 
 
 @dataclass
@@ -308,21 +308,27 @@ class Check:
     ok: bool
 
 
-async def check_results(url: str, n: int, rows: list[Row], centres: list[tuple[float, float]]) -> list[Check]:
+async def check_results(
+    url: str, n: int, rows: list[Row], centres: list[tuple[float, float]], variants: dict[str, Variant]
+) -> list[Check]:
     """The broker's totals and first pages equal the client-side answers from the scan."""
     checks: list[Check] = []
     async with session(url) as s:
-        expected = answer_q(rows)
-        status, body, headers = await get_json(s, q_path(count=True))
-        total = int(headers.get("Fiware-Total-Count", -1)) if status == 200 else None
-        page_ok = status == 200 and [e["id"] for e in body] == expected[:100]
-        checks.append(Check("q", n, total, len(expected), page_ok, page_ok and total == len(expected)))
-        for lat, lon in centres:
-            expected = answer_near(rows, lat, lon)
-            status, body, headers = await get_json(s, near_path(lat, lon, count=True))
+        for name, (threshold, metres) in variants.items():
+            expected = answer_q(rows, threshold)
+            status, body, headers = await get_json(s, q_path(threshold, count=True))
             total = int(headers.get("Fiware-Total-Count", -1)) if status == 200 else None
             page_ok = status == 200 and [e["id"] for e in body] == expected[:100]
-            checks.append(Check(f"near {lat:.4f},{lon:.4f}", n, total, len(expected), page_ok, page_ok and total == len(expected)))
+            checks.append(Check(f"q{name} >{threshold:g}", n, total, len(expected), page_ok, page_ok and total == len(expected)))
+            for lat, lon in centres:
+                expected = answer_near(rows, lat, lon, metres)
+                status, body, headers = await get_json(s, near_path(lat, lon, metres, count=True))
+                total = int(headers.get("Fiware-Total-Count", -1)) if status == 200 else None
+                page_ok = status == 200 and [e["id"] for e in body] == expected[:100]
+                checks.append(
+                    Check(f"near{name} {metres:g} m {lat:.4f},{lon:.4f}", n, total, len(expected), page_ok,
+                          page_ok and total == len(expected))
+                )
         if n > 0:
             offset = n // 2
             expected = answer_deep(rows, offset, 20)
@@ -342,6 +348,16 @@ class Run:
     phases: list[Phase]
     checks: list[Check]
     store_bytes: int
+
+
+def variants_for(n: int, big: int) -> dict[str, Variant]:
+    """The same q and near everywhere (""), plus at a smaller size ("=") a threshold and a radius that
+    select as many entities as the same query does at `big` (the density grows with N)."""
+    out: dict[str, Variant] = {"": (Q_THRESHOLD, NEAR_METRES)}
+    if n < big:
+        scale = big / n
+        out["="] = (round(100 - (100 - Q_THRESHOLD) * scale, 6), round(NEAR_METRES * math.sqrt(scale)))
+    return out
 
 
 async def bench_size(
@@ -365,26 +381,29 @@ async def bench_size(
     centres = random_centres(max(args.requests * args.clients, 1), seed + 1)
     order = list(range(n))
     random.Random(seed + 2).shuffle(order)
+    variants = variants_for(n, args.n)
     scan.answer_ms = {
         "get": round(timed_ms(lambda: answer_get(rows, ids[order[0]])), 3),
-        "q": round(timed_ms(lambda: answer_q(rows)), 3),
-        "near": round(timed_ms(lambda: answer_near(rows, *centres[0])), 3),
         "deep": round(timed_ms(lambda: answer_deep(rows, n // 2, 20)), 3),
     }
-
     requests: dict[str, Request] = {
         "get": lambda k: f"/v2/entities/{ids[order[k % n]]}",
-        "q": lambda k: q_path(),
-        "near": lambda k: near_path(*centres[k % len(centres)]),
         "deep": lambda k: deep_path(n // 2),
     }
+    for suffix, (threshold, metres) in variants.items():
+        scan.answer_ms["q" + suffix] = round(timed_ms(lambda: answer_q(rows, threshold)), 3)
+        scan.answer_ms["near" + suffix] = round(timed_ms(lambda: answer_near(rows, *centres[0], metres)), 3)
+        requests["q" + suffix] = lambda k, t=threshold: q_path(t)
+        requests["near" + suffix] = lambda k, m=metres: near_path(*centres[k % len(centres)], m)
+        DESCRIPTIONS["q" + suffix] = f"q=temperature>{threshold:g} limit=100"
+        DESCRIPTIONS["near" + suffix] = f"near maxDistance:{metres:g} limit=100"
     phases: list[Phase] = []
-    for name in names:
+    for name in [m for m in names if m in requests]:
         phase = await run_phase(name, n, url, requests[name], args.clients, args.requests, args.phase_seconds)
         print(f"[N={n}] {name}: {phase.requests} requests, p50 {phase.p50_ms} ms, p99 {phase.p99_ms} ms", flush=True)
         phases.append(phase)
 
-    checks = await check_results(url, n, rows, random_centres(args.check_centres, seed + 3))
+    checks = await check_results(url, n, rows, random_centres(args.check_centres, seed + 3), variants)
     return loaded, scan, phases, checks
 
 
@@ -407,10 +426,8 @@ def run_broker(n: int, args: argparse.Namespace, names: tuple[str, ...], seed: i
 
 
 # -- report --------------------------------------------------------------------------------------
-DESCRIPTIONS = {
+DESCRIPTIONS = {  # the q and near variants add themselves
     "get": "GET /v2/entities/{id}",
-    "q": f"q=temperature>{Q_THRESHOLD} limit=100",
-    "near": f"near maxDistance:{NEAR_METRES} limit=100",
     "deep": "orderBy=temperature offset=N/2 limit=20",
 }
 
@@ -432,12 +449,14 @@ def table(runs: list[Run]) -> str:
 
 
 def growth(big: Run, small: Run) -> dict[str, dict[str, float]]:
+    """Latency at N over latency at the small size: for the same query ("q") and for the small-size
+    variant that selects as many entities as the query does at N ("q=")."""
     out: dict[str, dict[str, float]] = {}
-    by_name = {p.name: p for p in small.phases}
-    for p in big.phases:
-        if p.name in by_name:
-            s = by_name[p.name]
-            out[p.name] = {"p50_ratio": round(p.p50_ms / s.p50_ms, 2), "p99_ratio": round(p.p99_ms / s.p99_ms, 2)}
+    at_big = {p.name: p for p in big.phases}
+    for s in small.phases:
+        p = at_big.get(s.name.rstrip("="))
+        if p is not None:
+            out[s.name] = {"p50_ratio": round(p.p50_ms / s.p50_ms, 2), "p99_ratio": round(p.p99_ms / s.p99_ms, 2)}
     out["scan"] = {"ratio": round(big.scan.median / small.scan.median, 2)}
     return out
 
@@ -467,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs = [run_broker(args.n, args, ("get", "q", "near", "deep"), args.seed)]
     if args.small:
-        runs.append(run_broker(args.small, args, ("q", "near"), args.seed + 100))
+        runs.append(run_broker(args.small, args, ("q", "near", "q=", "near="), args.seed + 100))
     total = time.perf_counter() - started
 
     results: dict[str, Any] = {
@@ -517,21 +536,31 @@ def main(argv: list[str] | None = None) -> int:
     if "growth" in results:
         g = results["growth"]
         factor = args.n / args.small
-        print(f"growth {args.small} -> {args.n} entities (x{factor:g}); linear would be x{factor:g}:")
+        print(f"latency growth {args.small} -> {args.n} entities (x{factor:g} data; linear would be x{factor:g}):")
         for name, ratio in g.items():
             if name == "scan":
-                print(f"  full scan  x{ratio['ratio']}")
-            else:
-                print(f"  {name:<10} p50 x{ratio['p50_ratio']}, p99 x{ratio['p99_ratio']}")
+                print(f"  full scan                    x{ratio['ratio']}")
+                continue
+            small_desc, big_desc = DESCRIPTIONS[name], DESCRIPTIONS[name.rstrip("=")]
+            how = "same query" if small_desc == big_desc else f"vs {small_desc.split(' limit')[0]} at {args.small}"
+            print(f"  {big_desc:<42} p50 x{ratio['p50_ratio']:<6} p99 x{ratio['p99_ratio']:<6} ({how})")
     failed = [c for r in runs for c in r.checks if not c.ok]
     for r in runs:
         ok = sum(c.ok for c in r.checks)
-        q = next(c for c in r.checks if c.query == "q")
-        near = [c for c in r.checks if c.query.startswith("near")]
-        print(
-            f"checks N={r.size}: {ok}/{len(r.checks)} ok; q total {q.broker_total} (scan {q.client_total}); "
-            f"near totals {[c.broker_total for c in near]} (scan {[c.client_total for c in near]})"
-        )
+        print(f"checks N={r.size}: {ok}/{len(r.checks)} ok (broker total = scan count and first page = scan's)")
+        for prefix in sorted({c.query.split(" ")[0] for c in r.checks}):
+            group = [c for c in r.checks if c.query.split(" ")[0] == prefix]
+            if prefix.startswith("deep"):
+                print(f"  deep page ids equal: {group[0].page_matches}")
+            elif len(group) == 1:
+                c = group[0]
+                print(f"  {c.query}: broker {c.broker_total}, scan {c.client_total}")
+            else:
+                totals = [c.broker_total for c in group]
+                print(
+                    f"  {prefix} {group[0].query.split(' ')[1]} m, {len(group)} centres: broker {totals}, "
+                    f"scan {[c.client_total for c in group]}"
+                )
     for c in failed:
         print(f"  MISMATCH {c}")
     print(f"total {total:.0f} s")
