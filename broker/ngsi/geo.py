@@ -314,6 +314,8 @@ def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 def distance_to(geom: BaseGeometry, lon: float, lat: float) -> float:
     """Metres from a point to the nearest point of `geom` (0 inside a polygon)."""
+    if geom.geom_type == "Point":  # the common case, and 20x cheaper than the general one
+        return haversine(geom.x, geom.y, lon, lat)
     point = Point(lon, lat)
     if geom.covers(point):
         return 0.0

@@ -218,11 +218,19 @@ class SqliteStorage:
         where, params = filter_sql(tenant, flt)
         order_by, order_params = order_sql(order, flt)
 
+        if order_params:
+            # sort keys only (not whole rows) over the matches, then read the one page of rows
+            sql = (
+                f"SELECT {_ENTITY_COLUMNS} FROM entities e WHERE e.pk IN (SELECT e.pk FROM entities e"
+                f" WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?) ORDER BY {order_by}"
+            )
+            args = params + order_params + [page.limit, page.offset] + order_params
+        else:
+            sql = f"SELECT {_ENTITY_COLUMNS} FROM entities e WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?"
+            args = params + [page.limit, page.offset]
+
         def run(conn: sqlite3.Connection) -> tuple[list[Entity], int | None]:
-            rows = conn.execute(
-                f"SELECT {_ENTITY_COLUMNS} FROM entities e WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
-                params + order_params + [page.limit, page.offset],
-            ).fetchall()
+            rows = conn.execute(sql, args).fetchall()
             total = None
             if count:
                 total = conn.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0]
