@@ -26,6 +26,8 @@ mosquitto:
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.entities
+	$(PY) -m benchmarks.queries
+	$(PY) -m benchmarks.notifications
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis
