@@ -12,7 +12,8 @@ from broker.http.services import services
 from broker.ngsi.entities import EntityRef
 from broker.ngsi.errors import bad_request
 from broker.ngsi.geo import parse_geo_query
-from broker.ngsi.options import parse_page
+from broker.ngsi.model import Entity
+from broker.ngsi.options import Options, parse_page
 from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.payload import parse_entity
 from broker.ngsi.query import parse_mq, parse_q
@@ -52,6 +53,16 @@ def unique_rows(rows: list[Any]) -> list[Any]:
     return seen
 
 
+def entity_page(
+    entities: list[Entity], opts: Options, attrs: Projection, md: Projection, total: int | None
+) -> web.Response:
+    """A page of entities in the representation `options` asks for (`unique` drops repeated rows)."""
+    body = [render_entity(e, opts.format, attrs, md) for e in entities]
+    if "unique" in opts:
+        body = unique_rows(body)
+    return json_response(body, total=total)
+
+
 async def list_entities(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
@@ -61,10 +72,7 @@ async def list_entities(request: web.Request) -> web.Response:
     entities, total = await services(request).entities.query(ctx, flt, page, order=order, count="count" in opts)
     attrs = Projection.parse(param(request, "attrs"))
     md = Projection.parse(param(request, "metadata"))
-    body = [render_entity(e, opts.format, attrs, md) for e in entities]
-    if "unique" in opts:
-        body = unique_rows(body)
-    return json_response(body, total=total)
+    return entity_page(entities, opts, attrs, md, total)
 
 
 async def create_entity(request: web.Request) -> web.Response:
