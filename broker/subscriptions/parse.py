@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from broker.ngsi.datetimes import parse_iso8601
-from broker.ngsi.errors import NgsiError, bad_request, parse_error
+from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.query import parse_mq, parse_q
-from broker.ngsi.validation import check_identifier, check_pattern, has_forbidden_chars
+from broker.ngsi.validation import check_pattern, has_forbidden_chars
 from broker.subscriptions.model import (
     ALTERATION_TYPES,
     ATTRS_FORMATS,
@@ -25,220 +25,306 @@ from broker.subscriptions.model import (
     Subscription,
 )
 
-TOP_KEYS = ("description", "subject", "notification", "expires", "status", "throttling")
 STATUSES = ("active", "inactive", "oneshot")
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 MAX_DESCRIPTION = 1024
+MAX_HTTP_TIMEOUT = 1800000
+# The texts below are Orion's (src/lib/jsonParseV2/parseSubscription.cpp, parseEntitiesVector.cpp,
+# parseStringVector.cpp, utilsParse.cpp). Orion ignores fields it does not know, and so do we.
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise bad_request(f"{what} is not an object")
+def _opt(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str | None = None) -> Any:
+    """Orion's getXxxOpt: the value, or None when absent; "<what> is not a <kind>" when mistyped."""
+    if key not in obj:
+        return None
+    value = obj[key]
+    name = what or key
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad_request(f"{name} is not a bool")
+    elif kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad_request(f"{name} is not an int")
+    elif not isinstance(value, kind):
+        raise bad_request(f"{name} is not a string")
     return value
 
 
-def _strings(value: Any, what: str) -> tuple[str, ...]:
+def _must(obj: dict[str, Any], key: str, what: str) -> str:
+    if key not in obj:
+        raise bad_request(f"{what} is missing")
+    return _opt(obj, key, str, what)
+
+
+def _string_vector(value: Any, field: str) -> tuple[str, ...]:
+    """Orion's parseStringVector: an array of non-empty strings, repeats dropped."""
     if not isinstance(value, list):
-        raise bad_request(f"{what} is not an array")
+        raise bad_request(f"the field /{field}/ must be a JSON array")
+    out: list[str] = []
     for item in value:
         if not isinstance(item, str):
-            raise bad_request(f"{what} item is not a string")
-    return tuple(value)
+            raise bad_request(f"only JSON Strings allowed in string vector /{field}/")
+        if item == "":
+            raise bad_request(f"empty string found in string vector /{field}/")
+        if item not in out:
+            out.append(item)
+    return tuple(out)
 
 
-def _bool(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise bad_request(f"{what} is not a bool")
-    return value
+def _forbidden_id(text: str) -> bool:
+    return any(c in "<>\"'=;()&?/#" or not ("!" <= c <= "~") for c in text)
 
 
 def _entities(raw: Any) -> tuple[EntityPattern, ...]:
     if not isinstance(raw, list):
-        raise bad_request("subject entities is not an array")
-    if not raw:
-        raise bad_request("Invalid subject: entities array is empty")
-    out = []
+        raise bad_request("/entities/ is not an array")
+    out: list[EntityPattern] = []
     for item in raw:
         if not isinstance(item, dict):
-            raise bad_request("entity is not a JSON object")
-        for key in item:
-            if key not in ("id", "idPattern", "type", "typePattern"):
-                raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
-        if "id" in item and "idPattern" in item:
-            raise bad_request("both /id/ and /idPattern/ present")
-        if "type" in item and "typePattern" in item:
-            raise bad_request("both /type/ and /typePattern/ present")
+            raise bad_request("/entities/ vector item is not an object")
         if "id" not in item and "idPattern" not in item:
-            raise bad_request("nor /id/ nor /idPattern/ present")
-        out.append(
-            EntityPattern(
-                id=check_identifier(item["id"], "entity id") if "id" in item else None,
-                id_pattern=check_pattern(item["idPattern"], "idPattern") if "idPattern" in item else None,
-                type=check_identifier(item["type"], "entity type") if "type" in item else None,
-                type_pattern=check_pattern(item["typePattern"], "typePattern") if "typePattern" in item else None,
-            )
-        )
+            raise bad_request("/entities/ vector item does not have /id/ nor /idPattern/")
+        if "id" in item and "idPattern" in item:
+            raise bad_request("/entities/ vector item has both /id/ and /idPattern/")
+        if "type" in item and "typePattern" in item:
+            raise bad_request("/entities/ element has both /type/ and /typePattern/")
+        eid = _opt(item, "id", str, "/entities/ vector item /id/")
+        if eid is not None:
+            if eid == "":
+                raise bad_request("/entities/ element id is empty")
+            if _forbidden_id(eid):
+                raise bad_request("forbidden characters in /entities/ vector item /id/")
+            if len(eid) > 256:
+                raise bad_request("max id length exceeded in /entities/ vector item /id/")
+        id_pattern = _opt(item, "idPattern", str, "/entities/ vector item /idPattern/")
+        if id_pattern is not None:
+            if id_pattern == "":
+                raise bad_request("/entities/ vector item /idPattern/ is empty")
+            check_pattern(id_pattern, "idPattern")
+        etype = _opt(item, "type", str, "/entities/ vector item type")
+        if etype is not None:
+            if _forbidden_id(etype):
+                raise bad_request("forbidden characters in /entities/ vector item /type/")
+            if len(etype) > 256:
+                raise bad_request("max type length exceeded in /entities/ vector item /type/")
+            if etype == "":
+                raise bad_request("entity type length: 0, min length supported: 1")
+        type_pattern = _opt(item, "typePattern", str, "/entities/ vector item /typePattern/")
+        if type_pattern is not None:
+            if type_pattern == "":
+                raise bad_request("/entities/ vector item /typePattern/ is empty")
+            check_pattern(type_pattern, "typePattern")
+        pattern = EntityPattern(eid, id_pattern, etype, type_pattern)
+        if pattern not in out:
+            out.append(pattern)
     return tuple(out)
 
 
+def _expression(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise bad_request("expression is not an object")
+    if not raw:
+        raise bad_request("expression is empty")
+    out: dict[str, Any] = {}
+    for key in ("q", "mq", "georel", "geometry", "coords"):
+        value = _opt(raw, key, str)
+        if value is not None:
+            if value == "":
+                raise bad_request(f"{key} is empty")
+            out[key] = value
+    if "q" in out:
+        out["q_ast"] = parse_q(out["q"])
+    if "mq" in out:
+        out["mq_ast"] = parse_mq(out["mq"])
+    geo = parse_geo_query(
+        out.get("georel"), out.get("geometry"), out.get("coords"),
+        require_georel=True, error_prefix="error parsing geo-query fields: ",
+    )
+    if geo is not None:
+        out["geo"] = geo
+    return out
+
+
 def _condition(raw: Any) -> Condition:
-    raw = _object(raw, "condition")
+    if not isinstance(raw, dict):
+        raise bad_request("condition is not an object")
+    if not raw:
+        raise bad_request("condition is empty")
     kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key == "attrs":
-            kwargs["attrs"] = _strings(value, "condition attrs")
-        elif key == "expression":
-            expr = _object(value, "expression")
-            for ekey, evalue in expr.items():
-                if ekey not in ("q", "mq", "georel", "geometry", "coords"):
-                    raise bad_request(f"Unrecognized field in JSON payload: /{ekey}/")
-                if not isinstance(evalue, str):
-                    raise bad_request(f"{ekey} is not a string")
-                if evalue == "":
-                    raise bad_request(f"{ekey} is empty")
-            if "q" in expr:
-                kwargs["q"], kwargs["q_ast"] = expr["q"], parse_q(expr["q"])
-            if "mq" in expr:
-                kwargs["mq"], kwargs["mq_ast"] = expr["mq"], parse_mq(expr["mq"])
-            geo = parse_geo_query(
-                expr.get("georel"), expr.get("geometry"), expr.get("coords"),
-                require_georel=True, error_prefix="error parsing geo-query fields: ",
-            )
-            if geo is not None:
-                kwargs.update(georel=expr["georel"], geometry=expr["geometry"], coords=expr["coords"], geo=geo)
-        elif key == "alterationTypes":
-            types = _strings(value, "alterationTypes")
-            for t in types:
-                if t not in ALTERATION_TYPES:
-                    raise bad_request(f"Invalid alterationType: {t}" if not has_forbidden_chars(t) else "Invalid alterationType")
-            kwargs["alteration_types"] = types
-        elif key == "notifyOnMetadataChange":
-            kwargs["notify_on_metadata_change"] = _bool(value, "notifyOnMetadataChange")
-        else:
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
+    if "attrs" in raw:
+        kwargs["attrs"] = _string_vector(raw["attrs"], "attrs")
+    if "expression" in raw:
+        kwargs.update(_expression(raw["expression"]))
+    if "alterationTypes" in raw:
+        types = _string_vector(raw["alterationTypes"], "alterationTypes")
+        for t in types:
+            if t not in ALTERATION_TYPES:
+                raise bad_request(f"unknown subscription alterationType: {t}")
+        kwargs["alteration_types"] = types
+    notify_md = _opt(raw, "notifyOnMetadataChange", bool)
+    if notify_md is not None:
+        kwargs["notify_on_metadata_change"] = notify_md
     return Condition(**kwargs)
 
 
 def _subject(raw: Any) -> tuple[tuple[EntityPattern, ...], Condition]:
-    raw = _object(raw, "subject")
+    if not isinstance(raw, dict):
+        raise bad_request("subject is not an object")
     if "entities" not in raw:
         raise bad_request("no subject entities specified")
-    for key in raw:
-        if key not in ("entities", "condition"):
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
-    return _entities(raw["entities"]), _condition(raw["condition"]) if "condition" in raw else Condition()
+    entities = _entities(raw["entities"])
+    if not entities:
+        raise bad_request("subject entities is empty")
+    return entities, _condition(raw["condition"]) if "condition" in raw else Condition()
 
 
-def _url(value: Any, schemes: tuple[str, ...], what: str) -> str:
-    if not isinstance(value, str):
-        raise bad_request(f"{what} url is not a string")
-    if value == "":
-        raise bad_request(f"{what} url is empty")
-    if "${" in value:
-        return value  # custom notifications may template the URL
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise bad_request("Invalid URL")
+def _url_parts(url: str) -> tuple[str, str] | None:
+    """(scheme, path) of a URL Orion's parseUrl accepts, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "mqtt") or not parts.hostname:
+        return None
     try:
         parts.port
     except ValueError:
-        raise bad_request("Invalid URL") from None
-    return value
+        return None
+    return parts.scheme, parts.path or "/"
 
 
-def _string_map(value: Any, what: str) -> dict[str, str]:
-    value = _object(value, what)
+def _timeout(raw: dict[str, Any]) -> int | None:
+    timeout = _opt(raw, "timeout", int)
+    if timeout is not None and not 0 <= timeout <= MAX_HTTP_TIMEOUT:
+        raise bad_request(f"timeout field must be an integer between 0 and {MAX_HTTP_TIMEOUT}")
+    return timeout or None
+
+
+def _dictionary(raw: dict[str, Any], key: str) -> dict[str, str]:
+    name = f"notification httpCustom {key}"
+    value = raw[key]
+    if not isinstance(value, dict):
+        raise bad_request(f"{name} is not an object")
+    if not value:
+        raise bad_request(f"{name} is empty")
     for k, v in value.items():
         if not isinstance(v, str):
-            raise bad_request(f"{what} value is not a string")
+            raise bad_request(f"{name} element is not a string")
+        if has_forbidden_chars(v) or has_forbidden_chars(k):
+            raise bad_request(f"forbidden characters in custom {name}")
     return dict(value)
 
 
 def _custom_payload(raw: dict[str, Any], fields: dict[str, Any]) -> None:
-    given = [k for k in ("payload", "json", "ngsi") if k in raw]
-    if len(given) > 1:
+    if sum(k in raw for k in ("payload", "json", "ngsi")) > 1:
         raise bad_request("only one of payload, json or ngsi fields accepted at the same time in httpCustom or mqttCustom")
     if "payload" in raw:
         payload = raw["payload"]
-        if payload is not None and not isinstance(payload, str):
-            raise bad_request("payload is not a string")
+        if payload is not None:
+            payload = _opt(raw, "payload", str, "payload custom notification")
+            if has_forbidden_chars(payload):
+                raise bad_request("forbidden characters in custom /payload/")
         fields["payload"], fields["payload_set"] = payload, True
-    if "json" in raw:
+    elif "json" in raw:
         if not isinstance(raw["json"], (dict, list)):
-            raise bad_request("json is not an object or array")
+            raise bad_request("json fields in httpCustom or mqttCustom must be object or array")
         fields["json"] = raw["json"]
-    if "ngsi" in raw:
-        fields["ngsi"] = _object(raw["ngsi"], "ngsi")
+    elif "ngsi" in raw:
+        ngsi = raw["ngsi"]
+        if not isinstance(ngsi, dict):
+            raise bad_request("ngsi field in httpCustom or mqttCustom must be an object")
+        if "id" in ngsi and not isinstance(ngsi["id"], str):
+            raise bad_request("Invalid JSON type for entity id")
+        if "type" in ngsi and not isinstance(ngsi["type"], str):
+            raise bad_request("Invalid JSON type for entity type")
+        fields["ngsi"] = ngsi
 
 
 def _http(raw: Any, custom: bool) -> HttpTarget:
-    what = "httpCustom" if custom else "http"
-    raw = _object(raw, what)
-    if "url" not in raw:
-        raise bad_request(f"{what} notification has no url")
-    allowed = {"url", "timeout"} | ({"headers", "qs", "method", "payload", "json", "ngsi"} if custom else set())
-    for key in raw:
-        if key not in allowed:
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
-    fields: dict[str, Any] = {"url": _url(raw["url"], ("http", "https"), what), "custom": custom}
-    if "timeout" in raw:
-        t = raw["timeout"]
-        if not isinstance(t, int) or isinstance(t, bool) or t < 0:
-            raise bad_request("timeout is not a positive integer")
-        fields["timeout"] = t
-    if custom:
-        if "headers" in raw:
-            fields["headers"] = _string_map(raw["headers"], "headers")
-        if "qs" in raw:
-            fields["qs"] = _string_map(raw["qs"], "qs")
-        if "method" in raw:
-            if raw["method"] not in HTTP_METHODS:
-                raise bad_request("Invalid HTTP method")
-            fields["method"] = raw["method"]
+    kind = "httpCustom" if custom else "http"
+    if not isinstance(raw, dict):
+        raise bad_request(f"{kind} notification is not an object")
+    url = _must(raw, "url", f"url {kind} notification")
+    fields: dict[str, Any] = {"custom": custom}
+    if not custom:
+        if has_forbidden_chars(url):
+            raise bad_request("forbidden characters in http field /url/")
+        fields["timeout"] = _timeout(raw)
+        parts = _url_parts(url)
+        if parts is None:
+            raise bad_request("Invalid URL parsing notification url")
+        if parts[0] == "mqtt":
+            raise bad_request("mqtt URL cannot be used in http notifications")
+    else:
+        if has_forbidden_chars(url):
+            raise bad_request("forbidden characters in custom /url/")
+        if "${" not in url:
+            parts = _url_parts(url)
+            if parts is None:
+                raise bad_request("invalid custom /url/")
+            if parts[0] == "mqtt":
+                raise bad_request("mqtt URL cannot be used in http notifications")
+        method = _opt(raw, "method", str, "method httpCustom notification")
+        if method is not None:
+            if method.upper() not in HTTP_METHODS:
+                raise bad_request("unknown method httpCustom notification")
+            fields["method"] = method.upper()
         _custom_payload(raw, fields)
+        if "qs" in raw:
+            fields["qs"] = _dictionary(raw, "qs")
+        if "headers" in raw:
+            fields["headers"] = _dictionary(raw, "headers")
+        fields["timeout"] = _timeout(raw)
+    fields["url"] = url
     return HttpTarget(**fields)
 
 
 def _mqtt(raw: Any, custom: bool) -> MqttTarget:
-    what = "mqttCustom" if custom else "mqtt"
-    raw = _object(raw, what)
-    if "url" not in raw:
-        raise bad_request(f"{what} notification has no url")
-    if "topic" not in raw:
-        raise bad_request(f"{what} notification has no topic")
-    allowed = {"url", "topic", "qos", "retain", "user", "passwd"} | ({"payload", "json", "ngsi"} if custom else set())
-    for key in raw:
-        if key not in allowed:
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
-    if not isinstance(raw["topic"], str) or raw["topic"] == "":
-        raise bad_request("mqtt topic is empty" if raw["topic"] == "" else "mqtt topic is not a string")
-    fields: dict[str, Any] = {"url": _url(raw["url"], ("mqtt", "mqtts"), what), "topic": raw["topic"], "custom": custom}
-    if "qos" in raw:
-        if raw["qos"] not in (0, 1, 2) or isinstance(raw["qos"], bool):
-            raise bad_request("mqtt qos field must be an integer in the 0 to 2 range")
-        fields["qos"] = raw["qos"]
-    if "retain" in raw:
-        fields["retain"] = _bool(raw["retain"], "mqtt retain")
-    if ("user" in raw) != ("passwd" in raw):
+    kind = "mqttCustom" if custom else "mqtt"
+    if not isinstance(raw, dict):
+        raise bad_request(f"{kind} notification is not an object")
+    url = _must(raw, "url", "url mqtt notification")
+    if has_forbidden_chars(url):
+        raise bad_request("forbidden characters in mqtt field /url/")
+    parts = _url_parts(url)
+    if parts is None:
+        raise bad_request("invalid mqtt /url/")
+    if parts[0] != "mqtt":
+        raise bad_request("http or https URL cannot be used in mqtt notifications")
+    if parts[1] != "/":
+        raise bad_request("path cannot be used in mqtt url, use topic instead")
+    fields: dict[str, Any] = {"url": url, "custom": custom}
+    user = _opt(raw, "user", str, "user mqtt notification")
+    if user is not None and has_forbidden_chars(user):
+        raise bad_request("forbidden characters in mqtt /user/")
+    passwd = _opt(raw, "passwd", str, "passwd mqtt notification")
+    if (user is None) != (passwd is None):
         raise bad_request("you must use user and passwd fields simultaneously")
-    for key in ("user", "passwd"):
-        if key in raw:
-            if not isinstance(raw[key], str):
-                raise bad_request(f"mqtt {key} is not a string")
-            fields[key] = raw[key]
+    fields["user"], fields["passwd"] = user, passwd
+    qos = _opt(raw, "qos", int)
+    if qos is not None and not 0 <= qos <= 2:
+        raise bad_request("mqtt qos field must be an integer in the 0 to 2 range")
+    fields["qos"] = qos or 0
+    fields["retain"] = bool(_opt(raw, "retain", bool))
+    topic = _must(raw, "topic", "topic mqtt notification")
+    if topic == "":
+        raise bad_request("empty mqtt field /topic/")
+    if "+" in topic or "#" in topic:
+        raise bad_request("+ and # are not allowed in mqtt field /topic/")
+    if has_forbidden_chars(topic):
+        raise bad_request("forbidden characters in mqtt field /topic/")
+    fields["topic"] = topic
     if custom:
         _custom_payload(raw, fields)
     return MqttTarget(**fields)
 
 
 def _notification(raw: Any) -> Notification:
-    raw = _object(raw, "notification")
-    targets = [k for k in ("http", "httpCustom", "mqtt", "mqttCustom") if k in raw]
-    if not targets:
+    if not isinstance(raw, dict):
+        raise bad_request("notification is not an object")
+    kinds = [k for k in ("http", "httpCustom", "mqtt", "mqttCustom") if k in raw]
+    if len(kinds) > 1:
+        raise bad_request("only one of http, httpCustom, mqtt or mqttCustom is allowed")
+    if not kinds:
         raise bad_request("http, httpCustom, mqtt or mqttCustom is missing")
-    if len(targets) > 1:
-        raise bad_request("only one of http, httpCustom, mqtt or mqttCustom fields accepted at the same time")
-    kind = targets[0]
+    kind = kinds[0]
     target: HttpTarget | MqttTarget
     if kind.startswith("http"):
         target = _http(raw[kind], kind == "httpCustom")
@@ -247,72 +333,33 @@ def _notification(raw: Any) -> Notification:
     fields: dict[str, Any] = {"target": target}
     if "attrs" in raw and "exceptAttrs" in raw:
         raise bad_request("http notification has attrs and exceptAttrs")
-    for key, value in raw.items():
-        if key in targets:
-            continue
-        if key == "attrs":
-            fields["attrs"] = _strings(value, "notification attrs")
-        elif key == "exceptAttrs":
-            fields["except_attrs"] = _strings(value, "exceptAttrs")
-            if not fields["except_attrs"]:
-                raise bad_request("exceptAttrs is empty")
-        elif key == "attrsFormat":
-            if value not in ATTRS_FORMATS:
-                raise bad_request("invalid attrsFormat, accepted values: legacy, normalized, simplifiedNormalized, keyValues, simplifiedKeyValues, values")
-            fields["attrs_format"] = value
-        elif key == "metadata":
-            fields["metadata"] = _strings(value, "metadata")
-        elif key == "onlyChangedAttrs":
-            fields["only_changed_attrs"] = _bool(value, "onlyChangedAttrs")
-        elif key == "covered":
-            fields["covered"] = _bool(value, "covered")
-        elif key == "maxFailsLimit":
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise bad_request("maxFailsLimit must be greater than zero")
-            fields["max_fails_limit"] = value
-        elif key in ("timesSent", "lastNotification", "lastSuccess", "lastSuccessCode", "lastFailure",
-                     "lastFailureReason", "failsCounter", "status"):
-            continue  # read-only fields a client may echo back
-        else:
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
-    if fields.get("covered") and not fields.get("attrs"):
-        raise bad_request("covered true cannot be used if notification attributes list is empty")
+    if "attrs" in raw:
+        fields["attrs"] = _string_vector(raw["attrs"], "attrs")
+    elif "exceptAttrs" in raw:
+        fields["except_attrs"] = _string_vector(raw["exceptAttrs"], "exceptAttrs")
+        if not fields["except_attrs"]:
+            raise bad_request("http notification has exceptAttrs is empty")
+    only_changed = _opt(raw, "onlyChangedAttrs", bool)
+    if only_changed is not None:
+        fields["only_changed_attrs"] = only_changed
+    covered = _opt(raw, "covered", bool)
+    if covered is not None:
+        fields["covered"] = covered
+        if covered and not fields.get("attrs"):
+            raise bad_request("covered true cannot be used if notification attributes list is empty")
+    if "metadata" in raw:
+        fields["metadata"] = _string_vector(raw["metadata"], "metadata")
+    attrs_format = _opt(raw, "attrsFormat", str)
+    if attrs_format is not None:
+        if attrs_format not in ATTRS_FORMATS:
+            raise bad_request("invalid attrsFormat, accepted values: legacy, normalized, keyValues, values")
+        fields["attrs_format"] = attrs_format
+    max_fails = _opt(raw, "maxFailsLimit", int)
+    if max_fails is not None:
+        if max_fails <= 0:
+            raise bad_request("maxFailsLimit must be greater than zero")
+        fields["max_fails_limit"] = max_fails
     return Notification(**fields)
-
-
-def _expires(value: Any) -> float | None:
-    if not isinstance(value, str):
-        raise bad_request("expires is not a string")
-    if value == "":
-        return None  # Orion: an empty expires makes the subscription permanent
-    epoch = parse_iso8601(value)
-    if epoch is None:
-        raise bad_request("expires has an invalid format")
-    return epoch
-
-
-def _throttling(value: Any) -> int:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise bad_request("throttling is not a number")
-    if value < 0:
-        raise bad_request("Negative Number not allowed in throttling")
-    return int(value)
-
-
-def _status(value: Any) -> str:
-    if value not in STATUSES:
-        raise bad_request("status is not valid: it has to be either active, inactive or oneshot")
-    return value
-
-
-def _description(value: Any) -> str:
-    if not isinstance(value, str):
-        raise bad_request("description is not a string")
-    if len(value) > MAX_DESCRIPTION:
-        raise bad_request(f"max description length exceeded ({MAX_DESCRIPTION})")
-    if has_forbidden_chars(value):
-        raise bad_request("forbidden characters in description")
-    return value
 
 
 def _top(body: Any) -> dict[str, Any]:
@@ -320,55 +367,86 @@ def _top(body: Any) -> dict[str, Any]:
         raise parse_error()
     if not body:
         raise bad_request("empty payload")
-    for key in body:
-        if key not in TOP_KEYS and key not in ("id",):
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
     return body
 
 
-def parse_subscription(body: Any, *, tenant: str, service_path: str, now: float, new_id: str) -> Subscription:
-    body = _top(body)
-    if "subject" not in body:
+def _description(body: dict[str, Any]) -> str | None:
+    description = _opt(body, "description", str)
+    if description is not None:
+        if len(description) > MAX_DESCRIPTION:
+            raise bad_request("max description length exceeded")
+        if has_forbidden_chars(description):
+            raise bad_request("forbidden characters in description")
+    return description
+
+
+def _expires(body: dict[str, Any]) -> float | None:
+    expires = _opt(body, "expires", str)
+    if not expires:
+        return None  # absent or "": permanent
+    epoch = parse_iso8601(expires)
+    if epoch is None:
+        raise bad_request("expires has an invalid format")
+    return epoch
+
+
+def _status(body: dict[str, Any]) -> str | None:
+    status = _opt(body, "status", str)
+    if status is not None and status not in STATUSES:
+        raise bad_request("status is not valid: it has to be either active or inactive")
+    return status
+
+
+def _throttling(body: dict[str, Any]) -> int | None:
+    throttling = _opt(body, "throttling", int)
+    if throttling is not None and throttling < 0:
+        raise bad_request("throttling must be a non-negative integer")
+    return throttling
+
+
+def _fields(body: dict[str, Any], update: bool) -> dict[str, Any]:
+    """Orion's order of checks: description, subject, notification, expires, status, throttling."""
+    changes: dict[str, Any] = {}
+    description = _description(body)
+    if description is not None:
+        changes["description"] = description
+    if "subject" in body:
+        changes["entities"], changes["condition"] = _subject(body["subject"])
+    elif not update:
         raise bad_request("no subject for subscription specified")
-    if "notification" not in body:
+    if "notification" in body:
+        changes["notification"] = _notification(body["notification"])
+    elif not update:
         raise bad_request("no notification for subscription specified")
-    entities, condition = _subject(body["subject"])
+    if "expires" in body:
+        changes["expires"] = _expires(body)
+    status = _status(body)
+    if status is not None:
+        changes["status"] = status
+    throttling = _throttling(body)
+    if throttling is not None:
+        changes["throttling"] = throttling
+    return changes
+
+
+def parse_subscription(body: Any, *, tenant: str, service_path: str, now: float, new_id: str) -> Subscription:
+    """`POST /v2/subscriptions`: a new subscription (`NgsiError` 400 with Orion's text otherwise)."""
+    changes = _fields(_top(body), update=False)
     return Subscription(
         id=new_id,
         tenant=tenant,
         service_path=service_path,
-        entities=entities,
-        condition=condition,
-        notification=_notification(body["notification"]),
-        description=_description(body["description"]) if "description" in body else None,
-        status=_status(body["status"]) if "status" in body else "active",
-        expires=_expires(body["expires"]) if "expires" in body else None,
-        throttling=_throttling(body["throttling"]) if "throttling" in body else None,
+        entities=changes.pop("entities"),
+        condition=changes.pop("condition"),
+        notification=changes.pop("notification"),
         created_at=now,
+        **changes,
     )
 
 
 def apply_patch(sub: Subscription, body: Any, *, now: float) -> Subscription:
-    """PATCH: each top-level field given replaces the stored one (Orion's semantics)."""
-    body = _top(body)
-    changes: dict[str, Any] = {}
-    if "subject" in body:
-        changes["entities"], changes["condition"] = _subject(body["subject"])
-    if "notification" in body:
-        notification = _notification(body["notification"])
-        changes["notification"] = notification
-    if "description" in body:
-        changes["description"] = _description(body["description"])
-    if "status" in body:
-        changes["status"] = _status(body["status"])
-    if "expires" in body:
-        changes["expires"] = _expires(body["expires"]) if body["expires"] is not None else None
-    if "throttling" in body:
-        changes["throttling"] = _throttling(body["throttling"])
-    updated = dataclasses.replace(sub, **changes)
-    if "notification" in body:
+    """`PATCH /v2/subscriptions/{id}`: each top-level field given replaces the stored one."""
+    updated = dataclasses.replace(sub, **_fields(_top(body), update=True))
+    if updated.notification is not sub.notification:
         updated.delivery.fails_counter = 0
     return updated
-
-
-__all__ = ["parse_subscription", "apply_patch", "NgsiError"]
