@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import random
 import tempfile
 import time
@@ -38,22 +39,22 @@ DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "notifications
 
 
 class Receiver:
-    """Counts notifications per subscription; `down` subscriptions are answered 503."""
+    """Counts notifications per subscription; `down` subscriptions are answered 503.
+
+    It runs in a process of its own (see `ReceiverProcess`), so receiving thousands of
+    notifications does not slow down the clients that send the updates being measured.
+    """
 
     def __init__(self) -> None:
-        self.port = free_port()
         self.received: dict[str, set[int]] = {}  # subscription -> update numbers (duplicates count once)
         self.duplicates = 0
         self.latencies: list[float] = []
         self.down: set[str] = set()
         self.window = range(0)  # update numbers of the current phase; stragglers of earlier ones are ignored
-        self.refused = 0
-        self._runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
         if key in self.down:
-            self.refused += 1
             return web.Response(status=503)
         body = await request.json()
         entity = body["data"][0]
@@ -66,19 +67,60 @@ class Receiver:
         seen.add(entity["n"]["value"])
         return web.Response(status=200)
 
-    async def start(self) -> None:
+    async def control(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if "window" in body:
+            self.received.clear()
+            self.latencies.clear()
+            self.duplicates = 0
+            self.window = range(*body["window"])
+        self.down = set(body.get("down", []))
+        return web.json_response({})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "total": sum(len(v) for v in self.received.values()),
+                "duplicates": self.duplicates,
+                "p50": percentile(self.latencies, 50),
+                "p99": percentile(self.latencies, 99),
+            }
+        )
+
+    def serve(self, port: int) -> None:
         app = web.Application()
         app.router.add_post("/r/{key}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024).start()
+        app.router.add_post("/control", self.control)
+        app.router.add_get("/stats", self.stats)
+        web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, backlog=1024)
 
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
-    def total(self) -> int:
-        return sum(len(v) for v in self.received.values())
+class ReceiverProcess:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._proc = multiprocessing.get_context("fork").Process(target=Receiver().serve, args=(self.port,), daemon=True)
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        self._proc.start()
+        for _ in range(200):
+            try:
+                await self.stats(session)
+                return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("the receiver did not start")
+
+    async def control(self, session: aiohttp.ClientSession, **body: object) -> None:
+        async with session.post(f"http://127.0.0.1:{self.port}/control", json=body) as r:
+            assert r.status == 200
+
+    async def stats(self, session: aiohttp.ClientSession) -> dict:
+        async with session.get(f"http://127.0.0.1:{self.port}/stats") as r:
+            return await r.json()
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.join(5)
 
 
 @dataclass
@@ -123,8 +165,7 @@ async def run_updates(
 
 
 async def main_async(args: argparse.Namespace) -> list[Result]:
-    receiver = Receiver()
-    await receiver.start()
+    receiver = ReceiverProcess()
     tmp = Path(tempfile.mkdtemp(prefix="notif-bench-"))
     broker = BrokerProcess(tmp / "broker.db", args=["-logLevel", "WARN", "-notifRetryWindow", "3600"])
     broker.start()
@@ -133,6 +174,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
     try:
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
+            await receiver.start(session)
             entities = [
                 {"id": f"E{t}", "type": f"T{t}", "sentAt": {"value": 0}, "n": {"value": 0}} for t in range(args.types)
             ]
@@ -156,22 +198,21 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                     assert r.status == 201, await r.text()
 
             for phase, down_share in (("healthy", 0.0), ("10% down", 0.1)):
-                receiver.received.clear()
-                receiver.latencies.clear()
-                receiver.duplicates = 0
-                receiver.down = set(random.sample(keys, int(len(keys) * down_share)))
                 expected = args.updates * per_type
-                started = time.perf_counter()
                 offset = 1_000_000 * (1 + len(results))
-                receiver.window = range(offset, offset + args.updates)
+                down = random.sample(keys, int(len(keys) * down_share))
+                await receiver.control(session, window=[offset, offset + args.updates], down=down)
+                started = time.perf_counter()
                 seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency, offset)
                 await asyncio.sleep(2.0)
-                receiver.down = set()  # the receivers come back
+                await receiver.control(session, down=[])  # the receivers come back
                 deadline = time.perf_counter() + args.drain_timeout
-                while receiver.total() < expected and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.1)
+                stats = await receiver.stats(session)
+                while stats["total"] < expected and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.2)
+                    stats = await receiver.stats(session)
                 drained = time.perf_counter() - started
-                got = receiver.total()
+                got = stats["total"]
                 results.append(
                     Result(
                         phase,
@@ -182,16 +223,16 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                         expected,
                         got,
                         got / drained,
-                        percentile(receiver.latencies, 50) * 1000,
-                        percentile(receiver.latencies, 99) * 1000,
+                        stats["p50"] * 1000,
+                        stats["p99"] * 1000,
                         drained,
                         expected - got,
-                        receiver.duplicates,
+                        stats["duplicates"],
                     )
                 )
     finally:
         broker.stop()
-        await receiver.close()
+        receiver.close()
     return results
 
 
