@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
 import sys
 from typing import Sequence
 
@@ -23,7 +25,22 @@ def make_app(config: Config) -> web.Application:
         max_payload=config.inReqPayloadMaxSize, cors_origin=config.corsOrigin, cors_max_age=config.corsMaxAge
     )
     delivery = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
-    return build_app(storage, settings, delivery)
+    return build_app(storage, settings, delivery, deliver_here=False)
+
+
+def start_delivery_worker(config: Config) -> subprocess.Popen[bytes]:
+    """The process that sends notifications (broker.subscriptions.worker), on the same store."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "broker.subscriptions.worker",
+            "-dbPath", config.dbPath,
+            "-notifRetryWindow", str(config.notifRetryWindow),
+            "-httpTimeout", str(config.httpTimeout),
+            "-logLevel", config.logLevel,
+            "-parent", str(os.getpid()),
+        ],
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def serve(config: Config) -> None:
@@ -35,13 +52,19 @@ async def serve(config: Config) -> None:
         keepalive_timeout=float(config.reqTimeout) if config.reqTimeout > 0 else 75.0,
     )
     await runner.setup()
+    worker = start_delivery_worker(config)
     try:
         site = web.TCPSite(runner, config.localIp, config.port, reuse_address=True, backlog=1024)
         await site.start()
         event(logging.WARNING, "listening", port=config.port, ip=config.localIp, dbPath=config.dbPath)
         await asyncio.Event().wait()
     finally:
+        worker.terminate()
         await runner.cleanup()
+        try:
+            await asyncio.to_thread(worker.wait, 10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

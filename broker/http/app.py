@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Awaitable, Callable
 
@@ -11,6 +13,7 @@ from broker.http.pipeline import SETTINGS, HttpSettings, orion_headers, pipeline
 from broker.subscriptions.dispatcher import DeliverySettings
 from broker.http.routes import attributes, batch, entities, meta, subscriptions, types
 from broker.http.services import SERVICES, Services
+from broker.logs import event
 from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
@@ -58,8 +61,13 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def build_app(
-    storage: Storage, settings: HttpSettings | None = None, delivery: DeliverySettings | None = None
+    storage: Storage,
+    settings: HttpSettings | None = None,
+    delivery: DeliverySettings | None = None,
+    *,
+    deliver_here: bool = True,
 ) -> web.Application:
+    """The application; `deliver_here=False` when a delivery worker process sends the notifications."""
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
     delivery = delivery or DeliverySettings()
@@ -77,7 +85,7 @@ def build_app(
         entities=entity_service,
         types=TypeService(storage),
         batch=BatchService(entity_service),
-        subscriptions=SubscriptionService(notifier),
+        subscriptions=SubscriptionService(notifier, counters_in_store=not deliver_here),
         started_at=time.time(),
     )
     by_path: dict[str, list[tuple[str, Handler]]] = {}
@@ -93,12 +101,29 @@ def build_app(
             resource.add_route("OPTIONS", meta.options_placeholder)
     app.on_response_prepare.append(orion_headers)
 
+    async def follow_other_processes() -> None:
+        """Subscriptions changed by the delivery worker (e.g. `maxFailsLimit`) reach the cache."""
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await notifier.refresh()
+            except Exception as exc:  # the store is busy or down: try again later
+                event(logging.WARNING, "subscription refresh failed", error=repr(exc))
+
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await storage.start()
         await notifier.load()
-        await dispatcher.start()
+        follower = None
+        if deliver_here:
+            await dispatcher.start()
+        else:
+            follower = asyncio.create_task(follow_other_processes())
         yield
-        await dispatcher.close()
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        else:
+            await dispatcher.close()
         await storage.close()
 
     app.cleanup_ctx.append(lifecycle)

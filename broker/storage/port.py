@@ -153,6 +153,14 @@ class Storage(Protocol):
 
     async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None: ...
 
+    async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
+        """The delivery counters as stored (the process that delivers may be another one)."""
+        ...
+
+    async def subscriptions_version(self) -> int:
+        """A number that moves whenever a subscription is saved or deleted, by any process."""
+        ...
+
     async def due_subscriptions(self, now: float) -> list[str]:
         """Subscriptions whose oldest owed notification is due by `now`."""
         ...

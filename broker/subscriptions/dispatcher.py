@@ -49,7 +49,9 @@ class Dispatcher:
         timeout: float = 5.0,
         concurrency: int = 100,
         mqtt: MqttPublisher | None = None,
+        poll: float = 0.5,
     ) -> None:
+        self.poll = poll
         self.storage = storage
         self.notifier = notifier
         self.clock = clock
@@ -95,7 +97,7 @@ class Dispatcher:
             except Exception as exc:  # the store is down: try again on the next round
                 event(logging.ERROR, "dispatcher round failed", error=repr(exc))
             try:
-                await asyncio.wait_for(self.notifier.wake.wait(), timeout=0.5)
+                await asyncio.wait_for(self.notifier.wake.wait(), timeout=self.poll)
             except asyncio.TimeoutError:
                 pass
 

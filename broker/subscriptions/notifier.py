@@ -26,12 +26,25 @@ class Notifier:
         self._by_type: dict[str, dict[str, list[Subscription]]] = {}  # tenant -> type -> subscriptions
         self._any_type: dict[str, list[Subscription]] = {}  # tenant -> subscriptions with typePattern/no type
         self._last_sent: dict[str, float] = {}  # throttling
+        self._version = -1
         self.wake = asyncio.Event()
 
     # -- the cache ---------------------------------------------------------------------------
     async def load(self) -> None:
-        for doc, delivery in await self.storage.load_subscriptions():
-            self._put(from_doc(doc, delivery))
+        self._version = await self.storage.subscriptions_version()
+        fresh = [from_doc(doc, delivery) for doc, delivery in await self.storage.load_subscriptions()]
+        self._subs.clear()
+        self._by_type.clear()
+        self._any_type.clear()
+        for sub in fresh:
+            self._put(sub)
+
+    async def refresh(self) -> bool:
+        """Reload the cache when another process changed a subscription; True when it did."""
+        if await self.storage.subscriptions_version() == self._version:
+            return False
+        await self.load()
+        return True
 
     def get(self, tenant: str, sub_id: str) -> Subscription | None:
         return self._subs.get(tenant, {}).get(sub_id)

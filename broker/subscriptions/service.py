@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from typing import Any, Callable
@@ -9,7 +10,7 @@ from typing import Any, Callable
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
 from broker.storage.port import Page
-from broker.subscriptions.model import Subscription
+from broker.subscriptions.model import Subscription, SubscriptionStatus
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.parse import apply_patch, parse_subscription
 
@@ -17,9 +18,12 @@ SUBSCRIPTION_NOT_FOUND = "The requested subscription has not been found. Check i
 
 
 class SubscriptionService:
-    def __init__(self, notifier: Notifier, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, notifier: Notifier, clock: Callable[[], float] = time.time, *, counters_in_store: bool = False
+    ) -> None:
         self.notifier = notifier
         self.clock = clock
+        self.counters_in_store = counters_in_store  # another process delivers and keeps the counters
 
     async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Subscription:
         sub = parse_subscription(
@@ -30,22 +34,31 @@ class SubscriptionService:
         await self.notifier.save(sub)
         return sub
 
-    def list(self, ctx: RequestContext, page: Page) -> tuple[list[Subscription], int]:
+    async def list(self, ctx: RequestContext, page: Page) -> tuple[list[Subscription], int]:
         subs = sorted(self.notifier.all(ctx.tenant), key=lambda s: (s.created_at, s.id))
-        return subs[page.offset : page.offset + page.limit], len(subs)
+        shown = subs[page.offset : page.offset + page.limit]
+        return [await self._with_counters(s) for s in shown], len(subs)
 
-    def get(self, ctx: RequestContext, sub_id: str) -> Subscription:
+    async def get(self, ctx: RequestContext, sub_id: str) -> Subscription:
         sub = self.notifier.get(ctx.tenant, sub_id)
         if sub is None:
             raise not_found(SUBSCRIPTION_NOT_FOUND)
-        return sub
+        return await self._with_counters(sub)
+
+    async def _with_counters(self, sub: Subscription) -> Subscription:
+        if not self.counters_in_store:
+            return sub
+        stored = await self.notifier.storage.get_delivery(sub.tenant, sub.id)
+        if not stored:
+            return sub
+        return dataclasses.replace(sub, delivery=SubscriptionStatus(**stored))
 
     async def update(self, ctx: RequestContext, sub_id: str, body: Any) -> None:
-        current = self.get(ctx, sub_id)
+        current = await self.get(ctx, sub_id)
         updated = apply_patch(current, body, now=self.clock())
         updated.delivery = current.delivery
         await self.notifier.save(updated)
 
     async def delete(self, ctx: RequestContext, sub_id: str) -> None:
-        self.get(ctx, sub_id)
+        await self.get(ctx, sub_id)
         await self.notifier.delete(ctx.tenant, sub_id)

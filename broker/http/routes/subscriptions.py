@@ -28,7 +28,7 @@ async def list_subscriptions(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
     page = parse_page(param(request, "limit"), param(request, "offset"))
-    subs, total = services(request).subscriptions.list(ctx, page)
+    subs, total = await services(request).subscriptions.list(ctx, page)
     now = services(request).subscriptions.clock()
     body = [render_subscription(s, now=now) for s in subs]
     return json_response(body, total=total if "count" in opts else None)
@@ -44,7 +44,7 @@ async def create_subscription(request: web.Request) -> web.Response:
 async def get_subscription(request: web.Request) -> web.Response:
     ctx = context(request)
     svc = services(request).subscriptions
-    sub = svc.get(ctx, request.match_info["subscriptionId"])
+    sub = await svc.get(ctx, request.match_info["subscriptionId"])
     return json_response(render_subscription(sub, now=svc.clock()))
 
 

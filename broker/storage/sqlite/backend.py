@@ -115,6 +115,14 @@ def _delete(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
 _WRITES = {"insert": _insert, "replace": _replace, "delete": _delete}
 
 
+def _bump_subscriptions_version(conn: sqlite3.Connection) -> None:
+    """Other processes on this file reload their subscription cache when this number moves."""
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES('subscriptions_version', '1')"
+        " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    )
+
+
 def _enqueue(conn: sqlite3.Connection, outbox: Sequence[OutboxRecord]) -> None:
     texts: dict[int, str] = {}  # records of one change share their snapshot: serialise it once
     rows = []
@@ -263,21 +271,39 @@ class SqliteStorage:
     # -- subscriptions and the outbox ---------------------------------------------------------
     async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None:
         text = orjson.dumps(doc).decode()
-        await self._write(
-            lambda conn: conn.execute(
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO subscriptions(tenant, id, doc) VALUES(?, ?, ?)"
                 " ON CONFLICT(tenant, id) DO UPDATE SET doc = excluded.doc",
                 (tenant, sub_id, text),
             )
-        )
+            _bump_subscriptions_version(conn)
+
+        await self._write(run)
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
             conn.execute("DELETE FROM outbox WHERE tenant = ? AND subscription_id = ?", (tenant, sub_id))
+            _bump_subscriptions_version(conn)
             return cur.rowcount > 0
 
         return await self._write(run)
+
+    async def subscriptions_version(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'subscriptions_version'").fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._read(run)
+
+    async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT delivery FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        return await self._read(run)
 
     async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         def run(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -1,0 +1,68 @@
+"""The delivery process: `python -m broker.subscriptions.worker -dbPath FILE ...`.
+
+`python -m broker` starts one beside itself, so that sending notifications runs on another core
+than answering requests. It shares the store: it reads the outbox the broker writes, delivers,
+and writes the counters back; it follows subscription changes through the store's version number
+and stops when the broker that started it is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from broker.logs import configure, event
+from broker.storage.sqlite import SqliteStorage
+from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
+from broker.subscriptions.mqtt import MqttPublisher
+from broker.subscriptions.notifier import Notifier
+
+POLL_SECONDS = 0.05
+
+
+async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
+    storage = SqliteStorage(db_path)
+    await storage.start()
+    notifier = Notifier(storage)
+    await notifier.load()
+    dispatcher = Dispatcher(
+        storage,
+        notifier,
+        retry_window=settings.retry_window,
+        max_backoff=settings.max_backoff,
+        timeout=settings.timeout,
+        mqtt=MqttPublisher(),
+        poll=POLL_SECONDS,
+    )
+    await dispatcher.start()
+    event(logging.INFO, "delivery worker started", pid=os.getpid())
+    try:
+        while os.getppid() == parent:
+            await notifier.refresh()
+            notifier.wake.set()
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        await dispatcher.close()
+        await storage.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m broker.subscriptions.worker")
+    parser.add_argument("-dbPath", required=True)
+    parser.add_argument("-notifRetryWindow", type=float, default=86400.0)
+    parser.add_argument("-httpTimeout", type=int, default=5000)
+    parser.add_argument("-logLevel", default="INFO")
+    parser.add_argument("-parent", type=int, default=os.getppid())
+    args = parser.parse_args()
+    configure(args.logLevel)
+    settings = DeliverySettings(retry_window=args.notifRetryWindow, timeout=args.httpTimeout / 1000)
+    try:
+        asyncio.run(run(args.dbPath, settings, args.parent))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
