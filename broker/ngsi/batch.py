@@ -23,6 +23,8 @@ from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
 from broker.ngsi.payload import parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
+from broker.personal.auth import forbidden
+from broker.personal.policy import View
 from broker.storage.port import EntityFilter, EntitySelector, Page, Write
 
 ACTIONS = {
@@ -165,6 +167,7 @@ class _Snapshot:
 
     read: dict[tuple[str, str, str], Entity] = field(default_factory=dict)
     now: dict[tuple[str, str, str], Entity | None] = field(default_factory=dict)
+    hidden: set[tuple[str, str, str]] = field(default_factory=set)  # personal, not the caller's to write
     request_attrs: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def touch(self, key: tuple[str, str, str], item: "BatchItem") -> None:
@@ -199,13 +202,18 @@ class BatchService:
     async def update(self, ctx: RequestContext, batch: BatchUpdate, *, override_md: bool = False) -> None:
         for item in batch.items:
             check_entity_key_length(item.id, item.type or DEFAULT_ENTITY_TYPE, ctx.write_path)
+        guard = self.entities.guard
         for _ in range(MAX_RETRIES):
-            snapshot = await self._snapshot(ctx, batch)
+            view = await self.entities._storage_call(guard.view(ctx, "write"))
+            snapshot = await self._snapshot(ctx, batch, view)
             report = _Report()
             for item in batch.items:
                 self._apply(batch.action, item, snapshot, report, ctx, override_md)
             writes = snapshot.writes()
             events: list[ChangeEvent] = []
+            for w in writes:  # all checked before anything is written
+                key = (w.entity.id, w.entity.type, w.entity.service_path)
+                guard.check_write(ctx, view, w.entity, () if w.action == "delete" else snapshot.request_attrs.get(key, ()))
             for w in writes:
                 if w.action != "delete":
                     w.entity.location = locate(w.entity.attrs)
@@ -213,7 +221,7 @@ class BatchService:
                 before = snapshot.read.get(key)
                 after = snapshot.now.get(key)
                 events.append(ChangeEvent(ctx.tenant, before, after, snapshot.request_attrs.get(key, ()), ctx.correlator))
-            outbox = self.entities.changes.outbox_for(events)
+            outbox = await self.entities.changes.outbox_for(events)
             storage = self.entities.storage
             if not writes or await self.entities._storage_call(storage.write_batch(ctx.tenant, writes, outbox)):
                 await self.entities.changes.committed(outbox)
@@ -223,7 +231,7 @@ class BatchService:
                 return
         raise internal_error("too many concurrent changes to the entities of a batch")
 
-    async def _snapshot(self, ctx: RequestContext, batch: BatchUpdate) -> _Snapshot:
+    async def _snapshot(self, ctx: RequestContext, batch: BatchUpdate, view: View | None) -> _Snapshot:
         ids = tuple(dict.fromkeys(item.id for item in batch.items))
         flt = EntityFilter(ids=ids, scopes=(ServicePathScope(ctx.write_path),))
         found, _ = await self.entities._storage_call(
@@ -232,6 +240,9 @@ class BatchService:
         snap = _Snapshot()
         for e in found:
             key = (e.id, e.type, e.service_path)
+            if view is not None and view.access_to(e) is None:
+                snap.hidden.add(key)  # does not exist for this caller
+                continue
             snap.read[key] = e
             snap.now[key] = e
         return snap
@@ -247,6 +258,8 @@ class BatchService:
         assert current is None or isinstance(current, Entity)
         if current is None:
             if action in ("append", "appendStrict"):
+                if (item.id, item.type or DEFAULT_ENTITY_TYPE, ctx.write_path) in snap.hidden:
+                    raise forbidden("no active write consent from the data subject of this entity")
                 new = Entity(
                     id=item.id,
                     type=item.type or DEFAULT_ENTITY_TYPE,

@@ -62,7 +62,7 @@ def _differs(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
 
 
 class ChangeSink(Protocol):
-    def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
+    async def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
         """The notifications owed for these changes (written with them)."""
         ...
 
@@ -74,7 +74,7 @@ class ChangeSink(Protocol):
 class NoSink:
     """No subscriptions: nothing is owed."""
 
-    def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
+    async def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
         return []
 
     async def committed(self, records: Sequence["OutboxRecord"]) -> None:

@@ -30,6 +30,8 @@ from broker.ngsi.keylocks import KeyLocks
 from broker.ngsi.model import Attribute, Entity, Location
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
+from broker.personal.guard import PersonalGuard
+from broker.personal.policy import View
 from broker.storage.port import EntityFilter, OrderKey, Page, Storage, StorageUnavailable
 
 MAX_RETRIES = 20
@@ -142,11 +144,16 @@ def apply_update(
 
 class EntityService:
     def __init__(
-        self, storage: Storage, clock: Callable[[], float] = time.time, changes: ChangeSink | None = None
+        self,
+        storage: Storage,
+        clock: Callable[[], float] = time.time,
+        changes: ChangeSink | None = None,
+        guard: PersonalGuard | None = None,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.changes: ChangeSink = changes or NoSink()
+        self.guard = guard or PersonalGuard(storage, clock)
         self.locks = KeyLocks()
 
     # -- reads -----------------------------------------------------------------------------
@@ -159,22 +166,31 @@ class EntityService:
         order: tuple[OrderKey, ...] = (),
         count: bool = False,
     ) -> tuple[list[Entity], int | None]:
-        flt = dataclasses.replace(flt, scopes=ctx.scopes)
-        return await self._storage_call(
+        flt, view = await self._storage_call(
+            self.guard.restrict(ctx, dataclasses.replace(flt, scopes=ctx.scopes))
+        )
+        entities, total = await self._storage_call(
             self.storage.query_entities(ctx.tenant, flt, page, order=order, count=count)
         )
+        return await self._storage_call(self.guard.disclose(ctx, view, entities)), total
 
     async def get(self, ctx: RequestContext, ref: EntityRef) -> Entity:
-        return await self._find_one(ctx, ref, ctx.scopes)
+        entity, view = await self._find_one(ctx, ref, ctx.scopes, "read")
+        (shown,) = await self._storage_call(self.guard.disclose(ctx, view, [entity]))
+        return shown
 
-    async def _find_one(self, ctx: RequestContext, ref: EntityRef, scopes: tuple[ServicePathScope, ...]) -> Entity:
+    async def _find_one(
+        self, ctx: RequestContext, ref: EntityRef, scopes: tuple[ServicePathScope, ...], operation: str
+    ) -> tuple[Entity, View | None]:
+        """The one entity `ref` names that the caller may read (or write), whole, and the caller's view."""
         flt = EntityFilter(ids=(ref.id,), types=(ref.type,) if ref.type else (), scopes=scopes)
+        flt, view = await self._storage_call(self.guard.restrict(ctx, flt, operation))
         found, _ = await self._storage_call(self.storage.query_entities(ctx.tenant, flt, Page(limit=2)))
         if not found:
             raise entity_not_found()
         if len(found) > 1:
             raise too_many_results()
-        return found[0]
+        return found[0], view
 
     # -- writes ----------------------------------------------------------------------------
     async def create(
@@ -191,7 +207,9 @@ class EntityService:
             mod_date=now,
         )
         new.location = locate(new.attrs)
-        outbox = self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator)])
+        view = await self._storage_call(self.guard.view(ctx, "write"))
+        self.guard.check_write(ctx, view, new, new.attrs)
+        outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator)])
         for _ in range(MAX_RETRIES):
             if await self._storage_call(self.storage.insert_entity(ctx.tenant, new, outbox)):
                 await self.changes.committed(outbox)
@@ -259,9 +277,10 @@ class EntityService:
 
     async def delete(self, ctx: RequestContext, ref: EntityRef) -> None:
         for _ in range(MAX_RETRIES):
-            entity = await self._find_one(ctx, ref, self._write_scope(ctx))
+            entity, view = await self._find_one(ctx, ref, self._write_scope(ctx), "write")
+            self.guard.check_write(ctx, view, entity, ())
             entity.location = locate_or_none(entity.attrs)
-            outbox = self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator)])
+            outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator)])
             if await self._storage_call(self.storage.delete_entity(ctx.tenant, entity, outbox)):
                 await self.changes.committed(outbox)
                 return
@@ -281,16 +300,18 @@ class EntityService:
     ) -> None:
         async with self.locks.hold((ctx.tenant, ref.id)):
             for _ in range(MAX_RETRIES):
-                entity = await self._find_one(ctx, ref, self._write_scope(ctx))
+                entity, view = await self._find_one(ctx, ref, self._write_scope(ctx), "write")
+                self.guard.check_write(ctx, view, entity, request_attrs)
                 updated, error = mutate(entity)
                 if updated is entity:  # nothing applied
                     if error is not None:
                         raise error
                     return
+                self.guard.check_write(ctx, view, updated, request_attrs)  # e.g. handed to another subject
                 updated.location = locate(updated.attrs)
                 entity.location = locate_or_none(entity.attrs)
                 event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
-                outbox = self.changes.outbox_for([event])
+                outbox = await self.changes.outbox_for([event])
                 if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated, outbox)):
                     await self.changes.committed(outbox)
                     if error is not None:

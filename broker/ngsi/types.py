@@ -6,7 +6,8 @@ from typing import Any
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import TYPE_NOT_FOUND, internal_error, not_found
-from broker.storage.port import Page, Storage, StorageUnavailable, TypeSummary
+from broker.personal.guard import PersonalGuard
+from broker.storage.port import EntityFilter, Page, Storage, StorageUnavailable, TypeSummary
 
 
 def render_type_attrs(summary: TypeSummary, details: bool) -> dict[str, Any]:
@@ -17,18 +18,23 @@ def render_type_attrs(summary: TypeSummary, details: bool) -> dict[str, Any]:
 
 
 class TypeService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, guard: PersonalGuard | None = None) -> None:
         self.storage = storage
+        self.guard = guard or PersonalGuard(storage)
 
     async def list(self, ctx: RequestContext, page: Page, *, with_attrs: bool = True) -> tuple[list[TypeSummary], int]:
+        """Only entities and attributes the caller may see count (personal types under consent)."""
         try:
-            return await self.storage.list_types(ctx.tenant, ctx.scopes, page, details=with_attrs)
+            view = await self.guard.view(ctx, "read")
+            visibility = view.visibility() if view is not None else None
+            return await self.storage.list_types(ctx.tenant, ctx.scopes, page, details=with_attrs, visibility=visibility)
         except StorageUnavailable as exc:
             raise internal_error(f"Database Error ({exc})") from exc
 
     async def get(self, ctx: RequestContext, type_name: str) -> TypeSummary:
         try:
-            summary = await self.storage.get_type(ctx.tenant, type_name, ctx.scopes)
+            flt, _ = await self.guard.restrict(ctx, EntityFilter(types=(type_name,)))
+            summary = await self.storage.get_type(ctx.tenant, type_name, ctx.scopes, visibility=flt.visibility)
         except StorageUnavailable as exc:
             raise internal_error(f"Database Error ({exc})") from exc
         if summary is None:

@@ -8,7 +8,7 @@ on a conflict. `insert_entity` fails (returns False) when the key is taken.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
@@ -27,6 +27,36 @@ class EntitySelector:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """Personal entities of one type whose subject is one of `subjects`, and the attributes shown
+    of them (None: all)."""
+
+    type: str
+    subject_attr: str
+    subjects: tuple[str, ...]
+    attrs: frozenset[str] | None = None
+
+    def shows(self, attr: str) -> bool:
+        return self.attrs is None or attr in self.attrs
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one caller may see (the personal-data policy's constraint, ANDed into every query).
+
+    Entities of `hidden_types` exist only where a grant shows them; an attribute a grant does not
+    show behaves in filters and orderings as if the entity did not have it. Other types are open.
+    """
+
+    hidden_types: tuple[str, ...]
+    grants: tuple[Grant, ...] = ()
+
+    def shows_everywhere(self, attr: str) -> bool:
+        """True when no visible entity has `attr` hidden: filters on it need no rewriting."""
+        return all(g.shows(attr) for g in self.grants)
+
+
+@dataclass(frozen=True)
 class EntityFilter:
     """Which entities a query selects: every given condition holds (AND); empty means "any".
 
@@ -42,6 +72,7 @@ class EntityFilter:
     q: Query | None = None
     mq: Query | None = None
     geo: GeoQuery | None = None
+    visibility: Visibility | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +112,7 @@ class OutboxRecord:
     due: float = 0.0
     attempts: int = 0
     id: int = 0
+    subject: str | None = None  # the data subject of a personal entity (erasure drops these)
 
 
 @dataclass(frozen=True)
@@ -134,9 +166,16 @@ class Storage(Protocol):
         ...
 
     async def list_types(
-        self, tenant: str, scopes: tuple[ServicePathScope, ...], page: Page, *, details: bool = True
+        self,
+        tenant: str,
+        scopes: tuple[ServicePathScope, ...],
+        page: Page,
+        *,
+        details: bool = True,
+        visibility: Visibility | None = None,
     ) -> tuple[list[TypeSummary], int]:
-        """Entity types in name order, one page of them, and how many types there are."""
+        """Entity types in name order, one page of them, and how many types there are
+        (only visible entities and attributes count)."""
         ...
 
     # -- subscriptions and their outbox ----------------------------------------------------
@@ -174,5 +213,70 @@ class Storage(Protocol):
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None: ...
 
     async def get_type(
-        self, tenant: str, type_name: str, scopes: tuple[ServicePathScope, ...]
+        self,
+        tenant: str,
+        type_name: str,
+        scopes: tuple[ServicePathScope, ...],
+        *,
+        visibility: Visibility | None = None,
     ) -> TypeSummary | None: ...
+
+    # -- personal data -----------------------------------------------------------------------
+
+    async def personal_types(self, tenant: str) -> dict[str, str]:
+        """Declared personal types: type -> the attribute naming the data subject."""
+        ...
+
+    async def put_personal_type(self, tenant: str, type_name: str, subject_attr: str) -> None: ...
+
+    async def delete_personal_type(self, tenant: str, type_name: str) -> bool: ...
+
+    async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
+        """Insert or overwrite a consent document (keys: id, subject, recipient, expires, withdrawnAt, ...)."""
+        ...
+
+    async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None: ...
+
+    async def find_consents(
+        self,
+        tenant: str,
+        *,
+        subject: str | None = None,
+        recipient: str | None = None,
+        active_at: float | None = None,
+        page: Page | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Consents in creation order; `active_at`: only those neither withdrawn nor expired then."""
+        ...
+
+    async def append_access_log(
+        self, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
+    ) -> None:
+        """Append records durably, in order: each gets `seq`, `prev` (the previous record's hash)
+        and `hash` = seal(prev, record), computed inside the append so the chain never forks."""
+        ...
+
+    async def read_access_log(
+        self,
+        tenant: str,
+        *,
+        subject: str | None = None,
+        recipient: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        page: Page | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Records in append order (all of them when `page` is None), and how many match."""
+        ...
+
+    async def access_log_head(self, tenant: str) -> tuple[int, str]:
+        """(records appended, hash of the last one), kept apart from the records themselves."""
+        ...
+
+    async def drop_notifications_of(self, tenant: str, subject: str) -> int:
+        """Delete the queued notifications about a data subject's entities; how many."""
+        ...
+
+    async def setting(self, key: str, default: str) -> str:
+        """A broker-wide setting; the first caller's `default` is stored and wins for everyone."""
+        ...

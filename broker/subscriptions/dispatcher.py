@@ -25,7 +25,7 @@ from broker.subscriptions.codec import delivery_to_doc
 from broker.subscriptions.model import MqttTarget, Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
-from broker.subscriptions.payload import Outgoing, build
+from broker.subscriptions.payload import Outgoing, build, entity_of, narrowed
 
 CHUNK = 200
 
@@ -133,9 +133,25 @@ class Dispatcher:
         sub = self.notifier.get(record.tenant, record.subscription_id)
         if sub is None:
             return True  # deleted meanwhile: nothing is owed any more
-        outgoing = build(sub, record.payload, record.cbnotif)
+        payload = record.payload
+        access = None
+        if record.subject is not None:  # personal: the consent is checked again as it stands now
+            guard = self.notifier.guard
+            recipients = await guard.recipients(record.tenant, payload["type"], record.subject)
+            access = recipients.get(sub.owner) if sub.owner is not None else None
+            if access is None:
+                return True  # withdrawn, expired or erased since the change: nothing is sent
+            payload = narrowed(payload, access.shows)
+        outgoing = build(sub, payload, record.cbnotif)
         ok, code, reason, retryable = await self._send(sub, outgoing)
         self._count(sub, ok, code, reason)
+        if ok and access is not None:
+            assert sub.owner is not None and record.subject is not None
+            entry = self.notifier.guard.notification_record(
+                record.tenant, sub.owner, record.subject, entity_of(payload), access, payload.get("correlator", "")
+            )
+            if entry is not None:
+                await self.notifier.guard.log(record.tenant, [entry])
         if ok or not retryable:
             return True
         now = self.clock()

@@ -10,6 +10,8 @@ import asyncio
 import time
 from typing import Callable, Iterable
 
+from broker.personal.guard import PersonalGuard
+from broker.personal.policy import Access, narrow, subject_of
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import from_doc, to_doc
 from broker.ngsi.changes import ChangeEvent
@@ -27,6 +29,7 @@ class Notifier:
         self._any_type: dict[str, list[Subscription]] = {}  # tenant -> subscriptions with typePattern/no type
         self._last_sent: dict[str, float] = {}  # throttling
         self._version = -1
+        self.guard = PersonalGuard(storage, clock)
         self.wake = asyncio.Event()
 
     # -- the cache ---------------------------------------------------------------------------
@@ -92,25 +95,64 @@ class Notifier:
         yield from self._any_type.get(tenant, ())
 
     # -- events -> outbox ----------------------------------------------------------------------
-    def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
-        """The notifications these changes owe; empty when no subscription is concerned."""
+    async def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
+        """The notifications these changes owe; empty when no subscription is concerned.
+
+        A personal entity's change is matched, per subscription, as its creator may see it (the
+        consented attributes only) and owed only to creators its subject consents to now.
+        """
         if not self._subs:
             return []
         now = self.clock()
         out: list[OutboxRecord] = []
+        personal: dict[str, dict[str, str]] = {}
         for event in events:
             if event.tenant not in self._subs:
                 continue
+            candidates = list(self._candidates(event.tenant, event.entity.type))
+            if not candidates:
+                continue
+            if event.tenant not in personal:
+                personal[event.tenant] = await self.guard.personal_types(event.tenant)
+            subject_attr = personal[event.tenant].get(event.entity.type)
+            if subject_attr is not None:
+                out += await self._personal_outbox(event, candidates, subject_attr, now, len(out))
+                continue
             snap: dict | None = None
-            for sub in self._candidates(event.tenant, event.entity.type):
-                if not triggers(sub, event, now):
+            for sub in candidates:
+                if not triggers(sub, event, now) or self._throttled(sub, now):
                     continue
-                if sub.throttling and now - self._last_sent.get(sub.id, float("-inf")) < sub.throttling:
-                    continue
-                self._last_sent[sub.id] = now
                 snap = snap if snap is not None else snapshot(event)
                 out.append(OutboxRecord(event.tenant, sub.id, snap, created=now, due=now, cbnotif=len(out) + 1))
         return out
+
+    async def _personal_outbox(
+        self, event: ChangeEvent, candidates: list[Subscription], subject_attr: str, now: float, sent: int
+    ) -> list[OutboxRecord]:
+        subject = subject_of(event.entity, subject_attr)
+        if subject is None:
+            return []
+        recipients = await self.guard.recipients(event.tenant, event.entity.type, subject)
+        out: list[OutboxRecord] = []
+        for sub in candidates:
+            access = recipients.get(sub.owner) if sub.owner is not None else None
+            if access is None:
+                continue
+            seen = _as_seen(event, access)
+            if not triggers(sub, seen, now) or self._throttled(sub, now):
+                continue
+            record = OutboxRecord(
+                event.tenant, sub.id, snapshot(seen), created=now, due=now, cbnotif=sent + len(out) + 1, subject=subject
+            )
+            out.append(record)
+        return out
+
+    def _throttled(self, sub: Subscription, now: float) -> bool:
+        """True while the subscription's throttling window is open; otherwise opens a new one."""
+        if sub.throttling and now - self._last_sent.get(sub.id, float("-inf")) < sub.throttling:
+            return True
+        self._last_sent[sub.id] = now
+        return False
 
     async def committed(self, records: list[OutboxRecord]) -> None:
         """After the write is durable: oneshot subscriptions go inactive; the dispatcher wakes up."""
@@ -121,3 +163,17 @@ class Notifier:
                 await self.save(sub)
         if records:
             self.wake.set()
+
+
+
+def _as_seen(event: ChangeEvent, access: Access) -> ChangeEvent:
+    """The change as a recipient with `access` sees it: hidden attributes never existed."""
+    if access.attrs is None:
+        return event
+    return ChangeEvent(
+        event.tenant,
+        narrow(event.before, access) if event.before is not None else None,
+        narrow(event.after, access) if event.after is not None else None,
+        tuple(a for a in event.request_attrs if access.shows(a)),
+        event.correlator,
+    )

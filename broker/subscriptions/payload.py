@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -56,7 +56,7 @@ def snapshot(event: ChangeEvent) -> dict[str, Any]:
     }
 
 
-def _entity(snap: dict[str, Any]) -> Entity:
+def entity_of(snap: dict[str, Any]) -> Entity:
     return Entity(
         id=snap["id"],
         type=snap["type"],
@@ -65,6 +65,16 @@ def _entity(snap: dict[str, Any]) -> Entity:
         cre_date=snap["creDate"],
         mod_date=snap["modDate"],
     )
+
+
+def narrowed(snap: dict[str, Any], shows: Callable[[str], bool]) -> dict[str, Any]:
+    """The snapshot without the attributes `shows` rejects (a consent that covers fewer now)."""
+    out = dict(snap)
+    out["attrs"] = {n: a for n, a in snap["attrs"].items() if shows(n)}
+    out["previous"] = {n: a for n, a in snap["previous"].items() if shows(n)}
+    out["requestAttrs"] = [n for n in snap["requestAttrs"] if shows(n)]
+    out["changed"] = [n for n in snap["changed"] if shows(n)]
+    return out
 
 
 def _action_type(snap: dict[str, Any], name: str) -> str:
@@ -76,7 +86,7 @@ def _action_type(snap: dict[str, Any], name: str) -> str:
 def notified_entity(sub: Subscription, snap: dict[str, Any]) -> tuple[Entity, Projection, Projection]:
     """The entity as the subscription sees it: selected attributes, covered ones, built-ins."""
     n = sub.notification
-    entity = _entity(snap)
+    entity = entity_of(snap)
     names = list(entity.attrs)
     if n.attrs:
         names = [a for a in n.attrs if a in entity.attrs or n.covered]
@@ -182,7 +192,7 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
     headers["Fiware-ServicePath"] = snap["servicePath"]
     root = snap.get("correlator") or ""
     headers["Fiware-Correlator"] = f"{root}; cbnotif={cbnotif}"
-    entity = _entity(snap)
+    entity = entity_of(snap)
     body: bytes
     if target.custom:
         if target.payload_set:

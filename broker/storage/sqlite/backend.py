@@ -15,7 +15,17 @@ from shapely.geometry import shape
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
-from broker.storage.port import EntityFilter, OrderKey, OutboxRecord, Page, StorageUnavailable, TypeSummary, Write
+from broker.storage.port import (
+    EntityFilter,
+    OrderKey,
+    OutboxRecord,
+    Page,
+    StorageUnavailable,
+    TypeSummary,
+    Visibility,
+    Write,
+)
+from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
 from broker.storage.sqlite.schema import connect, migrate
 from broker.storage.sqlite.writer import GroupCommitWriter
@@ -130,10 +140,10 @@ def _enqueue(conn: sqlite3.Connection, outbox: Sequence[OutboxRecord]) -> None:
         text = texts.get(id(r.payload))
         if text is None:
             text = texts[id(r.payload)] = orjson.dumps(r.payload).decode()
-        rows.append((r.tenant, r.subscription_id, text, r.created, r.due, r.cbnotif))
+        rows.append((r.tenant, r.subscription_id, text, r.created, r.due, r.cbnotif, r.subject))
     conn.executemany(
-        "INSERT INTO outbox(tenant, subscription_id, payload, created, due, attempts, cbnotif)"
-        " VALUES(?, ?, ?, ?, ?, 0, ?)",
+        "INSERT INTO outbox(tenant, subscription_id, payload, created, due, attempts, cbnotif, subject)"
+        " VALUES(?, ?, ?, ?, ?, 0, ?, ?)",
         rows,
     )
 
@@ -147,6 +157,51 @@ def _with_outbox(write: Callable[[sqlite3.Connection], bool], outbox: Sequence[O
         return True
 
     return run
+
+
+def _type_filter(
+    tenant: str, type_name: str | None, scopes: tuple[ServicePathScope, ...], vis: Visibility | None
+) -> tuple[str, list[Any], str, list[Any]]:
+    """WHERE over entities for `/v2/types`, and the extra condition on their attribute rows `a`."""
+    where = ["e.tenant = ?"]
+    params: list[Any] = [tenant]
+    if type_name is not None:
+        where.append("e.type = ?")
+        params.append(type_name)
+    sp, sp_params = scopes_sql(scopes)
+    if sp:
+        where.append(sp)
+        params += sp_params
+    attr_where, attr_params = "", []
+    if vis is not None:
+        sql, p = visible.entity_visible(vis)
+        where.append(sql)
+        params += p
+        sql, p = visible.column_visible(vis, "a.name")
+        attr_where, attr_params = f" AND {sql}", p
+    return " AND ".join(where), params, attr_where, attr_params
+
+
+def _append_access(
+    conn: sqlite3.Connection, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
+) -> None:
+    key = f"access_log_head:{tenant}"
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    count, prev = orjson.loads(row[0]) if row else (0, "")
+    for record in records:
+        record = dict(record, prev=prev)
+        record["hash"] = seal(prev, record)
+        cur = conn.execute(
+            "INSERT INTO access_log(tenant, time, subject, recipient, doc) VALUES(?, ?, ?, ?, '')",
+            (tenant, record["time"], record.get("subject"), record.get("recipient")),
+        )
+        record["seq"] = cur.lastrowid
+        conn.execute("UPDATE access_log SET doc = ? WHERE seq = ?", (orjson.dumps(record).decode(), cur.lastrowid))
+        count, prev = count + 1, record["hash"]
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, orjson.dumps([count, prev]).decode()),
+    )
 
 
 class _Refused(Exception):
@@ -335,13 +390,13 @@ class SqliteStorage:
     async def pending_for(self, sub_id: str, limit: int) -> list[OutboxRecord]:
         def run(conn: sqlite3.Connection) -> list[OutboxRecord]:
             rows = conn.execute(
-                "SELECT id, tenant, subscription_id, payload, created, due, attempts, cbnotif FROM outbox"
+                "SELECT id, tenant, subscription_id, payload, created, due, attempts, cbnotif, subject FROM outbox"
                 " WHERE subscription_id = ? ORDER BY id LIMIT ?",
                 (sub_id, limit),
             ).fetchall()
             return [
-                OutboxRecord(t, s, orjson.loads(p), created=c, due=d, attempts=a, cbnotif=n, id=i)
-                for i, t, s, p, c, d, a, n in rows
+                OutboxRecord(t, s, orjson.loads(p), created=c, due=d, attempts=a, cbnotif=n, id=i, subject=subj)
+                for i, t, s, p, c, d, a, n, subj in rows
             ]
 
         return await self._read(run)
@@ -359,11 +414,15 @@ class SqliteStorage:
 
     # -- types -----------------------------------------------------------------------------
     async def list_types(
-        self, tenant: str, scopes: tuple[ServicePathScope, ...], page: Page, *, details: bool = True
+        self,
+        tenant: str,
+        scopes: tuple[ServicePathScope, ...],
+        page: Page,
+        *,
+        details: bool = True,
+        visibility: Visibility | None = None,
     ) -> tuple[list[TypeSummary], int]:
-        sp, sp_params = scopes_sql(scopes)
-        where = "e.tenant = ?" + (f" AND {sp}" if sp else "")
-        params = [tenant] + sp_params
+        where, params, attr_where, attr_params = _type_filter(tenant, None, scopes, visibility)
 
         def run(conn: sqlite3.Connection) -> tuple[list[TypeSummary], int]:
             total = conn.execute(f"SELECT count(DISTINCT e.type) FROM entities e WHERE {where}", params).fetchone()[0]
@@ -377,8 +436,8 @@ class SqliteStorage:
                 marks = ",".join("?" * len(summaries))
                 for t, name, atype in conn.execute(
                     f"SELECT DISTINCT e.type, a.name, a.type FROM entities e JOIN attributes a ON a.entity_pk = e.pk"
-                    f" WHERE {where} AND e.type IN ({marks}) ORDER BY a.name, a.type",
-                    params + [s.type for s in summaries],
+                    f" WHERE {where}{attr_where} AND e.type IN ({marks}) ORDER BY a.name, a.type",
+                    params + attr_params + [s.type for s in summaries],
                 ):
                     by_type[t].attrs.setdefault(name, set()).add(atype)
             return summaries, total
@@ -386,11 +445,14 @@ class SqliteStorage:
         return await self._read(run)
 
     async def get_type(
-        self, tenant: str, type_name: str, scopes: tuple[ServicePathScope, ...]
+        self,
+        tenant: str,
+        type_name: str,
+        scopes: tuple[ServicePathScope, ...],
+        *,
+        visibility: Visibility | None = None,
     ) -> TypeSummary | None:
-        sp, sp_params = scopes_sql(scopes)
-        where = "e.tenant = ? AND e.type = ?" + (f" AND {sp}" if sp else "")
-        params = [tenant, type_name] + sp_params
+        where, params, attr_where, attr_params = _type_filter(tenant, type_name, scopes, visibility)
 
         def run(conn: sqlite3.Connection) -> TypeSummary | None:
             n = conn.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0]
@@ -399,10 +461,151 @@ class SqliteStorage:
             summary = TypeSummary(type=type_name, count=n)
             for name, atype in conn.execute(
                 f"SELECT DISTINCT a.name, a.type FROM entities e JOIN attributes a ON a.entity_pk = e.pk"
-                f" WHERE {where} ORDER BY a.name, a.type",
-                params,
+                f" WHERE {where}{attr_where} ORDER BY a.name, a.type",
+                params + attr_params,
             ):
                 summary.attrs.setdefault(name, set()).add(atype)
             return summary
 
         return await self._read(run)
+
+    # -- personal data ---------------------------------------------------------------------
+    async def personal_types(self, tenant: str) -> dict[str, str]:
+        def run(conn: sqlite3.Connection) -> dict[str, str]:
+            rows = conn.execute(
+                "SELECT type, subject_attr FROM personal_types WHERE tenant = ? ORDER BY type", (tenant,)
+            ).fetchall()
+            return dict(rows)
+
+        return await self._read(run)
+
+    async def put_personal_type(self, tenant: str, type_name: str, subject_attr: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO personal_types(tenant, type, subject_attr) VALUES(?, ?, ?)"
+                " ON CONFLICT(tenant, type) DO UPDATE SET subject_attr = excluded.subject_attr",
+                (tenant, type_name, subject_attr),
+            )
+        )
+
+    async def delete_personal_type(self, tenant: str, type_name: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM personal_types WHERE tenant = ? AND type = ?", (tenant, type_name))
+            return cur.rowcount > 0
+
+        return await self._write(run)
+
+    async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
+        text = orjson.dumps(doc).decode()
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO consents(tenant, id, subject, recipient, expires, withdrawn, doc) VALUES(?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(tenant, id) DO UPDATE SET expires = excluded.expires, withdrawn = excluded.withdrawn,"
+                " doc = excluded.doc",
+                (tenant, doc["id"], doc["subject"], doc["recipient"], doc.get("expires"), doc.get("withdrawnAt"), text),
+            )
+        )
+
+    async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None:
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT doc FROM consents WHERE tenant = ? AND id = ?", (tenant, consent_id)).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        return await self._read(run)
+
+    async def find_consents(
+        self,
+        tenant: str,
+        *,
+        subject: str | None = None,
+        recipient: str | None = None,
+        active_at: float | None = None,
+        page: Page | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = ["tenant = ?"]
+        params: list[Any] = [tenant]
+        if subject is not None:
+            where.append("subject = ?")
+            params.append(subject)
+        if recipient is not None:
+            where.append("recipient = ?")
+            params.append(recipient)
+        if active_at is not None:
+            where.append("withdrawn IS NULL AND (expires IS NULL OR expires > ?)")
+            params.append(active_at)
+        clause = " AND ".join(where)
+
+        def run(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
+            if page is None:
+                rows = conn.execute(f"SELECT doc FROM consents WHERE {clause} ORDER BY pk", params).fetchall()
+                return [orjson.loads(r[0]) for r in rows], len(rows)
+            rows = conn.execute(
+                f"SELECT doc FROM consents WHERE {clause} ORDER BY pk LIMIT ? OFFSET ?",
+                params + [page.limit, page.offset],
+            ).fetchall()
+            total = conn.execute(f"SELECT count(*) FROM consents WHERE {clause}", params).fetchone()[0]
+            return [orjson.loads(r[0]) for r in rows], total
+
+        return await self._read(run)
+
+    async def append_access_log(
+        self, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
+    ) -> None:
+        if records:
+            await self._write(lambda conn: _append_access(conn, tenant, records, seal))
+
+    async def read_access_log(
+        self,
+        tenant: str,
+        *,
+        subject: str | None = None,
+        recipient: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        page: Page | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = ["tenant = ?"]
+        params: list[Any] = [tenant]
+        for column, op, value in (
+            ("subject", "=", subject), ("recipient", "=", recipient), ("time", ">=", since), ("time", "<", until)
+        ):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        clause = " AND ".join(where)
+
+        def run(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
+            if page is None:
+                rows = conn.execute(f"SELECT doc FROM access_log WHERE {clause} ORDER BY seq", params).fetchall()
+                return [orjson.loads(r[0]) for r in rows], len(rows)
+            rows = conn.execute(
+                f"SELECT doc FROM access_log WHERE {clause} ORDER BY seq LIMIT ? OFFSET ?",
+                params + [page.limit, page.offset],
+            ).fetchall()
+            total = conn.execute(f"SELECT count(*) FROM access_log WHERE {clause}", params).fetchone()[0]
+            return [orjson.loads(r[0]) for r in rows], total
+
+        return await self._read(run)
+
+    async def access_log_head(self, tenant: str) -> tuple[int, str]:
+        def run(conn: sqlite3.Connection) -> tuple[int, str]:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"access_log_head:{tenant}",)).fetchone()
+            if row is None:
+                return 0, ""
+            count, last = orjson.loads(row[0])
+            return int(count), str(last)
+
+        return await self._read(run)
+
+    async def drop_notifications_of(self, tenant: str, subject: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM outbox WHERE tenant = ? AND subject = ?", (tenant, subject)).rowcount
+
+        return await self._write(run)
+
+    async def setting(self, key: str, default: str) -> str:
+        def run(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES(?, ?)", (f"setting:{key}", default))
+            return conn.execute("SELECT value FROM meta WHERE key = ?", (f"setting:{key}",)).fetchone()[0]
+
+        return await self._write(run)

@@ -6,9 +6,11 @@ from typing import Any
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import search_box
-from broker.storage.port import EntityFilter, EntitySelector, OrderKey
+from broker.ngsi.query.ast import Exists, Query
+from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
+from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.functions import register
-from broker.storage.sqlite.query_sql import compile_query, driver_statement
+from broker.storage.sqlite.query_sql import compile_query, compile_statement, driver_statement
 
 Sql = tuple[str, list[Any]]
 
@@ -65,7 +67,39 @@ def _geo_sql(flt: EntityFilter) -> Sql:
     assert flt.geo is not None
     candidates, params = _geo_candidates(flt)
     exact = "geo_match(?, (SELECT g.geojson FROM geometries g WHERE g.entity_pk = e.pk))"
-    return f"(e.pk IN ({candidates}) AND {exact})", params + [register(flt.geo)]
+    sql, params = f"(e.pk IN ({candidates}) AND {exact})", params + [register(flt.geo)]
+    if flt.visibility is not None:  # a hidden location attribute is no location at all
+        shown, shown_params = visible.column_visible(
+            flt.visibility, "(SELECT g.attr FROM geometries g WHERE g.entity_pk = e.pk)"
+        )
+        sql, params = f"({sql} AND {shown})", params + shown_params
+    return sql, params
+
+
+_ENTITY_DATES = ("dateCreated", "dateModified")
+
+
+def _query_sql(query: Query, vis: Visibility | None) -> Sql:
+    """q or mq; under a visibility constraint a statement on a hidden attribute sees it absent."""
+    if vis is None:
+        return compile_query(query)
+    parts: list[str] = []
+    params: list[Any] = []
+    for statement in query.statements:
+        sql, p = compile_statement(statement)
+        path = statement.path
+        entity_date = path.metadata is None and not path.sub and path.attr in _ENTITY_DATES
+        if not entity_date and not vis.shows_everywhere(path.attr):
+            shown, shown_params = visible.attr_visible(vis, path.attr)
+            if isinstance(statement, Exists) and statement.negated:  # true of an absent attribute
+                sql, p = f"({sql} OR NOT {shown})", p + shown_params
+            else:  # false of an absent attribute
+                sql, p = f"({shown} AND {sql})", shown_params + p
+        parts.append(sql)
+        params += p
+    if not parts:
+        return "1", []
+    return " AND ".join(parts), params
 
 
 def _driver(flt: EntityFilter) -> Sql | None:
@@ -78,6 +112,8 @@ def _driver(flt: EntityFilter) -> Sql | None:
                 driver = driver_statement(statement)
                 if driver is not None:
                     return driver
+    if flt.visibility is not None:
+        return visible.driver(flt.visibility, flt.types)
     return None
 
 
@@ -104,9 +140,14 @@ def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
     if sp:
         where.append(sp)
         params += sp_params
+    if flt.visibility is not None:
+        sql, p = visible.entity_visible(flt.visibility)
+        if sql != "1":
+            where.append(sql)
+            params += p
     for query in (flt.q, flt.mq):
         if query is not None:
-            sql, p = compile_query(query)
+            sql, p = _query_sql(query, flt.visibility)
             where.append(sql)
             params += p
     if flt.geo is not None:
@@ -153,6 +194,14 @@ def order_sql(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sql:
             terms.append(_BUILTIN_ORDER[key.name] + direction)
             continue
         path = _json_path(key)
+        vis = flt.visibility
+        if vis is not None and not vis.shows_everywhere(key.name):  # hidden: ordered as missing
+            shown, shown_params = visible.attr_visible(vis, key.name)
+            terms.append(f"(CASE WHEN {shown} THEN {_RANK} ELSE 0 END){direction}")
+            params += shown_params + [path]
+            terms.append(f"(CASE WHEN {shown} THEN json_extract(e.attrs, ?) END){direction}")
+            params += shown_params + [path]
+            continue
         terms.append(_RANK + direction)
         params.append(path)
         terms.append("json_extract(e.attrs, ?)" + direction)

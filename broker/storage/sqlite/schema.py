@@ -64,7 +64,42 @@ CREATE TABLE IF NOT EXISTS outbox(             -- notifications owed, written wi
   cbnotif INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox(subscription_id, id);
+CREATE TABLE IF NOT EXISTS personal_types(
+  tenant TEXT NOT NULL,
+  type TEXT NOT NULL,
+  subject_attr TEXT NOT NULL,
+  PRIMARY KEY(tenant, type)
+);
+CREATE TABLE IF NOT EXISTS consents(
+  pk INTEGER PRIMARY KEY AUTOINCREMENT,      -- creation order
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  expires REAL,
+  withdrawn REAL,
+  doc TEXT NOT NULL,                         -- broker.personal.model document
+  UNIQUE(tenant, id)
+);
+CREATE INDEX IF NOT EXISTS consents_by_recipient ON consents(tenant, recipient, pk);
+CREATE INDEX IF NOT EXISTS consents_by_subject ON consents(tenant, subject, pk);
+CREATE TABLE IF NOT EXISTS access_log(         -- append-only, hash-chained per tenant
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant TEXT NOT NULL,
+  time REAL NOT NULL,
+  subject TEXT,
+  recipient TEXT,
+  doc TEXT NOT NULL                          -- the whole record, prev and hash included
+);
+CREATE INDEX IF NOT EXISTS access_log_by_subject ON access_log(tenant, subject, seq);
+CREATE INDEX IF NOT EXISTS access_log_by_recipient ON access_log(tenant, recipient, seq);
 """
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) -> None:
+    """Stores made by an older broker gain the column; newer ones have it already."""
+    if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
 def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -80,6 +115,8 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> None:
     conn.executescript(DDL)
+    _add_column(conn, "outbox", "subject", "TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS outbox_by_subject ON outbox(tenant, subject) WHERE subject IS NOT NULL")
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -1,0 +1,7 @@
+"""The personal-data module: consent-filtered entity types, access log, resident rights, statistics.
+
+`policy` turns (principal, personal types, consents) into the visibility constraint every read ANDs
+in and the projection of what it returns; `guard` applies it at the engine boundary, once per read,
+write and notification; `service` holds the `/personal/v1` use cases. Decisions are pure; consents,
+types and the access log live in storage.
+"""

@@ -1,0 +1,64 @@
+"""The access log's records and its hash chain, pure.
+
+Each record holds `prev`, the hash of the record before it (per tenant), and `hash`, the SHA-256
+of `prev` and its own canonical JSON. Altering, deleting or reordering a record breaks the chain
+at that record; dropping records at the end is caught by the head (count and last hash) that the
+store keeps apart from the records. No attribute value is ever part of a record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+CHANNELS = ("query", "notification", "export", "erasure")
+
+
+def disclosure(
+    *,
+    time: float,
+    tenant: str,
+    recipient: str,
+    subject: str,
+    entity_id: str | None,
+    entity_type: str | None,
+    attrs: list[str],
+    consents: tuple[str, ...],
+    channel: str,
+    correlator: str,
+) -> dict[str, Any]:
+    return {
+        "time": time,
+        "tenant": tenant,
+        "recipient": recipient,
+        "subject": subject,
+        "entityId": entity_id,
+        "entityType": entity_type,
+        "attrs": sorted(attrs),
+        "consent": consents[0] if consents else None,
+        "consents": list(consents),
+        "channel": channel,
+        "correlator": correlator,
+    }
+
+
+def seal(prev: str, record: dict[str, Any]) -> str:
+    """The record's hash: over the previous hash and every field but `seq` and `hash`."""
+    body = {k: v for k, v in record.items() if k not in ("seq", "hash")}
+    body["prev"] = prev
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def verify(records: list[dict[str, Any]], head: tuple[int, str]) -> dict[str, Any]:
+    """`{"valid", "records", "firstInvalid"}` for a tenant's records in append order."""
+    prev = ""
+    for index, record in enumerate(records):
+        if record.get("prev") != prev or seal(prev, record) != record.get("hash"):
+            return {"valid": False, "records": len(records), "firstInvalid": index}
+        prev = record["hash"]
+    count, last = head
+    if count != len(records) or last != prev:
+        return {"valid": False, "records": len(records), "firstInvalid": min(count, len(records))}
+    return {"valid": True, "records": len(records), "firstInvalid": None}

@@ -1,0 +1,91 @@
+"""Bearer tokens (JWT, verified with PyJWT): who is calling, with which roles.
+
+HS256 with a shared secret (`-authSecret`) for development; RS256/ES256 from an OpenID Connect
+provider's JWKS (`-authJwksUrl`, `-authIssuer`, `-authAudience`) for production. A request without
+a token is anonymous; a token that is present must be valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import jwt
+
+from broker.ngsi.errors import NgsiError
+from broker.personal.model import ROLES
+
+
+def unauthorized(description: str) -> NgsiError:
+    return NgsiError(401, "Unauthorized", description, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(description: str) -> NgsiError:
+    return NgsiError(403, "Forbidden", description)
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+ANONYMOUS = Caller()
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    secret: str = ""
+    jwks_url: str = ""
+    issuer: str = ""
+    audience: str = ""
+    required: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret or self.jwks_url)
+
+
+class Authenticator:
+    def __init__(self, settings: AuthSettings | None = None) -> None:
+        self.settings = settings or AuthSettings()
+        self._jwks = jwt.PyJWKClient(self.settings.jwks_url, cache_keys=True) if self.settings.jwks_url else None
+
+    async def identify(self, authorization: str | None) -> Caller:
+        """The caller named by an `Authorization: Bearer` header (401 when it is not valid)."""
+        if not self.settings.configured:
+            return ANONYMOUS  # no identity provider: every caller is anonymous, as with Orion
+        if not authorization:
+            if self.settings.required:
+                raise unauthorized("a bearer token is required")
+            return ANONYMOUS
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("the Authorization header must be: Bearer <token>")
+        return await self.verify(token.strip())
+
+    async def verify(self, token: str) -> Caller:
+        s = self.settings
+        options = {"require": ["sub", "exp"] if s.jwks_url else ["sub"], "verify_aud": bool(s.audience)}
+        try:
+            if self._jwks is not None:
+                key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+                algorithms = ["RS256", "ES256"]
+            else:
+                key, algorithms = s.secret, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=s.audience or None,
+                issuer=s.issuer or None,
+                options=options,  # type: ignore[arg-type]
+            )
+        except jwt.PyJWTError as exc:
+            raise unauthorized(f"invalid token: {exc}") from None
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise unauthorized("invalid token: sub must be a non-empty string")
+        raw = claims.get("roles", [])
+        roles = tuple(r for r in raw if r in ROLES) if isinstance(raw, list) else ()
+        return Caller(sub, roles)

@@ -1,0 +1,130 @@
+"""The personal-data policy at the engine boundary: consulted once per read, write and notification.
+
+Reads get the caller's `Visibility` ANDed into the storage query and their results projected to
+the consented attributes, and every personal entity disclosed is written to the access log before
+the answer leaves. Writes need the subject's `write` consent. Tenants that declare no personal type
+pay one small read per request and behave exactly as Orion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable, Iterable
+
+from broker.ngsi.context import RequestContext
+from broker.ngsi.model import Entity
+from broker.personal import access_log
+from broker.personal.auth import forbidden, unauthorized
+from broker.personal.model import Consent
+from broker.personal.policy import SELF, Access, View, build_view, union
+from broker.storage.port import EntityFilter, Storage
+
+TOKEN_NEEDED = "a valid bearer token is needed for personal data"
+
+
+class PersonalGuard:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    async def view(self, ctx: RequestContext, operation: str) -> View | None:
+        """The caller's view of the tenant's personal types; None when the tenant declares none."""
+        personal = await self.storage.personal_types(ctx.tenant)
+        if not personal:
+            return None
+        now = self.clock()
+        consents: list[Consent] = []
+        if ctx.principal is not None:
+            docs, _ = await self.storage.find_consents(ctx.tenant, recipient=ctx.principal, active_at=now)
+            consents = [Consent.from_doc(d) for d in docs]
+        return build_view(personal, consents, principal=ctx.principal, roles=ctx.roles, operation=operation, now=now)
+
+    async def restrict(self, ctx: RequestContext, flt: EntityFilter, operation: str = "read") -> tuple[EntityFilter, View | None]:
+        """The filter with the caller's visibility ANDed in (401 when it names a personal type anonymously)."""
+        view = await self.view(ctx, operation)
+        if view is None:
+            return flt, None
+        if ctx.principal is None and any(view.is_personal(t) for t in flt.types):
+            raise unauthorized(TOKEN_NEEDED)
+        return dataclasses.replace(flt, visibility=view.visibility()), view
+
+    async def disclose(
+        self, ctx: RequestContext, view: View | None, entities: list[Entity], channel: str = "query"
+    ) -> list[Entity]:
+        """The entities as the caller may see them; each personal one is logged before it is shown."""
+        if view is None:
+            return entities
+        shown: list[Entity] = []
+        records = []
+        now = self.clock()
+        for entity in entities:
+            projected = view.project(entity)
+            if projected is None:
+                continue
+            shown.append(projected)
+            access = view.access_to(entity)
+            if view.is_personal(entity.type) and access is not None and SELF not in access.consents:
+                records.append(self._record(ctx.tenant, ctx.principal or "", view.subject(entity) or "", projected, access, channel, ctx.correlator, now))
+        await self.log(ctx.tenant, records)
+        return shown
+
+    def check_write(self, ctx: RequestContext, view: View | None, entity: Entity, request_attrs: Iterable[str]) -> None:
+        """403 unless the entity's subject lets the caller write it (and the attributes named)."""
+        if view is None or not view.is_personal(entity.type):
+            return
+        if ctx.principal is None:
+            raise unauthorized(TOKEN_NEEDED)
+        access = view.access_to(entity)
+        if access is None:
+            raise forbidden("no active write consent from the data subject of this entity")
+        hidden = [a for a in request_attrs if not access.shows(a)]
+        if hidden:
+            raise forbidden(f"the write consent does not cover: [ {', '.join(hidden)} ]")
+
+    # -- notifications -----------------------------------------------------------------------
+    async def personal_types(self, tenant: str) -> dict[str, str]:
+        return await self.storage.personal_types(tenant)
+
+    async def recipients(self, tenant: str, entity_type: str, subject: str) -> dict[str, Access]:
+        """Who may receive this subject's entities of this type now: recipient -> access."""
+        now = self.clock()
+        docs, _ = await self.storage.find_consents(tenant, subject=subject, active_at=now)
+        out: dict[str, Access] = {}
+        for c in (Consent.from_doc(d) for d in docs):
+            if c.allows("read", entity_type, now):
+                view = build_view({entity_type: ""}, [c], principal=c.recipient, roles=(), operation="read", now=now)
+                access = view.access[(entity_type, subject)]
+                prior = out.get(c.recipient)
+                out[c.recipient] = union(prior, access)
+        out[subject] = Access(None, (SELF,))  # a resident's own subscription
+        return out
+
+    def notification_record(
+        self, tenant: str, recipient: str, subject: str, entity: Entity, access: Access, correlator: str
+    ) -> dict | None:
+        if SELF in access.consents:
+            return None
+        return self._record(tenant, recipient, subject, entity, access, "notification", correlator, self.clock())
+
+    async def log(self, tenant: str, records: list[dict]) -> None:
+        if records:
+            await self.storage.append_access_log(tenant, records, access_log.seal)
+
+    @staticmethod
+    def _record(
+        tenant: str, recipient: str, subject: str, entity: Entity, access: Access, channel: str, correlator: str, now: float
+    ) -> dict:
+        return access_log.disclosure(
+            time=now,
+            tenant=tenant,
+            recipient=recipient,
+            subject=subject,
+            entity_id=entity.id,
+            entity_type=entity.type,
+            attrs=list(entity.attrs),
+            consents=access.consents,
+            channel=channel,
+            correlator=correlator,
+        )
+

@@ -1,0 +1,89 @@
+"""Compile the personal-data `Visibility` constraint to SQL over `entities e`.
+
+An entity of a hidden (personal) type is visible when a grant names its type and its subject; an
+attribute of a visible entity is visible when that grant shows it. Filters and orderings wrap
+their conditions in `attr_visible` so that a hidden attribute behaves as if it were absent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.storage.port import Grant, Visibility
+
+Sql = tuple[str, list[Any]]
+TRUE: Sql = ("1", [])
+
+
+def _marks(values: tuple[str, ...] | list[str] | frozenset[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _open_types(vis: Visibility) -> Sql:
+    if not vis.hidden_types:
+        return TRUE
+    return f"e.type NOT IN ({_marks(vis.hidden_types)})", list(vis.hidden_types)
+
+
+def _grant(g: Grant) -> Sql:
+    """The entity is of the grant's type and its subject attribute names one of its subjects."""
+    subject = "(SELECT a.str FROM attributes a WHERE a.entity_pk = e.pk AND a.name = ? AND a.kind = 's')"
+    return (
+        f"(e.type = ? AND {subject} IN ({_marks(g.subjects)}))",
+        [g.type, g.subject_attr, *g.subjects],
+    )
+
+
+def _any(parts: list[Sql]) -> Sql:
+    parts = [p for p in parts if p[0] != "0"]
+    if not parts:
+        return "0", []
+    if any(p[0] == "1" for p in parts):
+        return TRUE
+    params: list[Any] = []
+    for _, p in parts:
+        params += p
+    return "(" + " OR ".join(sql for sql, _ in parts) + ")", params
+
+
+def entity_visible(vis: Visibility) -> Sql:
+    return _any([_open_types(vis)] + [_grant(g) for g in vis.grants if g.subjects])
+
+
+def attr_visible(vis: Visibility, name: str) -> Sql:
+    """The named attribute is visible (on an entity that is visible)."""
+    return _any([_open_types(vis)] + [_grant(g) for g in vis.grants if g.subjects and g.shows(name)])
+
+
+def column_visible(vis: Visibility, column: str) -> Sql:
+    """The attribute whose name is in `column` (e.g. `a.name`) is visible."""
+    parts: list[Sql] = [_open_types(vis)]
+    for g in vis.grants:
+        if not g.subjects:
+            continue
+        sql, params = _grant(g)
+        if g.attrs is not None:
+            if not g.attrs:
+                continue
+            names = sorted(g.attrs)
+            sql = f"({sql} AND {column} IN ({_marks(names)}))"
+            params = params + names
+        parts.append((sql, params))
+    return _any(parts)
+
+
+def driver(vis: Visibility, types: tuple[str, ...]) -> Sql | None:
+    """When the query asks only for hidden types: start from the granted subjects' entities."""
+    if not types or not set(types) <= set(vis.hidden_types):
+        return None
+    selects: list[str] = []
+    params: list[Any] = []
+    for g in vis.grants:
+        if g.type in types and g.subjects:
+            selects.append(
+                f"SELECT a.entity_pk FROM attributes a WHERE a.name = ? AND a.str IN ({_marks(g.subjects)})"
+            )
+            params += [g.subject_attr, *g.subjects]
+    if not selects:
+        return "SELECT NULL WHERE 0", []
+    return " UNION ".join(selects), params
