@@ -15,6 +15,7 @@ from broker.config import Config, load_config
 from broker.http.app import build_app
 from broker.http.pipeline import HttpSettings
 from broker.logs import configure, event
+from broker.personal.auth import AuthSettings
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings
 
@@ -25,7 +26,14 @@ def make_app(config: Config) -> web.Application:
         max_payload=config.inReqPayloadMaxSize, cors_origin=config.corsOrigin, cors_max_age=config.corsMaxAge
     )
     delivery = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
-    return build_app(storage, settings, delivery, deliver_here=False)
+    auth = AuthSettings(
+        secret=config.authSecret,
+        jwks_url=config.authJwksUrl,
+        issuer=config.authIssuer,
+        audience=config.authAudience,
+        required=config.authRequired,
+    )
+    return build_app(storage, settings, delivery, deliver_here=False, auth=auth, personal_min_k=config.personalMinK)
 
 
 def start_delivery_worker(config: Config) -> subprocess.Popen[bytes]:

@@ -24,6 +24,12 @@ class Config:
     dbPath: str = "./data/broker.db"
     httpTimeout: int = 5000
     notifRetryWindow: int = 86400
+    authSecret: str = ""
+    authJwksUrl: str = ""
+    authIssuer: str = ""
+    authAudience: str = ""
+    authRequired: bool = False
+    personalMinK: int = 10
 
 
 # flag -> (environment variable, help)
@@ -42,6 +48,12 @@ FLAGS: dict[str, tuple[str, str]] = {
         "ORION_NOTIF_RETRY_WINDOW",
         "seconds a failed notification is retried before it counts as lost (default 86400)",
     ),
+    "authSecret": ("BROKER_AUTH_SECRET", "verify HS256 bearer tokens with this shared secret (development)"),
+    "authJwksUrl": ("BROKER_AUTH_JWKS_URL", "verify RS256/ES256 bearer tokens with this OpenID Connect JWKS URL"),
+    "authIssuer": ("BROKER_AUTH_ISSUER", "the `iss` bearer tokens must carry"),
+    "authAudience": ("BROKER_AUTH_AUDIENCE", "the `aud` bearer tokens must carry"),
+    "authRequired": ("BROKER_AUTH_REQUIRED", "every NGSI request needs a valid token, not only personal data"),
+    "personalMinK": ("BROKER_PERSONAL_MIN_K", "statistics cells with fewer distinct subjects are suppressed (default 10)"),
 }
 
 

@@ -9,9 +9,11 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from broker.http.pipeline import SETTINGS, HttpSettings, orion_headers, pipeline
+from broker.http.pipeline import AUTHENTICATOR, SETTINGS, HttpSettings, orion_headers, pipeline
+from broker.personal.auth import AuthSettings, Authenticator
+from broker.personal.service import PersonalDataService
 from broker.subscriptions.dispatcher import DeliverySettings
-from broker.http.routes import attributes, batch, entities, meta, subscriptions, types
+from broker.http.routes import attributes, batch, entities, meta, personal, subscriptions, types
 from broker.http.services import SERVICES, Services
 from broker.logs import event
 from broker.ngsi.batch import BatchService
@@ -28,6 +30,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ENTITY = "/v2/entities/{entityId}"
 ATTR = ENTITY + "/attrs/{attrName}"
 SUBSCRIPTION = "/v2/subscriptions/{subscriptionId}"
+PERSONAL_TYPE = "/personal/v1/types/{entityType}"
+CONSENT = "/personal/v1/consents/{consentId}"
 
 # (method, path, handler): the whole HTTP surface; the OpenAPI test checks it against schemas/openapi.json
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -57,6 +61,21 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", SUBSCRIPTION, subscriptions.get_subscription),
     ("PATCH", SUBSCRIPTION, subscriptions.patch_subscription),
     ("DELETE", SUBSCRIPTION, subscriptions.delete_subscription),
+    ("GET", "/personal/v1/types", personal.list_types),
+    ("GET", PERSONAL_TYPE, personal.get_type),
+    ("PUT", PERSONAL_TYPE, personal.put_type),
+    ("DELETE", PERSONAL_TYPE, personal.delete_type),
+    ("GET", "/personal/v1/consents", personal.list_consents),
+    ("POST", "/personal/v1/consents", personal.create_consent),
+    ("GET", CONSENT, personal.get_consent),
+    ("DELETE", CONSENT, personal.delete_consent),
+    ("GET", CONSENT + "/receipt", personal.get_receipt),
+    ("GET", "/personal/v1/keys", personal.get_keys),
+    ("GET", "/personal/v1/access-log", personal.get_access_log),
+    ("GET", "/personal/v1/access-log/verify", personal.verify_access_log),
+    ("GET", "/personal/v1/me/export", personal.export_me),
+    ("DELETE", "/personal/v1/me", personal.erase_me),
+    ("POST", "/personal/v1/statistics", personal.statistics),
 ]
 
 
@@ -66,10 +85,13 @@ def build_app(
     delivery: DeliverySettings | None = None,
     *,
     deliver_here: bool = True,
+    auth: AuthSettings | None = None,
+    personal_min_k: int = 10,
 ) -> web.Application:
     """The application; `deliver_here=False` when a delivery worker process sends the notifications."""
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
+    app[AUTHENTICATOR] = Authenticator(auth)
     delivery = delivery or DeliverySettings()
     notifier = Notifier(storage)
     dispatcher = Dispatcher(
@@ -80,12 +102,15 @@ def build_app(
         timeout=delivery.timeout,
         mqtt=MqttPublisher(),
     )
-    entity_service = EntityService(storage, changes=notifier)
+    entity_service = EntityService(storage, changes=notifier, guard=notifier.guard)
     app[SERVICES] = Services(
         entities=entity_service,
-        types=TypeService(storage),
+        types=TypeService(storage, notifier.guard),
         batch=BatchService(entity_service),
-        subscriptions=SubscriptionService(notifier, counters_in_store=not deliver_here),
+        subscriptions=SubscriptionService(
+            notifier, counters_in_store=not deliver_here, owned=app[AUTHENTICATOR].settings.configured
+        ),
+        personal=PersonalDataService(entity_service, min_k=personal_min_k),
         started_at=time.time(),
     )
     by_path: dict[str, list[tuple[str, Handler]]] = {}

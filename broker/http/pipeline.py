@@ -17,7 +17,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from broker.http.errors import error_response
-from broker.http.request import CORRELATOR, check_query_string
+from broker.http.request import CALLER, CORRELATOR, check_query_string
+from broker.personal.auth import Authenticator
 from broker.logs import event
 from broker.ngsi.errors import SERVICE_NOT_FOUND, NgsiError, bad_request, internal_error
 from broker.ngsi.tenancy import parse_read_scopes
@@ -42,6 +43,8 @@ class HttpSettings:
 
 
 SETTINGS = web.AppKey("http_settings", HttpSettings)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+OPEN_PATHS = frozenset({"/version", "/openapi.json", "/personal/v1/keys"})  # never need a token
 
 
 def _check_content(request: web.Request, settings: HttpSettings) -> None:
@@ -179,6 +182,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             if request.match_info.http_exception is not None:
                 raise request.match_info.http_exception
             _check_accept(request)
+            authorization = request.headers.get("Authorization")
+            if request.path not in OPEN_PATHS or authorization:
+                request[CALLER] = await request.app[AUTHENTICATOR].identify(authorization)
             response = await handler(request)
     except NgsiError as err:
         response = error_response(err)

@@ -8,8 +8,10 @@ import orjson
 from aiohttp import web
 
 from broker.ngsi.context import RequestContext
+from broker.personal.auth import ANONYMOUS, Caller
 
 CORRELATOR = web.RequestKey("correlator", str)
+CALLER = web.RequestKey("caller", Caller)
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.options import Options
 from broker.ngsi.tenancy import parse_read_scopes, parse_tenant, parse_write_path
@@ -25,10 +27,11 @@ def context(request: web.Request, *, write: bool = False) -> RequestContext:
     headers = request.headers
     tenant = parse_tenant(headers.get("Fiware-Service"))
     sp_header = headers.get("Fiware-ServicePath")
+    caller = request.get(CALLER, ANONYMOUS)
+    who = {"correlator": request[CORRELATOR], "principal": caller.principal, "roles": caller.roles}
     if write:
-        path = parse_write_path(sp_header)
-        return RequestContext(tenant=tenant, write_path=path, correlator=request[CORRELATOR])
-    return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), correlator=request[CORRELATOR])
+        return RequestContext(tenant=tenant, write_path=parse_write_path(sp_header), **who)
+    return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), **who)
 
 
 def check_query_string(request: web.Request) -> None:

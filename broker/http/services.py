@@ -9,6 +9,7 @@ from aiohttp import web
 from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
+from broker.personal.service import PersonalDataService
 from broker.subscriptions.service import SubscriptionService
 
 
@@ -18,6 +19,7 @@ class Services:
     types: TypeService
     batch: BatchService
     subscriptions: SubscriptionService
+    personal: PersonalDataService
     started_at: float
 
 

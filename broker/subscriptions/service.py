@@ -19,10 +19,16 @@ SUBSCRIPTION_NOT_FOUND = "The requested subscription has not been found. Check i
 
 class SubscriptionService:
     def __init__(
-        self, notifier: Notifier, clock: Callable[[], float] = time.time, *, counters_in_store: bool = False
+        self,
+        notifier: Notifier,
+        clock: Callable[[], float] = time.time,
+        *,
+        counters_in_store: bool = False,
+        owned: bool = False,
     ) -> None:
         self.notifier = notifier
         self.clock = clock
+        self.owned = owned  # auth is on: a principal sees and changes only the subscriptions it created
         self.counters_in_store = counters_in_store  # another process delivers and keeps the counters
 
     async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Subscription:
@@ -35,15 +41,20 @@ class SubscriptionService:
         return sub
 
     async def list(self, ctx: RequestContext, page: Page) -> tuple[list[Subscription], int]:
-        subs = sorted(self.notifier.all(ctx.tenant), key=lambda s: (s.created_at, s.id))
+        subs = sorted(
+            (s for s in self.notifier.all(ctx.tenant) if self._mine(ctx, s)), key=lambda s: (s.created_at, s.id)
+        )
         shown = subs[page.offset : page.offset + page.limit]
         return [await self._with_counters(s) for s in shown], len(subs)
 
     async def get(self, ctx: RequestContext, sub_id: str) -> Subscription:
         sub = self.notifier.get(ctx.tenant, sub_id)
-        if sub is None:
+        if sub is None or not self._mine(ctx, sub):
             raise not_found(SUBSCRIPTION_NOT_FOUND)
         return await self._with_counters(sub)
+
+    def _mine(self, ctx: RequestContext, sub: Subscription) -> bool:
+        return not self.owned or sub.owner == ctx.principal
 
     async def _with_counters(self, sub: Subscription) -> Subscription:
         if not self.counters_in_store:
