@@ -41,11 +41,16 @@ ANALYST = bearer("ana", "analyst")
 class Receiver:
     def __init__(self) -> None:
         self.received: list[dict] = []
+        self.up = True
+        self.refused = 0
         app = web.Application()
         app.router.add_post("/notify", self.handle)
         self.server = TestServer(app)
 
     async def handle(self, request: web.Request) -> web.Response:
+        if not self.up:
+            self.refused += 1
+            return web.Response(status=503)
         self.received.append(orjson.loads(await request.read()))
         return web.Response(status=200)
 
