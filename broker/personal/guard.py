@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from typing import Callable, Iterable
 
 from broker.ngsi.context import RequestContext
@@ -20,6 +21,7 @@ from broker.personal.model import Consent
 from broker.personal.policy import SELF, Access, View, build_view, union
 from broker.storage.port import EntityFilter, Storage
 
+MAX_CACHED_VIEWS = 4096
 TOKEN_NEEDED = "a valid bearer token is needed for personal data"
 
 
@@ -27,18 +29,34 @@ class PersonalGuard:
     def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.clock = clock
+        # (tenant, principal, roles, operation) -> (store's personal version, view, valid until)
+        self._views: OrderedDict[tuple, tuple[int, View, float]] = OrderedDict()
 
     async def view(self, ctx: RequestContext, operation: str) -> View | None:
-        """The caller's view of the tenant's personal types; None when the tenant declares none."""
-        personal = await self.storage.personal_types(ctx.tenant)
+        """The caller's view of the tenant's personal types; None when the tenant declares none.
+
+        Views are cached until the store's personal version moves (any consent or type change, by
+        any process: the version is read on every call) or the first of their consents expires.
+        """
+        personal, version = await self.storage.personal_state(ctx.tenant)
         if not personal:
             return None
         now = self.clock()
+        key = (ctx.tenant, ctx.principal, ctx.roles, operation)
+        cached = self._views.get(key)
+        if cached is not None and cached[0] == version and now < cached[2]:
+            self._views.move_to_end(key)
+            return cached[1]
         consents: list[Consent] = []
         if ctx.principal is not None:
             docs, _ = await self.storage.find_consents(ctx.tenant, recipient=ctx.principal, active_at=now)
             consents = [Consent.from_doc(d) for d in docs]
-        return build_view(personal, consents, principal=ctx.principal, roles=ctx.roles, operation=operation, now=now)
+        view = build_view(personal, consents, principal=ctx.principal, roles=ctx.roles, operation=operation, now=now)
+        valid_until = min((c.expires for c in consents if c.expires is not None), default=float("inf"))
+        self._views[key] = (version, view, valid_until)
+        if len(self._views) > MAX_CACHED_VIEWS:
+            self._views.popitem(last=False)
+        return view
 
     async def restrict(self, ctx: RequestContext, flt: EntityFilter, operation: str = "read") -> tuple[EntityFilter, View | None]:
         """The filter with the caller's visibility ANDed in (401 when it names a personal type anonymously)."""
@@ -66,7 +84,7 @@ class PersonalGuard:
             access = view.access_to(entity)
             if view.is_personal(entity.type) and access is not None and SELF not in access.consents:
                 records.append(self._record(ctx.tenant, ctx.principal or "", view.subject(entity) or "", projected, access, channel, ctx.correlator, now))
-        await self.log(ctx.tenant, records)
+        await self.log(ctx.tenant, records, wait=False)
         return shown
 
     def check_write(self, ctx: RequestContext, view: View | None, entity: Entity, request_attrs: Iterable[str]) -> None:
@@ -84,7 +102,8 @@ class PersonalGuard:
 
     # -- notifications -----------------------------------------------------------------------
     async def personal_types(self, tenant: str) -> dict[str, str]:
-        return await self.storage.personal_types(tenant)
+        personal, _ = await self.storage.personal_state(tenant)
+        return personal
 
     async def recipients(self, tenant: str, entity_type: str, subject: str) -> dict[str, Access]:
         """Who may receive this subject's entities of this type now: recipient -> access."""
@@ -107,9 +126,11 @@ class PersonalGuard:
             return None
         return self._record(tenant, recipient, subject, entity, access, "notification", correlator, self.clock())
 
-    async def log(self, tenant: str, records: list[dict]) -> None:
+    async def log(self, tenant: str, records: list[dict], *, wait: bool = True) -> None:
+        """Append to the access log. Reads pass `wait=False`: the records are queued, in order,
+        before the answer leaves, and committed with the next group instead of delaying it."""
         if records:
-            await self.storage.append_access_log(tenant, records, access_log.seal)
+            await self.storage.append_access_log(tenant, records, access_log.seal, wait=wait)
 
     @staticmethod
     def _record(

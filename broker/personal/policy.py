@@ -9,6 +9,7 @@ sees and writes its own data; an operator has no access to personal data at all.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -71,7 +72,8 @@ class View:
         subject = self.subject(entity)
         return self.access.get((entity.type, subject)) if subject is not None else None
 
-    def visibility(self) -> Visibility:
+    @functools.cached_property
+    def _visibility(self) -> Visibility:
         groups: dict[tuple[str, frozenset[str] | None], list[str]] = {}
         for (type_, subject), access in self.access.items():
             groups.setdefault((type_, access.attrs), []).append(subject)
@@ -80,6 +82,10 @@ class View:
             for (type_, attrs), subjects in sorted(groups.items(), key=lambda kv: (kv[0][0], sorted(kv[0][1] or ())))
         )
         return Visibility(tuple(sorted(self.personal)), grants)
+
+    def visibility(self) -> Visibility:
+        """The storage constraint (computed once per view: views are cached and never change)."""
+        return self._visibility
 
     def project(self, entity: Entity) -> Entity | None:
         """The entity as the caller may see it: consented attributes only, or None."""

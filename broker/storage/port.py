@@ -227,6 +227,11 @@ class Storage(Protocol):
         """Declared personal types: type -> the attribute naming the data subject."""
         ...
 
+    async def personal_state(self, tenant: str) -> tuple[dict[str, str], int]:
+        """The personal types and a number that moves whenever a type or consent of the tenant
+        changes, by any process: what a consent cache needs to know it is still right."""
+        ...
+
     async def put_personal_type(self, tenant: str, type_name: str, subject_attr: str) -> None: ...
 
     async def delete_personal_type(self, tenant: str, type_name: str) -> bool: ...
@@ -250,10 +255,16 @@ class Storage(Protocol):
         ...
 
     async def append_access_log(
-        self, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
+        self,
+        tenant: str,
+        records: list[dict[str, Any]],
+        seal: Callable[[str, dict[str, Any]], str],
+        *,
+        wait: bool = True,
     ) -> None:
-        """Append records durably, in order: each gets `seq`, `prev` (the previous record's hash)
-        and `hash` = seal(prev, record), computed inside the append so the chain never forks."""
+        """Append records in order: each gets `seq`, `prev` (the previous record's hash) and
+        `hash` = seal(prev, record), computed inside the append so the chain never forks.
+        `wait=False` returns once the append is queued, in order, for the next durable commit."""
         ...
 
     async def read_access_log(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import threading
@@ -12,6 +13,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import orjson
 from shapely.geometry import shape
 
+from broker.logs import event
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
@@ -125,11 +127,11 @@ def _delete(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
 _WRITES = {"insert": _insert, "replace": _replace, "delete": _delete}
 
 
-def _bump_subscriptions_version(conn: sqlite3.Connection) -> None:
-    """Other processes on this file reload their subscription cache when this number moves."""
+def _bump_version(conn: sqlite3.Connection, key: str) -> None:
+    """Caches in every process on this file (subscriptions, consents) reload when the number moves."""
     conn.execute(
-        "INSERT INTO meta(key, value) VALUES('subscriptions_version', '1')"
-        " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        "INSERT INTO meta(key, value) VALUES(?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (key,),
     )
 
 
@@ -182,22 +184,27 @@ def _type_filter(
     return " AND ".join(where), params, attr_where, attr_params
 
 
+def _report_failed_append(fut: "asyncio.Future[None]") -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        event(logging.ERROR, "access log append failed", error=repr(fut.exception()))
+
+
 def _append_access(
     conn: sqlite3.Connection, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
 ) -> None:
     key = f"access_log_head:{tenant}"
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     count, prev = orjson.loads(row[0]) if row else (0, "")
+    last = conn.execute("SELECT max(seq) FROM access_log").fetchone()[0] or 0
+    rows = []
     for record in records:
         record = dict(record, prev=prev)
         record["hash"] = seal(prev, record)
-        cur = conn.execute(
-            "INSERT INTO access_log(tenant, time, subject, recipient, doc) VALUES(?, ?, ?, ?, '')",
-            (tenant, record["time"], record.get("subject"), record.get("recipient")),
-        )
-        record["seq"] = cur.lastrowid
-        conn.execute("UPDATE access_log SET doc = ? WHERE seq = ?", (orjson.dumps(record).decode(), cur.lastrowid))
+        last += 1
+        record["seq"] = last
+        rows.append((last, tenant, record["time"], record.get("subject"), record.get("recipient"), orjson.dumps(record).decode()))
         count, prev = count + 1, record["hash"]
+    conn.executemany("INSERT INTO access_log(seq, tenant, time, subject, recipient, doc) VALUES(?, ?, ?, ?, ?, ?)", rows)
     conn.execute(
         "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, orjson.dumps([count, prev]).decode()),
@@ -333,7 +340,7 @@ class SqliteStorage:
                 " ON CONFLICT(tenant, id) DO UPDATE SET doc = excluded.doc",
                 (tenant, sub_id, text),
             )
-            _bump_subscriptions_version(conn)
+            _bump_version(conn, "subscriptions_version")
 
         await self._write(run)
 
@@ -341,7 +348,7 @@ class SqliteStorage:
         def run(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
             conn.execute("DELETE FROM outbox WHERE tenant = ? AND subscription_id = ?", (tenant, sub_id))
-            _bump_subscriptions_version(conn)
+            _bump_version(conn, "subscriptions_version")
             return cur.rowcount > 0
 
         return await self._write(run)
@@ -479,32 +486,48 @@ class SqliteStorage:
 
         return await self._read(run)
 
+    async def personal_state(self, tenant: str) -> tuple[dict[str, str], int]:
+        def run(conn: sqlite3.Connection) -> tuple[dict[str, str], int]:
+            rows = conn.execute(
+                "SELECT type, subject_attr FROM personal_types WHERE tenant = ? ORDER BY type", (tenant,)
+            ).fetchall()
+            version = conn.execute("SELECT value FROM meta WHERE key = ?", (f"personal_version:{tenant}",)).fetchone()
+            return dict(rows), int(version[0]) if version else 0
+
+        return await self._read(run)
+
     async def put_personal_type(self, tenant: str, type_name: str, subject_attr: str) -> None:
-        await self._write(
-            lambda conn: conn.execute(
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO personal_types(tenant, type, subject_attr) VALUES(?, ?, ?)"
                 " ON CONFLICT(tenant, type) DO UPDATE SET subject_attr = excluded.subject_attr",
                 (tenant, type_name, subject_attr),
             )
-        )
+            _bump_version(conn, f"personal_version:{tenant}")
+
+        await self._write(run)
 
     async def delete_personal_type(self, tenant: str, type_name: str) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM personal_types WHERE tenant = ? AND type = ?", (tenant, type_name))
+            _bump_version(conn, f"personal_version:{tenant}")
             return cur.rowcount > 0
 
         return await self._write(run)
 
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
         text = orjson.dumps(doc).decode()
-        await self._write(
-            lambda conn: conn.execute(
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO consents(tenant, id, subject, recipient, expires, withdrawn, doc) VALUES(?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(tenant, id) DO UPDATE SET expires = excluded.expires, withdrawn = excluded.withdrawn,"
                 " doc = excluded.doc",
                 (tenant, doc["id"], doc["subject"], doc["recipient"], doc.get("expires"), doc.get("withdrawnAt"), text),
             )
-        )
+            _bump_version(conn, f"personal_version:{tenant}")
+
+        await self._write(run)
 
     async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None:
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -549,10 +572,20 @@ class SqliteStorage:
         return await self._read(run)
 
     async def append_access_log(
-        self, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
+        self,
+        tenant: str,
+        records: list[dict[str, Any]],
+        seal: Callable[[str, dict[str, Any]], str],
+        *,
+        wait: bool = True,
     ) -> None:
-        if records:
+        if not records:
+            return
+        if wait:
             await self._write(lambda conn: _append_access(conn, tenant, records, seal))
+            return
+        done = self._writer.enqueue(lambda conn: _append_access(conn, tenant, records, seal))
+        done.add_done_callback(_report_failed_append)
 
     async def read_access_log(
         self,
@@ -573,6 +606,7 @@ class SqliteStorage:
                 where.append(f"{column} {op} ?")
                 params.append(value)
         clause = " AND ".join(where)
+        await self._write(lambda conn: None)  # appends queued before this read are committed first
 
         def run(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
             if page is None:
@@ -588,6 +622,8 @@ class SqliteStorage:
         return await self._read(run)
 
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
+        await self._write(lambda conn: None)  # appends queued before this read are committed first
+
         def run(conn: sqlite3.Connection) -> tuple[int, str]:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"access_log_head:{tenant}",)).fetchone()
             if row is None:

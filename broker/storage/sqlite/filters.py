@@ -112,7 +112,7 @@ def _driver(flt: EntityFilter) -> Sql | None:
                 driver = driver_statement(statement)
                 if driver is not None:
                     return driver
-    if flt.visibility is not None:
+    if flt.visibility is not None and not flt.ids:  # ids are the better index
         return visible.driver(flt.visibility, flt.types)
     return None
 

@@ -53,10 +53,14 @@ class GroupCommitWriter:
 
     async def submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job` in the next group; returns once its group is committed (durable)."""
+        return await asyncio.shield(self.enqueue(job))
+
+    def enqueue(self, job: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue `job` for the next group now; the future settles once its group is committed."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self._queue.put((job, fut, loop))
-        return await asyncio.shield(fut)
+        return fut
 
     def _run(self, init: Job) -> None:
         try:

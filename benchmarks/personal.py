@@ -1,0 +1,265 @@
+"""Consent-filtered reads of a real broker process, against the same reads of an open type.
+
+    python -m benchmarks.personal [--subjects 10000] [--entities 100000] [--consents 50000]
+                                  [--services 100] [--clients 4] [--requests 300] [--out FILE]
+
+Starts `python -m broker -authSecret ...` on a temporary store and loads, with `POST /v2/op/update`,
+`--entities` `HealthRecord` entities (10 per subject by default, attributes `refResident`, `steps`,
+`heartRate`, `district`) and the same number of `Activity` entities with identical attributes.
+Then an operator declares `HealthRecord` personal (it applies to the entities already there), and
+residents grant `--consents` consents over the API, each to one of `--services` services, for
+`steps` and `district` (every fifth one for every attribute).
+
+Phases, each run twice, by a service on `HealthRecord` and by the same service on `Activity` (the
+baseline: an equal type that is not personal, so Orion's path):
+
+  list   GET /v2/entities?type=T&limit=20
+  query  GET /v2/entities?type=T&q=steps>9000&limit=20&options=count
+  get    GET /v2/entities/{id}?type=T              (ids the service may see)
+
+and reports requests/s of each, the ratio personal/open (target >= 0.8), p50/p99 latency, and the
+access-log records the personal phases appended. Last, withdrawal: a resident's consent is
+withdrawn and the service reads the entity right after the 204; it must be denied on that very
+next request. Repeated `--withdrawals` times; the number of reads before the first denial and the
+time from the withdrawal's answer to the denied read are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jwt
+
+from benchmarks.stats import percentile
+from tests.process.broker_process import BrokerProcess
+
+SECRET = "benchmark-secret-of-at-least-32-bytes!"
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "personal.json"
+TIMEOUT = aiohttp.ClientTimeout(total=600)
+
+
+def bearer(sub: str, role: str) -> dict[str, str]:
+    claims = {"sub": sub, "roles": [role], "exp": int(time.time()) + 86400}
+    return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
+
+
+@dataclass
+class Phase:
+    name: str
+    type: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def record(subject: int, n: int, type_: str, rng: random.Random) -> dict[str, Any]:
+    return {
+        "id": f"{type_}-{subject}-{n}",
+        "type": type_,
+        "refResident": {"type": "Text", "value": f"resident-{subject}"},
+        "steps": {"type": "Number", "value": rng.randint(0, 10000)},
+        "heartRate": {"type": "Number", "value": rng.randint(50, 150)},
+        "district": {"type": "Text", "value": f"district-{subject % 20}"},
+    }
+
+
+async def load(session: aiohttp.ClientSession, url: str, entities: list[dict[str, Any]], batch: int = 1000) -> None:
+    sem = asyncio.Semaphore(4)
+
+    async def one(chunk: list[dict[str, Any]]) -> None:
+        async with sem:
+            async with session.post(f"{url}/v2/op/update", json={"actionType": "append", "entities": chunk}) as r:
+                assert r.status == 204, await r.text()
+
+    await asyncio.gather(*(one(entities[i : i + batch]) for i in range(0, len(entities), batch)))
+
+
+async def grant_all(session: aiohttp.ClientSession, url: str, grants: list[tuple[int, int, bool]]) -> dict[tuple[int, int], str]:
+    """(subject, service, all attributes) -> consent id, over the API, 16 requests in flight."""
+    sem = asyncio.Semaphore(16)
+    ids: dict[tuple[int, int], str] = {}
+    tokens: dict[int, dict[str, str]] = {}
+
+    async def one(subject: int, service: int, wide: bool) -> None:
+        body: dict[str, Any] = {"recipient": f"svc-{service}", "entityTypes": ["HealthRecord"], "purpose": "benchmark"}
+        if not wide:
+            body["attrs"] = ["steps", "district"]
+        headers = tokens.setdefault(subject, bearer(f"resident-{subject}", "resident"))
+        async with sem:
+            async with session.post(f"{url}/personal/v1/consents", json=body, headers=headers) as r:
+                assert r.status == 201, await r.text()
+                ids[(subject, service)] = r.headers["Location"].rsplit("/", 1)[1]
+
+    await asyncio.gather(*(one(*g) for g in grants))
+    return ids
+
+
+async def measure(
+    session: aiohttp.ClientSession, name: str, type_: str, urls: list[str], headers: dict[str, str], clients: int
+) -> Phase:
+    latencies: list[float] = []
+    errors = 0
+    queue = list(urls)
+
+    async def client() -> None:
+        nonlocal errors
+        while queue:
+            u = queue.pop()
+            t0 = time.perf_counter()
+            async with session.get(u, headers=headers) as r:
+                await r.read()
+                if r.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    return Phase(name, type_, len(latencies), elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, errors)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(7)
+    per_subject = max(1, args.entities // args.subjects)
+    with tempfile.TemporaryDirectory(prefix="area-broker-personal-") as tmp:
+        broker = BrokerProcess(Path(tmp) / "broker.db", args=["-logLevel", "WARN", "-authSecret", SECRET])
+        broker.start()
+        try:
+            async with aiohttp.ClientSession(timeout=TIMEOUT, connector=aiohttp.TCPConnector(limit=64)) as session:
+                url = broker.url
+                t0 = time.perf_counter()
+                for type_ in ("HealthRecord", "Activity"):
+                    entities = [record(s, n, type_, rng) for s in range(args.subjects) for n in range(per_subject)]
+                    await load(session, url, entities)
+                load_s = time.perf_counter() - t0
+                async with session.put(
+                    f"{url}/personal/v1/types/HealthRecord", json={"subjectAttr": "refResident"},
+                    headers=bearer("admin", "operator"),
+                ) as r:
+                    assert r.status == 204
+                pairs: set[tuple[int, int]] = set()
+                while len(pairs) < args.consents:
+                    pairs.add((rng.randrange(args.subjects), rng.randrange(args.services)))
+                grants = [(s, v, i % 5 == 0) for i, (s, v) in enumerate(sorted(pairs))]
+                t0 = time.perf_counter()
+                consent_ids = await grant_all(session, url, grants)
+                grant_s = time.perf_counter() - t0
+
+                service = 0
+                svc = bearer(f"svc-{service}", "service")
+                mine = sorted(s for (s, v) in pairs if v == service)
+                phases: list[Phase] = []
+                for rnd in range(2):
+                    for type_ in ("Activity", "HealthRecord"):
+                        base = f"{url}/v2/entities?type={type_}"
+                        ids = [f"{url}/v2/entities/{type_}-{rng.choice(mine)}-{rng.randrange(per_subject)}?type={type_}"
+                               for _ in range(args.requests)]
+                        phases.append(await measure(session, "list", type_, [base + "&limit=20"] * args.requests, svc, args.clients))
+                        phases.append(await measure(
+                            session, "query", type_, [base + "&q=steps>9000&limit=20&options=count"] * args.requests, svc, args.clients
+                        ))
+                        phases.append(await measure(session, "get", type_, ids, svc, args.clients))
+
+                async with session.get(f"{url}/personal/v1/access-log/verify", headers=bearer("admin", "operator")) as r:
+                    verdict = await r.json()
+
+                withdrawals = []
+                for _ in range(args.withdrawals):
+                    subject = mine.pop(rng.randrange(len(mine)))
+                    entity = f"{url}/v2/entities/HealthRecord-{subject}-0?type=HealthRecord"
+                    async with session.get(entity, headers=svc) as r:
+                        assert r.status == 200, await r.text()
+                    async with session.delete(
+                        f"{url}/personal/v1/consents/{consent_ids[(subject, service)]}",
+                        headers=bearer(f"resident-{subject}", "resident"),
+                    ) as r:
+                        assert r.status == 204
+                        answered = time.perf_counter()
+                    reads = 0
+                    while True:
+                        reads += 1
+                        async with session.get(entity, headers=svc) as r:
+                            status = r.status
+                        if status == 404 or reads >= 100:
+                            break
+                    withdrawals.append({"reads_until_denied": reads, "ms": (time.perf_counter() - answered) * 1000, "denied": status == 404})
+        finally:
+            broker.stop()
+    return {
+        "subjects": args.subjects,
+        "entities_per_type": args.subjects * per_subject,
+        "consents": args.consents,
+        "services": args.services,
+        "visible_subjects_of_svc0": len(mine) + args.withdrawals,
+        "load_seconds": load_s,
+        "grant_seconds": grant_s,
+        "phases": [{**asdict(p), "rps": p.rps} for p in phases],
+        "access_log": verdict,
+        "withdrawals": withdrawals,
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    print(
+        f"{result['subjects']} subjects, {result['entities_per_type']} entities per type, {result['consents']} consents "
+        f"over {result['services']} services; load {result['load_seconds']:.0f} s, grants {result['grant_seconds']:.0f} s"
+    )
+    print(f"{'phase':8} {'type':13} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    phases = result["phases"]
+    best: dict[tuple[str, str], float] = {}
+    for p in phases:
+        key = (p["name"], p["type"])
+        best[key] = max(best.get(key, 0.0), p["rps"])
+    for p in phases:
+        base = best[(p["name"], "Activity")]
+        ratio = p["rps"] / base if base else float("nan")
+        print(f"{p['name']:8} {p['type']:13} {p['rps']:8.0f} {ratio:6.2f} {p['p50_ms']:8.1f} {p['p99_ms']:8.1f} {p['errors']:6d}")
+    print("best-of-two ratios personal/open: " + ", ".join(
+        f"{n} {best[(n, 'HealthRecord')] / best[(n, 'Activity')]:.2f}" for n in ("list", "query", "get")
+    ))
+    w = result["withdrawals"]
+    print(
+        f"withdrawal: {sum(x['denied'] for x in w)}/{len(w)} denied; reads until denied max "
+        f"{max(x['reads_until_denied'] for x in w)}; ms from the 204 to the denied read p50 "
+        f"{percentile([x['ms'] for x in w], 50):.1f}, max {max(x['ms'] for x in w):.1f}"
+    )
+    print(f"access log: {result['access_log']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.personal")
+    parser.add_argument("--subjects", type=int, default=10000)
+    parser.add_argument("--entities", type=int, default=100000)
+    parser.add_argument("--consents", type=int, default=50000)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--withdrawals", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    report(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    errors = sum(p["errors"] for p in result["phases"])
+    denied = all(x["denied"] and x["reads_until_denied"] == 1 for x in result["withdrawals"])
+    raise SystemExit(0 if errors == 0 and denied and result["access_log"]["valid"] else 1)
+
+
+if __name__ == "__main__":
+    main()
