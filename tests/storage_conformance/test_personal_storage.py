@@ -1,0 +1,101 @@
+"""Personal-data storage: types and their version, consents, the access-log chain, visibility, erasure."""
+
+from __future__ import annotations
+
+from broker.ngsi.model import Attribute, Entity
+from broker.personal import access_log
+from broker.storage.port import EntityFilter, Grant, OutboxRecord, Page, Visibility
+
+
+def _record(i: int, subject: str = "alice") -> dict:
+    return access_log.disclosure(
+        time=float(i), tenant="t", recipient="svc", subject=subject, entity_id=f"E{i}", entity_type="T",
+        attrs=["a"], consents=("c1",), channel="query", correlator="x",
+    )
+
+
+def _person(i: int, subject: str, **attrs: object) -> Entity:
+    values = {"owner": Attribute("Text", subject), **{k: Attribute("Number", v) for k, v in attrs.items()}}
+    return Entity(id=f"P{i}", type="Person", attrs=values, cre_date=float(i), mod_date=float(i))
+
+
+async def test_personal_types_are_per_tenant_and_move_the_version(storage):
+    _, v0 = await storage.personal_state("t")
+    await storage.put_personal_type("t", "Person", "owner")
+    types, v1 = await storage.personal_state("t")
+    assert types == {"Person": "owner"} and v1 != v0
+    assert (await storage.personal_state("other"))[0] == {}
+    assert await storage.delete_personal_type("t", "Person")
+    assert not await storage.delete_personal_type("t", "Person")
+    assert (await storage.personal_state("t"))[0] == {}
+
+
+async def test_active_consents_exclude_withdrawn_and_expired(storage):
+    base = {"subject": "alice", "recipient": "svc", "entityTypes": ["Person"], "attrs": None, "purpose": "p",
+            "operations": ["read"], "createdAt": 1.0}
+    await storage.save_consent("t", {**base, "id": "live", "expires": None, "withdrawnAt": None})
+    await storage.save_consent("t", {**base, "id": "old", "expires": 50.0, "withdrawnAt": None})
+    await storage.save_consent("t", {**base, "id": "gone", "expires": None, "withdrawnAt": 10.0})
+    _, v = await storage.personal_state("t")
+    active, _ = await storage.find_consents("t", recipient="svc", active_at=100.0)
+    assert [c["id"] for c in active] == ["live"]
+    everything, total = await storage.find_consents("t", subject="alice", page=Page(limit=2))
+    assert [c["id"] for c in everything] == ["live", "old"] and total == 3
+    await storage.save_consent("t", {**base, "id": "live", "expires": None, "withdrawnAt": 99.0})
+    assert (await storage.find_consents("t", recipient="svc", active_at=100.0))[0] == []
+    assert (await storage.personal_state("t"))[1] != v  # a withdrawal moves the version too
+    assert (await storage.get_consent("t", "live"))["withdrawnAt"] == 99.0
+    assert await storage.get_consent("other", "live") is None
+
+
+async def test_access_log_chain_and_head(storage):
+    await storage.append_access_log("t", [_record(1), _record(2, "bob")], access_log.seal)
+    await storage.append_access_log("t", [_record(3)], access_log.seal, wait=False)
+    records, total = await storage.read_access_log("t")
+    assert total == 3 and [r["entityId"] for r in records] == ["E1", "E2", "E3"]
+    assert records[0]["prev"] == "" and records[1]["prev"] == records[0]["hash"]
+    assert access_log.verify(records, await storage.access_log_head("t"))["valid"] is True
+    mine, n = await storage.read_access_log("t", subject="alice", since=2.0)
+    assert n == 1 and mine[0]["entityId"] == "E3"
+    tampered = [dict(records[0], attrs=["b"])] + records[1:]
+    assert access_log.verify(tampered, await storage.access_log_head("t"))["firstInvalid"] == 0
+    assert access_log.verify(records[:2], await storage.access_log_head("t"))["firstInvalid"] == 2
+    assert (await storage.read_access_log("other"))[1] == 0
+
+
+async def test_visibility_selects_granted_subjects_and_hides_attributes(storage):
+    from broker.ngsi.query import parse_q
+
+    for i, (subject, x) in enumerate([("alice", 1), ("bob", 2), ("carol", 3)]):
+        assert await storage.insert_entity("t", _person(i, subject, x=x, y=x))
+    vis = Visibility(("Person",), (Grant("Person", "owner", ("alice",), None), Grant("Person", "owner", ("bob",), frozenset({"y"}))))
+    found, total = await storage.query_entities("t", EntityFilter(types=("Person",), visibility=vis), Page(), count=True)
+    assert [e.id for e in found] == ["P0", "P1"] and total == 2
+    found, _ = await storage.query_entities("t", EntityFilter(q=parse_q("x>0"), visibility=vis), Page())
+    assert [e.id for e in found] == ["P0"]  # bob's x is hidden: absent
+    found, _ = await storage.query_entities("t", EntityFilter(q=parse_q("!x"), visibility=vis), Page())
+    assert [e.id for e in found] == ["P1"]
+    summaries, _ = await storage.list_types("t", (), Page(), visibility=vis)
+    assert summaries[0].count == 2 and set(summaries[0].attrs) == {"owner", "x", "y"}
+    only_bob = Visibility(("Person",), (Grant("Person", "owner", ("bob",), frozenset({"y"})),))
+    summary = await storage.get_type("t", "Person", (), visibility=only_bob)
+    assert summary is not None and summary.count == 1 and set(summary.attrs) == {"y"}
+    assert await storage.get_type("t", "Person", (), visibility=Visibility(("Person",))) is None
+
+
+async def test_dropping_a_subjects_queued_notifications_keeps_the_others(storage):
+    await storage.save_subscription("t", "s1", {"id": "s1"})
+    owed = [
+        OutboxRecord("t", "s1", {"n": 1}, created=1.0, due=1.0, subject="alice"),
+        OutboxRecord("t", "s1", {"n": 2}, created=1.0, due=1.0, subject="bob"),
+        OutboxRecord("t", "s1", {"n": 3}, created=1.0, due=1.0),
+    ]
+    assert await storage.insert_entity("t", _person(1, "alice"), owed)
+    assert await storage.drop_notifications_of("t", "alice") == 1
+    left = await storage.pending_for("s1", 10)
+    assert [(r.payload["n"], r.subject) for r in left] == [(2, "bob"), (3, None)]
+
+
+async def test_a_setting_is_stored_once(storage):
+    assert await storage.setting("k", "first") == "first"
+    assert await storage.setting("k", "second") == "first"
