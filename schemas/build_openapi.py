@@ -3,7 +3,8 @@ import json
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent
-COMPONENT = {"entity": "Entity", "attribute": "Attribute", "metadata": "Metadata"}
+COMPONENT = {"entity": "Entity", "attribute": "Attribute", "metadata": "Metadata", "consent": "Consent",
+             "statistics": "StatisticsRequest"}
 
 
 def embed(name):
@@ -66,14 +67,20 @@ def errors(*codes):
     return {str(c): ref("responses", ERR_NAMES[c]) for c in codes + (500,)}
 
 ERR_NAMES = {
-    400: "BadRequest", 404: "NotFound", 406: "NotAcceptable", 409: "TooManyResults", 411: "ContentLengthRequired",
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 406: "NotAcceptable", 409: "TooManyResults", 411: "ContentLengthRequired",
     413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "Unprocessable", 500: "InternalServerError",
 }
 ERR_DESC = {
     400: "`ParseError` (the body is not JSON, not an object where one is required, or nested more than 50 levels) or "
          "`BadRequest` (a syntax rule is broken: identifiers, forbidden characters, URI parameters, headers).",
+    401: "`Unauthorized`: no valid bearer token (\"a valid bearer token is needed\", \"a bearer token is required\" "
+         "with `-authRequired`, \"invalid token: ...\"); the response carries `WWW-Authenticate: Bearer`. A token that "
+         "is sent must be valid on every route.",
+    403: "`Forbidden`: the token is valid but lacks the role the operation needs (\"this operation needs the role ...\"), "
+         "or the caller may not act on that resource (\"only the consent's resident or an operator can withdraw it\").",
     404: "`NotFound`: \"The requested entity has not been found. Check type and id\", \"The entity does not have such an "
-         "attribute\" or \"Entity type not found\".",
+         "attribute\", \"Entity type not found\", \"The entity type is not declared personal\" or \"The requested consent "
+         "has not been found. Check its id\".",
     406: "`NotAcceptable`: the Accept header admits no media type the route can answer with.",
     409: "`TooManyResults`: \"More than one matching entity. Please refine your query\" (the id is ambiguous; add `type`).",
     411: "`ContentLengthRequired`: \"Zero/No Content-Length in PUT/POST/PATCH request\".",
@@ -98,6 +105,12 @@ def op(op_id, summary, desc, params, responses, body=None, tags=None):
          "parameters": params + HEADERS, "responses": responses}
     if body:
         o["requestBody"] = body
+    return o
+
+def personal(op_id, summary, desc, params, responses, body=None, security=None):
+    """A `/personal/v1` operation: tagged `personal`, callers identified by their bearer token."""
+    o = op(op_id, summary, desc, params, responses, body, tags=["personal"])
+    o["security"] = security if security is not None else [{"bearerAuth": []}]
     return o
 
 def json_body(schema, desc):
@@ -276,6 +289,98 @@ paths = {
         "The attributes of the entities of that type (and their types) and how many entities there are.",
         [ref("parameters", "entityType"), options(["noAttrDetail"])],
         {"200": resp("The type.", ref("schemas", "EntityType")), **errors(400, 404, 406)}, tags=["types"])},
+    "/personal/v1/types": {"get": personal("listPersonalTypes", "List personal types",
+        "Role `operator`. The tenant's entity types declared personal, each with `subjectAttr`, the attribute naming "
+        "the resident an entity belongs to. Entities of these types are only shown, written and notified as their "
+        "residents' consents allow.",
+        [], {"200": resp("The personal types.", {"type": "array", "items": ref("schemas", "PersonalType")}),
+             **errors(400, 401, 403, 406)})},
+    "/personal/v1/types/{entityType}": {
+        "get": personal("retrievePersonalType", "Retrieve a personal type",
+            "Role `operator`. The type's `subjectAttr`; a type not declared personal is a 404.",
+            [ref("parameters", "entityType")],
+            {"200": resp("The personal type.", ref("schemas", "PersonalType")), **errors(400, 401, 403, 404, 406)}),
+        "put": personal("putPersonalType", "Declare a personal type",
+            "Role `operator`. Declares the entity type personal (or changes its `subjectAttr`): from then on the "
+            "attribute `subjectAttr` of its entities names their resident, and only the resident and the recipients of "
+            "the resident's consents see them.",
+            [ref("parameters", "entityType")],
+            {"204": NO_CONTENT("Declared; no body."), **errors(400, 401, 403, 411, 413, 415)},
+            json_body(ref("schemas", "PersonalTypeBody"), "The attribute naming the resident.")),
+        "delete": personal("deletePersonalType", "Undeclare a personal type",
+            "Role `operator`. The type is no longer personal (its entities stay); a type not declared personal is a 404.",
+            [ref("parameters", "entityType")], {"204": NO_CONTENT("Undeclared."), **errors(400, 401, 403, 404)}),
+    },
+    "/personal/v1/consents": {
+        "get": personal("listConsents", "List consents",
+            "Roles `resident`, `service`, `analyst` or `operator`. A resident sees the consents it gave, a service or an "
+            "analyst those it received, an operator every consent of the tenant; `limit` at a time (default 20, at most "
+            "1000), withdrawn and expired ones included. `options=count` adds the total as `Fiware-Total-Count`.",
+            [ref("parameters", "limit"), ref("parameters", "offset"), options(["count"], "`count` adds `Fiware-Total-Count`.")],
+            {"200": resp("The page of consents.", {"type": "array", "items": ref("schemas", "ConsentOut")},
+                         {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+             **errors(400, 401, 403, 406)}),
+        "post": personal("createConsent", "Give a consent",
+            "Role `resident`. The caller (the token's `sub`) becomes the consent's `subject` and lets `recipient` "
+            "access the listed types and attributes of its entities for `operations` (default `read`) until "
+            "`expires`. The consent gets a new id.",
+            [], {"201": resp("Created; no body.", None, {"Location": ref("headers", "ConsentLocation")}),
+                 **errors(400, 401, 403, 411, 413, 415)},
+            json_body(ref("schemas", "Consent"), "The consent (`consent.schema.json`).")),
+    },
+    "/personal/v1/consents/{consentId}": {
+        "get": personal("retrieveConsent", "Retrieve a consent",
+            "Roles `resident`, `service`, `analyst` or `operator`: its subject, its recipient or an operator; for anybody "
+            "else the consent does not exist (404).",
+            [ref("parameters", "consentId")],
+            {"200": resp("The consent.", ref("schemas", "ConsentOut")), **errors(400, 401, 403, 404, 406)}),
+        "delete": personal("withdrawConsent", "Withdraw a consent",
+            "Its resident (the subject) or an operator withdraws it; its recipient is a 403, anybody else a 404. The "
+            "consent stays, with `status` `withdrawn` and `withdrawnAt`; withdrawing it again changes nothing.",
+            [ref("parameters", "consentId")], {"204": NO_CONTENT("Withdrawn."), **errors(400, 401, 403, 404)}),
+    },
+    "/personal/v1/consents/{consentId}/receipt": {"get": personal("getConsentReceipt", "Get a signed consent receipt",
+        "Who may read the consent (its subject, its recipient, an operator) gets a receipt: a compact JWS (ES256, "
+        "header `typ` `consent-receipt+jwt`) whose claims are `iss` (`area-broker`), `iat`, `tenant` and the consent "
+        "as `GET /personal/v1/consents/{consentId}` renders it, verifiable offline with the key `kid` of "
+        "`GET /personal/v1/keys`.",
+        [ref("parameters", "consentId")],
+        {"200": resp("The receipt.", ref("schemas", "ConsentReceipt")), **errors(400, 401, 403, 404, 406)})},
+    "/personal/v1/keys": {"get": personal("getReceiptKeys", "Receipt verification keys",
+        "Open to everybody, no token needed (one that is sent must still be valid): the public key that signs consent "
+        "receipts, as a JWKS. The key is kept in the store, so it is the same for every broker process and restart.",
+        [], {"200": resp("The JWKS.", ref("schemas", "Jwks")), **errors(400, 401, 406)},
+        security=[{}, {"bearerAuth": []}])},
+    "/personal/v1/access-log": {"get": personal("getAccessLog", "Read the access log",
+        "Roles `operator` or `resident`. The disclosures of personal data (reads, notifications, exports) and "
+        "erasures, oldest first, `limit` at a time (default 20, at most 1000). An operator reads the tenant's log, "
+        "filtered by `subject` and `recipient`; a resident only its own records (`subject` and `recipient` are "
+        "ignored). Records hold attribute names, never values. `options=count` adds the total as `Fiware-Total-Count`.",
+        [ref("parameters", n) for n in ("logSubject", "logRecipient", "logFrom", "logTo", "limit", "offset")]
+        + [options(["count"], "`count` adds `Fiware-Total-Count`.")],
+        {"200": resp("The page of records.", {"type": "array", "items": ref("schemas", "AccessLogRecord")},
+                     {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+         **errors(400, 401, 403, 406)})},
+    "/personal/v1/access-log/verify": {"get": personal("verifyAccessLog", "Verify the access log",
+        "Role `operator`. Checks the tenant's hash chain: every record's `prev` and `hash`, and the head (count and last "
+        "hash) kept apart from the records, so an altered, deleted, reordered or truncated record is found.",
+        [], {"200": resp("The verdict.", ref("schemas", "AccessLogVerification")), **errors(400, 401, 403, 406)})},
+    "/personal/v1/me/export": {"get": personal("exportMyData", "Export my data",
+        "Role `resident`. Everything the tenant holds about the caller: its personal entities (normalized, whatever "
+        "their service path), the consents it gave and its access-log records. The export itself is logged (channel "
+        "`export`).",
+        [], {"200": resp("The export.", ref("schemas", "PersonalExport")), **errors(400, 401, 403, 406)})},
+    "/personal/v1/me": {"delete": personal("eraseMyData", "Erase my data",
+        "Role `resident`. Withdraws the caller's active consents, deletes its personal entities (in every service "
+        "path), drops the notifications about them still queued, and logs the erasure (channel `erasure`).",
+        [], {"204": NO_CONTENT("Erased."), **errors(400, 401, 403)})},
+    "/personal/v1/statistics": {"post": personal("getStatistics", "Compute k-anonymous statistics",
+        "Role `analyst`. Aggregates over the entities of a personal type that the analyst's consents with operation "
+        "`statistics` cover (only the attributes they grant), in the request's service path(s). A cell with fewer than "
+        "`k` distinct residents (`-personalMinK`, default 10) is left out, and when exactly one would be left out the "
+        "next smallest is too; `suppressed` counts them. A type not declared personal is a 400.",
+        [], {"200": resp("The statistics.", ref("schemas", "Statistics")), **errors(400, 401, 403, 406, 411, 413, 415)},
+        json_body(ref("schemas", "StatisticsRequest"), "The request (`statistics.schema.json`)."))},
 }
 
 # Only the routes the broker has now (read from app.py's text, so a half-edited tree does not matter)
@@ -310,6 +415,12 @@ components = {
         "subscriptionId": {"name": "subscriptionId", "in": "path", "required": True, "description": "Subscription id.",
                            "schema": {"type": "string"}},
         "entityType": {"name": "entityType", "in": "path", "required": True, "description": "Entity type.", "schema": IDENT},
+        "consentId": {"name": "consentId", "in": "path", "required": True, "description": "Consent id.",
+                      "schema": {"type": "string"}},
+        "logSubject": qp("subject", "Operators: only the records about this resident (`sub`)."),
+        "logRecipient": qp("recipient", "Operators: only the records of disclosures to this principal."),
+        "logFrom": qp("from", "Only records at or after this time (ISO 8601; otherwise a 400).", {"type": "string", "examples": ["2024-05-01T00:00:00Z"]}),
+        "logTo": qp("to", "Only records before this time (ISO 8601; otherwise a 400).", {"type": "string", "examples": ["2024-06-01T00:00:00Z"]}),
         "type": qp("type", "Entity type: tells apart entities sharing the id (without it an ambiguous id is a 409).", IDENT),
         "id": qp("id", "Comma-separated entity ids (incompatible with `idPattern`)."),
         "listType": qp("type", "Comma-separated entity types (incompatible with `typePattern`)."),
@@ -348,6 +459,9 @@ components = {
         "Location": {"description": "`/v2/entities/{entityId}?type={entityType}`.", "schema": {"type": "string"},
                      "example": "/v2/entities/Room1?type=Room"},
         "SubscriptionLocation": {"description": "`/v2/subscriptions/{subscriptionId}`.", "schema": {"type": "string"}},
+        "ConsentLocation": {"description": "`/personal/v1/consents/{consentId}`.", "schema": {"type": "string"},
+                            "example": "/personal/v1/consents/6f1c0a9e3b2d4c5e6f708192"},
+        "WWWAuthenticate": {"description": "`Bearer`.", "schema": {"type": "string", "const": "Bearer"}},
         "Allow": {"description": "The methods the path accepts.", "schema": {"type": "string"}},
     },
     "responses": {
@@ -357,6 +471,8 @@ components = {
         "Entity": load("entity"),
         "Attribute": load("attribute"),
         "Metadata": load("metadata"),
+        "Consent": load("consent"),
+        "StatisticsRequest": load("statistics"),
         "Error": {"type": "object", "required": ["error", "description"], "additionalProperties": False,
                   "description": "Orion's error body. The characters < > ( ) = ' \" ; in both members are HTML-escaped.",
                   "properties": {"error": {"type": "string", "examples": ["BadRequest", "NotFound", "Unprocessable"]},
@@ -453,6 +569,74 @@ components = {
                         "notification": {"http": {"url": "http://localhost:1028/accumulate"}, "attrs": ["temperature"]},
                         "expires": "2040-01-01T14:00:00.000Z", "throttling": 5},
         },
+        "PersonalTypeBody": {"type": "object", "required": ["subjectAttr"], "additionalProperties": False,
+                             "properties": {"subjectAttr": IDENT}, "example": {"subjectAttr": "owner"}},
+        "PersonalType": {"type": "object", "required": ["type", "subjectAttr"],
+                         "properties": {"type": {"type": "string"}, "subjectAttr": {"type": "string"}},
+                         "example": {"type": "HeartRateSensor", "subjectAttr": "owner"}},
+        "ConsentOut": {"type": "object", "required": ["id", "subject", "recipient", "entityTypes", "purpose", "operations",
+                                                      "status", "createdAt"],
+                       "description": "A consent as the broker renders it; dates as `YYYY-MM-DDThh:mm:ss.sssZ`. `attrs` "
+                                      "is absent when every attribute is covered, `expires` when it never lapses.",
+                       "properties": {"id": {"type": "string"}, "subject": {"type": "string"}, "recipient": {"type": "string"},
+                                      "entityTypes": {"type": "array", "items": {"type": "string"}},
+                                      "attrs": {"type": "array", "items": {"type": "string"}},
+                                      "purpose": {"type": "string"},
+                                      "operations": {"type": "array", "items": {"enum": ["read", "write", "statistics"]}},
+                                      "expires": {"type": "string"},
+                                      "status": {"enum": ["active", "expired", "withdrawn"]},
+                                      "createdAt": {"type": "string"}, "withdrawnAt": {"type": "string"}},
+                       "additionalProperties": False},
+        "ConsentReceipt": {"type": "object", "required": ["receipt", "kid"], "additionalProperties": False,
+                           "properties": {"receipt": {"type": "string", "description": "Compact JWS (ES256).",
+                                                      "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"},
+                                          "kid": {"type": "string", "description": "The signing key's id in the JWKS."}}},
+        "Jwks": {"type": "object", "required": ["keys"],
+                 "properties": {"keys": {"type": "array", "items": {
+                     "type": "object", "required": ["kty", "crv", "x", "y", "kid", "alg", "use"],
+                     "properties": {"kty": {"const": "EC"}, "crv": {"const": "P-256"}, "x": {"type": "string"},
+                                    "y": {"type": "string"}, "kid": {"type": "string"}, "alg": {"const": "ES256"},
+                                    "use": {"const": "sig"}}}}}},
+        "AccessLogRecord": {"type": "object",
+                            "required": ["seq", "time", "tenant", "recipient", "subject", "entityId", "entityType", "attrs",
+                                         "consent", "consents", "channel", "correlator", "prev", "hash"],
+                            "description": "One disclosure (or erasure): who (`recipient`) got which attributes of whose "
+                                           "(`subject`) entity, under which consents (`self` for a resident's own data), "
+                                           "through which channel. `hash` is the SHA-256 of `prev` (the previous "
+                                           "record's hash, empty for the first) and the record without `seq` and `hash`.",
+                            "properties": {"seq": {"type": "integer"}, "time": {"type": "string"}, "tenant": {"type": "string"},
+                                           "recipient": {"type": "string"}, "subject": {"type": "string"},
+                                           "entityId": {"type": ["string", "null"]}, "entityType": {"type": ["string", "null"]},
+                                           "attrs": {"type": "array", "items": {"type": "string"}},
+                                           "consent": {"type": ["string", "null"]},
+                                           "consents": {"type": "array", "items": {"type": "string"}},
+                                           "channel": {"enum": ["query", "notification", "export", "erasure"]},
+                                           "correlator": {"type": "string"}, "prev": {"type": "string"},
+                                           "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "AccessLogVerification": {"type": "object", "required": ["valid", "records", "firstInvalid"], "additionalProperties": False,
+                                  "properties": {"valid": {"type": "boolean"}, "records": {"type": "integer", "minimum": 0},
+                                                 "firstInvalid": {"type": ["integer", "null"], "minimum": 0,
+                                                                  "description": "Index of the first bad record; null when valid."}}},
+        "PersonalExport": {"type": "object", "required": ["subject", "service", "exportedAt", "entities", "consents", "accessLog"],
+                           "additionalProperties": False,
+                           "properties": {"subject": {"type": "string"}, "service": {"type": "string", "description": "The tenant."},
+                                          "exportedAt": {"type": "string"},
+                                          "entities": {"type": "array", "items": {"$ref": "#/components/schemas/EntityOut"}},
+                                          "consents": {"type": "array", "items": {"$ref": "#/components/schemas/ConsentOut"}},
+                                          "accessLog": {"type": "array", "items": {"$ref": "#/components/schemas/AccessLogRecord"}}}},
+        "Statistics": {"type": "object", "required": ["k", "cells", "suppressed"], "additionalProperties": False,
+                       "properties": {
+                           "k": {"type": "integer", "minimum": 1, "description": "The least number of residents per cell."},
+                           "cells": {"type": "array", "items": {
+                               "type": "object", "required": ["group", "subjects"],
+                               "description": "`group`: the `groupBy` values; `subjects`: distinct residents; then each "
+                                              "metric by name (`count`, `avg:heartRate`: null without numeric values).",
+                               "properties": {"group": {"type": "object"}, "subjects": {"type": "integer"},
+                                              "count": {"type": "integer"}},
+                               "additionalProperties": {"type": ["number", "null"]}}},
+                           "suppressed": {"type": "integer", "minimum": 0, "description": "Cells left out."}},
+                       "example": {"k": 10, "cells": [{"group": {"district": "Centro"}, "subjects": 12, "count": 12,
+                                                        "avg:heartRate": 71.5}], "suppressed": 2}},
         "EntryPoint": {"type": "object", "required": ["entities_url", "types_url", "subscriptions_url", "registrations_url"],
                        "properties": {k: {"type": "string"} for k in ("entities_url", "types_url", "subscriptions_url", "registrations_url")}},
         "Version": {"type": "object", "required": ["orion"],
@@ -461,6 +645,13 @@ components = {
                                                             "uptime": {"type": "string"}}}}},
     },
 }
+components["responses"]["Unauthorized"]["headers"]["WWW-Authenticate"] = ref("headers", "WWWAuthenticate")
+components["securitySchemes"] = {"bearerAuth": {
+    "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+    "description": "A JWT with `sub` (the principal) and `roles` (any of `resident`, `service`, `analyst`, `operator`): "
+                   "HS256 with `-authSecret`, or RS256/ES256 from the identity provider's JWKS (`-authJwksUrl`, with "
+                   "`-authIssuer` and `-authAudience` checked when set). Without auth configured every caller is "
+                   "anonymous, and the `/personal/v1` operations that need a role answer 401."}}
 components["responses"]["MethodNotAllowed"] = resp("`MethodNotAllowed`: the path exists but not with this method.",
                                                    ref("schemas", "Error"), {"Allow": ref("headers", "Allow")})
 
@@ -477,11 +668,14 @@ doc = {
             "slash. Errors are `{\"error\", \"description\"}` bodies; a path with the wrong method is a 405 "
             "`MethodNotAllowed` with `Allow`, an unknown path a 400 \"Service not found. Check your URL as probably it "
             "is wrong.\". Request bodies follow the JSON Schemas in `schemas/` (embedded here under "
-            "`components/schemas` with their `$id`s: Entity, Attribute, Metadata)."
+            "`components/schemas` with their `$id`s: Entity, Attribute, Metadata, Consent, StatisticsRequest). The "
+            "`/personal/v1` operations (tag `personal`) identify the caller by a bearer token (`bearerAuth`)."
         ),
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
-    "tags": [{"name": "meta"}, {"name": "entities"}, {"name": "attributes"}, {"name": "types"}, {"name": "batch"}, {"name": "subscriptions"}],
+    "tags": [{"name": "meta"}, {"name": "entities"}, {"name": "attributes"}, {"name": "types"}, {"name": "batch"}, {"name": "subscriptions"},
+             {"name": "personal", "description": "Personal data: personal types, consents and their receipts, the access "
+                                                 "log, residents' export and erasure, k-anonymous statistics."}],
     "paths": paths,
     "components": components,
 }
