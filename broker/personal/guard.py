@@ -18,7 +18,7 @@ from broker.ngsi.model import Entity
 from broker.personal import access_log
 from broker.personal.auth import forbidden, unauthorized
 from broker.personal.model import Consent
-from broker.personal.policy import SELF, Access, View, build_view, union
+from broker.personal.policy import SELF, Access, View, build_view, narrow, union
 from broker.storage.port import EntityFilter, Storage
 
 MAX_CACHED_VIEWS = 4096
@@ -77,13 +77,13 @@ class PersonalGuard:
         records = []
         now = self.clock()
         for entity in entities:
-            projected = view.project(entity)
-            if projected is None:
-                continue
-            shown.append(projected)
             access = view.access_to(entity)
-            if view.is_personal(entity.type) and access is not None and SELF not in access.consents:
-                records.append(self._record(ctx.tenant, ctx.principal or "", view.subject(entity) or "", projected, access, channel, ctx.correlator, now))
+            if access is None:
+                continue
+            shown.append(narrow(entity, access))
+            if access.consents and SELF not in access.consents:  # personal, and not the caller's own
+                subject = view.subject(entity) or ""
+                records.append(self._record(ctx.tenant, ctx.principal or "", subject, shown[-1], access, channel, ctx.correlator, now))
         await self.log(ctx.tenant, records, wait=False)
         return shown
 

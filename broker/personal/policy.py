@@ -8,7 +8,6 @@ sees and writes its own data; an operator has no access to personal data at all.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -42,9 +41,18 @@ def narrow(entity: Entity, access: Access) -> Entity:
     """The entity with only the attributes `access` shows (its location too, if hidden)."""
     if access.attrs is None:
         return entity
-    attrs = {n: a for n, a in entity.attrs.items() if access.shows(n)}
-    location = entity.location if entity.location is not None and access.shows(entity.location.attr) else None
-    return dataclasses.replace(entity, attrs=attrs, location=location)
+    shown = access.attrs
+    location = entity.location if entity.location is not None and entity.location.attr in shown else None
+    return Entity(
+        entity.id,
+        entity.type,
+        entity.service_path,
+        {n: a for n, a in entity.attrs.items() if n in shown},
+        entity.cre_date,
+        entity.mod_date,
+        entity.version,
+        location,
+    )
 
 
 def subject_of(entity: Entity, subject_attr: str) -> str | None:

@@ -97,10 +97,11 @@ async def test_no_read_path_leaks(api, receiver, attacker):
     who, _ = await _world(api, receiver)
     headers = who[attacker]
     for url in READS:
-        r = await api.get(url, headers={**headers, "Accept": "application/json, text/plain"})
+        fixed = {"Accept": "application/json, text/plain", "Fiware-Correlator": "leak-suite"}  # no random digits
+        r = await api.get(url, headers={**headers, **fixed})
         text = await r.text()
         assert not _leaks(text, attacker), (url, text)
-        assert not _leaks(repr(list(r.headers.items())), attacker), (url, r.headers)
+        assert not _leaks(repr([h for h in r.headers.items() if h[0] != "Date"]), attacker), (url, r.headers)
         allowed = {"WL-1", "HR-secret"} if attacker == "narrow" else {"WL-1"}
         if "options=count" in url and r.status == 200 and url.startswith("/v2/entities"):
             body = orjson.loads(text)
