@@ -94,4 +94,9 @@ async def test_covered_by_intersects_disjoint_and_equals(storage):
     assert await _ids(storage, EntityFilter(geo=_geo("coveredBy", "box", box))) == ["Madrid", "Getafe", "Toledo"]
     assert await _ids(storage, EntityFilter(geo=_geo("intersects", "box", box))) == ["Madrid", "Getafe", "Toledo"]
     assert await _ids(storage, EntityFilter(geo=_geo("disjoint", "box", box))) == ["Paris"]
+
+
+async def test_equals_is_the_same_geometry(storage):
+    """A plain equality on `location.coords`: FerretDB runs it too."""
+    await _load_places(storage)
     assert await _ids(storage, EntityFilter(geo=_geo("equals", "point", "48.8566,2.3522"))) == ["Paris"]
