@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pymongo
 
-FERRETDB = Path(os.environ.get("FERRETDB", str(Path.home() / ".cache" / "area-broker" / "bin" / "ferretdb")))
+FERRETDB = Path(os.environ.get("FERRETDB", str(Path.home() / ".cache" / "area-broker" / "bin" / "ferretdb-v1.24.2")))
 MISSING = f"FerretDB is not built at {FERRETDB}: run `make test` (it builds it once), or set MONGO_URI"
 
 
