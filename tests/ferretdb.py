@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import pymongo
 
@@ -39,7 +40,7 @@ class FerretDB:
             self.process.wait()
 
 
-def start_ferretdb(state_dir: Path, *, timeout: float = 30.0) -> FerretDB:
+def start_ferretdb(state_dir: Path, *, timeout: float = 30.0, extra_args: Sequence[str] = ()) -> FerretDB:
     """Start FerretDB and wait until it answers `ping`; raises RuntimeError when it does not."""
     if not FERRETDB.exists():
         raise RuntimeError(MISSING)
@@ -57,6 +58,7 @@ def start_ferretdb(state_dir: Path, *, timeout: float = 30.0) -> FerretDB:
             "--debug-addr=-",
             "--telemetry=disable",
             "--log-level=warn",
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -69,7 +71,7 @@ def start_ferretdb(state_dir: Path, *, timeout: float = 30.0) -> FerretDB:
         if process.poll() is not None:
             raise RuntimeError(f"FerretDB exited with {process.returncode}; see {state_dir / 'ferretdb.log'}")
         try:
-            with pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=500) as client:
+            with pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=500, directConnection=True) as client:
                 client.admin.command("ping")
             return server
         except pymongo.errors.PyMongoError:

@@ -56,6 +56,7 @@ OUTBOX = "ab_outbox"
 COUNTERS = "ab_counters"
 
 Session = AsyncClientSession | None
+TRANSACTION_ATTEMPTS = 3
 
 
 @contextlib.contextmanager
@@ -118,9 +119,22 @@ class MongoStorage:
         )
         with _unavailable():
             hello = await self._client.admin.command("hello")
-        self.transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+        if "setName" in hello or hello.get("msg") == "isdbgrid":
+            self.transactions = await self._transactions_work()
         with _unavailable():
             await self._main[OUTBOX].create_index([("sub", ASCENDING), ("_id", ASCENDING)])
+
+    async def _transactions_work(self) -> bool:
+        """A replica set or mongos should have transactions; FerretDB claims a replica set without them."""
+        assert self._client is not None
+        try:
+            async with self._client.start_session() as session:
+                async with await session.start_transaction():
+                    await self._main[COUNTERS].find_one({"_id": "subscriptions"}, session=session)
+        except OperationFailure as exc:
+            log.warning("MongoDB server without transactions, batches are undone write by write: %s", exc)
+            return False
+        return True
 
     async def close(self) -> None:
         if self._client is not None:
@@ -261,9 +275,15 @@ class MongoStorage:
         seq = await self._next("entities", inserts) if inserts else 0
         first_id = await self._next("outbox", len(outbox)) if outbox else 0
         with _unavailable():
-            if self.transactions:
-                return await self._write_in_transaction(tenant, writes, outbox, seq, first_id)
-            return await self._write_with_undo(tenant, writes, outbox, seq, first_id)
+            if not self.transactions:
+                return await self._write_with_undo(tenant, writes, outbox, seq, first_id)
+            for attempt in range(TRANSACTION_ATTEMPTS):
+                try:
+                    return await self._write_in_transaction(tenant, writes, outbox, seq, first_id)
+                except PyMongoError as exc:  # e.g. a write conflict with a concurrent transaction
+                    if attempt + 1 == TRANSACTION_ATTEMPTS or not exc.has_error_label("TransientTransactionError"):
+                        raise
+        raise AssertionError("unreachable")
 
     async def _write_in_transaction(
         self, tenant: str, writes: list[Write], outbox: Sequence[OutboxRecord], seq: int, first_id: int
