@@ -119,9 +119,9 @@ class MongoStorage:
         )
         with _unavailable():
             hello = await self._client.admin.command("hello")
-        if "setName" in hello or hello.get("msg") == "isdbgrid":
-            self.transactions = await self._transactions_work()
         with _unavailable():
+            if "setName" in hello or hello.get("msg") == "isdbgrid":
+                self.transactions = await self._transactions_work()
             await self._main[OUTBOX].create_index([("sub", ASCENDING), ("_id", ASCENDING)])
 
     async def _transactions_work(self) -> bool:
