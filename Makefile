@@ -5,7 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: run test bench clean mosquitto
+# FerretDB (MongoDB's wire protocol on SQLite) for the MongoDB tests, built once into a cache
+# outside the work tree; MONGO_URI=mongodb://... points the tests at a real MongoDB instead
+FERRETDB_VERSION := v1.24.2
+CACHE    ?= $(HOME)/.cache/area-broker
+FERRETDB := $(CACHE)/bin/ferretdb-$(FERRETDB_VERSION)
+GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+
+.PHONY: run test bench clean mosquitto ferretdb
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +22,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m broker $(ARGS)
 
-test: $(STAMP) mosquitto
-	$(PY) -m pytest -q -p no:cacheprovider
+test: $(STAMP) mosquitto $(FERRETDB)
+	FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider
+
+ferretdb: $(FERRETDB)
+
+# `go install ...@version` builds a binary that panics at start (the module zip has an empty
+# build/version/version.txt), so: download the module, write the version file, build a copy
+$(FERRETDB):
+	@[ -x "$(GO)" ] || command -v "$(GO)" >/dev/null || \
+	  { echo "Go is needed to build FerretDB for the MongoDB tests (or set MONGO_URI)"; exit 1; }
+	mkdir -p $(CACHE)/bin $(CACHE)/src
+	rm -rf $(CACHE)/src/ferretdb-$(FERRETDB_VERSION)
+	cp -r "$$(cd $(CACHE) && GOFLAGS=-mod=mod $(GO) mod download -json github.com/FerretDB/FerretDB@$(FERRETDB_VERSION) \
+	  | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" $(CACHE)/src/ferretdb-$(FERRETDB_VERSION)
+	chmod -R u+w $(CACHE)/src/ferretdb-$(FERRETDB_VERSION)
+	echo $(FERRETDB_VERSION) > $(CACHE)/src/ferretdb-$(FERRETDB_VERSION)/build/version/version.txt
+	cd $(CACHE)/src/ferretdb-$(FERRETDB_VERSION) && $(GO) build -o $@.tmp ./cmd/ferretdb
+	mv $@.tmp $@
 
 # MQTT tests start a real Mosquitto (Debian package) on a free loopback port
 mosquitto:

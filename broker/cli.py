@@ -16,12 +16,13 @@ from broker.http.app import build_app
 from broker.http.pipeline import HttpSettings
 from broker.logs import configure, event
 from broker.personal.auth import AuthSettings
-from broker.storage.sqlite import SqliteStorage
+from broker.storage.factory import open_storage, uses_mongo
+from broker.storage.port import StorageUnavailable
 from broker.subscriptions.dispatcher import DeliverySettings
 
 
 def make_app(config: Config) -> web.Application:
-    storage = SqliteStorage(config.dbPath)
+    storage = open_storage(config)
     settings = HttpSettings(
         max_payload=config.inReqPayloadMaxSize, cors_origin=config.corsOrigin, cors_max_age=config.corsMaxAge
     )
@@ -33,7 +34,10 @@ def make_app(config: Config) -> web.Application:
         audience=config.authAudience,
         required=config.authRequired,
     )
-    return build_app(storage, settings, delivery, deliver_here=False, auth=auth, personal_min_k=config.personalMinK)
+    # the delivery worker process opens the SQLite file only: on MongoDB this process delivers
+    return build_app(
+        storage, settings, delivery, deliver_here=uses_mongo(config), auth=auth, personal_min_k=config.personalMinK
+    )
 
 
 def start_delivery_worker(config: Config) -> subprocess.Popen[bytes]:
@@ -60,19 +64,22 @@ async def serve(config: Config) -> None:
         keepalive_timeout=float(config.reqTimeout) if config.reqTimeout > 0 else 75.0,
     )
     await runner.setup()
-    worker = start_delivery_worker(config)
+    worker = None if uses_mongo(config) else start_delivery_worker(config)
+    store = {"db": config.db} if uses_mongo(config) else {"dbPath": config.dbPath}  # never the URI: it may hold a password
     try:
         site = web.TCPSite(runner, config.localIp, config.port, reuse_address=True, backlog=1024)
         await site.start()
-        event(logging.WARNING, "listening", port=config.port, ip=config.localIp, dbPath=config.dbPath)
+        event(logging.WARNING, "listening", port=config.port, ip=config.localIp, **store)
         await asyncio.Event().wait()
     finally:
-        worker.terminate()
+        if worker is not None:
+            worker.terminate()
         await runner.cleanup()
-        try:
-            await asyncio.to_thread(worker.wait, 10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        if worker is not None:
+            try:
+                await asyncio.to_thread(worker.wait, 10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -82,6 +89,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(serve(config))
     except (KeyboardInterrupt, web.GracefulExit):
         pass  # SIGINT/SIGTERM: a clean stop, exit status 0 as Orion
-    except OSError as exc:
+    except (OSError, StorageUnavailable) as exc:
         event(logging.CRITICAL, "cannot start", error=str(exc))
         sys.exit(1)

@@ -22,6 +22,11 @@ class Config:
     inReqPayloadMaxSize: int = 1048576
     reqTimeout: int = 0
     dbPath: str = "./data/broker.db"
+    dbURI: str = ""
+    db: str = "orion"
+    writeConcern: int = 1
+    dbPoolSize: int = 10
+    dbTimeout: int = 10000
     httpTimeout: int = 5000
     notifRetryWindow: int = 86400
     authSecret: str = ""
@@ -43,6 +48,14 @@ FLAGS: dict[str, tuple[str, str]] = {
     "inReqPayloadMaxSize": ("ORION_IN_REQ_PAYLOAD_MAX_SIZE", "largest request body in bytes (default 1048576)"),
     "reqTimeout": ("ORION_REQ_TIMEOUT", "seconds an idle client connection is kept open; 0 for the default"),
     "dbPath": ("ORION_DB_PATH", "file of the embedded SQLite store (default ./data/broker.db)"),
+    "dbURI": ("ORION_MONGO_URI", "MongoDB connection URI; given, MongoDB is the store instead of SQLite"),
+    "db": ("ORION_MONGO_DB", "MongoDB database, and prefix of the per-tenant databases (default orion)"),
+    "writeConcern": (
+        "ORION_MONGO_WRITE_CONCERN",
+        "1 acknowledged (default) or 0 unacknowledged MongoDB writes (0: notification bookkeeping only)",
+    ),
+    "dbPoolSize": ("ORION_MONGO_POOL_SIZE", "MongoDB connection pool size (default 10)"),
+    "dbTimeout": ("ORION_MONGO_TIMEOUT", "MongoDB connect, server selection and socket timeout, ms (default 10000)"),
     "httpTimeout": ("ORION_HTTP_TIMEOUT", "timeout of a notification request, milliseconds (default 5000)"),
     "notifRetryWindow": (
         "ORION_NOTIF_RETRY_WINDOW",
@@ -100,4 +113,9 @@ def load_config(argv: Sequence[str] | None = None, environ: dict[str, str] | Non
                     raise SystemExit(f"{env} must be an integer, got {raw!r}") from None
             else:
                 values[f.name] = raw
-    return Config(**values)
+    config = Config(**values)
+    if config.writeConcern not in (0, 1):
+        raise SystemExit(f"writeConcern must be 0 or 1, got {config.writeConcern}")
+    if config.dbPoolSize < 1:
+        raise SystemExit(f"dbPoolSize must be at least 1, got {config.dbPoolSize}")
+    return config

@@ -84,15 +84,17 @@ async def test_visibility_selects_granted_subjects_and_hides_attributes(storage)
 
 
 async def test_dropping_a_subjects_queued_notifications_keeps_the_others(storage):
-    await storage.save_subscription("t", "s1", {"id": "s1"})
+    from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub_doc
+
+    await storage.save_subscription("t", SUB, _sub_doc())
     owed = [
-        OutboxRecord("t", "s1", {"n": 1}, created=1.0, due=1.0, subject="alice"),
-        OutboxRecord("t", "s1", {"n": 2}, created=1.0, due=1.0, subject="bob"),
-        OutboxRecord("t", "s1", {"n": 3}, created=1.0, due=1.0),
+        OutboxRecord("t", SUB, {"n": 1}, created=1.0, due=1.0, subject="alice"),
+        OutboxRecord("t", SUB, {"n": 2}, created=1.0, due=1.0, subject="bob"),
+        OutboxRecord("t", SUB, {"n": 3}, created=1.0, due=1.0),
     ]
     assert await storage.insert_entity("t", _person(1, "alice"), owed)
     assert await storage.drop_notifications_of("t", "alice") == 1
-    left = await storage.pending_for("s1", 10)
+    left = await storage.pending_for(SUB, 10)
     assert [(r.payload["n"], r.subject) for r in left] == [(2, "bob"), (3, None)]
 
 

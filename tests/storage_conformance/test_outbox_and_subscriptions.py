@@ -1,0 +1,132 @@
+"""Subscriptions, their delivery counters and the notification outbox, on every backend."""
+
+from __future__ import annotations
+
+from broker.ngsi.model import Attribute, Entity
+from broker.storage.port import EntityFilter, OutboxRecord, Page, Write
+
+SUB = "5f0c7e0c2a1b3c4d5e6f7a8b"  # 24 hex digits, as the service creates them
+
+
+def _sub_doc(sub_id: str = SUB, tenant: str = "t", **extra) -> dict:
+    doc = {
+        "id": sub_id,
+        "tenant": tenant,
+        "service_path": "/#",
+        "entities": [{"id": None, "id_pattern": ".*", "type": "Room", "type_pattern": None}],
+        "condition": {"attrs": ["temp"], "q": "temp>20", "mq": None, "georel": None, "geometry": None,
+                      "coords": None, "alteration_types": [], "notify_on_metadata_change": True},
+        "notification": {
+            "target": {"kind": "http", "url": "http://localhost:9/notify", "custom": False, "method": None,
+                       "headers": {}, "qs": {}, "payload": None, "payload_set": False, "json": None,
+                       "ngsi": None, "timeout": None},
+            "attrs": ["temp"], "except_attrs": [], "attrs_format": "normalized", "metadata": [],
+            "only_changed_attrs": False, "covered": False, "max_fails_limit": None,
+        },
+        "description": "rooms", "status": "active", "expires": None, "throttling": None,
+        "owner": None, "created_at": 1700000000.5,
+    }
+    doc.update(extra)
+    return doc
+
+
+def _record(n: int, sub_id: str = SUB, due: float = 0.0) -> OutboxRecord:
+    return OutboxRecord("t", sub_id, {"n": n, "data": [{"id": f"E{n}"}]}, created=float(n), due=due, cbnotif=n)
+
+
+def _entity(i: int) -> Entity:
+    return Entity(f"E{i}", "Room", "/", {"temp": Attribute("Number", 20 + i)}, cre_date=1.0, mod_date=1.0)
+
+
+async def test_subscriptions_read_back_with_their_counters(storage):
+    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription("u", "other", _sub_doc("other", tenant="u"))
+    loaded = await storage.load_subscriptions()
+    assert sorted(d["id"] for d, _ in loaded) == sorted([SUB, "other"])
+    doc, delivery = next(x for x in loaded if x[0]["id"] == SUB)
+    assert doc == _sub_doc() and delivery == {}
+
+    counters = {"times_sent": 3, "last_notification": 1700000001.25, "last_success": 1700000001.25,
+                "last_success_code": 204, "last_failure": None, "last_failure_reason": None, "fails_counter": 0}
+    await storage.save_delivery("t", SUB, counters)
+    assert await storage.get_delivery("t", SUB) == counters
+    assert await storage.get_delivery("t", "nope") is None
+
+
+async def test_saving_a_subscription_again_keeps_its_counters(storage):
+    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_delivery("t", SUB, {"times_sent": 5})
+    await storage.save_subscription("t", SUB, _sub_doc(description="changed"))
+    ((doc, delivery),) = await storage.load_subscriptions()
+    assert doc["description"] == "changed" and delivery == {"times_sent": 5}
+
+
+async def test_the_subscriptions_version_moves_on_every_change(storage):
+    v0 = await storage.subscriptions_version()
+    await storage.save_subscription("t", SUB, _sub_doc())
+    v1 = await storage.subscriptions_version()
+    assert await storage.delete_subscription("t", SUB)
+    v2 = await storage.subscriptions_version()
+    assert v0 < v1 < v2
+    assert not await storage.delete_subscription("t", SUB)
+
+
+async def test_notifications_are_stored_with_their_change_and_delivered_in_order(storage):
+    await storage.save_subscription("t", SUB, _sub_doc())
+    assert await storage.insert_entity("t", _entity(1), [_record(1)])
+    assert await storage.insert_entity("t", _entity(2), [_record(2), _record(3, sub_id="x", due=50.0)])
+    assert await storage.due_subscriptions(10.0) == [SUB]
+    assert set(await storage.due_subscriptions(60.0)) == {SUB, "x"}
+    pending = await storage.pending_for(SUB, 10)
+    assert [(r.payload["n"], r.cbnotif, r.tenant, r.subscription_id) for r in pending] == [(1, 1, "t", SUB), (2, 2, "t", SUB)]
+    assert pending[0].payload == {"n": 1, "data": [{"id": "E1"}]}
+    assert [r.payload["n"] for r in await storage.pending_for(SUB, 1)] == [1]
+
+    await storage.retry_notification(pending[0].id, due=30.0, attempts=1)
+    assert await storage.due_subscriptions(10.0) == []  # the head is not due: delivery keeps order
+    (head, _) = await storage.pending_for(SUB, 10)
+    assert (head.due, head.attempts) == (30.0, 1)
+
+    await storage.finish_notifications([pending[0].id])
+    assert [r.payload["n"] for r in await storage.pending_for(SUB, 10)] == [2]
+
+
+async def test_a_refused_write_stores_no_notification(storage):
+    assert await storage.insert_entity("t", _entity(1))
+    assert not await storage.insert_entity("t", _entity(1), [_record(1)])
+    assert await storage.pending_for(SUB, 10) == []
+
+
+async def test_deleting_a_subscription_drops_what_it_is_owed(storage):
+    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.insert_entity("t", _entity(1), [_record(1), _record(2, sub_id="x")])
+    await storage.delete_subscription("t", SUB)
+    assert await storage.pending_for(SUB, 10) == []
+    assert len(await storage.pending_for("x", 10)) == 1
+
+
+async def test_a_batch_is_all_or_nothing(storage):
+    assert await storage.insert_entity("t", _entity(1))
+    (e1,), _ = await storage.query_entities("t", EntityFilter(ids=("E1",)), Page())
+    e1.attrs["temp"].value = 99
+    refused = [Write("insert", _entity(2)), Write("replace", e1), Write("delete", e1), Write("insert", _entity(1))]
+    assert not await storage.write_batch("t", refused, [_record(1)])
+    found, total = await storage.query_entities("t", EntityFilter(), Page(), count=True)
+    assert total == 1 and found[0].attrs["temp"].value == 21 and found[0].version == e1.version
+    assert await storage.pending_for(SUB, 10) == []
+
+    assert await storage.write_batch("t", [Write("insert", _entity(2)), Write("replace", e1)], [_record(1)])
+    found, _ = await storage.query_entities("t", EntityFilter(), Page())
+    assert [(e.id, e.attrs["temp"].value) for e in found] == [("E1", 99), ("E2", 22)]
+    assert len(await storage.pending_for(SUB, 10)) == 1
+
+
+async def test_a_replace_moves_the_version_and_keeps_the_creation_order(storage):
+    for i in (1, 2):
+        assert await storage.insert_entity("t", _entity(i))
+    (e1,), _ = await storage.query_entities("t", EntityFilter(ids=("E1",)), Page())
+    e1.attrs["extra"] = Attribute("Text", "x")
+    assert await storage.replace_entity("t", e1)
+    found, _ = await storage.query_entities("t", EntityFilter(), Page())
+    assert [e.id for e in found] == ["E1", "E2"]
+    assert found[0].version != e1.version and set(found[0].attrs) == {"temp", "extra"}
