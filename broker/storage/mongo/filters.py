@@ -15,25 +15,15 @@ from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
 from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, ValueList
 from broker.ngsi.query.evaluate import compile_pattern
+from broker.storage.mongo import visibility as visible
+from broker.storage.mongo.keys import FALSE, Filter, decode_key, encode_key  # noqa: F401 (decode_key: re-exported)
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
 
-Filter = dict[str, Any]
 Sort = list[tuple[str, int]]
-
-FALSE: Filter = {"_id": {"$in": []}}  # matches nothing, on every server
 SEQ = "_ab_seq"  # our creation-order counter: the tie-break of every sort
 DISTANCE = "_ab_distance"  # the field $geoNear writes the distance to
 _ENTITY_DATES = {"dateCreated": "creDate", "dateModified": "modDate"}
 _BUILTIN_ORDER = {"id": "_id.id", "type": "_id.type", "dateCreated": "creDate", "dateModified": "modDate"}
-
-
-def encode_key(name: str) -> str:
-    """Orion stores `.` in attribute and metadata names as `=` (a dot is a path in MongoDB)."""
-    return name.replace(".", "=")
-
-
-def decode_key(name: str) -> str:
-    return name.replace("=", ".")
 
 
 def _and(parts: list[Filter]) -> Filter:
@@ -182,8 +172,6 @@ def query_filter(query: Query, vis: Visibility | None = None) -> Filter:
     """Statements are ANDed; under a visibility constraint a hidden attribute is absent."""
     if vis is None:
         return _and([statement_filter(s) for s in query.statements])
-    from broker.storage.mongo import visibility as visible
-
     parts = []
     for s in query.statements:
         compiled = statement_filter(s)
@@ -249,8 +237,6 @@ def entity_filter(flt: EntityFilter) -> Filter:
     if flt.geo is not None and flt.geo.relation != "near":
         parts.append(geo_filter(flt.geo))
     if flt.visibility is not None:
-        from broker.storage.mongo import visibility as visible
-
         parts.append(visible.entity_visible(flt.visibility))
         if flt.geo is not None:
             parts.append(visible.location_visible(flt.visibility))

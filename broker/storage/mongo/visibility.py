@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.storage.mongo.filters import FALSE, Filter, encode_key
+from broker.storage.mongo.keys import FALSE, Filter, encode_key
 from broker.storage.port import Grant, Visibility
 
 
