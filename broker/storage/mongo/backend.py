@@ -85,6 +85,18 @@ def _unavailable() -> Iterator[None]:
         raise StorageUnavailable(f"MongoDB: {exc}") from exc
 
 
+async def _documents(
+    coll: AsyncCollection[dict[str, Any]], match: dict[str, Any], order: str, page: Page | None
+) -> tuple[list[dict[str, Any]], int]:
+    """The `doc` field of the matching documents in `order` (one page, or all), and how many match."""
+    with _unavailable():
+        if page is None:
+            rows = await coll.find(match, sort=[(order, ASCENDING)]).to_list(None)
+            return [dict(r["doc"]) for r in rows], len(rows)
+        rows = await coll.find(match, sort=[(order, ASCENDING)], skip=page.offset, limit=page.limit).to_list(None)
+        return [dict(r["doc"]) for r in rows], await coll.count_documents(match)
+
+
 class _Undo:
     """How to take one applied write of a batch back, when a later one is refused."""
 
@@ -566,13 +578,7 @@ class MongoStorage:
         if active_at is not None:
             match["withdrawnAt"] = None
             match["$or"] = [{"expires": None}, {"expires": {"$gt": active_at}}]
-        coll = self.database(tenant)[CONSENTS]
-        with _unavailable():
-            if page is None:
-                rows = await coll.find(match, sort=[(SEQ, ASCENDING)]).to_list(None)
-                return [dict(r["doc"]) for r in rows], len(rows)
-            rows = await coll.find(match, sort=[(SEQ, ASCENDING)], skip=page.offset, limit=page.limit).to_list(None)
-            return [dict(r["doc"]) for r in rows], await coll.count_documents(match)
+        return await _documents(self.database(tenant)[CONSENTS], match, SEQ, page)
 
     async def append_access_log(
         self,
@@ -637,13 +643,7 @@ class MongoStorage:
             match["recipient"] = recipient
         if since is not None or until is not None:
             match["time"] = {**({"$gte": since} if since is not None else {}), **({"$lt": until} if until is not None else {})}
-        coll = self.database(tenant)[ACCESS_LOG]
-        with _unavailable():
-            if page is None:
-                rows = await coll.find(match, sort=[("_id", ASCENDING)]).to_list(None)
-                return [dict(r["doc"]) for r in rows], len(rows)
-            rows = await coll.find(match, sort=[("_id", ASCENDING)], skip=page.offset, limit=page.limit).to_list(None)
-            return [dict(r["doc"]) for r in rows], await coll.count_documents(match)
+        return await _documents(self.database(tenant)[ACCESS_LOG], match, "_id", page)
 
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
         with _unavailable():

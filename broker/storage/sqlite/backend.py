@@ -184,6 +184,20 @@ def _type_filter(
     return " AND ".join(where), params, attr_where, attr_params
 
 
+def _documents(
+    conn: sqlite3.Connection, table: str, clause: str, params: list[Any], order: str, page: Page | None
+) -> tuple[list[dict[str, Any]], int]:
+    """The `doc` column of the matching rows in `order` (one page, or all), and how many match."""
+    if page is None:
+        rows = conn.execute(f"SELECT doc FROM {table} WHERE {clause} ORDER BY {order}", params).fetchall()
+        return [orjson.loads(r[0]) for r in rows], len(rows)
+    rows = conn.execute(
+        f"SELECT doc FROM {table} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?", params + [page.limit, page.offset]
+    ).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM {table} WHERE {clause}", params).fetchone()[0]
+    return [orjson.loads(r[0]) for r in rows], total
+
+
 def _report_failed_append(fut: "asyncio.Future[None]") -> None:
     if not fut.cancelled() and fut.exception() is not None:
         event(logging.ERROR, "access log append failed", error=repr(fut.exception()))
@@ -558,18 +572,7 @@ class SqliteStorage:
             params.append(active_at)
         clause = " AND ".join(where)
 
-        def run(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
-            if page is None:
-                rows = conn.execute(f"SELECT doc FROM consents WHERE {clause} ORDER BY pk", params).fetchall()
-                return [orjson.loads(r[0]) for r in rows], len(rows)
-            rows = conn.execute(
-                f"SELECT doc FROM consents WHERE {clause} ORDER BY pk LIMIT ? OFFSET ?",
-                params + [page.limit, page.offset],
-            ).fetchall()
-            total = conn.execute(f"SELECT count(*) FROM consents WHERE {clause}", params).fetchone()[0]
-            return [orjson.loads(r[0]) for r in rows], total
-
-        return await self._read(run)
+        return await self._read(lambda conn: _documents(conn, "consents", clause, params, "pk", page))
 
     async def append_access_log(
         self,
@@ -608,18 +611,7 @@ class SqliteStorage:
         clause = " AND ".join(where)
         await self._write(lambda conn: None)  # appends queued before this read are committed first
 
-        def run(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
-            if page is None:
-                rows = conn.execute(f"SELECT doc FROM access_log WHERE {clause} ORDER BY seq", params).fetchall()
-                return [orjson.loads(r[0]) for r in rows], len(rows)
-            rows = conn.execute(
-                f"SELECT doc FROM access_log WHERE {clause} ORDER BY seq LIMIT ? OFFSET ?",
-                params + [page.limit, page.offset],
-            ).fetchall()
-            total = conn.execute(f"SELECT count(*) FROM access_log WHERE {clause}", params).fetchone()[0]
-            return [orjson.loads(r[0]) for r in rows], total
-
-        return await self._read(run)
+        return await self._read(lambda conn: _documents(conn, "access_log", clause, params, "seq", page))
 
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
         await self._write(lambda conn: None)  # appends queued before this read are committed first
