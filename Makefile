@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.entities
 	$(PY) -m benchmarks.queries
 	$(PY) -m benchmarks.notifications
+	$(PY) -m benchmarks.personal
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis
