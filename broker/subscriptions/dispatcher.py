@@ -108,6 +108,10 @@ class Dispatcher:
                     records = await self.storage.pending_for(sub_id, CHUNK)
                     if not records:
                         return
+                    if self.notifier.get(records[0].tenant, sub_id) is None:
+                        # created by another process since this cache was loaded: its record was
+                        # written after it, so a refresh now finds it (else it is really deleted)
+                        await self.notifier.refresh()
                     done: list[int] = []
                     blocked = False
                     for record in records:
