@@ -29,6 +29,7 @@ from broker.subscriptions.payload import Outgoing, build
 
 CHUNK = 200
 MIN_ROUND = 0.02  # seconds between two looks at the outbox, however often a drain wakes the loop
+FLUSH_EVERY = 0.25  # seconds between two writes of deletions and counters (the write lock is shared)
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,14 @@ class Dispatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        flushed = loop.time()
         while not self._stopping:
             started = loop.time()
             self.notifier.wake.clear()
             try:
-                await self._flush()  # first, so that the outbox read below no longer shows them
+                if started - flushed >= FLUSH_EVERY:
+                    flushed = started
+                    await self._flush()  # first, so that the outbox read below no longer shows them
                 for sub_id in await self.storage.due_subscriptions(self.clock()):
                     if sub_id not in self._draining:
                         self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
@@ -122,6 +126,8 @@ class Dispatcher:
                         # written after it, so a refresh now finds it (else it is really deleted)
                         await self.notifier.refresh()
                     upto = self._delivered_upto.get(sub_id, 0)
+                    if records[-1].id <= upto and len(records) < CHUNK:
+                        return  # all delivered already, deleted by the next flush
                     done = [r.id for r in records if r.id <= upto]  # delivered, deletion pending
                     blocked = False
                     for record in records:
