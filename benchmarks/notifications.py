@@ -51,6 +51,7 @@ class Receiver:
         self.latencies: list[float] = []
         self.down: set[str] = set()
         self.window = range(0)  # update numbers of the current phase; stragglers of earlier ones are ignored
+        self.last_receipt = 0.0  # wall-clock time of the phase's latest new notification
 
     async def handle(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
@@ -64,6 +65,8 @@ class Receiver:
         seen = self.received.setdefault(key, set())
         if entity["n"]["value"] in seen:
             self.duplicates += 1
+        else:
+            self.last_receipt = time.time()
         seen.add(entity["n"]["value"])
         return web.Response(status=200)
 
@@ -73,13 +76,17 @@ class Receiver:
             self.received.clear()
             self.latencies.clear()
             self.duplicates = 0
+            self.last_receipt = 0.0
             self.window = range(*body["window"])
         self.down = set(body.get("down", []))
         return web.json_response({})
 
     async def stats(self, request: web.Request) -> web.Response:
+        detail = request.query.get("detail") == "1"
         return web.json_response(
             {
+                "received": {k: sorted(v) for k, v in self.received.items()} if detail else {},
+                "last_receipt": self.last_receipt,
                 "total": sum(len(v) for v in self.received.values()),
                 "duplicates": self.duplicates,
                 "p50": percentile(self.latencies, 50),
@@ -114,8 +121,8 @@ class ReceiverProcess:
         async with session.post(f"http://127.0.0.1:{self.port}/control", json=body) as r:
             assert r.status == 200
 
-    async def stats(self, session: aiohttp.ClientSession) -> dict:
-        async with session.get(f"http://127.0.0.1:{self.port}/stats") as r:
+    async def stats(self, session: aiohttp.ClientSession, *, detail: bool = False) -> dict:
+        async with session.get(f"http://127.0.0.1:{self.port}/stats", params={"detail": "1" if detail else "0"}) as r:
             return await r.json()
 
     def close(self) -> None:
@@ -138,6 +145,7 @@ class Result:
     drain_seconds: float
     lost: int
     duplicates: int
+    missing: list[tuple[str, int]]  # (subscription key, update number) never received, at most 50
 
 
 async def run_updates(
@@ -183,7 +191,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
 
             seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency)
             baseline = args.updates / seconds
-            results.append(Result("none", args.updates, seconds, baseline, 1.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0))
+            results.append(Result("none", args.updates, seconds, baseline, 1.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, []))
 
             keys = []
             for i in range(args.subs):
@@ -203,6 +211,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 down = random.sample(keys, int(len(keys) * down_share))
                 await receiver.control(session, window=[offset, offset + args.updates], down=down)
                 started = time.perf_counter()
+                started_wall = time.time()
                 seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency, offset)
                 await asyncio.sleep(2.0)
                 await receiver.control(session, down=[])  # the receivers come back
@@ -211,8 +220,18 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 while stats["total"] < expected and time.perf_counter() < deadline:
                     await asyncio.sleep(0.2)
                     stats = await receiver.stats(session)
-                drained = time.perf_counter() - started
+                stats = await receiver.stats(session, detail=True)
                 got = stats["total"]
+                # notifications/s up to the last new receipt: waiting for stragglers (or for lost
+                # ones until the drain timeout) must not dilute the rate
+                drained = (stats["last_receipt"] - started_wall) if got else time.perf_counter() - started
+                received = {k: set(v) for k, v in stats["received"].items()}
+                missing = [
+                    (key, offset + j)
+                    for i, key in enumerate(keys)
+                    for j in range(i % args.types, args.updates, args.types)
+                    if offset + j not in received.get(key, ())
+                ]
                 results.append(
                     Result(
                         phase,
@@ -228,6 +247,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                         drained,
                         expected - got,
                         stats["duplicates"],
+                        missing[:50],
                     )
                 )
     finally:
@@ -253,6 +273,9 @@ def main() -> None:
             f"{r.phase:10} {r.updates_per_s:8.0f} {r.ratio_to_baseline:7.2f} {r.notifications_expected:9d} "
             f"{r.notifications_received:7d} {r.notifications_per_s:8.0f} {r.latency_p50_ms:8.1f} {r.latency_p99_ms:8.1f} {r.lost:5d} {r.duplicates:5d}"
         )
+    for r in results:
+        if r.missing:
+            print(f"{r.phase}: missing (subscription, update) {r.missing[:10]}{' ...' if len(r.missing) > 10 else ''}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))
 

@@ -28,6 +28,8 @@ from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.payload import Outgoing, build, entity_of, narrowed
 
 CHUNK = 200
+MIN_ROUND = 0.02  # seconds between two looks at the outbox, however often a drain wakes the loop
+FLUSH_EVERY = 0.25  # seconds between two writes of deletions and counters (the write lock is shared)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[tuple[str, str]] = set()
+        # Delivered records are deleted by the next round, many in one transaction, not one
+        # transaction per drained chunk; until then `_delivered_upto` (a subscription's last
+        # delivered id; its delivery is in id order) keeps them from being sent again.
+        self._delivered: list[int] = []
+        self._delivered_upto: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
@@ -80,26 +87,32 @@ class Dispatcher:
         for task in list(self._draining.values()):
             task.cancel()
         await asyncio.gather(*self._draining.values(), return_exceptions=True)
-        await self._flush_counters()
+        await self._flush()
         if self._session is not None:
             await self._session.close()
         if self.mqtt is not None:
             await self.mqtt.close()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        flushed = loop.time()
         while not self._stopping:
+            started = loop.time()
             self.notifier.wake.clear()
             try:
+                if started - flushed >= FLUSH_EVERY:
+                    flushed = started
+                    await self._flush()  # first, so that the outbox read below no longer shows them
                 for sub_id in await self.storage.due_subscriptions(self.clock()):
                     if sub_id not in self._draining:
                         self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
-                await self._flush_counters()
             except Exception as exc:  # the store is down: try again on the next round
                 event(logging.ERROR, "dispatcher round failed", error=repr(exc))
             try:
                 await asyncio.wait_for(self.notifier.wake.wait(), timeout=self.poll)
             except asyncio.TimeoutError:
                 pass
+            await asyncio.sleep(max(0.0, started + MIN_ROUND - loop.time()))
 
     async def _drain(self, sub_id: str) -> None:
         try:
@@ -108,9 +121,18 @@ class Dispatcher:
                     records = await self.storage.pending_for(sub_id, CHUNK)
                     if not records:
                         return
-                    done: list[int] = []
+                    if self.notifier.get(records[0].tenant, sub_id) is None:
+                        # created by another process since this cache was loaded: its record was
+                        # written after it, so a refresh now finds it (else it is really deleted)
+                        await self.notifier.refresh()
+                    upto = self._delivered_upto.get(sub_id, 0)
+                    if records[-1].id <= upto and len(records) < CHUNK:
+                        return  # all delivered already, deleted by the next flush
+                    done = [r.id for r in records if r.id <= upto]  # delivered, deletion pending
                     blocked = False
                     for record in records:
+                        if record.id <= upto:
+                            continue
                         if record.due > self.clock():
                             blocked = True
                             break
@@ -118,9 +140,11 @@ class Dispatcher:
                             blocked = True
                             break
                         done.append(record.id)
-                    await self.storage.finish_notifications(done)
+                        self._delivered_upto[sub_id] = record.id
                     if blocked or len(records) < CHUNK:
+                        self._delivered.extend(done)
                         return
+                    await self.storage.finish_notifications(done)  # the next chunk starts after them
         except Exception as exc:
             event(logging.ERROR, "delivery failed", subscription=sub_id, error=repr(exc))
         finally:
@@ -211,9 +235,19 @@ class Dispatcher:
                 asyncio.ensure_future(self.notifier.save(sub))
         self._dirty.add((sub.tenant, sub.id))
 
-    async def _flush_counters(self) -> None:
+    async def _flush(self) -> None:
+        """Delete the delivered records and write the changed counters, all submitted at once so
+        that they share a group commit: few write transactions, so the broker process's commits
+        seldom wait for the file lock (one after the other, they were an fsync each)."""
+        delivered, self._delivered = self._delivered, []
         dirty, self._dirty = self._dirty, set()
-        for tenant, sub_id in dirty:
-            sub = self.notifier.get(tenant, sub_id)
-            if sub is not None:
-                await self.storage.save_delivery(tenant, sub_id, delivery_to_doc(sub.delivery))
+        subs = [sub for sub in (self.notifier.get(t, i) for t, i in dirty) if sub is not None]
+        try:
+            await asyncio.gather(
+                self.storage.finish_notifications(delivered),
+                *(self.storage.save_delivery(sub.tenant, sub.id, delivery_to_doc(sub.delivery)) for sub in subs),
+            )
+        except Exception:
+            self._delivered.extend(delivered)  # still skipped by `_delivered_upto`; deleted next round
+            self._dirty |= dirty
+            raise

@@ -31,9 +31,15 @@ class Notifier:
         self._version = -1
         self.guard = PersonalGuard(storage, clock)
         self.wake = asyncio.Event()
+        # a reload must not overwrite a subscription saved while it was reading the store
+        self._cache_lock = asyncio.Lock()
 
     # -- the cache ---------------------------------------------------------------------------
     async def load(self) -> None:
+        async with self._cache_lock:
+            await self._load()
+
+    async def _load(self) -> None:
         self._version = await self.storage.subscriptions_version()
         fresh = [from_doc(doc, delivery) for doc, delivery in await self.storage.load_subscriptions()]
         self._subs.clear()
@@ -44,10 +50,11 @@ class Notifier:
 
     async def refresh(self) -> bool:
         """Reload the cache when another process changed a subscription; True when it did."""
-        if await self.storage.subscriptions_version() == self._version:
-            return False
-        await self.load()
-        return True
+        async with self._cache_lock:
+            if await self.storage.subscriptions_version() == self._version:
+                return False
+            await self._load()
+            return True
 
     def get(self, tenant: str, sub_id: str) -> Subscription | None:
         return self._subs.get(tenant, {}).get(sub_id)
@@ -62,13 +69,15 @@ class Notifier:
         return list(self._subs.get(tenant, {}).values())
 
     async def save(self, sub: Subscription) -> None:
-        await self.storage.save_subscription(sub.tenant, sub.id, to_doc(sub))
-        self._put(sub)
+        async with self._cache_lock:
+            await self.storage.save_subscription(sub.tenant, sub.id, to_doc(sub))
+            self._put(sub)
 
     async def delete(self, tenant: str, sub_id: str) -> bool:
-        removed = await self.storage.delete_subscription(tenant, sub_id)
-        self._drop(tenant, sub_id)
-        return removed
+        async with self._cache_lock:
+            removed = await self.storage.delete_subscription(tenant, sub_id)
+            self._drop(tenant, sub_id)
+            return removed
 
     def _put(self, sub: Subscription) -> None:
         self._drop(sub.tenant, sub.id)

@@ -22,6 +22,9 @@ from broker.subscriptions.notifier import Notifier
 POLL_SECONDS = 0.05
 
 
+NICE = 10  # below the broker process: on a busy machine answering requests gets the CPU first
+
+
 async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
     storage = SqliteStorage(db_path)
     await storage.start()
@@ -55,8 +58,11 @@ def main() -> None:
     parser.add_argument("-httpTimeout", type=int, default=5000)
     parser.add_argument("-logLevel", default="INFO")
     parser.add_argument("-parent", type=int, default=os.getppid())
+    parser.add_argument("-nice", type=int, default=NICE, help="scheduling niceness added to this process")
     args = parser.parse_args()
     configure(args.logLevel)
+    if args.nice:
+        os.nice(args.nice)  # delivery is asynchronous: it may lag a burst, the acknowledgements may not
     settings = DeliverySettings(retry_window=args.notifRetryWindow, timeout=args.httpTimeout / 1000)
     try:
         asyncio.run(run(args.dbPath, settings, args.parent))
