@@ -22,6 +22,7 @@ from broker.personal.policy import SELF, Access, View, build_view, narrow, union
 from broker.storage.port import EntityFilter, Storage
 
 MAX_CACHED_VIEWS = 4096
+TYPES_MAX_AGE = 0.5  # seconds a copy of the personal types may serve the write path
 TOKEN_NEEDED = "a valid bearer token is needed for personal data"
 
 
@@ -31,6 +32,7 @@ class PersonalGuard:
         self.clock = clock
         # (tenant, principal, roles, operation) -> (store's personal version, view, valid until)
         self._views: OrderedDict[tuple, tuple[int, View, float]] = OrderedDict()
+        self._types: dict[str, tuple[float, dict[str, str]]] = {}  # tenant -> (read at, personal types)
 
     async def view(self, ctx: RequestContext, operation: str) -> View | None:
         """The caller's view of the tenant's personal types; None when the tenant declares none.
@@ -101,9 +103,24 @@ class PersonalGuard:
             raise forbidden(f"the write consent does not cover: [ {', '.join(hidden)} ]")
 
     # -- notifications -----------------------------------------------------------------------
-    async def personal_types(self, tenant: str) -> dict[str, str]:
+    async def personal_types(self, tenant: str, *, max_age: float = 0.0) -> dict[str, str]:
+        """The tenant's personal types, read again when the copy held is older than `max_age`.
+
+        The write path (matching changes to subscriptions) accepts a copy up to `TYPES_MAX_AGE`
+        old; delivery always reads afresh and treats a type declared since as personal, so a
+        stale copy never lets a personal entity out unchecked.
+        """
+        now = time.monotonic()
+        held = self._types.get(tenant)
+        if held is not None and now - held[0] <= max_age:
+            return held[1]
         personal, _ = await self.storage.personal_state(tenant)
+        self._types[tenant] = (now, personal)
         return personal
+
+    def forget_types(self, tenant: str) -> None:
+        """This process changed the tenant's personal types: no copy of them is current any more."""
+        self._types.pop(tenant, None)
 
     async def recipients(self, tenant: str, entity_type: str, subject: str) -> dict[str, Access]:
         """Who may receive this subject's entities of this type now: recipient -> access."""

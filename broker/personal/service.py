@@ -87,6 +87,7 @@ class PersonalDataService:
             raise bad_request("mandatory field /subjectAttr/ not found")
         subject_attr = check_identifier(body["subjectAttr"], "attribute name")
         await self._call(self.storage.put_personal_type(ctx.tenant, type_name, subject_attr))
+        self.guard.forget_types(ctx.tenant)
 
     async def list_types(self, ctx: RequestContext) -> list[dict[str, str]]:
         require(ctx, "operator")
@@ -102,7 +103,9 @@ class PersonalDataService:
 
     async def delete_type(self, ctx: RequestContext, type_name: str) -> None:
         require(ctx, "operator")
-        if not await self._call(self.storage.delete_personal_type(ctx.tenant, type_name)):
+        removed = await self._call(self.storage.delete_personal_type(ctx.tenant, type_name))
+        self.guard.forget_types(ctx.tenant)
+        if not removed:
             raise not_found(TYPE_NOT_PERSONAL)
 
     # -- consents -----------------------------------------------------------------------------

@@ -159,9 +159,15 @@ class Dispatcher:
             return True  # deleted meanwhile: nothing is owed any more
         payload = record.payload
         access = None
-        if record.subject is not None:  # personal: the consent is checked again as it stands now
-            guard = self.notifier.guard
-            recipients = await guard.recipients(record.tenant, payload["type"], record.subject)
+        guard = self.notifier.guard
+        subject = record.subject
+        if subject is None:  # matched as open data: is the type personal by now?
+            subject_attr = (await guard.personal_types(record.tenant)).get(payload["type"])
+            if subject_attr is not None:
+                value = payload["attrs"].get(subject_attr, {}).get("value")
+                subject = value if isinstance(value, str) else ""
+        if subject is not None:  # personal: the consent is checked again as it stands now
+            recipients = await guard.recipients(record.tenant, payload["type"], subject) if subject else {}
             access = recipients.get(sub.owner) if sub.owner is not None else None
             if access is None:
                 return True  # withdrawn, expired or erased since the change: nothing is sent
@@ -170,9 +176,9 @@ class Dispatcher:
         ok, code, reason, retryable = await self._send(sub, outgoing)
         self._count(sub, ok, code, reason)
         if ok and access is not None:
-            assert sub.owner is not None and record.subject is not None
-            entry = self.notifier.guard.notification_record(
-                record.tenant, sub.owner, record.subject, entity_of(payload), access, payload.get("correlator", "")
+            assert sub.owner is not None and subject is not None
+            entry = guard.notification_record(
+                record.tenant, sub.owner, subject, entity_of(payload), access, payload.get("correlator", "")
             )
             if entry is not None:
                 await self.notifier.guard.log(record.tenant, [entry])

@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Callable, Iterable
 
-from broker.personal.guard import PersonalGuard
+from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow, subject_of
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import from_doc, to_doc
@@ -122,7 +122,7 @@ class Notifier:
             if not candidates:
                 continue
             if event.tenant not in personal:
-                personal[event.tenant] = await self.guard.personal_types(event.tenant)
+                personal[event.tenant] = await self.guard.personal_types(event.tenant, max_age=TYPES_MAX_AGE)
             subject_attr = personal[event.tenant].get(event.entity.type)
             if subject_attr is not None:
                 out += await self._personal_outbox(event, candidates, subject_attr, now, len(out))

@@ -111,3 +111,20 @@ async def test_queued_notification_is_narrowed_to_the_attributes_consented_at_de
     receiver.up = True
     await _settle(receiver, 1)
     assert [sorted(n["data"][0]) for n in receiver.received] == [["id", "steps", "type"]]
+
+
+async def test_a_notification_queued_before_its_type_was_declared_personal_is_checked_at_delivery(api, receiver):
+    await _subscribe(api, CLINIC, receiver.url)
+    receiver.up = False
+    r = await api.post("/v2/entities", json={"id": "HR-early", "type": "HealthRecord", "refResident": {"value": "alice"},
+                                             "heartRate": {"value": 99}})
+    assert r.status == 201  # open data still: anyone may write it
+    for _ in range(100):
+        if receiver.refused:
+            break
+        await asyncio.sleep(0.05)
+    assert receiver.refused >= 1
+    await declare(api)
+    receiver.up = True
+    await asyncio.sleep(1.5)
+    assert receiver.received == []  # the clinic holds no consent from alice
