@@ -53,10 +53,32 @@ def _broker(argv: Sequence[str]) -> Callable[[], subprocess.Popen[bytes]]:
     return lambda: subprocess.Popen(command, stdin=subprocess.DEVNULL)
 
 
+def prepare_store(config: Config) -> None:
+    """On SQLite, create or upgrade the file once, before the processes that share it open it:
+    migrations racing each other on a new file fail ("duplicate column", "database is locked")."""
+    if uses_mongo(config):
+        return
+    from broker.storage.sqlite.schema import connect, migrate
+
+    os.makedirs(os.path.dirname(os.path.abspath(config.dbPath)), exist_ok=True)
+    conn = connect(config.dbPath)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+
+
 def supervise(config: Config, argv: Sequence[str]) -> int:
     """Run the children until a signal stops them; the exit status of `python -m broker`."""
+    import sqlite3
+
     from broker.cli import start_delivery_worker
 
+    try:
+        prepare_store(config)
+    except (OSError, sqlite3.Error) as exc:
+        event(logging.CRITICAL, "cannot start", error=f"cannot open database {config.dbPath}: {exc}")
+        return 1
     signals: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: signals.append(signum))

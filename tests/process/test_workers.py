@@ -86,3 +86,12 @@ def test_a_busy_port_stops_every_process_with_exit_status_1(tmp_path: Path) -> N
 
 async def test_subscription_changes_and_deletion_reach_every_process(broker, sink) -> None:
     await workers.subscription_changes_reach_every_process(broker, sink)
+
+
+def test_processes_started_together_on_a_new_file_all_open_it(tmp_path: Path) -> None:
+    for attempt in range(3):  # a race between migrations showed up one start in a few
+        with BrokerProcess(tmp_path / f"new{attempt}" / "broker.db", args=["-workers", str(WORKERS)]) as b:
+            b.start(timeout=60)
+            asyncio.run(workers.wait_listening(b, WORKERS))
+            assert not [e for e in workers.log_lines(b) if e["level"] == "CRITICAL"], b.logs()
+            assert b.stop(signal.SIGTERM, timeout=15) == 0
