@@ -1,10 +1,11 @@
-"""`python -m broker`: read the configuration, open the store and serve."""
+"""`python -m broker`: read the configuration, open the store and serve (`-workers N`: supervise N)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 from typing import Sequence
@@ -34,9 +35,17 @@ def make_app(config: Config) -> web.Application:
         audience=config.authAudience,
         required=config.authRequired,
     )
-    # the delivery worker process opens the SQLite file only: on MongoDB this process delivers
+    # the delivery worker process opens the SQLite file only: on MongoDB this process delivers, under
+    # leases, since brokers on other machines may deliver from the same database too
+    mongo = uses_mongo(config)
     return build_app(
-        storage, settings, delivery, deliver_here=uses_mongo(config), auth=auth, personal_min_k=config.personalMinK
+        storage,
+        settings,
+        delivery,
+        deliver_here=mongo,
+        shared_delivery=mongo,
+        auth=auth,
+        personal_min_k=config.personalMinK,
     )
 
 
@@ -55,7 +64,16 @@ def start_delivery_worker(config: Config) -> subprocess.Popen[bytes]:
     )
 
 
-async def serve(config: Config) -> None:
+async def _exit_with(parent: int) -> None:
+    """A child of `-workers N` stops, as on SIGTERM, once its supervisor is gone (even SIGKILLed)."""
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def serve(config: Config, *, parent: int | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; `parent`: one of the processes of `-workers N` under that supervisor
+    (the port is shared with SO_REUSEPORT and the supervisor runs the delivery worker)."""
     app = make_app(config)
     runner = web.AppRunner(
         app,
@@ -64,14 +82,19 @@ async def serve(config: Config) -> None:
         keepalive_timeout=float(config.reqTimeout) if config.reqTimeout > 0 else 75.0,
     )
     await runner.setup()
-    worker = None if uses_mongo(config) else start_delivery_worker(config)
+    worker = None if uses_mongo(config) or parent is not None else start_delivery_worker(config)
+    watch = None if parent is None else asyncio.create_task(_exit_with(parent))
     store = {"db": config.db} if uses_mongo(config) else {"dbPath": config.dbPath}  # never the URI: it may hold a password
     try:
-        site = web.TCPSite(runner, config.localIp, config.port, reuse_address=True, backlog=1024)
+        site = web.TCPSite(
+            runner, config.localIp, config.port, reuse_address=True, reuse_port=parent is not None, backlog=1024
+        )
         await site.start()
         event(logging.WARNING, "listening", port=config.port, ip=config.localIp, **store)
         await asyncio.Event().wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         if worker is not None:
             worker.terminate()
         await runner.cleanup()
@@ -82,13 +105,24 @@ async def serve(config: Config) -> None:
                 worker.kill()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    config = load_config(argv)
-    configure(config.logLevel)
+def run(config: Config, *, parent: int | None = None) -> None:
+    """Serve in this process; exit status 0 on SIGTERM/SIGINT, 1 when it cannot start."""
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, parent=parent))
     except (KeyboardInterrupt, web.GracefulExit):
         pass  # SIGINT/SIGTERM: a clean stop, exit status 0 as Orion
     except (OSError, StorageUnavailable) as exc:
         event(logging.CRITICAL, "cannot start", error=str(exc))
         sys.exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config = load_config(argv)
+    if config.workers > 1:
+        from broker.supervisor import supervise
+
+        configure(config.logLevel, pid=True)
+        sys.exit(supervise(config, argv))
+    configure(config.logLevel)
+    run(config)

@@ -35,6 +35,7 @@ class Config:
     authAudience: str = ""
     authRequired: bool = False
     personalMinK: int = 10
+    workers: int = 1
 
 
 # flag -> (environment variable, help)
@@ -67,6 +68,10 @@ FLAGS: dict[str, tuple[str, str]] = {
     "authAudience": ("BROKER_AUTH_AUDIENCE", "the `aud` bearer tokens must carry"),
     "authRequired": ("BROKER_AUTH_REQUIRED", "every NGSI request needs a valid token, not only personal data"),
     "personalMinK": ("BROKER_PERSONAL_MIN_K", "statistics cells with fewer distinct subjects are suppressed (default 10)"),
+    "workers": (
+        "BROKER_WORKERS",
+        "serving processes sharing the port (SO_REUSEPORT) on one store, under a supervisor (default 1: one process)",
+    ),
 }
 
 
@@ -118,4 +123,6 @@ def load_config(argv: Sequence[str] | None = None, environ: dict[str, str] | Non
         raise SystemExit(f"writeConcern must be 0 or 1, got {config.writeConcern}")
     if config.dbPoolSize < 1:
         raise SystemExit(f"dbPoolSize must be at least 1, got {config.dbPoolSize}")
+    if config.workers < 1:
+        raise SystemExit(f"workers must be at least 1, got {config.workers}")
     return config

@@ -22,12 +22,18 @@ log = logging.getLogger("broker")
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, *, pid: bool = False) -> None:
+        super().__init__()
+        self.pid = pid  # several processes write to one log (-workers): say which one wrote the line
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "msg": record.getMessage(),
         }
+        if self.pid:
+            entry["pid"] = record.process
         fields = getattr(record, "fields", None)
         if fields:
             entry.update(fields)
@@ -36,9 +42,9 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure(level: str) -> None:
+def configure(level: str, *, pid: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(pid=pid))
     root = logging.getLogger("broker")
     root.handlers[:] = [handler]
     root.setLevel(ORION_LEVELS.get(level.upper(), logging.INFO))

@@ -21,9 +21,12 @@ from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
 from broker.storage.port import Storage
 from broker.subscriptions.dispatcher import Dispatcher
+from broker.subscriptions.leases import LeasedDispatcher
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.service import SubscriptionService
+
+FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -85,16 +88,19 @@ def build_app(
     delivery: DeliverySettings | None = None,
     *,
     deliver_here: bool = True,
+    shared_delivery: bool = False,
     auth: AuthSettings | None = None,
     personal_min_k: int = 10,
 ) -> web.Application:
-    """The application; `deliver_here=False` when a delivery worker process sends the notifications."""
+    """The application; `deliver_here=False` when a delivery worker process sends the notifications,
+    `shared_delivery=True` when other processes (other machines) deliver from the same store too:
+    subscriptions are then drained under a lease and their counters read from the store."""
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
     app[AUTHENTICATOR] = Authenticator(auth)
     delivery = delivery or DeliverySettings()
     notifier = Notifier(storage)
-    dispatcher = Dispatcher(
+    dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher)(
         storage,
         notifier,
         retry_window=delivery.retry_window,
@@ -108,7 +114,7 @@ def build_app(
         types=TypeService(storage, notifier.guard),
         batch=BatchService(entity_service),
         subscriptions=SubscriptionService(
-            notifier, counters_in_store=not deliver_here, owned=app[AUTHENTICATOR].settings.configured
+            notifier, counters_in_store=not deliver_here or shared_delivery, owned=app[AUTHENTICATOR].settings.configured
         ),
         personal=PersonalDataService(entity_service, min_k=personal_min_k),
         started_at=time.time(),
@@ -127,9 +133,10 @@ def build_app(
     app.on_response_prepare.append(orion_headers)
 
     async def follow_other_processes() -> None:
-        """Subscriptions changed by the delivery worker (e.g. `maxFailsLimit`) reach the cache."""
+        """Subscriptions changed by other processes (created, changed, deleted, or made inactive by
+        `maxFailsLimit` or `oneshot`) reach the cache within FOLLOW_SECONDS."""
         while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(FOLLOW_SECONDS)
             try:
                 await notifier.refresh()
             except Exception as exc:  # the store is busy or down: try again later
@@ -141,13 +148,13 @@ def build_app(
         follower = None
         if deliver_here:
             await dispatcher.start()
-        else:
+        if not deliver_here or shared_delivery:
             follower = asyncio.create_task(follow_other_processes())
         yield
         if follower is not None:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
-        else:
+        if deliver_here:
             await dispatcher.close()
         await storage.close()
 

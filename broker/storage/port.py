@@ -212,6 +212,26 @@ class Storage(Protocol):
 
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None: ...
 
+    # -- several processes on one database: leases and throttling windows -------------------
+
+    async def claim_lease(self, name: str, owner: str, token: str, until: float, now: float) -> bool:
+        """Take the lease `name` for `owner` until `until` (epoch seconds) when it is free, expired
+        at `now` or already `owner`'s; `token` names this claim for renewal and release."""
+        ...
+
+    async def renew_lease(self, name: str, token: str, until: float) -> bool:
+        """Extend the claim `token` to `until`; False when it was lost (expired and taken)."""
+        ...
+
+    async def release_lease(self, name: str, token: str) -> None:
+        """Give the claim `token` up; nothing happens when it is no longer held."""
+        ...
+
+    async def open_throttle_window(self, tenant: str, sub_id: str, now: float, throttling: float) -> bool:
+        """True, and the subscription's throttling window starts at `now`, when the last window
+        opened by any process is at least `throttling` seconds old (or there was none)."""
+        ...
+
     async def get_type(
         self,
         tenant: str,

@@ -27,7 +27,7 @@ class Notifier:
         self._subs: dict[str, dict[str, Subscription]] = {}  # tenant -> id -> subscription
         self._by_type: dict[str, dict[str, list[Subscription]]] = {}  # tenant -> type -> subscriptions
         self._any_type: dict[str, list[Subscription]] = {}  # tenant -> subscriptions with typePattern/no type
-        self._last_sent: dict[str, float] = {}  # throttling
+        self._last_sent: dict[str, float] = {}  # throttling windows this process opened
         self._version = -1
         self.guard = PersonalGuard(storage, clock)
         self.wake = asyncio.Event()
@@ -129,7 +129,7 @@ class Notifier:
                 continue
             snap: dict | None = None
             for sub in candidates:
-                if not triggers(sub, event, now) or self._throttled(sub, now):
+                if not triggers(sub, event, now) or await self._throttled(sub, now):
                     continue
                 snap = snap if snap is not None else snapshot(event)
                 out.append(OutboxRecord(event.tenant, sub.id, snap, created=now, due=now, cbnotif=len(out) + 1))
@@ -148,7 +148,7 @@ class Notifier:
             if access is None:
                 continue
             seen = _as_seen(event, access)
-            if not triggers(sub, seen, now) or self._throttled(sub, now):
+            if not triggers(sub, seen, now) or await self._throttled(sub, now):
                 continue
             record = OutboxRecord(
                 event.tenant, sub.id, snapshot(seen), created=now, due=now, cbnotif=sent + len(out) + 1, subject=subject
@@ -156,10 +156,18 @@ class Notifier:
             out.append(record)
         return out
 
-    def _throttled(self, sub: Subscription, now: float) -> bool:
-        """True while the subscription's throttling window is open; otherwise opens a new one."""
-        if sub.throttling and now - self._last_sent.get(sub.id, float("-inf")) < sub.throttling:
+    async def _throttled(self, sub: Subscription, now: float) -> bool:
+        """True while the subscription's throttling window is open; otherwise opens a new one.
+
+        The window is opened in the store, conditionally, so that it holds across every process on
+        the database; a window this process opened answers from memory without asking the store.
+        """
+        if not sub.throttling:
+            return False
+        if now - self._last_sent.get(sub.id, float("-inf")) < sub.throttling:
             return True
+        if not await self.storage.open_throttle_window(sub.tenant, sub.id, now, sub.throttling):
+            return True  # another process opened it
         self._last_sent[sub.id] = now
         return False
 

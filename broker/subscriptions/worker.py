@@ -3,7 +3,7 @@
 `python -m broker` starts one beside itself, so that sending notifications runs on another core
 than answering requests. It shares the store: it reads the outbox the broker writes, delivers,
 and writes the counters back; it follows subscription changes through the store's version number
-and stops when the broker that started it is gone.
+and stops on SIGTERM (counters written back) or when the broker that started it is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 
 from broker.logs import configure, event
 from broker.storage.sqlite import SqliteStorage
@@ -41,8 +42,10 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
     )
     await dispatcher.start()
     event(logging.INFO, "delivery worker started", pid=os.getpid())
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        while os.getppid() == parent:
+        while os.getppid() == parent and not stop.is_set():
             await notifier.refresh()
             notifier.wake.set()
             await asyncio.sleep(POLL_SECONDS)

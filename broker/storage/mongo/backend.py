@@ -1,8 +1,9 @@
 """`Storage` on MongoDB (PyMongo's async API), in Orion's database layout.
 
 Database `orion` (`orion-<tenant>` per tenant) with Orion's `entities` and `csubs`; what Orion
-lacks lives in prefixed places of the default database: `ab_outbox` (notifications owed) and
-`ab_counters` (creation sequence, outbox ids, the subscriptions version).
+lacks lives in prefixed places of the default database: `ab_outbox` (notifications owed),
+`ab_counters` (creation sequence, outbox ids, the subscriptions version) and `ab_leases` (which
+process drains which subscription's notifications).
 
 Atomicity: on a replica set or sharded cluster a batch (and a write with its notifications) runs
 in one transaction. A standalone server (and FerretDB) has none: a refused batch is then undone
@@ -69,6 +70,7 @@ SETTINGS = "ab_settings"
 PERSONAL_TYPES = "ab_personal_types"
 CONSENTS = "ab_consents"
 ACCESS_LOG = "ab_access_log"
+LEASES = "ab_leases"
 
 Session = AsyncClientSession | None
 TRANSACTION_ATTEMPTS = 3
@@ -517,6 +519,36 @@ class MongoStorage:
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None:
         with _unavailable():
             await self._bookkeeping(OUTBOX).update_one({"_id": record_id}, {"$set": {"due": due, "attempts": attempts}})
+
+    # -- leases and throttling windows -------------------------------------------------------
+    async def claim_lease(self, name: str, owner: str, token: str, until: float, now: float) -> bool:
+        try:
+            with _unavailable():
+                await self._main[LEASES].find_one_and_update(
+                    {"_id": name, "$or": [{"owner": owner}, {"expires": {"$lte": now}}]},
+                    {"$set": {"owner": owner, "token": token, "expires": until}},
+                    upsert=True,
+                )
+        except DuplicateKeyError:  # held by another owner: the upsert's insert collides with it
+            return False
+        return True
+
+    async def renew_lease(self, name: str, token: str, until: float) -> bool:
+        with _unavailable():
+            result = await self._main[LEASES].update_one({"_id": name, "token": token}, {"$set": {"expires": until}})
+        return result.matched_count > 0
+
+    async def release_lease(self, name: str, token: str) -> None:
+        with _unavailable():
+            await self._main[LEASES].delete_one({"_id": name, "token": token})
+
+    async def open_throttle_window(self, tenant: str, sub_id: str, now: float, throttling: float) -> bool:
+        window = {"$or": [{csubs.THROTTLED: {"$exists": False}}, {csubs.THROTTLED: {"$lte": now - throttling}}]}
+        with _unavailable():
+            result = await self.database(tenant)[CSUBS].update_one(
+                {"_id": csubs.subscription_id(sub_id), **window}, {"$set": {csubs.THROTTLED: now}}
+            )
+        return result.matched_count > 0
 
     # -- personal data ---------------------------------------------------------------------
     # our own collections in each tenant's database: ab_personal_types, ab_consents, ab_access_log

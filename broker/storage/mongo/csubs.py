@@ -16,6 +16,7 @@ from bson import ObjectId
 
 DOC = "_ab_doc"
 DELIVERY = "_ab_delivery"
+THROTTLED = "_ab_throttled"  # start of the current throttling window, set by whichever process opened it
 LONG_MAX = 9223372036854775807  # Orion's `expiration` of a permanent subscription
 
 # optional Orion fields: unset when a new version of the subscription no longer has them

@@ -433,6 +433,39 @@ class SqliteStorage:
             lambda conn: conn.execute("UPDATE outbox SET due = ?, attempts = ? WHERE id = ?", (due, attempts, record_id))
         )
 
+    # -- leases and throttling windows -------------------------------------------------------
+    async def claim_lease(self, name: str, owner: str, token: str, until: float, now: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "INSERT INTO leases(name, owner, token, expires) VALUES(?, ?, ?, ?) ON CONFLICT(name) DO UPDATE"
+                " SET owner = excluded.owner, token = excluded.token, expires = excluded.expires"
+                " WHERE leases.owner = excluded.owner OR leases.expires <= ?",
+                (name, owner, token, until, now),
+            ).rowcount > 0
+
+        return await self._write(run)
+
+    async def renew_lease(self, name: str, token: str, until: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "UPDATE leases SET expires = ? WHERE name = ? AND token = ?", (until, name, token)
+            ).rowcount > 0
+
+        return await self._write(run)
+
+    async def release_lease(self, name: str, token: str) -> None:
+        await self._write(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND token = ?", (name, token)))
+
+    async def open_throttle_window(self, tenant: str, sub_id: str, now: float, throttling: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "UPDATE subscriptions SET throttled = ? WHERE tenant = ? AND id = ?"
+                " AND (throttled IS NULL OR throttled <= ?)",
+                (now, tenant, sub_id, now - throttling),
+            ).rowcount > 0
+
+        return await self._write(run)
+
     # -- types -----------------------------------------------------------------------------
     async def list_types(
         self,

@@ -93,6 +93,12 @@ CREATE TABLE IF NOT EXISTS access_log(         -- append-only, hash-chained per 
 );
 CREATE INDEX IF NOT EXISTS access_log_by_subject ON access_log(tenant, subject, seq);
 CREATE INDEX IF NOT EXISTS access_log_by_recipient ON access_log(tenant, recipient, seq);
+CREATE TABLE IF NOT EXISTS leases(             -- which process drains what, until when (several deliverers)
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  token TEXT NOT NULL,
+  expires REAL NOT NULL
+);
 """
 
 
@@ -116,6 +122,7 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
 def migrate(conn: sqlite3.Connection) -> None:
     conn.executescript(DDL)
     _add_column(conn, "outbox", "subject", "TEXT")
+    _add_column(conn, "subscriptions", "throttled", "REAL")  # start of the throttling window, any process
     conn.execute("CREATE INDEX IF NOT EXISTS outbox_by_subject ON outbox(tenant, subject) WHERE subject IS NOT NULL")
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)

@@ -1,0 +1,247 @@
+"""Scenarios for `python -m broker -workers N`, shared by the SQLite and the MongoDB process tests.
+
+Requests go through an aiohttp session that opens a new TCP connection for every request, so the
+kernel's SO_REUSEPORT hashing spreads them over the processes; which process served a request is
+read from the log (every line carries its `pid` with -workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Any, AsyncIterator, Sequence
+
+import aiohttp
+import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.process.broker_process import BrokerProcess
+
+PROPAGATION_BOUND = 1.0  # documented: a subscription change reaches every process within 1 s
+
+
+class Receiver:
+    """Notifications as they arrive: (monotonic time, headers, body)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[float, dict[str, str], dict[str, Any]]] = []
+        app = web.Application()
+        app.router.add_post("/notify", self.handle)
+        self.server = TestServer(app, host="127.0.0.1")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((time.monotonic(), dict(request.headers), orjson.loads(await request.read())))
+        return web.Response(status=200)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/notify"
+
+    def values(self, entity: str) -> list[int]:
+        return [b["data"][0]["n"]["value"] for _t, _h, b in self.received if b["data"][0]["id"] == entity]
+
+
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.server.start_server()
+    try:
+        yield r
+    finally:
+        await r.server.close()
+
+
+def log_lines(broker: BrokerProcess) -> list[dict[str, Any]]:
+    out = []
+    for line in broker.logs().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass  # a line being written right now
+    return out
+
+
+async def wait_listening(broker: BrokerProcess, processes: int, timeout: float = 60.0) -> list[int]:
+    """The pids of the serving processes, once `processes` of them log "listening"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [e["pid"] for e in log_lines(broker) if e["msg"] == "listening"]
+        if len(pids) >= processes:
+            return pids
+        assert time.monotonic() < deadline, f"only {len(pids)} processes listening:\n{broker.logs()}"
+        await asyncio.sleep(0.05)
+
+
+def serving_pids(broker: BrokerProcess, method: str, path: str) -> set[int]:
+    """Processes that served such a request (a single-process broker's lines carry no pid: its own)."""
+    assert broker.proc is not None
+    return {
+        e.get("pid", broker.proc.pid)
+        for e in log_lines(broker)
+        if e["msg"] == "request" and e["method"] == method and e["path"] == path
+    }
+
+
+def new_connection_each_time() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+
+
+async def wait_until(predicate: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def create_subscription(http: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> str:
+    async with http.post(f"{url}/v2/subscriptions", json=body) as r:
+        assert r.status == 201, await r.text()
+        location = r.headers["Location"]
+    assert location.startswith("/v2/subscriptions/")
+    return location.rsplit("/", 1)[1]
+
+
+async def patch_n(http: aiohttp.ClientSession, url: str, entity: str, n: int) -> None:
+    async with http.patch(f"{url}/v2/entities/{entity}/attrs", json={"n": {"value": n}}) as r:
+        assert r.status == 204, await r.text()
+        assert await r.read() == b""
+
+
+async def create_entity(http: aiohttp.ClientSession, url: str, entity: str) -> None:
+    async with http.post(f"{url}/v2/entities", json={"id": entity, "type": "Gauge", "n": {"value": 0}}) as r:
+        assert r.status == 201, await r.text()
+
+
+async def every_update_notified_once(
+    creator: BrokerProcess, updaters: list[BrokerProcess], sink: Receiver, *, duration: float = 2.5
+) -> float:
+    """Create a subscription through `creator`, then update for `duration` seconds through new
+    connections to `updaters` in turn. Asserts: no notification twice, every update made later than
+    PROPAGATION_BOUND after the creation notified, Orion's body and headers, several processes
+    served. Returns the propagation delay measured: how long after the creation an update could
+    still go unnotified (0 when none did)."""
+    async with new_connection_each_time() as http:
+        await create_entity(http, creator.url, "G1")
+        sub_id = await create_subscription(
+            http, creator.url,
+            {"subject": {"entities": [{"id": "G1", "type": "Gauge"}]},
+             "notification": {"http": {"url": sink.url}, "attrs": ["n"]}},
+        )
+        created = time.monotonic()
+        sent: list[tuple[int, float]] = []
+        n = 0
+        while time.monotonic() - created < duration:
+            n += 1
+            await patch_n(http, updaters[n % len(updaters)].url, "G1", n)
+            sent.append((n, time.monotonic() - created))
+            await asyncio.sleep(0.01)
+    owed = {i for i, t in sent if t > PROPAGATION_BOUND}
+    await wait_until(lambda: owed <= set(sink.values("G1")), timeout=20)
+    await asyncio.sleep(1.0)  # a duplicate would arrive in this time
+    got = sink.values("G1")
+    assert len(got) == len(set(got)), f"notified more than once: {sorted(i for i in got if got.count(i) > 1)}"
+    assert owed <= set(got), f"updates not notified: {sorted(owed - set(got))}"
+    assert set(got) <= {i for i, _ in sent}
+    assert got == sorted(got)  # one subscription's notifications go out in order
+    _t, headers, body = sink.received[-1]
+    assert body == {
+        "subscriptionId": sub_id,
+        "data": [{"id": "G1", "type": "Gauge", "n": {"type": "Number", "value": got[-1], "metadata": {}}}],
+    }
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["User-Agent"].startswith("orion/")
+    assert headers["Ngsiv2-AttrsFormat"] == "normalized"
+    assert headers["Fiware-Correlator"].endswith("; cbnotif=1")
+    pids = set().union(*(serving_pids(b, "PATCH", "/v2/entities/G1/attrs") for b in updaters))
+    assert len(pids) >= 2, f"one process served every update: {pids}"
+    missed = [t for i, t in sent if i not in set(got)]
+    return max(missed, default=0.0)
+
+
+async def throttling_holds_across_processes(
+    broker: BrokerProcess, sink: Receiver, others: Sequence[BrokerProcess] = ()
+) -> None:
+    """A 3 s throttling window lets one notification through whichever process serves the
+    updates, and the next window opens after it."""
+    brokers = [broker, *others]
+    async with new_connection_each_time() as http:
+        await create_entity(http, broker.url, "T1")
+        await create_subscription(
+            http, broker.url,
+            {"subject": {"entities": [{"id": "T1", "type": "Gauge"}]},
+             "notification": {"http": {"url": sink.url}, "attrs": ["n"]}, "throttling": 3},
+        )
+        await asyncio.sleep(PROPAGATION_BOUND + 0.2)
+        first = time.monotonic()
+        for n in range(1, 31):
+            await patch_n(http, brokers[n % len(brokers)].url, "T1", n)
+            await asyncio.sleep(0.02)
+        assert time.monotonic() - first < 2.5, "the updates took longer than the window: the test proves nothing"
+        pids = set().union(*(serving_pids(b, "PATCH", "/v2/entities/T1/attrs") for b in brokers))
+        assert len(pids) >= 2, f"one process served every update: {pids}"
+        await wait_until(lambda: len(sink.values("T1")) >= 1, timeout=10)
+        await asyncio.sleep(max(0.0, first + 3.2 - time.monotonic()))
+        assert sink.values("T1") == [1]
+        await patch_n(http, broker.url, "T1", 100)
+        await wait_until(lambda: len(sink.values("T1")) >= 2, timeout=10)
+        await asyncio.sleep(0.5)
+        assert sink.values("T1") == [1, 100]
+
+
+def supervised_pids(broker: BrokerProcess) -> list[int]:
+    """The supervisor's children, as it logged them at start."""
+    return next(e["pids"] for e in log_lines(broker) if e["msg"] == "supervising")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def subscription_changes_reach_every_process(broker: BrokerProcess, sink: Receiver) -> None:
+    """Creation, PATCH (status inactive, then active) and DELETE through one connection are seen,
+    after the bound, by every process: GETs and notifications through new connections agree."""
+    url = broker.url
+
+    async def statuses(http: aiohttp.ClientSession, sub_id: str) -> set[tuple[int, str | None]]:
+        seen = set()
+        for _ in range(12):
+            async with http.get(f"{url}/v2/subscriptions/{sub_id}") as r:
+                body = await r.json() if r.status == 200 else None
+                seen.add((r.status, body["status"] if body else None))
+        return seen
+
+    async with new_connection_each_time() as http:
+        await create_entity(http, url, "S1")
+        sub_id = await create_subscription(
+            http, url,
+            {"subject": {"entities": [{"id": "S1", "type": "Gauge"}]},
+             "notification": {"http": {"url": sink.url}, "attrs": ["n"]}},
+        )
+        await asyncio.sleep(PROPAGATION_BOUND)
+        assert await statuses(http, sub_id) == {(200, "active")}
+        async with http.patch(f"{url}/v2/subscriptions/{sub_id}", json={"status": "inactive"}) as r:
+            assert r.status == 204
+        await asyncio.sleep(PROPAGATION_BOUND)
+        assert await statuses(http, sub_id) == {(200, "inactive")}
+        for n in range(1, 7):
+            await patch_n(http, url, "S1", n)
+        async with http.patch(f"{url}/v2/subscriptions/{sub_id}", json={"status": "active"}) as r:
+            assert r.status == 204
+        await asyncio.sleep(PROPAGATION_BOUND)
+        for n in range(7, 13):
+            await patch_n(http, url, "S1", n)
+        await wait_until(lambda: len(sink.values("S1")) >= 6, timeout=10)
+        async with http.delete(f"{url}/v2/subscriptions/{sub_id}") as r:
+            assert r.status == 204
+        await asyncio.sleep(PROPAGATION_BOUND)
+        assert await statuses(http, sub_id) == {(404, None)}
+        for n in range(13, 19):
+            await patch_n(http, url, "S1", n)
+        await asyncio.sleep(1.0)
+    assert sink.values("S1") == list(range(7, 13))
+    assert len(serving_pids(broker, "GET", f"/v2/subscriptions/{sub_id}")) >= 2
