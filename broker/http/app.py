@@ -22,7 +22,6 @@ from broker.ngsi.types import TypeService
 from broker.storage.port import Storage
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.leases import LeasedDispatcher
-from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.service import SubscriptionService
 
@@ -100,14 +99,7 @@ def build_app(
     app[AUTHENTICATOR] = Authenticator(auth)
     delivery = delivery or DeliverySettings()
     notifier = Notifier(storage)
-    dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher)(
-        storage,
-        notifier,
-        retry_window=delivery.retry_window,
-        max_backoff=delivery.max_backoff,
-        timeout=delivery.timeout,
-        mqtt=MqttPublisher(),
-    )
+    dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(storage, notifier, delivery)
     entity_service = EntityService(storage, changes=notifier, guard=notifier.guard)
     app[SERVICES] = Services(
         entities=entity_service,

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import aiohttp
 
@@ -72,6 +72,21 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
+
+    @classmethod
+    def from_settings(
+        cls, storage: Storage, notifier: Notifier, settings: DeliverySettings, **options: Any
+    ) -> "Dispatcher":
+        """A dispatcher with the `-notifRetryWindow`/`-httpTimeout` settings and an MQTT publisher."""
+        return cls(
+            storage,
+            notifier,
+            retry_window=settings.retry_window,
+            max_backoff=settings.max_backoff,
+            timeout=settings.timeout,
+            mqtt=MqttPublisher(),
+            **options,
+        )
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(

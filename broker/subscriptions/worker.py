@@ -17,7 +17,6 @@ import signal
 from broker.logs import configure, event
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
-from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
 
 POLL_SECONDS = 0.05
@@ -31,15 +30,7 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
     await storage.start()
     notifier = Notifier(storage)
     await notifier.load()
-    dispatcher = Dispatcher(
-        storage,
-        notifier,
-        retry_window=settings.retry_window,
-        max_backoff=settings.max_backoff,
-        timeout=settings.timeout,
-        mqtt=MqttPublisher(),
-        poll=POLL_SECONDS,
-    )
+    dispatcher = Dispatcher.from_settings(storage, notifier, settings, poll=POLL_SECONDS)
     await dispatcher.start()
     event(logging.INFO, "delivery worker started", pid=os.getpid())
     stop = asyncio.Event()

@@ -8,7 +8,7 @@ import jwt
 import orjson
 
 from tests.personal.conftest import (
-    ALICE, ANALYST, BOB, CLINIC, OPERATOR, SHOP, bearer, create_record, declare, grant, token,
+    ALICE, ANALYST, BOB, CLINIC, OPERATOR, SHOP, bearer, create_record, declare, grant,
 )
 
 

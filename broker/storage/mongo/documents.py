@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from broker.ngsi.model import Attribute, Entity, Metadata
-from broker.storage.mongo.filters import SEQ, decode_key, encode_key
+from broker.storage.mongo.filters import SEQ
+from broker.storage.mongo.keys import decode_key, encode_key
 
 VERSION = "_ab_version"
 

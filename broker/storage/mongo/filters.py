@@ -16,7 +16,7 @@ from broker.ngsi.geo import GeoQuery
 from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, ValueList
 from broker.ngsi.query.evaluate import compile_pattern
 from broker.storage.mongo import visibility as visible
-from broker.storage.mongo.keys import FALSE, Filter, decode_key, encode_key  # noqa: F401 (decode_key: re-exported)
+from broker.storage.mongo.keys import FALSE, Filter, encode_key
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
 
 Sort = list[tuple[str, int]]
