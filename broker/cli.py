@@ -46,6 +46,7 @@ def make_app(config: Config) -> web.Application:
         shared_delivery=mongo,
         auth=auth,
         personal_min_k=config.personalMinK,
+        retry_start=mongo,  # a database server may come up after us; an SQLite file that cannot be opened will not
     )
 
 

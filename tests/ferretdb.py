@@ -40,11 +40,13 @@ class FerretDB:
             self.process.wait()
 
 
-def start_ferretdb(state_dir: Path, *, timeout: float = 30.0, extra_args: Sequence[str] = ()) -> FerretDB:
-    """Start FerretDB and wait until it answers `ping`; raises RuntimeError when it does not."""
+def start_ferretdb(
+    state_dir: Path, *, timeout: float = 30.0, extra_args: Sequence[str] = (), port: int | None = None
+) -> FerretDB:
+    """Start FerretDB (on `port`, or a free one) and wait until it answers `ping`; raises RuntimeError when it does not."""
     if not FERRETDB.exists():
         raise RuntimeError(MISSING)
-    port = _free_port()
+    port = port or _free_port()
     data = state_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
     log = open(state_dir / "ferretdb.log", "wb")

@@ -19,13 +19,14 @@ from broker.logs import event
 from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
-from broker.storage.port import Storage
+from broker.storage.port import Storage, StorageUnavailable
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.leases import LeasedDispatcher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.service import SubscriptionService
 
 FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between attempts to reach a database that is not there yet
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,6 +82,24 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
+async def open_store(storage: Storage, *, retry: bool) -> None:
+    """Start the store; with `retry`, an unreachable server is a warning and another attempt, with a
+    growing pause, until it answers (a database started after the broker, a failover), never a crash loop."""
+    pause, attempt = RETRY_FIRST, 1
+    while True:
+        try:
+            await storage.start()
+            if attempt > 1:
+                event(logging.WARNING, "database reached", attempt=attempt)
+            return
+        except StorageUnavailable as exc:
+            if not retry:
+                raise
+            event(logging.WARNING, "database unreachable, retrying", error=str(exc), attempt=attempt, retryIn=pause)
+        await asyncio.sleep(pause)
+        pause, attempt = min(pause * 2, RETRY_MAX), attempt + 1
+
+
 def build_app(
     storage: Storage,
     settings: HttpSettings | None = None,
@@ -90,10 +109,12 @@ def build_app(
     shared_delivery: bool = False,
     auth: AuthSettings | None = None,
     personal_min_k: int = 10,
+    retry_start: bool = False,
 ) -> web.Application:
     """The application; `deliver_here=False` when a delivery worker process sends the notifications,
     `shared_delivery=True` when other processes (other machines) deliver from the same store too:
-    subscriptions are then drained under a lease and their counters read from the store."""
+    subscriptions are then drained under a lease and their counters read from the store;
+    `retry_start=True`: a database server that cannot be reached at start is waited for."""
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
     app[AUTHENTICATOR] = Authenticator(auth)
@@ -135,7 +156,7 @@ def build_app(
                 event(logging.WARNING, "subscription refresh failed", error=repr(exc))
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
-        await storage.start()
+        await open_store(storage, retry=retry_start)
         await notifier.load()
         follower = None
         if deliver_here:

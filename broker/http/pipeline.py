@@ -20,9 +20,10 @@ from broker.http.errors import error_response
 from broker.http.request import CALLER, CORRELATOR, check_query_string
 from broker.personal.auth import Authenticator
 from broker.logs import event
-from broker.ngsi.errors import SERVICE_NOT_FOUND, NgsiError, bad_request, internal_error
+from broker.ngsi.errors import SERVICE_NOT_FOUND, NgsiError, bad_request, database_error, internal_error
 from broker.ngsi.tenancy import parse_read_scopes
 from broker.ngsi.validation import FORBIDDEN_CHARS
+from broker.storage.port import StorageUnavailable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -190,6 +191,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         response = error_response(err)
     except web.HTTPException as exc:
         response = error_response(_from_http_exception(request, exc))
+    except StorageUnavailable as exc:  # whatever the endpoint: nothing was acknowledged
+        event(logging.ERROR, "database error", correlator=correlator, error=str(exc))
+        response = error_response(database_error(exc))
     except Exception as exc:  # a bug or an unexpected I/O failure: answer 500, log the trace
         event(logging.ERROR, "unhandled error", correlator=correlator, error=repr(exc))
         logging.getLogger("broker").exception("unhandled error")

@@ -204,7 +204,7 @@ class BatchService:
             check_entity_key_length(item.id, item.type or DEFAULT_ENTITY_TYPE, ctx.write_path)
         guard = self.entities.guard
         for _ in range(MAX_RETRIES):
-            view = await self.entities._storage_call(guard.view(ctx, "write"))
+            view = await guard.view(ctx, "write")
             snapshot = await self._snapshot(ctx, batch, view)
             report = _Report()
             for item in batch.items:
@@ -223,7 +223,7 @@ class BatchService:
                 events.append(ChangeEvent(ctx.tenant, before, after, snapshot.request_attrs.get(key, ()), ctx.correlator))
             outbox = await self.entities.changes.outbox_for(events)
             storage = self.entities.storage
-            if not writes or await self.entities._storage_call(storage.write_batch(ctx.tenant, writes, outbox)):
+            if not writes or await storage.write_batch(ctx.tenant, writes, outbox):
                 await self.entities.changes.committed(outbox)
                 error = report.result()
                 if error is not None:
@@ -234,9 +234,7 @@ class BatchService:
     async def _snapshot(self, ctx: RequestContext, batch: BatchUpdate, view: View | None) -> _Snapshot:
         ids = tuple(dict.fromkeys(item.id for item in batch.items))
         flt = EntityFilter(ids=ids, scopes=(ServicePathScope(ctx.write_path),))
-        found, _ = await self.entities._storage_call(
-            self.entities.storage.query_entities(ctx.tenant, flt, Page(limit=MAX_SNAPSHOT))
-        )
+        found, _ = await self.entities.storage.query_entities(ctx.tenant, flt, Page(limit=MAX_SNAPSHOT))
         snap = _Snapshot()
         for e in found:
             key = (e.id, e.type, e.service_path)

@@ -32,7 +32,7 @@ from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
 from broker.personal.guard import PersonalGuard
 from broker.personal.policy import View
-from broker.storage.port import EntityFilter, OrderKey, Page, Storage, StorageUnavailable
+from broker.storage.port import EntityFilter, OrderKey, Page, Storage
 
 MAX_RETRIES = 20
 
@@ -166,17 +166,13 @@ class EntityService:
         order: tuple[OrderKey, ...] = (),
         count: bool = False,
     ) -> tuple[list[Entity], int | None]:
-        flt, view = await self._storage_call(
-            self.guard.restrict(ctx, dataclasses.replace(flt, scopes=ctx.scopes))
-        )
-        entities, total = await self._storage_call(
-            self.storage.query_entities(ctx.tenant, flt, page, order=order, count=count)
-        )
-        return await self._storage_call(self.guard.disclose(ctx, view, entities)), total
+        flt, view = await self.guard.restrict(ctx, dataclasses.replace(flt, scopes=ctx.scopes))
+        entities, total = await self.storage.query_entities(ctx.tenant, flt, page, order=order, count=count)
+        return await self.guard.disclose(ctx, view, entities), total
 
     async def get(self, ctx: RequestContext, ref: EntityRef) -> Entity:
         entity, view = await self._find_one(ctx, ref, ctx.scopes, "read")
-        (shown,) = await self._storage_call(self.guard.disclose(ctx, view, [entity]))
+        (shown,) = await self.guard.disclose(ctx, view, [entity])
         return shown
 
     async def _find_one(
@@ -184,8 +180,8 @@ class EntityService:
     ) -> tuple[Entity, View | None]:
         """The one entity `ref` names that the caller may read (or write), whole, and the caller's view."""
         flt = EntityFilter(ids=(ref.id,), types=(ref.type,) if ref.type else (), scopes=scopes)
-        flt, view = await self._storage_call(self.guard.restrict(ctx, flt, operation))
-        found, _ = await self._storage_call(self.storage.query_entities(ctx.tenant, flt, Page(limit=2)))
+        flt, view = await self.guard.restrict(ctx, flt, operation)
+        found, _ = await self.storage.query_entities(ctx.tenant, flt, Page(limit=2))
         if not found:
             raise entity_not_found()
         if len(found) > 1:
@@ -207,11 +203,11 @@ class EntityService:
             mod_date=now,
         )
         new.location = locate(new.attrs)
-        view = await self._storage_call(self.guard.view(ctx, "write"))
+        view = await self.guard.view(ctx, "write")
         self.guard.check_write(ctx, view, new, new.attrs)
         outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator)])
         for _ in range(MAX_RETRIES):
-            if await self._storage_call(self.storage.insert_entity(ctx.tenant, new, outbox)):
+            if await self.storage.insert_entity(ctx.tenant, new, outbox):
                 await self.changes.committed(outbox)
                 return True
             if not upsert:
@@ -281,7 +277,7 @@ class EntityService:
             self.guard.check_write(ctx, view, entity, ())
             entity.location = locate_or_none(entity.attrs)
             outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator)])
-            if await self._storage_call(self.storage.delete_entity(ctx.tenant, entity, outbox)):
+            if await self.storage.delete_entity(ctx.tenant, entity, outbox):
                 await self.changes.committed(outbox)
                 return
         raise internal_error("too many concurrent changes to one entity")
@@ -312,16 +308,9 @@ class EntityService:
                 entity.location = locate_or_none(entity.attrs)
                 event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
                 outbox = await self.changes.outbox_for([event])
-                if await self._storage_call(self.storage.replace_entity(ctx.tenant, updated, outbox)):
+                if await self.storage.replace_entity(ctx.tenant, updated, outbox):
                     await self.changes.committed(outbox)
                     if error is not None:
                         raise error
                     return
             raise internal_error("too many concurrent changes to one entity")
-
-    @staticmethod
-    async def _storage_call(awaitable: Any) -> Any:
-        try:
-            return await awaitable
-        except StorageUnavailable as exc:
-            raise internal_error(f"Database Error ({exc})") from exc

@@ -56,3 +56,8 @@ def too_many_results() -> NgsiError:
 
 def internal_error(description: str) -> NgsiError:
     return NgsiError(500, "InternalServerError", description)
+
+
+def database_error(detail: object) -> NgsiError:
+    """A store that failed or cannot be reached: Orion's 500 "Database Error (...)"."""
+    return internal_error(f"Database Error ({detail})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.ngsi.errors import internal_error
+from broker.ngsi.errors import database_error
 
 OPERATORS = ("$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$set", "$unset")
 
@@ -48,7 +48,7 @@ def _each(operand: Any) -> tuple[list[Any], int | None]:
 
 
 def _db_error(op: str, detail: str) -> Exception:
-    return internal_error(f"Database Error (update(): {op} - exception: {detail})")
+    return database_error(f"update(): {op} - exception: {detail}")
 
 
 def _ordered(a: Any, b: Any) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from broker.ngsi.context import RequestContext
-from broker.ngsi.errors import TYPE_NOT_FOUND, internal_error, not_found
+from broker.ngsi.errors import TYPE_NOT_FOUND, not_found
 from broker.personal.guard import PersonalGuard
-from broker.storage.port import EntityFilter, Page, Storage, StorageUnavailable, TypeSummary
+from broker.storage.port import EntityFilter, Page, Storage, TypeSummary
 
 
 def render_type_attrs(summary: TypeSummary, details: bool) -> dict[str, Any]:
@@ -24,19 +24,13 @@ class TypeService:
 
     async def list(self, ctx: RequestContext, page: Page, *, with_attrs: bool = True) -> tuple[list[TypeSummary], int]:
         """Only entities and attributes the caller may see count (personal types under consent)."""
-        try:
-            view = await self.guard.view(ctx, "read")
-            visibility = view.visibility() if view is not None else None
-            return await self.storage.list_types(ctx.tenant, ctx.scopes, page, details=with_attrs, visibility=visibility)
-        except StorageUnavailable as exc:
-            raise internal_error(f"Database Error ({exc})") from exc
+        view = await self.guard.view(ctx, "read")
+        visibility = view.visibility() if view is not None else None
+        return await self.storage.list_types(ctx.tenant, ctx.scopes, page, details=with_attrs, visibility=visibility)
 
     async def get(self, ctx: RequestContext, type_name: str) -> TypeSummary:
-        try:
-            flt, _ = await self.guard.restrict(ctx, EntityFilter(types=(type_name,)))
-            summary = await self.storage.get_type(ctx.tenant, type_name, ctx.scopes, visibility=flt.visibility)
-        except StorageUnavailable as exc:
-            raise internal_error(f"Database Error ({exc})") from exc
+        flt, _ = await self.guard.restrict(ctx, EntityFilter(types=(type_name,)))
+        summary = await self.storage.get_type(ctx.tenant, type_name, ctx.scopes, visibility=flt.visibility)
         if summary is None:
             raise not_found(TYPE_NOT_FOUND)
         return summary

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from broker.ngsi.context import ALL_PATHS, RequestContext
 from broker.ngsi.datetimes import format_iso8601, parse_iso8601
 from broker.ngsi.entities import EntityRef, EntityService
-from broker.ngsi.errors import NgsiError, bad_request, internal_error, not_found, parse_error
+from broker.ngsi.errors import NgsiError, bad_request, not_found, parse_error
 from broker.ngsi.model import Entity
 from broker.ngsi.render import render_entity
 from broker.ngsi.validation import check_identifier
@@ -26,7 +26,7 @@ from broker.personal.guard import PersonalGuard
 from broker.personal.model import Consent
 from broker.personal.policy import SELF
 from broker.personal.statistics import aggregate, parse_statistics
-from broker.storage.port import EntityFilter, Grant, Page, Storage, StorageUnavailable, Visibility
+from broker.storage.port import EntityFilter, Grant, Page, Storage, Visibility
 
 if TYPE_CHECKING:
     from broker.personal.receipts import ReceiptSigner
@@ -69,12 +69,6 @@ class PersonalDataService:
         self.min_k = min_k
         self._signer: "ReceiptSigner | None" = None
 
-    async def _call(self, awaitable: Any) -> Any:
-        try:
-            return await awaitable
-        except StorageUnavailable as exc:
-            raise internal_error(f"Database Error ({exc})") from exc
-
     # -- personal types (operator) -----------------------------------------------------------
     async def put_type(self, ctx: RequestContext, type_name: str, body: Any) -> None:
         require(ctx, "operator")
@@ -86,24 +80,24 @@ class PersonalDataService:
         if "subjectAttr" not in body:
             raise bad_request("mandatory field /subjectAttr/ not found")
         subject_attr = check_identifier(body["subjectAttr"], "attribute name")
-        await self._call(self.storage.put_personal_type(ctx.tenant, type_name, subject_attr))
+        await self.storage.put_personal_type(ctx.tenant, type_name, subject_attr)
         self.guard.forget_types(ctx.tenant)
 
     async def list_types(self, ctx: RequestContext) -> list[dict[str, str]]:
         require(ctx, "operator")
-        types = await self._call(self.storage.personal_types(ctx.tenant))
+        types = await self.storage.personal_types(ctx.tenant)
         return [{"type": t, "subjectAttr": a} for t, a in types.items()]
 
     async def get_type(self, ctx: RequestContext, type_name: str) -> dict[str, str]:
         require(ctx, "operator")
-        types = await self._call(self.storage.personal_types(ctx.tenant))
+        types = await self.storage.personal_types(ctx.tenant)
         if type_name not in types:
             raise not_found(TYPE_NOT_PERSONAL)
         return {"type": type_name, "subjectAttr": types[type_name]}
 
     async def delete_type(self, ctx: RequestContext, type_name: str) -> None:
         require(ctx, "operator")
-        removed = await self._call(self.storage.delete_personal_type(ctx.tenant, type_name))
+        removed = await self.storage.delete_personal_type(ctx.tenant, type_name)
         self.guard.forget_types(ctx.tenant)
         if not removed:
             raise not_found(TYPE_NOT_PERSONAL)
@@ -112,23 +106,23 @@ class PersonalDataService:
     async def grant(self, ctx: RequestContext, body: Any) -> Consent:
         subject = require(ctx, "resident")
         consent = parse_consent(body, subject=subject, consent_id=secrets.token_hex(12), now=self.clock())
-        await self._call(self.storage.save_consent(ctx.tenant, consent.to_doc()))
+        await self.storage.save_consent(ctx.tenant, consent.to_doc())
         return consent
 
     async def list_consents(self, ctx: RequestContext, page: Page) -> tuple[list[Consent], int]:
         """A resident's given consents, a service's or analyst's received ones, an operator's: all."""
         me = require(ctx, "resident", "service", "analyst", "operator")
         if "operator" in ctx.roles:
-            docs, total = await self._call(self.storage.find_consents(ctx.tenant, page=page))
+            docs, total = await self.storage.find_consents(ctx.tenant, page=page)
         elif "resident" in ctx.roles:
-            docs, total = await self._call(self.storage.find_consents(ctx.tenant, subject=me, page=page))
+            docs, total = await self.storage.find_consents(ctx.tenant, subject=me, page=page)
         else:
-            docs, total = await self._call(self.storage.find_consents(ctx.tenant, recipient=me, page=page))
+            docs, total = await self.storage.find_consents(ctx.tenant, recipient=me, page=page)
         return [Consent.from_doc(d) for d in docs], total
 
     async def get_consent(self, ctx: RequestContext, consent_id: str) -> Consent:
         me = require(ctx, "resident", "service", "analyst", "operator")
-        doc = await self._call(self.storage.get_consent(ctx.tenant, consent_id))
+        doc = await self.storage.get_consent(ctx.tenant, consent_id)
         consent = Consent.from_doc(doc) if doc is not None else None
         if consent is None or not ("operator" in ctx.roles or me in (consent.subject, consent.recipient)):
             raise not_found(CONSENT_NOT_FOUND)
@@ -141,13 +135,13 @@ class PersonalDataService:
             raise forbidden("only the consent's resident or an operator can withdraw it")
         if consent.withdrawn_at is None:
             withdrawn = dataclasses.replace(consent, withdrawn_at=self.clock())
-            await self._call(self.storage.save_consent(ctx.tenant, withdrawn.to_doc()))
+            await self.storage.save_consent(ctx.tenant, withdrawn.to_doc())
 
     async def signer(self) -> "ReceiptSigner":
         from broker.personal.receipts import ReceiptSigner, new_private_key_pem  # cryptography: only when used
 
         if self._signer is None:
-            pem = await self._call(self.storage.setting("consent_receipt_key", new_private_key_pem()))
+            pem = await self.storage.setting("consent_receipt_key", new_private_key_pem())
             self._signer = ReceiptSigner(pem)
         return self._signer
 
@@ -171,30 +165,28 @@ class PersonalDataService:
             subject, recipient = query.get("subject"), query.get("recipient")
         else:
             subject, recipient = me, None
-        records, total = await self._call(
-            self.storage.read_access_log(
-                ctx.tenant, subject=subject, recipient=recipient, since=since, until=until, page=page
-            )
+        records, total = await self.storage.read_access_log(
+            ctx.tenant, subject=subject, recipient=recipient, since=since, until=until, page=page
         )
         return [render_record(r) for r in records], total
 
     async def verify_log(self, ctx: RequestContext) -> dict[str, Any]:
         require(ctx, "operator")
-        records, _ = await self._call(self.storage.read_access_log(ctx.tenant))
-        head = await self._call(self.storage.access_log_head(ctx.tenant))
+        records, _ = await self.storage.read_access_log(ctx.tenant)
+        head = await self.storage.access_log_head(ctx.tenant)
         return access_log.verify(records, head)
 
     # -- residents' rights ------------------------------------------------------------------------
     async def _own_entities(self, ctx: RequestContext, subject: str) -> list[Entity]:
         """Every personal entity of the subject in the tenant, whole, whatever the service path."""
-        personal = await self._call(self.storage.personal_types(ctx.tenant))
+        personal = await self.storage.personal_types(ctx.tenant)
         if not personal:
             return []
         grants = tuple(Grant(t, a, (subject,), None) for t, a in personal.items())
         flt = EntityFilter(types=tuple(personal), scopes=ALL_PATHS, visibility=Visibility(tuple(personal), grants))
         out: list[Entity] = []
         while True:
-            found, _ = await self._call(self.storage.query_entities(ctx.tenant, flt, Page(CHUNK, len(out))))
+            found, _ = await self.storage.query_entities(ctx.tenant, flt, Page(CHUNK, len(out)))
             out += found
             if len(found) < CHUNK:
                 return out
@@ -203,8 +195,8 @@ class PersonalDataService:
         subject = require(ctx, "resident")
         now = self.clock()
         entities = await self._own_entities(ctx, subject)
-        consents, _ = await self._call(self.storage.find_consents(ctx.tenant, subject=subject))
-        records, _ = await self._call(self.storage.read_access_log(ctx.tenant, subject=subject))
+        consents, _ = await self.storage.find_consents(ctx.tenant, subject=subject)
+        records, _ = await self.storage.read_access_log(ctx.tenant, subject=subject)
         await self.guard.log(
             ctx.tenant,
             [self._record(ctx, subject, e, "export", now) for e in entities],
@@ -222,9 +214,9 @@ class PersonalDataService:
         """Withdraw every consent, delete every personal entity, drop queued notifications, log it."""
         subject = require(ctx, "resident")
         now = self.clock()
-        consents, _ = await self._call(self.storage.find_consents(ctx.tenant, subject=subject, active_at=now))
+        consents, _ = await self.storage.find_consents(ctx.tenant, subject=subject, active_at=now)
         for doc in consents:
-            await self._call(self.storage.save_consent(ctx.tenant, {**doc, "withdrawnAt": now}))
+            await self.storage.save_consent(ctx.tenant, {**doc, "withdrawnAt": now})
         for entity in await self._own_entities(ctx, subject):
             where = dataclasses.replace(ctx, write_path=entity.service_path)
             try:
@@ -232,7 +224,7 @@ class PersonalDataService:
             except NgsiError as exc:
                 if exc.status != 404:  # 404: deleted meanwhile, nothing left to erase
                     raise
-        await self._call(self.storage.drop_notifications_of(ctx.tenant, subject))
+        await self.storage.drop_notifications_of(ctx.tenant, subject)
         erasure = access_log.disclosure(
             time=now, tenant=ctx.tenant, recipient=subject, subject=subject, entity_id=None, entity_type=None,
             attrs=[], consents=(), channel="erasure", correlator=ctx.correlator,
@@ -250,14 +242,14 @@ class PersonalDataService:
     async def statistics(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
         require(ctx, "analyst")
         req = parse_statistics(body)
-        view = await self._call(self.guard.view(ctx, "statistics"))
+        view = await self.guard.view(ctx, "statistics")
         if view is None or not view.is_personal(req.type):
             raise bad_request(TYPE_NOT_PERSONAL)
         flt = EntityFilter(types=(req.type,), scopes=ctx.scopes, q=req.q, visibility=view.visibility())
         rows: list[tuple[str, Entity]] = []
         offset = 0
         while True:
-            found, _ = await self._call(self.storage.query_entities(ctx.tenant, flt, Page(CHUNK, offset)))
+            found, _ = await self.storage.query_entities(ctx.tenant, flt, Page(CHUNK, offset))
             offset += len(found)
             for entity in found:
                 shown = view.project(entity)

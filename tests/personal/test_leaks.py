@@ -2,7 +2,7 @@
 
 `none` has no consent at all, `narrow` a consent that covers other attributes only (`district`),
 `expired` a consent whose expiry has passed, `withdrawn` one withdrawn a moment ago. The secret is
-the entity `HR-secret` (for `none`, `expired`, `withdrawn`) and, for everyone, its `heartRate` 137
+the entity `HR-secret` (for `none`, `expired`, `withdrawn`) and, for everyone, its `heartRate` 1370713 (seven digits: no timestamp in a response can hold them)
 and its location. Nothing of it may appear in a body, a count, a header or a notification.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from tests.personal.conftest import ALICE, bearer, declare, grant
 
-SECRET_VALUE = 137
+SECRET_VALUE = 1370713
 ATTACKERS = ("none", "narrow", "expired", "withdrawn")
 
 
@@ -73,7 +73,7 @@ READS = [
     "/v2/entities?type=HealthRecord&options=count",
     "/v2/entities?idPattern=HR.*&options=count,keyValues",
     "/v2/entities?id=HR-secret&options=count,values&attrs=heartRate,district",
-    "/v2/entities?q=heartRate==137&options=count",
+    "/v2/entities?q=heartRate==1370713&options=count",
     "/v2/entities?q=heartRate>100;district==north&options=count",
     "/v2/entities?mq=heartRate.dateCreated&options=count",
     "/v2/entities?orderBy=!heartRate&options=count&attrs=heartRate",
@@ -110,7 +110,7 @@ async def test_no_read_path_leaks(api, receiver, attacker):
         if "q=heartRate" in url or "georel" in url:
             assert r.headers.get("Fiware-Total-Count") == "0", (url, text)
     queries = [
-        {"entities": [{"idPattern": ".*"}], "expression": {"q": "heartRate==137"}},
+        {"entities": [{"idPattern": ".*"}], "expression": {"q": "heartRate==1370713"}},
         {"entities": [{"id": "HR-secret", "type": "HealthRecord"}], "attrs": ["heartRate"]},
         {"entities": [{"idPattern": ".*"}], "expression": {"georel": "near;maxDistance:500", "geometry": "point", "coords": "43.06,141.35"}},
     ]

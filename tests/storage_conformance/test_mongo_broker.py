@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pymongo
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.process.broker_process import REPO_ROOT, BrokerProcess, broker_env, free_port
+from tests.ferretdb import start_ferretdb
+from tests.process.broker_process import BrokerProcess, free_port, version_status
 
 
 def _call(broker: BrokerProcess, method: str, path: str, body: Any = None, tenant: str = "") -> tuple[int, Any]:
@@ -73,11 +74,92 @@ async def test_the_broker_serves_and_notifies_from_mongodb(tmp_path: Path, mongo
         await receiver.close()
 
 
-def test_an_unreachable_mongodb_stops_the_broker_with_a_message(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "broker", "-port", str(free_port()), "-dbURI", f"mongodb://127.0.0.1:{free_port()}/",
-         "-dbTimeout", "300"],
-        cwd=REPO_ROOT, env=broker_env(), capture_output=True, timeout=60,
+def _wait_for_log(broker: BrokerProcess, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in broker.logs():
+        assert broker.proc is not None and broker.proc.poll() is None, broker.logs()
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{broker.logs()}"
+        time.sleep(0.1)
+
+
+def test_a_mongodb_that_starts_after_the_broker_is_waited_for_then_served(tmp_path: Path) -> None:
+    db_port = free_port()
+    broker = BrokerProcess(
+        tmp_path / "unused.db", pass_db_path=False, log_dir=tmp_path,
+        args=["-dbURI", f"mongodb://127.0.0.1:{db_port}/", "-dbTimeout", "300"],
     )
-    assert done.returncode == 1
-    assert "cannot start" in done.stderr.decode()
+    broker.spawn()
+    server = None
+    try:
+        _wait_for_log(broker, "database unreachable, retrying")
+        line = next(json.loads(l) for l in broker.logs().splitlines() if "database unreachable" in l)
+        assert line["level"] == "WARNING" and line["attempt"] == 1 and "MongoDB" in line["error"]
+        assert "Traceback" not in broker.logs()
+        assert version_status(broker.port) is None  # not serving without its database
+        try:
+            server = start_ferretdb(tmp_path / "late", port=db_port)
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        broker.wait_ready(timeout=60)
+        assert "database reached" in broker.logs()
+        status, _ = _call(broker, "POST", "/v2/entities", {"id": "E1", "type": "T"})
+        assert status == 201
+        assert _call(broker, "GET", "/v2/entities/E1?options=keyValues") == (200, {"id": "E1", "type": "T"})
+    finally:
+        assert broker.stop() == 0
+        if server is not None:
+            server.stop()
+
+
+def test_a_broker_waiting_for_its_database_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    broker = BrokerProcess(
+        tmp_path / "unused.db", pass_db_path=False, log_dir=tmp_path,
+        args=["-dbURI", f"mongodb://127.0.0.1:{free_port()}/", "-dbTimeout", "300"],
+    )
+    broker.spawn()
+    _wait_for_log(broker, "database unreachable, retrying")
+    assert broker.stop() == 0
+    assert "Traceback" not in broker.logs()
+
+
+def test_a_database_lost_mid_run_gives_500s_then_serves_again_when_it_returns(tmp_path: Path) -> None:
+    state = tmp_path / "db"
+    try:
+        server = start_ferretdb(state)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    db_port = int(server.uri.rsplit(":", 1)[1].strip("/"))
+    broker = BrokerProcess(
+        tmp_path / "unused.db", pass_db_path=False, log_dir=tmp_path,
+        args=["-dbURI", server.uri, "-db", "lost", "-dbTimeout", "500"],
+    )
+    try:
+        broker.start(timeout=30)
+        assert _call(broker, "POST", "/v2/entities", {"id": "E1", "type": "T", "n": {"value": 1}})[0] == 201
+        server.stop()
+        for method, path, body in [
+            ("GET", "/v2/entities", None),
+            ("GET", "/v2/entities/E1", None),
+            ("POST", "/v2/entities", {"id": "E2", "type": "T"}),
+            ("PATCH", "/v2/entities/E1/attrs", {"n": {"value": 2}}),
+            ("GET", "/v2/types", None),
+            ("POST", "/v2/op/update", {"actionType": "append", "entities": [{"id": "E3", "type": "T"}]}),
+            ("POST", "/v2/subscriptions", {"subject": {"entities": [{"idPattern": ".*"}]},
+                                           "notification": {"http": {"url": "http://127.0.0.1:9/n"}}}),
+        ]:
+            status, error = _call(broker, method, path, body)
+            assert status == 500, (method, path, status, error)
+            assert error["error"] == "InternalServerError", (method, path, error)
+            assert error["description"].startswith("Database Error"), (method, path, error)
+        assert broker.proc is not None and broker.proc.poll() is None  # still serving
+        server = start_ferretdb(state, port=db_port)  # the same data back on the same address
+        deadline = time.monotonic() + 30
+        while _call(broker, "GET", "/v2/entities")[0] != 200:
+            assert time.monotonic() < deadline, broker.logs()
+            time.sleep(0.2)
+        assert _call(broker, "GET", "/v2/entities?options=keyValues") == (200, [{"id": "E1", "type": "T", "n": 1}])
+        assert _call(broker, "POST", "/v2/entities", {"id": "E2", "type": "T"})[0] == 201
+        assert _call(broker, "GET", "/v2/subscriptions") == (200, [])  # the refused subscription was not stored
+    finally:
+        broker.stop()
+        server.stop()

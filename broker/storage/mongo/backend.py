@@ -138,6 +138,8 @@ class MongoStorage:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
+        """Connect and probe the server; StorageUnavailable (and no client left open) when it cannot be reached."""
+        await self.close()  # an earlier attempt that failed
         self._client = AsyncMongoClient(
             self.uri,
             maxPoolSize=self.pool_size,
@@ -146,12 +148,15 @@ class MongoStorage:
             socketTimeoutMS=self.timeout_ms,
             tz_aware=False,
         )
-        with _unavailable():
-            hello = await self._client.admin.command("hello")
-        with _unavailable():
-            if "setName" in hello or hello.get("msg") == "isdbgrid":
-                self.transactions = await self._transactions_work()
-            await self._main[OUTBOX].create_index([("sub", ASCENDING), ("_id", ASCENDING)])
+        try:
+            with _unavailable():
+                hello = await self._client.admin.command("hello")
+                if "setName" in hello or hello.get("msg") == "isdbgrid":
+                    self.transactions = await self._transactions_work()
+                await self._main[OUTBOX].create_index([("sub", ASCENDING), ("_id", ASCENDING)])
+        except StorageUnavailable:
+            await self.close()
+            raise
 
     async def _transactions_work(self) -> bool:
         """A replica set or mongos should have transactions; FerretDB claims a replica set without them."""
