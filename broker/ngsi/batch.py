@@ -217,6 +217,7 @@ class BatchService:
             for w in writes:
                 if w.action != "delete":
                     w.entity.location = locate(w.entity.attrs)
+                    w.entity.correlator = ctx.correlator
                 key = (w.entity.id, w.entity.type, w.entity.service_path)
                 before = snapshot.read.get(key)
                 after = snapshot.now.get(key)

@@ -203,6 +203,7 @@ class EntityService:
             mod_date=now,
         )
         new.location = locate(new.attrs)
+        new.correlator = ctx.correlator
         view = await self.guard.view(ctx, "write")
         self.guard.check_write(ctx, view, new, new.attrs)
         outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator)])
@@ -306,6 +307,7 @@ class EntityService:
                 self.guard.check_write(ctx, view, updated, request_attrs)  # e.g. handed to another subject
                 updated.location = locate(updated.attrs)
                 entity.location = locate_or_none(entity.attrs)
+                updated.correlator = ctx.correlator
                 event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
                 outbox = await self.changes.outbox_for([event])
                 if await self.storage.replace_entity(ctx.tenant, updated, outbox):

@@ -42,6 +42,8 @@ class Entity:
     mod_date: float = 0.0
     version: int = 0  # optimistic-concurrency token owned by the storage backend
     location: "Location | None" = None  # set by the core on every write, indexed by the store
+    # the Fiware-Correlator of the request that wrote it (Orion's `lastCorrelator`), set by the core
+    correlator: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> "EntityKey":

@@ -7,9 +7,12 @@ at the subscriptions that can concern its entity, not a scan of all of them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Callable, Iterable
 
+from broker.logs import event as log_event
+from broker.ngsi.errors import NgsiError
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow, subject_of
 from broker.storage.port import OutboxRecord, Storage
@@ -41,7 +44,13 @@ class Notifier:
 
     async def _load(self) -> None:
         self._version = await self.storage.subscriptions_version()
-        fresh = [from_doc(doc, delivery) for doc, delivery in await self.storage.load_subscriptions()]
+        fresh = []
+        for doc, delivery in await self.storage.load_subscriptions():
+            try:
+                fresh.append(from_doc(doc, delivery))
+            except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
+                log_event(logging.ERROR, "stored subscription not loaded", subscription=doc.get("id"),
+                      tenant=doc.get("tenant"), error=getattr(exc, "description", None) or repr(exc))
         self._subs.clear()
         self._by_type.clear()
         self._any_type.clear()

@@ -5,6 +5,7 @@ Entities are written through the port and read back raw with PyMongo.
 
 from __future__ import annotations
 
+import time
 from typing import Any, AsyncIterator
 
 import pymongo
@@ -77,6 +78,25 @@ async def test_an_entity_is_stored_in_orions_layout(mongo: MongoStorage, raw, mo
     assert set(doc) - ours == {"_id", "attrNames", "attrs", "creDate", "modDate", "location"}
 
 
+async def test_numbers_are_stored_as_doubles_and_the_last_correlator_is_kept(mongo: MongoStorage, raw, mongo_db):
+    _, prefix = mongo_db
+    entity = Entity(
+        "E1", "T",
+        attrs={"n": Attribute("Number", 7, {"m": Metadata("Number", 2)}, 1.0, 1.0),
+               "c": Attribute("StructuredValue", {"a": [1, 2.5, True, None, "x"]}, {}, 1.0, 1.0)},
+        cre_date=1.0, mod_date=1.0, correlator="corr-1",
+    )
+    assert await mongo.insert_entity("", entity)
+    doc = raw[prefix]["entities"].find_one()
+    value, md, compound = doc["attrs"]["n"]["value"], doc["attrs"]["n"]["md"]["m"]["value"], doc["attrs"]["c"]["value"]
+    assert (type(value), value, type(md)) == (float, 7.0, float)
+    assert compound == {"a": [1.0, 2.5, True, None, "x"]} and type(compound["a"][0]) is float
+    assert type(compound["a"][2]) is bool  # a boolean is not a number
+    assert doc["lastCorrelator"] == "corr-1"
+    (back,), _ = await mongo.query_entities("", EntityFilter(), Page())
+    assert back.correlator == "corr-1" and back.attrs["n"].value == 7
+
+
 async def test_each_tenant_has_its_own_database(mongo: MongoStorage, raw, mongo_db):
     _, prefix = mongo_db
     assert await mongo.insert_entity("smartcity", Entity("E1", "T", cre_date=1.0, mod_date=1.0))
@@ -127,6 +147,7 @@ async def test_a_subscription_is_stored_in_csubs_as_orion_reads_it(mongo: MongoS
         "expiration": 1800000000,
         "reference": "http://localhost:9/notify",
         "custom": False,
+        "timeout": 0,
         "throttling": 5,
         "maxFailsLimit": -1,
         "servicePath": "/#",
@@ -150,7 +171,8 @@ async def test_a_subscription_is_stored_in_csubs_as_orion_reads_it(mongo: MongoS
         "failsCounter": 0,
     }
     assert {k: doc[k] for k in expected} == expected
-    assert set(doc) - set(expected) == {"_id", "_ab_doc", "_ab_delivery", "_ab_seq"}
+    assert isinstance(doc["statusLastChange"], float) and abs(doc["statusLastChange"] - time.time()) < 60
+    assert set(doc) - set(expected) == {"_id", "statusLastChange", "_ab_doc", "_ab_delivery", "_ab_seq"}
 
 
 async def test_notifications_owed_live_in_a_prefixed_collection(mongo: MongoStorage, raw, mongo_db):

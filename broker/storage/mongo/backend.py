@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, Iterator, Sequence
 
 import orjson
@@ -449,7 +450,7 @@ class MongoStorage:
 
     async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None:
         await self._ensure_indexes(tenant)
-        fields = csubs.to_csubs(doc)
+        fields = csubs.to_csubs(doc, time.time())
         update: dict[str, Any] = {"$set": fields}
         unset = {k: "" for k in csubs.OPTIONAL if k not in fields}
         if unset:
@@ -473,8 +474,10 @@ class MongoStorage:
         with _unavailable():
             names = sorted(n for n in await self._client.list_database_names() if n == self.db or n.startswith(self.db + "-"))
             for name in names:
-                cursor = self._client[name][CSUBS].find({csubs.DOC: {"$exists": True}}, sort=[(SEQ, ASCENDING)])
-                out += [csubs.from_csubs(d) async for d in cursor]
+                tenant = "" if name == self.db else name[len(self.db) + 1:]
+                # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
+                cursor = self._client[name][CSUBS].find({}, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)])
+                out += [csubs.from_csubs(d, tenant) async for d in cursor]
         return out
 
     async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 Orion's fields are written so that Orion (and its tools) can read our subscriptions; we read back
 `_ab_doc`, the `broker.subscriptions.codec` document as JSON bytes, so nothing our model holds is
 lost in a mapping (and keys MongoDB would refuse, e.g. in custom `json` payloads, are safe).
+A document Orion wrote has no `_ab_doc`: `from_orion` reads its fields (a database taken over).
 Delivery counters go to Orion's `count`, `lastNotification`, ... (integer seconds) and, exactly,
 to `_ab_delivery`.
 """
@@ -13,6 +14,9 @@ from typing import Any
 
 import orjson
 from bson import ObjectId
+
+from broker.ngsi.model import default_type
+from broker.storage.mongo.keys import decode_key, encode_key
 
 DOC = "_ab_doc"
 DELIVERY = "_ab_delivery"
@@ -55,8 +59,7 @@ def _target_fields(target: dict[str, Any]) -> dict[str, Any]:
             if target.get(key) is not None:
                 fields[key] = target[key]
     else:
-        if target.get("timeout") is not None:
-            fields["timeout"] = target["timeout"]
+        fields["timeout"] = target.get("timeout") or 0  # Orion: 0, no timeout of its own
         if target.get("custom"):
             for key in ("headers", "qs"):
                 if target.get(key):
@@ -69,12 +72,34 @@ def _target_fields(target: dict[str, Any]) -> dict[str, Any]:
         if target.get("json") is not None:
             fields["json"] = target["json"]
         if target.get("ngsi") is not None:
-            fields["ngsi"] = target["ngsi"]
+            fields["ngsi"] = _ngsi_to_orion(target["ngsi"])
     return fields
 
 
-def to_csubs(doc: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a `csubs` document (without `_id` and the counters) for a codec document."""
+def _ngsi_to_orion(ngsi: dict[str, Any]) -> dict[str, Any]:
+    """An `ngsi` patch as Orion stores it: `id`, `type`, `attrs {name: {type, value, mdNames}}`."""
+    out: dict[str, Any] = {k: ngsi[k] for k in ("id", "type") if isinstance(ngsi.get(k), str)}
+    attrs = {}
+    for name, raw in ngsi.items():
+        if name in ("id", "type"):
+            continue
+        value = raw.get("value") if isinstance(raw, dict) else raw
+        kind = raw.get("type") if isinstance(raw, dict) and isinstance(raw.get("type"), str) else default_type(value)
+        attrs[encode_key(name)] = {"type": kind, "value": value, "mdNames": []}
+    out["attrs"] = attrs
+    return out
+
+
+def _ngsi_from_orion(stored: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: stored[k] for k in ("id", "type") if isinstance(stored.get(k), str)}
+    for name, attr in (stored.get("attrs") or {}).items():
+        out[decode_key(name)] = {"type": attr.get("type"), "value": attr.get("value")}
+    return out
+
+
+def to_csubs(doc: dict[str, Any], now: float) -> dict[str, Any]:
+    """The fields of a `csubs` document (without `_id` and the counters) for a codec document
+    written at `now` (Orion's `statusLastChange`: every write sets the status)."""
     c, n = doc["condition"], doc["notification"]
     expression = {k: c.get(k) or "" for k in ("q", "mq", "geometry", "coords", "georel")}
     fields: dict[str, Any] = {
@@ -94,6 +119,7 @@ def to_csubs(doc: dict[str, Any]) -> dict[str, Any]:
         "covered": bool(n.get("covered")),
         "notifyOnMetadataChange": bool(c.get("notify_on_metadata_change", True)),
         "format": n.get("attrs_format", "normalized"),
+        "statusLastChange": now,
         DOC: orjson.dumps(doc),
     }
     if doc.get("description") is not None:
@@ -123,6 +149,123 @@ def delivery_fields(delivery: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def from_csubs(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(codec document, delivery counters) of a stored subscription."""
-    return orjson.loads(stored[DOC]), dict(stored.get(DELIVERY) or {})
+def from_csubs(stored: dict[str, Any], tenant: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(codec document, delivery counters) of a stored subscription, ours or one Orion wrote."""
+    if DOC in stored:
+        return orjson.loads(stored[DOC]), dict(stored.get(DELIVERY) or {})
+    return from_orion(stored, tenant), dict(stored.get(DELIVERY) or _orion_delivery(stored))
+
+
+def _flag(value: Any) -> bool:
+    """Orion's legacy flags: `isPattern` is the text "true"/"false", the others booleans."""
+    return value is True or value == "true"
+
+
+def _positive(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def _entities_from_orion(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for e in stored:
+        pattern, type_pattern, kind = _flag(e.get("isPattern")), _flag(e.get("isTypePattern")), e.get("type") or None
+        out.append(
+            {
+                "id": None if pattern else e.get("id"),
+                "id_pattern": e.get("id") if pattern else None,
+                "type": None if type_pattern else kind,
+                "type_pattern": kind if type_pattern else None,
+            }
+        )
+    return out
+
+
+def _conditions_from_orion(stored: Any) -> list[str]:
+    """NGSI-v2 Orion stores names; Orion before 1.x stored `[{type: ONCHANGE, value: [names]}]`."""
+    names: list[str] = []
+    for c in stored or ():
+        if isinstance(c, str):
+            names.append(c)
+        elif isinstance(c, dict):
+            value = c.get("value")
+            names += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v]
+    return names
+
+
+def _target_from_orion(stored: dict[str, Any]) -> dict[str, Any]:
+    url = stored.get("reference", "")
+    custom = bool(stored.get("custom"))
+    target: dict[str, Any] = {"url": url, "custom": custom}
+    if "topic" in stored or url.startswith("mqtt://"):
+        target.update(kind="mqtt", topic=stored.get("topic", ""), qos=int(stored.get("qos") or 0),
+                      retain=bool(stored.get("retain")), user=stored.get("user"), passwd=stored.get("passwd"))
+    else:
+        target.update(kind="http", timeout=_positive(stored.get("timeout")))
+        if custom:
+            target.update(method=stored.get("method") or None, headers=dict(stored.get("headers") or {}),
+                          qs=dict(stored.get("qs") or {}))
+    if custom:
+        if "payload" in stored:
+            target.update(payload=stored["payload"], payload_set=True)
+        if stored.get("json") is not None:
+            target["json"] = stored["json"]
+        if isinstance(stored.get("ngsi"), dict):
+            target["ngsi"] = _ngsi_from_orion(stored["ngsi"])
+    return target
+
+
+def from_orion(stored: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """The codec document of a `csubs` document Orion wrote (doc/manuals/admin/database_model.md)."""
+    oid = stored["_id"]
+    expression = stored.get("expression") or {}
+    names = list(stored.get("attrs") or ())
+    blacklist = bool(stored.get("blacklist"))
+    expiration = stored.get("expiration")
+    fmt = stored.get("format") or "normalized"
+    condition = {k: expression.get(k) or None for k in ("q", "mq", "georel", "geometry", "coords")}
+    condition.update(
+        attrs=_conditions_from_orion(stored.get("conditions")),
+        alteration_types=list(stored.get("altTypes") or ()),
+        notify_on_metadata_change=stored.get("notifyOnMetadataChange", True) is not False,
+    )
+    return {
+        "id": str(oid),
+        "tenant": tenant,
+        "service_path": stored.get("servicePath") or "/",
+        "entities": _entities_from_orion(stored.get("entities") or []),
+        "condition": condition,
+        "notification": {
+            "target": _target_from_orion(stored),
+            "attrs": [] if blacklist else names,
+            "except_attrs": names if blacklist else [],
+            "attrs_format": "normalized" if fmt in ("JSON", "XML") else fmt,  # Orion 0.x wrote "JSON"
+            "metadata": list(stored.get("metadata") or ()),
+            "only_changed_attrs": bool(stored.get("onlyChanged")),
+            "covered": bool(stored.get("covered")),
+            "max_fails_limit": _positive(stored.get("maxFailsLimit")),
+        },
+        "description": stored.get("description"),
+        "status": stored.get("status") or "active",
+        # permanent: Long max (Orion >= 1.x) or -1 (older)
+        "expires": float(expiration) if _positive(expiration) is not None and expiration < LONG_MAX else None,
+        "throttling": _positive(stored.get("throttling")),
+        "owner": None,
+        "created_at": oid.generation_time.timestamp() if isinstance(oid, ObjectId) else 0.0,
+    }
+
+
+def _orion_delivery(stored: dict[str, Any]) -> dict[str, Any]:
+    """Orion's counters (absent or -1: never) as ours."""
+    delivery: dict[str, Any] = {
+        "times_sent": int(stored.get("count") or 0),
+        "fails_counter": int(stored.get("failsCounter") or 0),
+    }
+    for orion, ours in (("lastNotification", "last_notification"), ("lastSuccess", "last_success"),
+                        ("lastFailure", "last_failure")):
+        if _positive(stored.get(orion)) is not None:
+            delivery[ours] = float(stored[orion])
+    if _positive(stored.get("lastSuccessCode")) is not None:
+        delivery["last_success_code"] = int(stored["lastSuccessCode"])
+    if stored.get("lastFailureReason"):
+        delivery["last_failure_reason"] = stored["lastFailureReason"]
+    return delivery

@@ -23,10 +23,21 @@ def entity_key(entity: Entity) -> dict[str, str]:
     return {"id": entity.id, "type": entity.type, "servicePath": entity.service_path}
 
 
+def as_doubles(value: Any) -> Any:
+    """Numbers as Orion stores them: BSON doubles, also inside compound values (it renders `1.0` as `1`)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value) if abs(value) < 2**63 else value
+    if isinstance(value, dict):
+        return {k: as_doubles(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(v) for v in value]
+    return value
+
+
 def _attr_doc(attr: Attribute) -> dict[str, Any]:
-    doc: dict[str, Any] = {"type": attr.type, "value": attr.value}
+    doc: dict[str, Any] = {"type": attr.type, "value": as_doubles(attr.value)}
     if attr.metadata:
-        doc["md"] = {encode_key(n): {"type": m.type, "value": m.value} for n, m in attr.metadata.items()}
+        doc["md"] = {encode_key(n): {"type": m.type, "value": as_doubles(m.value)} for n, m in attr.metadata.items()}
     doc["mdNames"] = list(attr.metadata)
     doc["creDate"] = attr.cre_date
     doc["modDate"] = attr.mod_date
@@ -43,6 +54,8 @@ def content_fields(entity: Entity) -> dict[str, Any]:
     }
     if entity.location is not None:
         fields["location"] = {"attrName": entity.location.attr, "coords": entity.location.geometry}
+    if entity.correlator is not None:
+        fields["lastCorrelator"] = entity.correlator
     return fields
 
 
@@ -82,4 +95,5 @@ def entity_from_doc(doc: dict[str, Any]) -> Entity:
         cre_date=doc.get("creDate", 0.0),
         mod_date=doc.get("modDate", 0.0),
         version=doc.get(VERSION) or 0,
+        correlator=doc.get("lastCorrelator"),
     )

@@ -1,0 +1,259 @@
+"""MongoDB only: a database Orion wrote is served as Orion serves it, and what we write is Orion's layout.
+
+The documents of `orion_documents` are inserted raw with PyMongo; the broker (the whole app, on
+`MongoStorage`) then answers the NGSI-v2 API from them, notifies through the subscriptions
+Orion created, and writes back documents Orion can read. The reverse direction: the same
+entities and subscriptions created through our API are stored field for field like Orion's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any, AsyncIterator
+
+import pymongo
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from broker.http.app import build_app
+from broker.storage.mongo import MongoStorage
+from tests.storage_conformance import orion_documents as orion
+
+COUNTERS = ("timesSent", "lastNotification", "lastSuccess", "lastSuccessCode", "lastFailure", "lastFailureReason",
+            "failsCounter")
+RAW_COUNTERS = ("count", "lastNotification", "lastSuccess", "lastSuccessCode", "lastFailure", "lastFailureReason",
+                "failsCounter")
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str, dict[str, str], str, bytes]] = []  # (method, path, query, X-City, body)
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.server = TestServer(app)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.got.append((request.method, request.path, dict(request.query), request.headers.get("X-City", ""),
+                         await request.read()))
+        return web.Response(status=204)
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def wait_for(self, path: str, timeout: float = 10.0) -> tuple[str, str, dict[str, str], str, bytes]:
+        for _ in range(int(timeout / 0.05)):
+            for got in self.got:
+                if got[1] == path:
+                    return got
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"nothing received on {path}: {self.got}")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.server.start_server()
+    try:
+        yield r
+    finally:
+        await r.server.close()
+
+
+@pytest.fixture
+def raw(mongo_db: tuple[str, str]):
+    uri, _ = mongo_db
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def orion_database(raw, mongo_db, receiver):
+    """The database as Orion left it: entities in two tenants, subscriptions of every kind."""
+    _, prefix = mongo_db
+    raw[prefix]["entities"].insert_one(copy.deepcopy(orion.ROOM))
+    raw[f"{prefix}-city"]["entities"].insert_one(copy.deepcopy(orion.PARK))
+    pairs = orion.subscriptions(receiver.url)
+    raw[prefix]["csubs"].insert_many([copy.deepcopy(doc) for doc, _ in pairs] + [copy.deepcopy(orion.LEGACY)])
+    return pairs
+
+
+async def _broker(mongo_db: tuple[str, str]) -> TestClient:
+    uri, prefix = mongo_db
+    app = build_app(MongoStorage(uri, db=prefix), shared_delivery=True)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def api(mongo_db, orion_database) -> AsyncIterator[TestClient]:
+    client = await _broker(mongo_db)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def _json(api: TestClient, path: str, **headers: str) -> Any:
+    r = await api.get(path, headers=headers)
+    assert r.status == 200, (path, r.status, await r.text())
+    return await r.json()
+
+
+async def test_entities_orion_wrote_are_served_as_orion_renders_them(api: TestClient) -> None:
+    assert await _json(api, "/v2/entities/Room1") == orion.ROOM_RENDERED
+    assert list(await _json(api, "/v2/entities/Room1/attrs")) == orion.ROOM["attrNames"]  # Orion's attribute order
+    dated = await _json(api, "/v2/entities/Room1?attrs=dateCreated,dateModified&options=keyValues")
+    assert dated == {"id": "Room1", "type": "Room", "dateCreated": "2023-11-14T22:13:20.250Z",
+                     "dateModified": "2023-11-14T22:15:00.500Z"}
+    r = await api.get("/v2/entities/Room1/attrs/temp.max/value", headers={"Accept": "text/plain"})
+    assert (r.status, await r.text()) == (200, "30.5")
+    for q in ("temperature>20", "temperature==23", "seen>2017-12-31T00:00:00Z", "config.limits.max==28",
+              "'temp.max'>30", "position"):
+        found = await _json(api, f"/v2/entities?q={q}&options=keyValues&attrs=temperature")
+        assert found == [{"id": "Room1", "type": "Room", "temperature": 23}], q
+    assert await _json(api, "/v2/entities?q=temperature<20") == []
+    assert await _json(api, "/v2/entities?mq=temperature.'unit.code'==CEL&attrs=none") == [
+        {"id": "Room1", "type": "Room"}
+    ]
+    assert await _json(api, "/v2/entities?mq=temperature.unit.code==CEL&attrs=none") == []  # `unit`, then `code` in it
+    types = await _json(api, "/v2/types/Room")
+    assert types["count"] == 1 and types["attrs"]["temperature"] == {"types": ["Number"]}
+
+
+async def test_each_tenant_and_service_path_orion_wrote_is_its_own(api: TestClient) -> None:
+    park = await _json(api, "/v2/entities?options=keyValues", **{"Fiware-Service": "city"})
+    assert park == [{"id": "Park1", "type": "Park", "area": {"type": "Point", "coordinates": [139.7, 35.68]},
+                     "visitors": 120}]
+    scoped = {"Fiware-Service": "city", "Fiware-ServicePath": "/parks"}
+    assert [e["id"] for e in await _json(api, "/v2/entities", **scoped)] == ["Park1"]
+    assert await _json(api, "/v2/entities", **{"Fiware-Service": "city", "Fiware-ServicePath": "/streets"}) == []
+    assert [e["id"] for e in await _json(api, "/v2/entities")] == ["Room1"]
+
+
+async def test_an_update_leaves_a_document_orion_can_read(api: TestClient, raw, mongo_db) -> None:
+    _, prefix = mongo_db
+    r = await api.patch("/v2/entities/Room1/attrs", json={"temperature": {"value": 24, "type": "Number"}},
+                        headers={"Fiware-Correlator": "takeover-1"})
+    assert r.status == 204, await r.text()
+    doc = raw[prefix]["entities"].find_one()
+    assert doc["_id"] == orion.ROOM["_id"] and doc["attrNames"] == orion.ROOM["attrNames"]
+    temperature = doc["attrs"]["temperature"]
+    assert type(temperature["value"]) is float and temperature["value"] == 24.0
+    assert temperature["md"] == orion.ROOM["attrs"]["temperature"]["md"]  # metadata kept, as Orion does
+    assert temperature["creDate"] == 1700000000.25 and temperature["modDate"] > 1700000100.5
+    assert doc["attrs"]["seen"] == orion.ROOM["attrs"]["seen"]  # untouched attributes byte for byte
+    assert doc["lastCorrelator"] == "takeover-1" and doc["location"] == orion.ROOM["location"]
+    assert doc["creDate"] == orion.ROOM["creDate"] and doc["modDate"] > orion.ROOM["modDate"]
+
+
+async def test_subscriptions_orion_wrote_render_as_the_same_ones_created_through_the_api(api: TestClient,
+                                                                                         orion_database) -> None:
+    listed = await _json(api, "/v2/subscriptions?limit=100")
+    by_id = {s["id"]: s for s in listed}
+    assert set(by_id) == {str(doc["_id"]) for doc, _ in orion_database} | {str(orion.LEGACY["_id"])}
+    for doc, body in orion_database + [(orion.LEGACY, orion.LEGACY_BODY)]:
+        theirs = by_id[str(doc["_id"])]
+        r = await api.post("/v2/subscriptions", json=body)
+        assert r.status == 201, (body, await r.text())
+        ours = await _json(api, r.headers["Location"])
+        for sub in (theirs, ours):
+            sub.pop("id")
+            for counter in COUNTERS:
+                sub["notification"].pop(counter, None)
+        if doc.get("lastFailure", 0) > doc.get("lastSuccess", 0):
+            assert theirs.pop("status") == "failed" and ours.pop("status") == "active"  # Orion: the last one failed
+        assert theirs == ours, doc["_id"]
+
+
+async def test_counters_and_statuses_orion_wrote_are_shown(api: TestClient) -> None:
+    warm = await _json(api, "/v2/subscriptions/5f1a2b3c4d5e6f7a8b9c0d01")
+    assert warm["notification"]["timesSent"] == 27
+    assert warm["notification"]["lastNotification"] == "2023-11-14T22:14:10.000Z"
+    assert warm["notification"]["lastSuccess"] == "2023-11-14T22:14:10.000Z"
+    assert warm["notification"]["lastSuccessCode"] == 200
+    assert warm["expires"] == "2100-01-01T00:00:00.000Z" and warm["status"] == "active"
+    custom = await _json(api, "/v2/subscriptions/5f1a2b3c4d5e6f7a8b9c0d02")
+    assert custom["notification"]["lastFailureReason"] == "Couldn't connect to server"
+    assert custom["notification"]["failsCounter"] == 1 and "expires" not in custom  # Long max: permanent
+    assert (await _json(api, "/v2/subscriptions/5f1a2b3c4d5e6f7a8b9c0d03"))["status"] == "inactive"
+    assert (await _json(api, "/v2/subscriptions/5f1a2b3c4d5e6f7a8b9c0d04"))["status"] == "expired"
+    legacy = await _json(api, "/v2/subscriptions/5149fd46f0075f83a4ca0300")
+    assert "expires" not in legacy and legacy["notification"]["lastNotification"] == "2013-02-07T10:25:00.000Z"
+
+
+async def test_subscriptions_orion_wrote_notify(api: TestClient, receiver: Receiver) -> None:
+    r = await api.patch("/v2/entities/Room1/attrs", json={"temperature": {"value": 25, "type": "Number"}})
+    assert r.status == 204
+    method, _, _, _, body = await receiver.wait_for("/notify")
+    assert method == "POST"
+    import orjson
+
+    note = orjson.loads(body)
+    assert note["subscriptionId"] == "5f1a2b3c4d5e6f7a8b9c0d01"
+    assert note["data"] == [{"id": "Room1", "type": "Room", "temperature": {
+        "type": "Number", "value": 25, "metadata": {"unit.code": {"type": "Text", "value": "CEL"}}}}]
+    method, _, query, city, body = await receiver.wait_for("/custom")
+    assert (method, query, city, body) == ("PUT", {"entity": "Room1"}, "", b"temperature is 25")
+    _, _, _, _, body = await receiver.wait_for("/json")
+    assert orjson.loads(body) == {"t": 25, "list": [1, "Room1"]}
+    _, _, _, _, body = await receiver.wait_for("/ngsi")
+    copied = orjson.loads(body)["data"][0]
+    assert (copied["id"], copied["type"], copied["t"]["value"]) == ("Room1-copy", "Copy", 25)
+
+
+async def test_what_the_api_creates_is_stored_as_orion_stores_it(mongo_db, raw, receiver) -> None:
+    """The reverse direction: Orion's fields, field for field, for entities and subscriptions we create."""
+    _, prefix = mongo_db
+    api = await _broker(mongo_db)
+    try:
+        body = {"id": "Room1", "type": "Room", **{k: {kk: vv for kk, vv in v.items()}
+                                                for k, v in orion.ROOM_RENDERED.items() if k not in ("id", "type")}}
+        r = await api.post("/v2/entities", json=body, headers={"Fiware-Correlator": "created-1"})
+        assert r.status == 201, await r.text()
+        doc = raw[prefix]["entities"].find_one()
+        assert list(doc["attrs"]["temperature"]) == ["type", "value", "md", "mdNames", "creDate", "modDate"]
+        mine = {k: v for k, v in doc.items() if not k.startswith("_ab_")}
+        theirs = copy.deepcopy(orion.ROOM)
+        theirs["lastCorrelator"] = "created-1"
+        for d in (mine, theirs):  # the times are the broker's own
+            d.pop("creDate"), d.pop("modDate")
+            for attr in d["attrs"].values():
+                attr.pop("creDate"), attr.pop("modDate")
+        assert mine == theirs
+        for expected, sub_body in orion.subscriptions(receiver.url):
+            r = await api.post("/v2/subscriptions", json=sub_body)
+            assert r.status == 201, await r.text()
+            sub_id = r.headers["Location"].rsplit("/", 1)[1]
+            stored = raw[prefix]["csubs"].find_one({"_id": pymongo.collection.ObjectId(sub_id)})
+            mine = {k: v for k, v in stored.items() if not k.startswith("_ab_")}
+            theirs = dict(expected)
+            for d in (mine, theirs):
+                for key in ("_id", "statusLastChange", *RAW_COUNTERS):
+                    d.pop(key, None)
+            assert mine == theirs, expected["_id"]
+            assert isinstance(stored["statusLastChange"], float)
+    finally:
+        await api.close()
+
+
+async def test_a_stored_subscription_the_broker_cannot_parse_is_logged_and_skipped(mongo_db, raw, caplog) -> None:
+    _, prefix = mongo_db
+    bad = copy.deepcopy(orion.LEGACY)
+    bad["expression"] = {"q": "temperature>>", "mq": "", "geometry": "", "coords": "", "georel": ""}
+    good = copy.deepcopy(orion.LEGACY)
+    good["_id"] = pymongo.collection.ObjectId("5149fd46f0075f83a4ca0301")
+    raw[prefix]["csubs"].insert_many([bad, good])
+    api = await _broker(mongo_db)
+    try:
+        listed = await _json(api, "/v2/subscriptions")
+        assert [s["id"] for s in listed] == ["5149fd46f0075f83a4ca0301"]
+    finally:
+        await api.close()
+    (record,) = [r for r in caplog.records if r.getMessage() == "stored subscription not loaded"]
+    assert record.levelname == "ERROR"
+    assert record.fields["subscription"] == "5149fd46f0075f83a4ca0300" and record.fields["tenant"] == ""  # type: ignore[attr-defined]
