@@ -13,7 +13,7 @@ from broker.http.pipeline import AUTHENTICATOR, SETTINGS, HttpSettings, orion_he
 from broker.personal.auth import AuthSettings, Authenticator
 from broker.personal.service import PersonalDataService
 from broker.subscriptions.dispatcher import DeliverySettings
-from broker.http.routes import attributes, batch, entities, meta, personal, subscriptions, types
+from broker.http.routes import attributes, batch, entities, meta, personal, registrations, subscriptions, types
 from broker.http.services import SERVICES, Services
 from broker.logs import event
 from broker.ngsi.batch import BatchService
@@ -23,6 +23,7 @@ from broker.storage.port import Storage, StorageUnavailable
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.leases import LeasedDispatcher
 from broker.subscriptions.notifier import Notifier
+from broker.registrations.service import RegistrationService
 from broker.subscriptions.service import SubscriptionService
 
 FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound
@@ -33,6 +34,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ENTITY = "/v2/entities/{entityId}"
 ATTR = ENTITY + "/attrs/{attrName}"
 SUBSCRIPTION = "/v2/subscriptions/{subscriptionId}"
+REGISTRATION = "/v2/registrations/{registrationId}"
 PERSONAL_TYPE = "/personal/v1/types/{entityType}"
 CONSENT = "/personal/v1/consents/{consentId}"
 
@@ -64,6 +66,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", SUBSCRIPTION, subscriptions.get_subscription),
     ("PATCH", SUBSCRIPTION, subscriptions.patch_subscription),
     ("DELETE", SUBSCRIPTION, subscriptions.delete_subscription),
+    ("GET", "/v2/registrations", registrations.list_registrations),
+    ("POST", "/v2/registrations", registrations.create_registration),
+    ("GET", REGISTRATION, registrations.get_registration),
+    ("DELETE", REGISTRATION, registrations.delete_registration),
     ("GET", "/personal/v1/types", personal.list_types),
     ("GET", PERSONAL_TYPE, personal.get_type),
     ("PUT", PERSONAL_TYPE, personal.put_type),
@@ -129,6 +135,7 @@ def build_app(
         subscriptions=SubscriptionService(
             notifier, counters_in_store=not deliver_here or shared_delivery, owned=app[AUTHENTICATOR].settings.configured
         ),
+        registrations=RegistrationService(storage),
         personal=PersonalDataService(entity_service, min_k=personal_min_k),
         started_at=time.time(),
     )

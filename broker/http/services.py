@@ -10,6 +10,7 @@ from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
 from broker.personal.service import PersonalDataService
+from broker.registrations.service import RegistrationService
 from broker.subscriptions.service import SubscriptionService
 
 
@@ -19,6 +20,7 @@ class Services:
     types: TypeService
     batch: BatchService
     subscriptions: SubscriptionService
+    registrations: RegistrationService
     personal: PersonalDataService
     started_at: float
 

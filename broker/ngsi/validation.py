@@ -20,7 +20,7 @@ BUILTIN_ATTRS = ("dateCreated", "dateModified", "dateExpires")
 BUILTIN_METADATA = ("dateCreated", "dateModified", "previousValue", "actionType")
 
 
-def _bad_identifier(text: str) -> bool:
+def has_forbidden_id_chars(text: str) -> bool:
     return any(c in FORBIDDEN_ID_CHARS or not ("!" <= c <= "~") for c in text)
 
 
@@ -40,14 +40,14 @@ def check_identifier(text: Any, what: str) -> str:
         raise bad_request(f"{what} length: 0, min length supported: 1")
     if len(text) > MAX_ID_LEN:
         raise bad_request(f"{what} length: {len(text)}, max length supported: {MAX_ID_LEN}")
-    if _bad_identifier(text):
+    if has_forbidden_id_chars(text):
         raise bad_request(f"Invalid characters in {what}")
     return text
 
 
 def check_uri_identifier(text: str) -> str:
     """An id, type or name taken from the URL path or query string."""
-    if len(text) > MAX_ID_LEN or _bad_identifier(text):
+    if len(text) > MAX_ID_LEN or has_forbidden_id_chars(text):
         raise bad_request("invalid character in URI")
     return text
 

@@ -241,6 +241,25 @@ class Storage(Protocol):
         visibility: Visibility | None = None,
     ) -> TypeSummary | None: ...
 
+    # -- registrations (context providers) ---------------------------------------------------
+
+    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
+        """Create or replace the registration `doc["id"]` (a broker.registrations.codec document)."""
+        ...
+
+    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None: ...
+
+    async def find_registrations(
+        self, tenant: str, page: Page, *, service_path: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the tenant's registrations (of exactly `service_path`, when given) in creation
+        order, and how many there are."""
+        ...
+
+    async def delete_registration(self, tenant: str, reg_id: str) -> bool:
+        """False when there was none."""
+        ...
+
     # -- personal data -----------------------------------------------------------------------
 
     async def personal_types(self, tenant: str) -> dict[str, str]:

@@ -300,3 +300,108 @@ LEGACY_BODY: dict[str, Any] = {
     "notification": {"http": {"url": "http://notify.me"}, "attrs": ["A1", "A2"]},
     "throttling": 10,
 }
+
+
+# `registrations` as Orion writes them: 4.3+ (boolean isPattern), up to 4.2 (the text "true"), a
+# legacy-forwarding one (format "JSON") and the dump of fiware-orion issue #3944; each with the
+# POST /v2/registrations body that creates the same registration through our API
+REGISTRATIONS: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+    (
+        {
+            "_id": ObjectId("62aa3d3ac734067e6f0d0871"),
+            "description": "Relative Humidity Context Source",
+            "expiration": LONG_MAX,
+            "servicePath": "/",
+            "contextRegistration": [
+                {
+                    "entities": [{"id": "room2", "type": "Room"}, {"id": ".*", "isPattern": True, "type": "Car"}],
+                    "attrs": [{"name": "relativeHumidity", "type": ""}],
+                    "providingApplication": "http://localhost:1234",
+                }
+            ],
+            "status": "active",
+            "fwdMode": "all",
+            "format": "normalized",
+        },
+        {
+            "description": "Relative Humidity Context Source",
+            "dataProvided": {"entities": [{"id": "room2", "type": "Room"}, {"idPattern": ".*", "type": "Car"}],
+                             "attrs": ["relativeHumidity"]},
+            "provider": {"http": {"url": "http://localhost:1234"}},
+            "status": "active",
+        },
+    ),
+    (
+        {
+            "_id": ObjectId("62aa3d3ac734067e6f0d0872"),
+            "expiration": 2145916800,
+            "servicePath": "/parks",
+            "contextRegistration": [
+                {
+                    "entities": [{"id": ".*", "isPattern": "true"}],
+                    "attrs": [],
+                    "providingApplication": "https://weather.example/v2",
+                }
+            ],
+            "fwdMode": "query",
+            "format": "normalized",
+        },
+        None,  # created through the API, `isPattern` is a boolean: compared in the test below
+    ),
+    (
+        {
+            "_id": ObjectId("62aa3d3ac734067e6f0d0873"),
+            "expiration": LONG_MAX,
+            "servicePath": "/",
+            "contextRegistration": [
+                {"entities": [{"id": "E1", "type": "T1"}], "attrs": [{"name": "A1", "type": ""}],
+                 "providingApplication": "http://localhost:9801/v2"}
+            ],
+            "status": "inactive",
+            "fwdMode": "all",
+            "format": "JSON",
+        },
+        {
+            "dataProvided": {"entities": [{"id": "E1", "type": "T1"}], "attrs": ["A1"]},
+            "provider": {"http": {"url": "http://localhost:9801/v2"}, "legacyForwarding": True},
+            "status": "inactive",
+        },
+    ),
+    (
+        {
+            "_id": ObjectId("61556a428015fb36194d4f2e"),
+            "expiration": LONG_MAX,
+            "servicePath": "/",
+            "contextRegistration": [
+                {"entities": [{"id": "E", "type": "Access"}], "attrs": [{"name": "A", "type": ""}],
+                 "providingApplication": "http://localhost:1028/E/"}
+            ],
+            "fwdMode": "update",
+            "format": "normalized",
+        },
+        {
+            "dataProvided": {"entities": [{"id": "E", "type": "Access"}], "attrs": ["A"]},
+            "provider": {"http": {"url": "http://localhost:1028/E/"}, "supportedForwardingMode": "update"},
+        },
+    ),
+]
+
+REGISTRATIONS_RENDERED: dict[str, dict[str, Any]] = {
+    "62aa3d3ac734067e6f0d0871": {
+        "id": "62aa3d3ac734067e6f0d0871",
+        "description": "Relative Humidity Context Source",
+        "dataProvided": {"entities": [{"id": "room2", "type": "Room"}, {"idPattern": ".*", "type": "Car"}],
+                         "attrs": ["relativeHumidity"]},
+        "provider": {"http": {"url": "http://localhost:1234"}, "supportedForwardingMode": "all",
+                     "legacyForwarding": False},
+        "status": "active",
+    },
+    "62aa3d3ac734067e6f0d0872": {
+        "id": "62aa3d3ac734067e6f0d0872",
+        "expires": "2038-01-01T00:00:00.00Z",
+        "dataProvided": {"entities": [{"idPattern": ".*"}], "attrs": []},
+        "provider": {"http": {"url": "https://weather.example/v2"}, "supportedForwardingMode": "query",
+                     "legacyForwarding": False},
+        "status": "active",
+    },
+}

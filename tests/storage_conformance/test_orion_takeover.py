@@ -257,3 +257,53 @@ async def test_a_stored_subscription_the_broker_cannot_parse_is_logged_and_skipp
     (record,) = [r for r in caplog.records if r.getMessage() == "stored subscription not loaded"]
     assert record.levelname == "ERROR"
     assert record.fields["subscription"] == "5149fd46f0075f83a4ca0300" and record.fields["tenant"] == ""  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def orion_registrations(raw, mongo_db):
+    _, prefix = mongo_db
+    raw[prefix]["registrations"].insert_many([copy.deepcopy(doc) for doc, _ in orion.REGISTRATIONS])
+
+
+async def test_registrations_orion_wrote_are_served_as_orion_renders_them(mongo_db, orion_registrations) -> None:
+    api = await _broker(mongo_db)
+    try:
+        listed = await _json(api, "/v2/registrations?options=count")
+        # Orion lists by _id; so do we for documents Orion wrote
+        assert [r["id"] for r in listed] == sorted(str(doc["_id"]) for doc, _ in orion.REGISTRATIONS)
+        for reg_id, rendered in orion.REGISTRATIONS_RENDERED.items():
+            assert await _json(api, f"/v2/registrations/{reg_id}") == rendered
+        legacy = await _json(api, "/v2/registrations/62aa3d3ac734067e6f0d0873")
+        assert legacy["provider"]["legacyForwarding"] is True and legacy["status"] == "inactive"
+        assert [r["id"] for r in await _json(api, "/v2/registrations", **{"Fiware-ServicePath": "/parks"})] == [
+            "62aa3d3ac734067e6f0d0872"
+        ]
+        r = await api.delete("/v2/registrations/61556a428015fb36194d4f2e")
+        assert r.status == 204
+        assert len(await _json(api, "/v2/registrations")) == 3
+    finally:
+        await api.close()
+
+
+async def test_registrations_created_through_the_api_are_stored_as_orion_stores_them(mongo_db, raw) -> None:
+    _, prefix = mongo_db
+    api = await _broker(mongo_db)
+    try:
+        for expected, body in orion.REGISTRATIONS:
+            headers = {}
+            if body is None:  # the one of Orion <= 4.2: we write isPattern as 4.3+ does, a boolean
+                body = {"dataProvided": {"entities": [{"idPattern": ".*"}]},
+                        "provider": {"http": {"url": "https://weather.example/v2"}, "supportedForwardingMode": "query"},
+                        "expires": "2038-01-01T00:00:00Z"}
+                headers = {"Fiware-ServicePath": "/parks"}
+                expected = copy.deepcopy(expected)
+                expected["contextRegistration"][0]["entities"][0]["isPattern"] = True
+            r = await api.post("/v2/registrations", json=body, headers=headers)
+            assert r.status == 201, await r.text()
+            reg_id = r.headers["Location"].rsplit("/", 1)[1]
+            stored = raw[prefix]["registrations"].find_one({"_id": pymongo.collection.ObjectId(reg_id)})
+            mine = {k: v for k, v in stored.items() if k not in ("_id", "_ab_seq")}
+            theirs = {k: v for k, v in expected.items() if k != "_id"}
+            assert mine == theirs and list(mine) == list(theirs), expected["_id"]  # fields and their order
+    finally:
+        await api.close()

@@ -30,7 +30,7 @@ from pymongo.write_concern import WriteConcern
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
-from broker.storage.mongo import csubs
+from broker.storage.mongo import csubs, registrations
 from broker.storage.mongo.documents import (
     VERSION,
     content_fields,
@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 ENTITIES = "entities"
 CSUBS = "csubs"
+REGISTRATIONS = "registrations"
 OUTBOX = "ab_outbox"
 COUNTERS = "ab_counters"
 SETTINGS = "ab_settings"
@@ -584,6 +585,42 @@ class MongoStorage:
         with _unavailable():
             result = await self.database(tenant)[PERSONAL_TYPES].delete_one({"_id": type_name})
         await self._bump_personal(tenant)
+        return result.deleted_count > 0
+
+    # -- registrations ---------------------------------------------------------------------
+    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
+        """A whole replacement, not `$set`: MongoDB would put new fields in name order, not Orion's."""
+        key = registrations.registration_key(doc["id"])
+        coll = self.database(tenant).get_collection(REGISTRATIONS, write_concern=WriteConcern(w=self.write_concern))
+        with _unavailable():
+            before = await self.database(tenant)[REGISTRATIONS].find_one({"_id": key}, projection={SEQ: True})
+        seq = before.get(SEQ) if before is not None else None
+        if seq is None:
+            seq = await self._next("registrations")
+        replacement = {"_id": key, **registrations.to_orion(doc), SEQ: seq}
+        with _unavailable():
+            await coll.replace_one({"_id": key}, replacement, upsert=True)
+
+    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
+        with _unavailable():
+            doc = await self.database(tenant)[REGISTRATIONS].find_one({"_id": registrations.registration_key(reg_id)})
+        return None if doc is None else registrations.from_orion(doc, tenant)
+
+    async def find_registrations(
+        self, tenant: str, page: Page, *, service_path: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        match = {} if service_path is None else {"servicePath": service_path}
+        coll = self.database(tenant)[REGISTRATIONS]
+        with _unavailable():
+            # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
+            docs = await coll.find(match, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)], skip=page.offset,
+                                   limit=page.limit).to_list(None)
+            total = await coll.count_documents(match)
+        return [registrations.from_orion(d, tenant) for d in docs], total
+
+    async def delete_registration(self, tenant: str, reg_id: str) -> bool:
+        with _unavailable():  # acknowledged whatever -writeConcern: the answer is 204 or 404
+            result = await self.database(tenant)[REGISTRATIONS].delete_one({"_id": registrations.registration_key(reg_id)})
         return result.deleted_count > 0
 
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:

@@ -562,6 +562,37 @@ class SqliteStorage:
 
         return await self._write(run)
 
+    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
+        text = orjson.dumps(doc).decode()
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO registrations(tenant, id, doc) VALUES(?, ?, ?)"
+                " ON CONFLICT(tenant, id) DO UPDATE SET doc = excluded.doc",
+                (tenant, doc["id"], text),
+            )
+        )
+
+    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT doc FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        return await self._read(run)
+
+    async def find_registrations(
+        self, tenant: str, page: Page, *, service_path: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        clause, params = "tenant = ?", [tenant]
+        if service_path is not None:
+            clause, params = clause + " AND json_extract(doc, '$.service_path') = ?", params + [service_path]
+        return await self._read(lambda conn: _documents(conn, "registrations", clause, params, "pk", page))
+
+    async def delete_registration(self, tenant: str, reg_id: str) -> bool:
+        return await self._write(
+            lambda conn: conn.execute("DELETE FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).rowcount
+            > 0
+        )
+
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
         text = orjson.dumps(doc).decode()
 

@@ -64,6 +64,13 @@ CREATE TABLE IF NOT EXISTS outbox(             -- notifications owed, written wi
   cbnotif INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox(subscription_id, id);
+CREATE TABLE IF NOT EXISTS registrations(      -- context providers (/v2/registrations)
+  pk INTEGER PRIMARY KEY AUTOINCREMENT,      -- creation order, the listing order
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  doc TEXT NOT NULL,                         -- broker.registrations.codec document
+  UNIQUE(tenant, id)
+);
 CREATE TABLE IF NOT EXISTS personal_types(
   tenant TEXT NOT NULL,
   type TEXT NOT NULL,

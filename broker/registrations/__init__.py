@@ -1,0 +1,1 @@
+"""Context provider registrations (`/v2/registrations`), stored and served as Orion does; no forwarding."""

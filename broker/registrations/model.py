@@ -1,0 +1,31 @@
+"""The registration domain model, shaped after Orion's NGSI-v2 registration resource."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FORWARDING_MODES = ("all", "none", "query", "update")
+
+
+@dataclass(frozen=True)
+class ProvidedEntity:
+    """One `dataProvided.entities` item: `id`, or `idPattern` (Orion takes only `.*`), and an optional `type`."""
+
+    id: str | None = None
+    id_pattern: str | None = None
+    type: str | None = None
+
+
+@dataclass
+class Registration:
+    id: str
+    tenant: str
+    service_path: str  # the creator's Fiware-ServicePath, `/` without one
+    entities: tuple[ProvidedEntity, ...]
+    attrs: tuple[str, ...]  # empty: every attribute
+    url: str  # provider.http.url
+    forwarding_mode: str = "all"
+    legacy_forwarding: bool = False
+    description: str | None = None
+    expires: float | None = None  # None: permanent
+    status: str | None = None  # as given; shown "active" when None

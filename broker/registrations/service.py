@@ -1,0 +1,49 @@
+"""Registration use cases behind `/v2/registrations`: create, list, show, delete (Orion 4.x has no PATCH)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from broker.ngsi.context import RequestContext
+from broker.ngsi.errors import not_found
+from broker.registrations.codec import from_doc, to_doc
+from broker.registrations.model import Registration
+from broker.registrations.parse import parse_registration
+from broker.storage.port import Page, Storage
+
+REGISTRATION_NOT_FOUND = "The requested registration has not been found. Check id"
+
+
+def new_registration_id(now: float) -> str:
+    """24 hex digits that read as a MongoDB ObjectId (creation second first), as Orion's ids do."""
+    return f"{int(now) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
+
+
+class RegistrationService:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Registration:
+        reg = parse_registration(
+            body, new_id=new_registration_id(self.clock()), tenant=ctx.tenant, service_path=service_path
+        )
+        await self.storage.save_registration(ctx.tenant, to_doc(reg))
+        return reg
+
+    async def list(self, ctx: RequestContext, page: Page, service_path: str | None) -> tuple[list[Registration], int]:
+        """`service_path`: only the registrations of exactly that path (Orion); None: all of the tenant."""
+        docs, total = await self.storage.find_registrations(ctx.tenant, page, service_path=service_path)
+        return [from_doc(d) for d in docs], total
+
+    async def get(self, ctx: RequestContext, reg_id: str) -> Registration:
+        doc = await self.storage.get_registration(ctx.tenant, reg_id)
+        if doc is None:
+            raise not_found(REGISTRATION_NOT_FOUND)
+        return from_doc(doc)
+
+    async def delete(self, ctx: RequestContext, reg_id: str) -> None:
+        if not await self.storage.delete_registration(ctx.tenant, reg_id):
+            raise not_found(REGISTRATION_NOT_FOUND)
