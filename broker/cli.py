@@ -14,7 +14,7 @@ from aiohttp import web
 
 from broker.config import Config, load_config
 from broker.http.app import build_app
-from broker.http.pipeline import HttpSettings
+from broker.http.settings import HttpSettings
 from broker.logs import configure, event
 from broker.personal.auth import AuthSettings
 from broker.storage.factory import open_storage, uses_mongo
@@ -25,7 +25,10 @@ from broker.subscriptions.dispatcher import DeliverySettings
 def make_app(config: Config) -> web.Application:
     storage = open_storage(config)
     settings = HttpSettings(
-        max_payload=config.inReqPayloadMaxSize, cors_origin=config.corsOrigin, cors_max_age=config.corsMaxAge
+        max_payload=config.inReqPayloadMaxSize,
+        cors_origin=config.corsOrigin,
+        cors_max_age=config.corsMaxAge,
+        multiservice=config.multiservice,
     )
     delivery = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
     auth = AuthSettings(

@@ -43,7 +43,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "port": ("ORION_PORT", "port to listen on (default 1026)"),
     "localIp": ("ORION_LOCALIP", "IP address to listen on (default 0.0.0.0, all interfaces)"),
     "logLevel": ("ORION_LOG_LEVEL", "NONE, FATAL, ERROR, WARN, INFO (default: one line per request) or DEBUG"),
-    "multiservice": ("ORION_MULTI_SERVICE", "accepted for Orion compatibility; tenancy by Fiware-Service is always on"),
+    "multiservice": ("ORION_MULTI_SERVICE", "tenants by Fiware-Service (database orion-<service> on MongoDB); without it the header is ignored, as in Orion"),
     "corsOrigin": ("ORION_CORS_ALLOWED_ORIGIN", "enable CORS for this origin; __ALL for any origin (default: CORS off)"),
     "corsMaxAge": ("ORION_CORS_MAX_AGE", "Access-Control-Max-Age of preflight answers, seconds (default 86400)"),
     "inReqPayloadMaxSize": ("ORION_IN_REQ_PAYLOAD_MAX_SIZE", "largest request body in bytes (default 1048576)"),

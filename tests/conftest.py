@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker.http.app import build_app
-from broker.http.pipeline import HttpSettings
+from broker.http.settings import HttpSettings
 from broker.storage.sqlite import SqliteStorage
 
 

@@ -50,6 +50,7 @@ def test_compose_runs_broker_replicas_on_a_three_member_replica_set_with_health_
     assert _flag(command, "-writeConcern") in ("0", "1")
     assert int(_flag(command, "-dbPoolSize")) >= 1
     assert int(_flag(command, "-workers")) >= 2
+    assert "-multiservice" in command  # tenants by Fiware-Service, as Orion deployments run
     assert broker["deploy"]["replicas"] >= 2
     assert broker["depends_on"]["mongo-init"]["condition"] == "service_completed_successfully"
     assert "/version" in " ".join(broker["healthcheck"]["test"])
@@ -73,6 +74,7 @@ def test_kubernetes_broker_deployment_probes_version_and_connects_to_the_replica
     assert _flag(command, "-dbURI") == "$(ORION_MONGO_URI)"
     for flag in ("-writeConcern", "-dbPoolSize", "-workers"):
         assert _flag(command, flag).startswith("$(")
+    assert "-multiservice" in command
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/version"
     assert container["resources"]["limits"] and container["resources"]["requests"]

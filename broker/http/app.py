@@ -9,7 +9,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from broker.http.pipeline import AUTHENTICATOR, SETTINGS, HttpSettings, orion_headers, pipeline
+from broker.http.pipeline import AUTHENTICATOR, orion_headers, pipeline
+from broker.http.settings import SETTINGS, HttpSettings
 from broker.personal.auth import AuthSettings, Authenticator
 from broker.personal.service import PersonalDataService
 from broker.subscriptions.dispatcher import DeliverySettings

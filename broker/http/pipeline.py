@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -18,6 +17,7 @@ from multidict import CIMultiDict
 
 from broker.http.errors import error_response
 from broker.http.request import CALLER, CORRELATOR, check_query_string
+from broker.http.settings import SETTINGS, HttpSettings
 from broker.personal.auth import Authenticator
 from broker.logs import event
 from broker.ngsi.errors import SERVICE_NOT_FOUND, NgsiError, bad_request, database_error, internal_error
@@ -36,14 +36,6 @@ HEADER_ORDER = ("Date", "Fiware-Correlator", "Location", "Fiware-Total-Count")
 _ORDERED_LOWER = frozenset(h.lower() for h in HEADER_ORDER)
 
 
-@dataclass(frozen=True)
-class HttpSettings:
-    max_payload: int = 1048576
-    cors_origin: str = ""
-    cors_max_age: int = 86400
-
-
-SETTINGS = web.AppKey("http_settings", HttpSettings)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 OPEN_PATHS = frozenset({"/version", "/openapi.json", "/personal/v1/keys"})  # never need a token
 

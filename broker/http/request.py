@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from broker.http.settings import SETTINGS
 from broker.ngsi.context import RequestContext
 from broker.personal.auth import ANONYMOUS, Caller
 
@@ -25,7 +26,7 @@ GEO_PARAMS = {"georel": "=;", "geometry": "=;", "coords": ";"}
 def context(request: web.Request, *, write: bool = False) -> RequestContext:
     """The core's view of the request: tenant, service path(s), correlator, principal."""
     headers = request.headers
-    tenant = parse_tenant(headers.get("Fiware-Service"))
+    tenant = parse_tenant(headers.get("Fiware-Service")) if request.app[SETTINGS].multiservice else ""
     sp_header = headers.get("Fiware-ServicePath")
     caller = request.get(CALLER, ANONYMOUS)
     who = {"correlator": request[CORRELATOR], "principal": caller.principal, "roles": caller.roles}

@@ -40,6 +40,32 @@ async def test_tenants_are_isolated(client: TestClient) -> None:
     assert r.status == 404
 
 
+async def test_without_multiservice_the_service_header_is_ignored_as_in_orion(tmp_path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from broker.http.app import build_app
+    from broker.http.settings import HttpSettings
+    from broker.storage.sqlite import SqliteStorage
+
+    app = build_app(SqliteStorage(str(tmp_path / "single.db")), HttpSettings(multiservice=False))
+    async with TestClient(TestServer(app)) as single:
+        await create(single, "InA", {"Fiware-Service": "a"})
+        assert await listed(single) == ["InA"]  # one tenant: the default one
+        assert await listed(single, {"Fiware-Service": "b"}) == ["InA"]
+        assert await listed(single, {"Fiware-Service": "not a valid/tenant"}) == ["InA"]  # not even checked
+        r = await single.post("/v2/entities", json={"id": "InA", "type": "T"}, headers={"Fiware-Service": "b"})
+        assert r.status == 422  # the same entity, whatever the header
+
+
+async def test_the_command_line_follows_orion_multiservice_off_unless_given() -> None:
+    from broker.cli import make_app
+    from broker.config import load_config
+    from broker.http.settings import SETTINGS
+
+    assert make_app(load_config(["-dbPath", "/tmp/unused-ms.db"]))[SETTINGS].multiservice is False
+    assert make_app(load_config(["-dbPath", "/tmp/unused-ms.db", "-multiservice"]))[SETTINGS].multiservice is True
+
+
 async def test_same_entity_key_in_two_tenants(client: TestClient) -> None:
     await create(client, "E", {"Fiware-Service": "a"})
     await create(client, "E", {"Fiware-Service": "b"})

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker.http.app import build_app
-from broker.http.pipeline import HttpSettings
+from broker.http.settings import HttpSettings
 from broker.personal.auth import AuthSettings
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings

@@ -46,7 +46,7 @@ async def test_the_broker_serves_and_notifies_from_mongodb(tmp_path: Path, mongo
     receiver = TestServer(app, host="127.0.0.1")
     await receiver.start_server()
     try:
-        with BrokerProcess(tmp_path / "unused.db", pass_db_path=False, args=["-dbURI", uri, "-db", prefix]) as broker:
+        with BrokerProcess(tmp_path / "unused.db", pass_db_path=False, args=["-dbURI", uri, "-db", prefix, "-multiservice"]) as broker:
             broker.start()
             sub = {"subject": {"entities": [{"idPattern": ".*"}]},
                    "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/notify"}}}
