@@ -130,3 +130,36 @@ async def test_a_replace_moves_the_version_and_keeps_the_creation_order(storage)
     found, _ = await storage.query_entities("t", EntityFilter(), Page())
     assert [e.id for e in found] == ["E1", "E2"]
     assert found[0].version != e1.version and set(found[0].attrs) == {"temp", "extra"}
+
+
+async def test_the_delivering_process_sees_what_others_write_and_delete(storage, request, tmp_path):
+    """Two stores on one database, as the broker and its delivery worker: records written by the one
+    reach the other in order, and those the writer deletes (subscription gone, subject erased) are
+    not delivered."""
+    from broker.storage.mongo import MongoStorage
+    from broker.storage.sqlite import SqliteStorage
+
+    if isinstance(storage, MongoStorage):
+        other = MongoStorage(storage.uri, db=storage.db)
+    else:
+        assert isinstance(storage, SqliteStorage)
+        other = SqliteStorage(storage.path)
+    await other.start()
+    try:
+        await storage.save_subscription("t", SUB, _sub_doc())
+        assert await other.due_subscriptions(10.0) == []
+        subject = OutboxRecord("t", SUB, {"n": 3}, created=3.0, due=0.0, cbnotif=3, subject="resident-1")
+        assert await storage.insert_entity("t", _entity(1), [_record(1), _record(2, sub_id="x")])
+        assert await other.due_subscriptions(10.0) == [SUB, "x"]
+        assert await storage.insert_entity("t", _entity(2), [subject, _record(4)])
+        assert [r.payload["n"] for r in await other.pending_for(SUB, 10)] == [1, 3, 4]
+        assert await storage.drop_notifications_of("t", "resident-1") == 1
+        assert await storage.delete_subscription("t", "x") is False  # no such subscription, its records go
+        assert [r.payload["n"] for r in await other.pending_for(SUB, 10)] == [1, 4]
+        assert await other.pending_for("x", 10) == []
+        assert await other.due_subscriptions(10.0) == [SUB]
+        first, last = await other.pending_for(SUB, 10)
+        await other.finish_notifications([first.id])
+        assert [r.id for r in await other.pending_for(SUB, 10)] == [last.id]
+    finally:
+        await other.close()

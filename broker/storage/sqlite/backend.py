@@ -29,6 +29,7 @@ from broker.storage.port import (
 )
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
+from broker.storage.sqlite.outbox_index import OutboxIndex
 from broker.storage.sqlite.schema import connect, migrate
 from broker.storage.sqlite.writer import GroupCommitWriter
 
@@ -238,6 +239,7 @@ class SqliteStorage:
         self.path = path
         self._readers = readers
         self._writer = GroupCommitWriter(path)
+        self._outbox = OutboxIndex()  # used only by the process that delivers
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -361,11 +363,15 @@ class SqliteStorage:
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
+            # a scan (the outbox has no index by subscription: see outbox_index); rare, and the
+            # outbox is short unless receivers are down
             conn.execute("DELETE FROM outbox WHERE tenant = ? AND subscription_id = ?", (tenant, sub_id))
             _bump_version(conn, "subscriptions_version")
             return cur.rowcount > 0
 
-        return await self._write(run)
+        deleted = await self._write(run)
+        self._outbox.forget_subscription(sub_id)
+        return deleted
 
     async def subscriptions_version(self) -> int:
         def run(conn: sqlite3.Connection) -> int:
@@ -396,42 +402,58 @@ class SqliteStorage:
             )
         )
 
-    async def due_subscriptions(self, now: float) -> list[str]:
-        def run(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute(
-                "SELECT o.subscription_id FROM outbox o JOIN"
-                " (SELECT subscription_id, min(id) AS head FROM outbox GROUP BY subscription_id) h ON o.id = h.head"
-                " WHERE o.due <= ? ORDER BY o.id",
-                (now,),
+    async def _read_new_outbox(self) -> None:
+        """Records committed since the last look, into the delivery index (see outbox_index)."""
+        tail = self._outbox.tail
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT id, subscription_id, due FROM outbox WHERE id > ? ORDER BY id", (tail,)
             ).fetchall()
-            return [r[0] for r in rows]
+        )
+        self._outbox.add(rows)
 
-        return await self._read(run)
+    async def due_subscriptions(self, now: float) -> list[str]:
+        await self._read_new_outbox()
+        return self._outbox.due_subscriptions(now)
 
     async def pending_for(self, sub_id: str, limit: int) -> list[OutboxRecord]:
-        def run(conn: sqlite3.Connection) -> list[OutboxRecord]:
-            rows = conn.execute(
-                "SELECT id, tenant, subscription_id, payload, created, due, attempts, cbnotif, subject FROM outbox"
-                " WHERE subscription_id = ? ORDER BY id LIMIT ?",
-                (sub_id, limit),
-            ).fetchall()
+        await self._read_new_outbox()
+        while True:
+            ids = self._outbox.pending(sub_id, limit)
+            if not ids:
+                return []
+
+            def run(conn: sqlite3.Connection) -> list[Any]:
+                marks = ",".join("?" * len(ids))
+                return conn.execute(
+                    "SELECT id, tenant, subscription_id, payload, created, due, attempts, cbnotif, subject FROM outbox"
+                    f" WHERE id IN ({marks}) ORDER BY id",
+                    ids,
+                ).fetchall()
+
+            rows = await self._read(run)
+            if len(rows) < len(ids):  # deleted by another process: its subscription, or erased subject
+                found = {r[0] for r in rows}
+                self._outbox.forget(i for i in ids if i not in found)
+                if not rows:
+                    continue
             return [
                 OutboxRecord(t, s, orjson.loads(p), created=c, due=d, attempts=a, cbnotif=n, id=i, subject=subj)
                 for i, t, s, p, c, d, a, n, subj in rows
             ]
-
-        return await self._read(run)
 
     async def finish_notifications(self, record_ids: list[int]) -> None:
         if record_ids:
             await self._write(
                 lambda conn: conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in record_ids])
             )
+            self._outbox.forget(record_ids)
 
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None:
         await self._write(
             lambda conn: conn.execute("UPDATE outbox SET due = ?, attempts = ? WHERE id = ?", (due, attempts, record_id))
         )
+        self._outbox.set_due(record_id, due)
 
     # -- leases and throttling windows -------------------------------------------------------
     async def claim_lease(self, name: str, owner: str, token: str, until: float, now: float) -> bool:

@@ -63,7 +63,6 @@ CREATE TABLE IF NOT EXISTS outbox(             -- notifications owed, written wi
   attempts INTEGER NOT NULL DEFAULT 0,
   cbnotif INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX IF NOT EXISTS outbox_by_subscription ON outbox(subscription_id, id);
 CREATE TABLE IF NOT EXISTS registrations(      -- context providers (/v2/registrations)
   pk INTEGER PRIMARY KEY AUTOINCREMENT,      -- creation order, the listing order
   tenant TEXT NOT NULL,
@@ -131,6 +130,9 @@ def migrate(conn: sqlite3.Connection) -> None:
     _add_column(conn, "outbox", "subject", "TEXT")
     _add_column(conn, "subscriptions", "throttled", "REAL")  # start of the throttling window, any process
     conn.execute("CREATE INDEX IF NOT EXISTS outbox_by_subject ON outbox(tenant, subject) WHERE subject IS NOT NULL")
+    # the delivering process keeps this index in memory (outbox_index): each notifying write
+    # no longer updates it at one place per matched subscription
+    conn.execute("DROP INDEX IF EXISTS outbox_by_subscription")
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
