@@ -28,6 +28,11 @@ def _settle(fut: asyncio.Future[Any], ok: bool, result: Any) -> None:
         fut.set_exception(result)
 
 
+def _settle_all(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, result in outcomes:
+        _settle(fut, ok, result)
+
+
 class GroupCommitWriter:
     def __init__(self, path: str) -> None:
         self._path = path
@@ -112,8 +117,13 @@ class GroupCommitWriter:
             except sqlite3.Error:
                 pass
             outcomes = [(False, exc) for _ in group]
+        # one wake-up of each caller's loop for the whole group, not one per job (each is a write to
+        # the loop's self-pipe and a turn of its selector)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for (_job, fut, loop), (ok, result) in zip(group, outcomes):
+            by_loop.setdefault(loop, []).append((fut, ok, result))
+        for loop, settled in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, fut, ok, result)
+                loop.call_soon_threadsafe(_settle_all, settled)
             except RuntimeError:  # the caller's loop is gone (shutdown); the write is still durable
                 pass
