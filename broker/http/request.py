@@ -35,6 +35,18 @@ def context(request: web.Request, *, write: bool = False) -> RequestContext:
     return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), **who)
 
 
+def first_service_path(request: web.Request) -> str | None:
+    """The first service path of Fiware-ServicePath as a subscription or registration keeps it
+    (`/A/#` for a subtree); None without the header."""
+    header = request.headers.get("Fiware-ServicePath")
+    if not header or not header.strip():
+        return None
+    scope = parse_read_scopes(header)[0]
+    if scope.recursive:
+        return "/#" if scope.path == "/" else scope.path + "/#"
+    return scope.path
+
+
 def check_query_string(request: web.Request) -> None:
     """Orion's checks on every URI parameter: no empty values, no forbidden characters."""
     for key, value in request.query.items():

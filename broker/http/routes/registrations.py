@@ -6,24 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from broker.http.request import context, json_body, options, param
+from broker.http.request import context, first_service_path, json_body, options, param
 from broker.http.responses import created, json_response, no_content
 from broker.http.services import services
 from broker.ngsi.errors import NgsiError, bad_request
 from broker.ngsi.options import parse_page
-from broker.ngsi.tenancy import parse_read_scopes
 from broker.registrations.render import render_registration
-
-
-def _first_path(request: web.Request) -> str | None:
-    """The first service path of the header, as written (`/A/#` too); None without a header."""
-    header = request.headers.get("Fiware-ServicePath")
-    if not header or not header.strip():
-        return None
-    scope = parse_read_scopes(header)[0]
-    if scope.recursive:
-        return "/#" if scope.path == "/" else scope.path + "/#"
-    return scope.path
 
 
 async def _body(request: web.Request) -> Any:
@@ -39,14 +27,14 @@ async def _body(request: web.Request) -> Any:
 async def list_registrations(request: web.Request) -> web.Response:
     ctx = context(request)
     page = parse_page(param(request, "limit"), param(request, "offset"))
-    path = _first_path(request)
+    path = first_service_path(request)
     regs, total = await services(request).registrations.list(ctx, page, None if path == "/#" else path)
     return json_response([render_registration(r) for r in regs], total=total if "count" in options(request) else None)
 
 
 async def create_registration(request: web.Request) -> web.Response:
     ctx = context(request)
-    reg = await services(request).registrations.create(ctx, await _body(request), _first_path(request) or "/")
+    reg = await services(request).registrations.create(ctx, await _body(request), first_service_path(request) or "/")
     return created(f"/v2/registrations/{reg.id}")
 
 

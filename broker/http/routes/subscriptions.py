@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from broker.http.request import context, json_body, options, param
+from broker.http.request import context, first_service_path, json_body, options, param
 from broker.http.responses import created, json_response, no_content
 from broker.http.services import services
 from broker.ngsi.options import parse_page
-from broker.ngsi.tenancy import parse_read_scopes
 from broker.subscriptions.render import render_subscription
-
-
-def _subscription_path(request: web.Request) -> str:
-    """The one service path a subscription belongs to (`/#` style allowed), default `/#`."""
-    header = request.headers.get("Fiware-ServicePath")
-    if not header or not header.strip():
-        return "/#"
-    scopes = parse_read_scopes(header)
-    scope = scopes[0]
-    if scope.recursive:
-        return "/#" if scope.path == "/" else scope.path + "/#"
-    return scope.path
 
 
 async def list_subscriptions(request: web.Request) -> web.Response:
@@ -37,7 +24,7 @@ async def list_subscriptions(request: web.Request) -> web.Response:
 async def create_subscription(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await json_body(request)
-    sub = await services(request).subscriptions.create(ctx, body, _subscription_path(request))
+    sub = await services(request).subscriptions.create(ctx, body, first_service_path(request) or "/#")
     return created(f"/v2/subscriptions/{sub.id}")
 
 

@@ -31,6 +31,7 @@ from pymongo.write_concern import WriteConcern
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.storage.mongo import csubs, registrations
+from broker.storage.mongo.keys import object_id
 from broker.storage.mongo.documents import (
     VERSION,
     content_fields,
@@ -459,12 +460,12 @@ class MongoStorage:
         seq = await self._next("csubs")
         update["$setOnInsert"] = {SEQ: seq}
         with _unavailable():
-            await self.database(tenant)[CSUBS].update_one({"_id": csubs.subscription_id(sub_id)}, update, upsert=True)
+            await self.database(tenant)[CSUBS].update_one({"_id": object_id(sub_id)}, update, upsert=True)
         await self._bump_subscriptions_version()
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         with _unavailable():
-            result = await self.database(tenant)[CSUBS].delete_one({"_id": csubs.subscription_id(sub_id)})
+            result = await self.database(tenant)[CSUBS].delete_one({"_id": object_id(sub_id)})
             await self._main[OUTBOX].delete_many({"tenant": tenant, "sub": sub_id})
         await self._bump_subscriptions_version()
         return result.deleted_count > 0
@@ -484,12 +485,12 @@ class MongoStorage:
     async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None:
         coll = self.database(tenant).get_collection(CSUBS, write_concern=WriteConcern(w=self.write_concern))
         with _unavailable():
-            await coll.update_one({"_id": csubs.subscription_id(sub_id)}, {"$set": csubs.delivery_fields(delivery)})
+            await coll.update_one({"_id": object_id(sub_id)}, {"$set": csubs.delivery_fields(delivery)})
 
     async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
         with _unavailable():
             doc = await self.database(tenant)[CSUBS].find_one(
-                {"_id": csubs.subscription_id(sub_id)}, projection={csubs.DELIVERY: True}
+                {"_id": object_id(sub_id)}, projection={csubs.DELIVERY: True}
             )
         return None if doc is None else dict(doc.get(csubs.DELIVERY) or {})
 
@@ -555,7 +556,7 @@ class MongoStorage:
         window = {"$or": [{csubs.THROTTLED: {"$exists": False}}, {csubs.THROTTLED: {"$lte": now - throttling}}]}
         with _unavailable():
             result = await self.database(tenant)[CSUBS].update_one(
-                {"_id": csubs.subscription_id(sub_id), **window}, {"$set": {csubs.THROTTLED: now}}
+                {"_id": object_id(sub_id), **window}, {"$set": {csubs.THROTTLED: now}}
             )
         return result.matched_count > 0
 
@@ -590,7 +591,7 @@ class MongoStorage:
     # -- registrations ---------------------------------------------------------------------
     async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
         """A whole replacement, not `$set`: MongoDB would put new fields in name order, not Orion's."""
-        key = registrations.registration_key(doc["id"])
+        key = object_id(doc["id"])
         coll = self.database(tenant).get_collection(REGISTRATIONS, write_concern=WriteConcern(w=self.write_concern))
         with _unavailable():
             before = await self.database(tenant)[REGISTRATIONS].find_one({"_id": key}, projection={SEQ: True})
@@ -603,7 +604,7 @@ class MongoStorage:
 
     async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
         with _unavailable():
-            doc = await self.database(tenant)[REGISTRATIONS].find_one({"_id": registrations.registration_key(reg_id)})
+            doc = await self.database(tenant)[REGISTRATIONS].find_one({"_id": object_id(reg_id)})
         return None if doc is None else registrations.from_orion(doc, tenant)
 
     async def find_registrations(
@@ -620,7 +621,7 @@ class MongoStorage:
 
     async def delete_registration(self, tenant: str, reg_id: str) -> bool:
         with _unavailable():  # acknowledged whatever -writeConcern: the answer is 204 or 404
-            result = await self.database(tenant)[REGISTRATIONS].delete_one({"_id": registrations.registration_key(reg_id)})
+            result = await self.database(tenant)[REGISTRATIONS].delete_one({"_id": object_id(reg_id)})
         return result.deleted_count > 0
 
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:

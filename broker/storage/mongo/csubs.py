@@ -30,11 +30,6 @@ OPTIONAL = (
 )
 
 
-def subscription_id(sub_id: str) -> ObjectId | str:
-    """Orion's `_id` is an ObjectId; ids that are not 24 hex digits stay strings."""
-    return ObjectId(sub_id) if ObjectId.is_valid(sub_id) and len(sub_id) == 24 else sub_id
-
-
 def _entities(patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for p in patterns:

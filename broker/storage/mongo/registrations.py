@@ -11,14 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
-
-from broker.storage.mongo.csubs import LONG_MAX, subscription_id
-
-
-def registration_key(reg_id: str) -> ObjectId | str:
-    """Orion's `_id` is an ObjectId; an id that is not 24 hex digits stays a string (and is found by no one)."""
-    return subscription_id(reg_id)
+from broker.storage.mongo.csubs import LONG_MAX
 
 
 def to_orion(doc: dict[str, Any]) -> dict[str, Any]:
