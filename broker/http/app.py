@@ -28,6 +28,7 @@ from broker.registrations.service import RegistrationService
 from broker.subscriptions.service import SubscriptionService
 
 FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound
+EXPIRY_SECONDS = 1.0  # how often expired transient entities are deleted (Orion: MongoDB's TTL monitor, 60 s)
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between attempts to reach a database that is not there yet
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -163,15 +164,28 @@ def build_app(
             except Exception as exc:  # the store is busy or down: try again later
                 event(logging.WARNING, "subscription refresh failed", error=repr(exc))
 
+    async def expire_entities() -> None:
+        """Transient entities go once their `dateExpires` has passed (every process sweeps; the
+        deletes are idempotent)."""
+        while True:
+            await asyncio.sleep(EXPIRY_SECONDS)
+            try:
+                await storage.delete_expired(time.time())
+            except Exception as exc:  # the store is busy or down: try again later
+                event(logging.WARNING, "expiry sweep failed", error=repr(exc))
+
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await open_store(storage, retry=retry_start)
         await notifier.load()
+        sweeper = asyncio.create_task(expire_entities())
         follower = None
         if deliver_here:
             await dispatcher.start()
         if not deliver_here or shared_delivery:
             follower = asyncio.create_task(follow_other_processes())
         yield
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
         if follower is not None:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)

@@ -65,6 +65,11 @@ class EntityKey:
     service_path: str
 
 
+# a transient entity's expiry (a DateTime attribute the client writes): the entity is deleted
+# then; it is shown only when asked for by name, as a built-in
+EXPIRY_ATTR = "dateExpires"
+
+
 def default_type(value: Any) -> str:
     """Orion's type for an attribute or metadata given without one."""
     if isinstance(value, bool):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from broker.ngsi.datetimes import format_iso8601
-from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity
 
 _INT64 = 2**63
 
@@ -64,6 +64,7 @@ class Projection:
 
 ALL = Projection(None)
 BUILTIN_ATTR_NAMES = ("dateCreated", "dateModified", "dateExpires", "servicePath")
+
 BUILTIN_MD_NAMES = ("dateCreated", "dateModified")
 
 
@@ -99,6 +100,8 @@ def _builtin_attributes(entity: Entity, attrs: Projection) -> Iterable[tuple[str
         yield "dateModified", Attribute("DateTime", entity.mod_date)
     if attrs.asks_for("servicePath") and "servicePath" not in entity.attrs:
         yield "servicePath", Attribute("Text", entity.service_path)
+    if attrs.asks_for(EXPIRY_ATTR) and EXPIRY_ATTR in entity.attrs:
+        yield EXPIRY_ATTR, entity.attrs[EXPIRY_ATTR]  # the client's own, but shown as a built-in (Orion)
 
 
 def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, Attribute]]:
@@ -108,7 +111,7 @@ def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, At
     """
     builtins = list(_builtin_attributes(entity, attrs))
     if attrs.names is None or "*" in attrs.names:
-        chosen = list(entity.attrs.items())
+        chosen = [(name, a) for name, a in entity.attrs.items() if name != EXPIRY_ATTR]
         if attrs.names is not None:
             extra = dict(builtins)
             ordered: list[tuple[str, Attribute]] = []
@@ -119,7 +122,7 @@ def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, At
                     ordered.append((name, extra[name]))
             return ordered
         return chosen
-    pool = dict(entity.attrs)
+    pool = {name: a for name, a in entity.attrs.items() if name != EXPIRY_ATTR}
     pool.update(dict(builtins))
     return [(name, pool[name]) for name in dict.fromkeys(attrs.names) if name in pool]
 

@@ -165,6 +165,11 @@ class Storage(Protocol):
         """Delete the stored entity whose version is `entity.version`; False on a conflict."""
         ...
 
+    async def delete_expired(self, now: float) -> int:
+        """Delete, in every tenant, the transient entities whose `dateExpires` (a DateTime) is at or
+        before `now`, without notifications (as Orion's TTL index does); how many went."""
+        ...
+
     async def list_types(
         self,
         tenant: str,

@@ -298,3 +298,44 @@ async def test_numbers_are_rendered_like_orion(client: TestClient, value: float,
     assert raw == f'{{"type":"Number","value":{rendered},"metadata":{{"m":{{"type":"Number","value":{rendered}}}}}}}'
     r = await client.get("/v2/entities/E/attrs/n/value")
     assert await r.text() == rendered
+
+
+# ---- transient entities (dateExpires) --------------------------------------------------------
+
+
+async def test_date_expires_is_shown_only_when_asked_for_as_a_builtin(client) -> None:
+    body = {"id": "t1", "type": "Ticket", "n": {"value": 1},
+            "dateExpires": {"value": "2099-07-07T21:35:00Z", "type": "DateTime"}}
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    assert await (await client.get("/v2/entities/t1?options=keyValues")).json() == {"id": "t1", "type": "Ticket", "n": 1}
+    assert await (await client.get("/v2/entities/t1?options=keyValues&attrs=*")).json() == {
+        "id": "t1", "type": "Ticket", "n": 1}
+    assert await (await client.get("/v2/entities/t1?options=keyValues&attrs=dateExpires")).json() == {
+        "id": "t1", "type": "Ticket", "dateExpires": "2099-07-07T21:35:00.000Z"}
+    assert await (await client.get("/v2/entities/t1?options=keyValues&attrs=*,dateExpires")).json() == {
+        "id": "t1", "type": "Ticket", "n": 1, "dateExpires": "2099-07-07T21:35:00.000Z"}
+    r = await client.get("/v2/entities/t1/attrs/dateExpires/value", headers={"Accept": "text/plain"})
+    assert (r.status, await r.text()) == (200, "2099-07-07T21:35:00.000Z")
+
+
+async def test_a_bad_date_expires_is_400_and_stores_nothing(client) -> None:
+    body = {"id": "t1", "type": "Ticket", "dateExpires": {"value": "tomorrow", "type": "DateTime"}}
+    r = await client.post("/v2/entities", json=body)
+    assert r.status == 400 and (await r.json())["error"] == "BadRequest"
+    assert (await client.get("/v2/entities/t1")).status == 404
+
+
+async def test_an_expired_entity_is_deleted_and_one_whose_expiry_was_removed_stays(client) -> None:
+    import asyncio
+
+    past = {"value": "2020-01-01T00:00:00Z", "type": "DateTime"}
+    assert (await client.post("/v2/entities", json={"id": "gone", "type": "Ticket", "dateExpires": past})).status == 201
+    soon = {"value": "2099-01-01T00:00:00Z", "type": "DateTime"}
+    assert (await client.post("/v2/entities", json={"id": "kept", "type": "Ticket", "dateExpires": soon})).status == 201
+    assert (await client.delete("/v2/entities/kept/attrs/dateExpires")).status == 204  # now a regular entity
+    for _ in range(60):  # the sweep runs every second (Orion's TTL monitor: every 60 s)
+        if (await client.get("/v2/entities/gone")).status == 404:
+            break
+        await asyncio.sleep(0.1)
+    assert (await client.get("/v2/entities/gone")).status == 404
+    assert [e["id"] for e in await (await client.get("/v2/entities")).json()] == ["kept"]

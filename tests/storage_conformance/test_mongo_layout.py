@@ -182,3 +182,18 @@ async def test_notifications_owed_live_in_a_prefixed_collection(mongo: MongoStor
     (doc,) = list(raw[prefix]["ab_outbox"].find())
     assert (doc["tenant"], doc["sub"], doc["due"], doc["attempts"], doc["cbnotif"]) == ("t", SUB, 2.0, 0, 3)
     assert "ab_outbox" not in raw[f"{prefix}-t"].list_collection_names()
+
+
+async def test_a_transient_entity_has_orions_exp_date_and_loses_it_with_its_expiry(mongo: MongoStorage, raw, mongo_db):
+    import datetime
+
+    _, prefix = mongo_db
+    entity = Entity("T1", "Ticket", attrs={"dateExpires": Attribute("DateTime", 1830000000.5)}, cre_date=1.0, mod_date=1.0)
+    assert await mongo.insert_entity("", entity)
+    doc = raw[prefix]["entities"].find_one()
+    assert doc["expDate"] == datetime.datetime(2027, 12, 28, 13, 20, 0, 500000)  # a BSON date, UTC
+    assert doc["attrs"]["dateExpires"]["value"] == 1830000000.5  # and the attribute, as Orion keeps it
+    (stored,), _ = await mongo.query_entities("", EntityFilter(), Page())
+    del stored.attrs["dateExpires"]
+    assert await mongo.replace_entity("", stored)
+    assert "expDate" not in raw[prefix]["entities"].find_one()

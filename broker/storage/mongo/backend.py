@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
 from typing import Any, Iterator, Sequence
@@ -33,10 +34,12 @@ from broker.ngsi.model import Entity
 from broker.storage.mongo import csubs, registrations
 from broker.storage.mongo.keys import object_id
 from broker.storage.mongo.documents import (
+    EXP_DATE,
     VERSION,
     content_fields,
     entity_from_doc,
     entity_key,
+    expiry,
     new_document,
     version_condition,
 )
@@ -214,6 +217,10 @@ class MongoStorage:
             for key in ("_id.id", "_id.type", "_id.servicePath", "creDate", "modDate", "attrNames", SEQ):
                 await coll.create_index([(key, ASCENDING)])
             await self.database(tenant)[CSUBS].create_index([(SEQ, ASCENDING)])
+        try:  # Orion's TTL index on transient entities; delete_expired does the same where there is none
+            await coll.create_index([(EXP_DATE, ASCENDING)], expireAfterSeconds=0)
+        except OperationFailure as exc:
+            log.info("no TTL index on %s: %s", coll.full_name, exc)
         try:
             await coll.create_index([("location.coords", "2dsphere")])
             self.geo_index = True
@@ -292,8 +299,10 @@ class MongoStorage:
         condition = {"_id": key, VERSION: version_condition(entity.version)}
         if write.action == "replace":
             update: dict[str, Any] = {"$set": {**content_fields(entity), VERSION: entity.version + 1}}
-            if entity.location is None:
-                update["$unset"] = {"location": ""}
+            gone = {k: "" for k, absent in (("location", entity.location is None), (EXP_DATE, expiry(entity) is None))
+                    if absent}
+            if gone:
+                update["$unset"] = gone
             before = await coll.find_one_and_update(condition, update, session=session)
             return None if before is None else _Undo(coll, key, entity.version + 1, before)
         if write.action == "delete":
@@ -368,6 +377,17 @@ class MongoStorage:
         if outbox:
             await self._enqueue(outbox, first_id, None)
         return True
+
+    async def delete_expired(self, now: float) -> int:
+        assert self._client is not None
+        when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).replace(tzinfo=None)
+        deleted = 0
+        with _unavailable():
+            for name in await self._client.list_database_names():
+                if name == self.db or name.startswith(self.db + "-"):
+                    result = await self._client[name][ENTITIES].delete_many({EXP_DATE: {"$lte": when}})
+                    deleted += result.deleted_count
+        return deleted
 
     async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         return await self.write_batch(tenant, [Write("insert", entity)], outbox)

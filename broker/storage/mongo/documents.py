@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.ngsi.model import Attribute, Entity, Metadata
+import datetime
+
+from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Metadata
 from broker.storage.mongo.filters import SEQ
 from broker.storage.mongo.keys import decode_key, encode_key
 
 VERSION = "_ab_version"
+EXP_DATE = "expDate"  # a BSON date: Orion's TTL index removes the entity then
 
 
 def entity_key(entity: Entity) -> dict[str, str]:
@@ -56,7 +59,18 @@ def content_fields(entity: Entity) -> dict[str, Any]:
         fields["location"] = {"attrName": entity.location.attr, "coords": entity.location.geometry}
     if entity.correlator is not None:
         fields["lastCorrelator"] = entity.correlator
+    expires = expiry(entity)
+    if expires is not None:
+        fields[EXP_DATE] = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).replace(tzinfo=None)
     return fields
+
+
+def expiry(entity: Entity) -> float | None:
+    """The epoch of a transient entity's `dateExpires` (a DateTime attribute), or None."""
+    attr = entity.attrs.get(EXPIRY_ATTR)
+    if attr is None or attr.type != "DateTime" or not isinstance(attr.value, (int, float)):
+        return None
+    return float(attr.value)
 
 
 def new_document(entity: Entity, seq: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from shapely.geometry import shape
 
 from broker.logs import event
 from broker.ngsi.context import ServicePathScope
-from broker.ngsi.model import Entity
+from broker.ngsi.model import EXPIRY_ATTR, Entity
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
 from broker.storage.port import (
     EntityFilter,
@@ -332,6 +332,21 @@ class SqliteStorage:
 
     async def delete_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         return await self._write(_with_outbox(lambda conn: _delete(conn, tenant, entity), outbox))
+
+    async def delete_expired(self, now: float) -> int:
+        find = "SELECT entity_pk FROM attributes WHERE name = ? AND type = 'DateTime' AND num <= ?"
+        # a read first: most rounds find nothing, and then write (and fsync) nothing
+        if not await self._read(lambda conn: conn.execute(find + " LIMIT 1", (EXPIRY_ATTR, now)).fetchall()):
+            return 0
+
+        def run(conn: sqlite3.Connection) -> int:
+            pks = [r[0] for r in conn.execute(find, (EXPIRY_ATTR, now)).fetchall()]
+            for pk in pks:
+                conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
+                _clear_index_rows(conn, pk)
+            return len(pks)
+
+        return await self._write(run)
 
     async def write_batch(self, tenant: str, writes: list[Write], outbox: Sequence[OutboxRecord] = ()) -> bool:
         def run(conn: sqlite3.Connection) -> None:
