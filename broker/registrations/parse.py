@@ -68,7 +68,6 @@ def _entity(raw: Any) -> ProvidedEntity:
             raise bad_request("/entities/ vector item /typePattern/ is empty")
         if compile_pattern(pattern) is None:
             raise bad_request("Invalid regex for entity typePattern")
-        raise _not_implemented("Unsupported typePattern")
     return ProvidedEntity(id=entity_id, id_pattern=id_pattern, type=kind)
 
 
@@ -76,8 +75,11 @@ def _entities(raw: Any) -> tuple[ProvidedEntity, ...]:
     if not isinstance(raw, list):
         raise bad_request("/entities/ is not an array")
     entities = tuple(dict.fromkeys(_entity(item) for item in raw))  # duplicates dropped, order kept
+    # Orion checks what it does not implement once every item parsed: idPattern first
     if any(e.id_pattern is not None and e.id_pattern != ".*" for e in entities):
         raise _not_implemented("Unsupported idPattern")
+    if any("typePattern" in item for item in raw):
+        raise _not_implemented("Unsupported typePattern")
     return entities
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Any, Callable
@@ -16,9 +17,14 @@ from broker.storage.port import Page, Storage
 REGISTRATION_NOT_FOUND = "The requested registration has not been found. Check id"
 
 
+_PROCESS = os.urandom(5).hex()
+_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
 def new_registration_id(now: float) -> str:
-    """24 hex digits that read as a MongoDB ObjectId (creation second first), as Orion's ids do."""
-    return f"{int(now) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
+    """24 hex digits laid out as a MongoDB ObjectId (creation second, this process, a counter), as
+    Orion's ids are: listing by id is then creation order, within a second too."""
+    return f"{int(now) & 0xFFFFFFFF:08x}{_PROCESS}{next(_COUNTER) & 0xFFFFFF:06x}"
 
 
 class RegistrationService:

@@ -132,3 +132,12 @@ def test_duplicates_are_dropped_unknown_fields_ignored_and_empty_entities_accept
     assert (reg.expires, reg.status, reg.description) == (1893456000.0, "inactive", None)
     assert _parse(_with(dataProvided={"attrs": ["A"]})).entities == ()
     assert _parse(_with(expires="")).expires is None  # empty: permanent
+
+
+def test_the_501_checks_run_after_every_item_is_parsed_idpattern_first() -> None:
+    with pytest.raises(NgsiError) as caught:
+        _parse(_with(dataProvided={"entities": [{"id": "E", "typePattern": "T"}, {"id": 5}]}))
+    assert (caught.value.status, caught.value.description) == (400, "/entities/ vector item /id/ is not a string")
+    with pytest.raises(NgsiError) as caught:
+        _parse(_with(dataProvided={"entities": [{"id": "E", "typePattern": "T"}, {"idPattern": "E.*"}]}))
+    assert (caught.value.status, caught.value.description) == (501, "Unsupported idPattern")

@@ -12,6 +12,7 @@ import asyncio
 import copy
 from typing import Any, AsyncIterator
 
+import bson
 import pymongo
 import pytest
 from aiohttp import web
@@ -307,3 +308,28 @@ async def test_registrations_created_through_the_api_are_stored_as_orion_stores_
             assert mine == theirs and list(mine) == list(theirs), expected["_id"]  # fields and their order
     finally:
         await api.close()
+
+
+async def test_what_orion_changed_in_our_subscriptions_since_is_taken_over_too(mongo_db, raw) -> None:
+    """Orion, run on the database after us, updates its own fields in place (status after
+    maxFailsLimit, counters) and leaves ours alone: its newer values win."""
+    _, prefix = mongo_db
+    api = await _broker(mongo_db)
+    try:
+        r = await api.post("/v2/subscriptions", json=orion.LEGACY_BODY)
+        sub_id = r.headers["Location"].rsplit("/", 1)[1]
+    finally:
+        await api.close()
+    stored = raw[prefix]["csubs"].find_one({"_id": pymongo.collection.ObjectId(sub_id)})
+    assert type(stored["expiration"]) is bson.Int64  # NumberLong, as Orion writes it
+    raw[prefix]["csubs"].update_one({"_id": stored["_id"]}, {
+        "$set": {"status": "inactive", "count": 7, "failsCounter": 3, "lastNotification": 1700000100,
+                 "lastFailure": 1700000100, "lastFailureReason": "Timeout was reached"}})
+    api = await _broker(mongo_db)
+    try:
+        sub = await _json(api, f"/v2/subscriptions/{sub_id}")
+    finally:
+        await api.close()
+    assert sub["status"] == "inactive"
+    assert (sub["notification"]["timesSent"], sub["notification"]["failsCounter"]) == (7, 3)
+    assert sub["notification"]["lastFailureReason"] == "Timeout was reached"

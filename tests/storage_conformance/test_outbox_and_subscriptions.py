@@ -163,3 +163,12 @@ async def test_the_delivering_process_sees_what_others_write_and_delete(storage,
         assert [r.id for r in await other.pending_for(SUB, 10)] == [last.id]
     finally:
         await other.close()
+
+
+async def test_a_refused_delete_in_another_tenant_keeps_what_the_subscription_is_owed(storage):
+    await storage.save_subscription("t", SUB, _sub_doc())
+    assert await storage.insert_entity("t", _entity(1), [_record(1)])
+    assert await storage.due_subscriptions(10.0) == [SUB]
+    assert await storage.delete_subscription("other", SUB) is False
+    assert await storage.due_subscriptions(10.0) == [SUB]
+    assert [r.payload["n"] for r in await storage.pending_for(SUB, 10)] == [1]

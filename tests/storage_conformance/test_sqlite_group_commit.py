@@ -41,3 +41,25 @@ async def test_a_failing_job_rolls_back_alone(tmp_path: Path):
         assert rows == 0
     finally:
         await store.close()
+
+
+async def test_a_job_whose_error_cannot_be_set_does_not_strand_the_rest_of_its_group(tmp_path: Path):
+    store = SqliteStorage(str(tmp_path / "g.db"))
+    await store.start()
+    try:
+        def stop(conn):
+            raise StopIteration  # a future refuses it as an exception
+
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                store.insert_entity("t", Entity(id="A", type="T")),
+                store._writer.submit(stop),
+                store.insert_entity("t", Entity(id="B", type="T")),
+                return_exceptions=True,
+            ),
+            timeout=10,
+        )
+        assert results[0] is True and results[2] is True
+        assert isinstance(results[1], RuntimeError)
+    finally:
+        await store.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from bson import ObjectId
+from bson import Int64, ObjectId
 
 from broker.ngsi.model import default_type
 from broker.storage.mongo.keys import decode_key, encode_key
@@ -98,7 +98,7 @@ def to_csubs(doc: dict[str, Any], now: float) -> dict[str, Any]:
     c, n = doc["condition"], doc["notification"]
     expression = {k: c.get(k) or "" for k in ("q", "mq", "geometry", "coords", "georel")}
     fields: dict[str, Any] = {
-        "expiration": int(doc["expires"]) if doc.get("expires") is not None else LONG_MAX,
+        "expiration": Int64(doc["expires"]) if doc.get("expires") is not None else Int64(LONG_MAX),  # NumberLong
         "throttling": doc.get("throttling") or 0,
         "maxFailsLimit": n.get("max_fails_limit") if n.get("max_fails_limit") is not None else -1,
         "servicePath": doc["service_path"],
@@ -146,9 +146,17 @@ def delivery_fields(delivery: dict[str, Any]) -> dict[str, Any]:
 
 def from_csubs(stored: dict[str, Any], tenant: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(codec document, delivery counters) of a stored subscription, ours or one Orion wrote."""
-    if DOC in stored:
-        return orjson.loads(stored[DOC]), dict(stored.get(DELIVERY) or {})
-    return from_orion(stored, tenant), dict(stored.get(DELIVERY) or _orion_delivery(stored))
+    if DOC not in stored:
+        return from_orion(stored, tenant), dict(stored.get(DELIVERY) or _orion_delivery(stored))
+    doc, delivery = orjson.loads(stored[DOC]), dict(stored.get(DELIVERY) or {})
+    # an Orion that ran on this database since updates its own fields in place, not ours: its
+    # status (inactive after maxFailsLimit, oneshot done) and counters, when further along, win
+    if stored.get("status") and stored["status"] != doc.get("status"):
+        doc["status"] = stored["status"]
+    orion = _orion_delivery(stored)
+    if orion["times_sent"] > int(delivery.get("times_sent") or 0):
+        delivery = {**delivery, **orion}
+    return doc, delivery
 
 
 def _flag(value: Any) -> bool:

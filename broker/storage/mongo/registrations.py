@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import Int64
+
 from broker.storage.mongo.csubs import LONG_MAX
 
 
@@ -25,7 +27,7 @@ def to_orion(doc: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if doc.get("description"):
         out["description"] = doc["description"]
-    out["expiration"] = int(doc["expires"]) if doc.get("expires") is not None else LONG_MAX
+    out["expiration"] = Int64(doc["expires"]) if doc.get("expires") is not None else Int64(LONG_MAX)  # NumberLong
     out["servicePath"] = doc.get("service_path") or "/"
     out["contextRegistration"] = [
         {

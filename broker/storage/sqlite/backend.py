@@ -385,7 +385,8 @@ class SqliteStorage:
             return cur.rowcount > 0
 
         deleted = await self._write(run)
-        self._outbox.forget_subscription(sub_id)
+        if deleted:  # a refused delete (another tenant's id) must not drop what that id is owed
+            self._outbox.forget_subscription(sub_id)
         return deleted
 
     async def subscriptions_version(self) -> int:

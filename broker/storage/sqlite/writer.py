@@ -30,7 +30,11 @@ def _settle(fut: asyncio.Future[Any], ok: bool, result: Any) -> None:
 
 def _settle_all(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     for fut, ok, result in outcomes:
-        _settle(fut, ok, result)
+        try:
+            _settle(fut, ok, result)
+        except BaseException as exc:  # e.g. StopIteration cannot be set: the others still settle
+            if not fut.done():
+                fut.set_exception(RuntimeError(f"write failed: {exc!r}"))
 
 
 class GroupCommitWriter:
