@@ -172,3 +172,14 @@ async def test_a_refused_delete_in_another_tenant_keeps_what_the_subscription_is
     assert await storage.delete_subscription("other", SUB) is False
     assert await storage.due_subscriptions(10.0) == [SUB]
     assert [r.payload["n"] for r in await storage.pending_for(SUB, 10)] == [1]
+
+
+async def test_a_backlog_longer_than_a_page_is_read_whole_and_in_order(storage, monkeypatch):
+    from broker.storage.sqlite import backend as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "OUTBOX_PAGE", 3)  # SQLite reads its backlog in pages
+    await storage.save_subscription("t", SUB, _sub_doc())
+    for i in range(1, 8):
+        assert await storage.insert_entity("t", _entity(i), [_record(i)])
+    assert await storage.due_subscriptions(10.0) == [SUB]
+    assert [r.payload["n"] for r in await storage.pending_for(SUB, 100)] == [1, 2, 3, 4, 5, 6, 7]

@@ -234,6 +234,9 @@ def _attrs_json(entity: Entity) -> str:
     return orjson.dumps(attrs_to_doc(entity)).decode()
 
 
+OUTBOX_PAGE = 10_000  # outbox records read at once into the delivery index
+
+
 class SqliteStorage:
     def __init__(self, path: str, *, readers: int = 4) -> None:
         self.path = path
@@ -419,14 +422,19 @@ class SqliteStorage:
         )
 
     async def _read_new_outbox(self) -> None:
-        """Records committed since the last look, into the delivery index (see outbox_index)."""
-        tail = self._outbox.tail
-        rows = await self._read(
-            lambda conn: conn.execute(
-                "SELECT id, subscription_id, due FROM outbox WHERE id > ? ORDER BY id", (tail,)
-            ).fetchall()
-        )
-        self._outbox.add(rows)
+        """Records committed since the last look, into the delivery index (see outbox_index), a
+        page at a time: after a restart the whole backlog is read once."""
+        while True:
+            tail = self._outbox.tail
+            rows = await self._read(
+                lambda conn: conn.execute(
+                    "SELECT id, subscription_id, due FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                    (tail, OUTBOX_PAGE),
+                ).fetchall()
+            )
+            self._outbox.add(rows)
+            if len(rows) < OUTBOX_PAGE:
+                return
 
     async def due_subscriptions(self, now: float) -> list[str]:
         await self._read_new_outbox()
