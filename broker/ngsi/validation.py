@@ -89,3 +89,61 @@ def check_pattern(pattern: Any, what: str) -> str:
     if compile_pattern(pattern) is None:
         raise bad_request(f"Invalid regex for entity {what}")
     return pattern
+
+
+EntityItem = tuple[str | None, str | None, str | None, str | None]  # id, idPattern, type, typePattern
+
+
+def _item_string(item: dict[str, Any], key: str, what: str) -> str | None:
+    if key not in item:
+        return None
+    if not isinstance(item[key], str):
+        raise bad_request(f"{what} is not a string")
+    return item[key]
+
+
+def parse_entity_items(raw: Any) -> list[EntityItem]:
+    """Orion's parseEntitiesVector (subscription subjects, registrations): each item's `id` or
+    `idPattern` and optional `type` or `typePattern`, checked in Orion's order; duplicates dropped."""
+    if not isinstance(raw, list):
+        raise bad_request("/entities/ is not an array")
+    out: list[EntityItem] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise bad_request("/entities/ vector item is not an object")
+        if "id" not in item and "idPattern" not in item:
+            raise bad_request("/entities/ vector item does not have /id/ nor /idPattern/")
+        if "id" in item and "idPattern" in item:
+            raise bad_request("/entities/ vector item has both /id/ and /idPattern/")
+        if "type" in item and "typePattern" in item:
+            raise bad_request("/entities/ element has both /type/ and /typePattern/")
+        eid = _item_string(item, "id", "/entities/ vector item /id/")
+        if eid is not None:
+            if eid == "":
+                raise bad_request("/entities/ element id is empty")
+            if has_forbidden_id_chars(eid):
+                raise bad_request("forbidden characters in /entities/ vector item /id/")
+            if len(eid) > MAX_ID_LEN:
+                raise bad_request("max id length exceeded in /entities/ vector item /id/")
+        id_pattern = _item_string(item, "idPattern", "/entities/ vector item /idPattern/")
+        if id_pattern is not None:
+            if id_pattern == "":
+                raise bad_request("/entities/ vector item /idPattern/ is empty")
+            check_pattern(id_pattern, "idPattern")
+        etype = _item_string(item, "type", "/entities/ vector item type")
+        if etype is not None:
+            if has_forbidden_id_chars(etype):
+                raise bad_request("forbidden characters in /entities/ vector item /type/")
+            if len(etype) > MAX_ID_LEN:
+                raise bad_request("max type length exceeded in /entities/ vector item /type/")
+            if etype == "":
+                raise bad_request("entity type length: 0, min length supported: 1")
+        type_pattern = _item_string(item, "typePattern", "/entities/ vector item /typePattern/")
+        if type_pattern is not None:
+            if type_pattern == "":
+                raise bad_request("/entities/ vector item /typePattern/ is empty")
+            check_pattern(type_pattern, "typePattern")
+        parsed = (eid, id_pattern, etype, type_pattern)
+        if parsed not in out:
+            out.append(parsed)
+    return out

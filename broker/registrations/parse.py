@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 
 from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import NgsiError, bad_request
-from broker.ngsi.query.evaluate import compile_pattern
-from broker.ngsi.validation import MAX_ID_LEN, has_forbidden_chars, has_forbidden_id_chars
+from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
 from broker.registrations.model import FORWARDING_MODES, ProvidedEntity, Registration
 
 MAX_DESCRIPTION = 1024
@@ -22,65 +21,14 @@ def _not_implemented(description: str) -> NgsiError:
     return NgsiError(501, "NotImplemented", description)
 
 
-def _entity(raw: Any) -> ProvidedEntity:
-    if not isinstance(raw, dict):
-        raise bad_request("/entities/ vector item is not an object")
-    if "id" not in raw and "idPattern" not in raw:
-        raise bad_request("/entities/ vector item does not have /id/ nor /idPattern/")
-    if "id" in raw and "idPattern" in raw:
-        raise bad_request("/entities/ vector item has both /id/ and /idPattern/")
-    if "type" in raw and "typePattern" in raw:
-        raise bad_request("/entities/ element has both /type/ and /typePattern/")
-    entity_id = id_pattern = kind = None
-    if "id" in raw:
-        entity_id = raw["id"]
-        if not isinstance(entity_id, str):
-            raise bad_request("/entities/ vector item /id/ is not a string")
-        if not entity_id:
-            raise bad_request("/entities/ element id is empty")
-        if has_forbidden_id_chars(entity_id):
-            raise bad_request("forbidden characters in /entities/ vector item /id/")
-        if len(entity_id) > MAX_ID_LEN:
-            raise bad_request("max id length exceeded in /entities/ vector item /id/")
-    else:
-        id_pattern = raw["idPattern"]
-        if not isinstance(id_pattern, str):
-            raise bad_request("/entities/ vector item /idPattern/ is not a string")
-        if not id_pattern:
-            raise bad_request("/entities/ vector item /idPattern/ is empty")
-        if compile_pattern(id_pattern) is None:
-            raise bad_request("Invalid regex for entity idPattern")
-    if "type" in raw:
-        kind = raw["type"]
-        if not isinstance(kind, str):
-            raise bad_request("/entities/ vector item type is not a string")
-        if has_forbidden_id_chars(kind):
-            raise bad_request("forbidden characters in /entities/ vector item /type/")
-        if len(kind) > MAX_ID_LEN:
-            raise bad_request("max type length exceeded in /entities/ vector item /type/")
-        if not kind:
-            raise bad_request("entity type length: 0, min length supported: 1")
-    if "typePattern" in raw:
-        pattern = raw["typePattern"]
-        if not isinstance(pattern, str):
-            raise bad_request("/entities/ vector item /typePattern/ is not a string")
-        if not pattern:
-            raise bad_request("/entities/ vector item /typePattern/ is empty")
-        if compile_pattern(pattern) is None:
-            raise bad_request("Invalid regex for entity typePattern")
-    return ProvidedEntity(id=entity_id, id_pattern=id_pattern, type=kind)
-
-
 def _entities(raw: Any) -> tuple[ProvidedEntity, ...]:
-    if not isinstance(raw, list):
-        raise bad_request("/entities/ is not an array")
-    entities = tuple(dict.fromkeys(_entity(item) for item in raw))  # duplicates dropped, order kept
+    items = parse_entity_items(raw)
     # Orion checks what it does not implement once every item parsed: idPattern first
-    if any(e.id_pattern is not None and e.id_pattern != ".*" for e in entities):
+    if any(id_pattern is not None and id_pattern != ".*" for _, id_pattern, _, _ in items):
         raise _not_implemented("Unsupported idPattern")
-    if any("typePattern" in item for item in raw):
+    if any(type_pattern is not None for _, _, _, type_pattern in items):
         raise _not_implemented("Unsupported typePattern")
-    return entities
+    return tuple(ProvidedEntity(id=eid, id_pattern=id_pattern, type=etype) for eid, id_pattern, etype, _ in items)
 
 
 def _attrs(raw: Any) -> tuple[str, ...]:

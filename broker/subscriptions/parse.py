@@ -13,7 +13,7 @@ from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.query import parse_mq, parse_q
-from broker.ngsi.validation import check_pattern, has_forbidden_chars
+from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
 from broker.subscriptions.model import (
     ALTERATION_TYPES,
     ATTRS_FORMATS,
@@ -71,53 +71,8 @@ def _string_vector(value: Any, field: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _forbidden_id(text: str) -> bool:
-    return any(c in "<>\"'=;()&?/#" or not ("!" <= c <= "~") for c in text)
-
-
 def _entities(raw: Any) -> tuple[EntityPattern, ...]:
-    if not isinstance(raw, list):
-        raise bad_request("/entities/ is not an array")
-    out: list[EntityPattern] = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise bad_request("/entities/ vector item is not an object")
-        if "id" not in item and "idPattern" not in item:
-            raise bad_request("/entities/ vector item does not have /id/ nor /idPattern/")
-        if "id" in item and "idPattern" in item:
-            raise bad_request("/entities/ vector item has both /id/ and /idPattern/")
-        if "type" in item and "typePattern" in item:
-            raise bad_request("/entities/ element has both /type/ and /typePattern/")
-        eid = _opt(item, "id", str, "/entities/ vector item /id/")
-        if eid is not None:
-            if eid == "":
-                raise bad_request("/entities/ element id is empty")
-            if _forbidden_id(eid):
-                raise bad_request("forbidden characters in /entities/ vector item /id/")
-            if len(eid) > 256:
-                raise bad_request("max id length exceeded in /entities/ vector item /id/")
-        id_pattern = _opt(item, "idPattern", str, "/entities/ vector item /idPattern/")
-        if id_pattern is not None:
-            if id_pattern == "":
-                raise bad_request("/entities/ vector item /idPattern/ is empty")
-            check_pattern(id_pattern, "idPattern")
-        etype = _opt(item, "type", str, "/entities/ vector item type")
-        if etype is not None:
-            if _forbidden_id(etype):
-                raise bad_request("forbidden characters in /entities/ vector item /type/")
-            if len(etype) > 256:
-                raise bad_request("max type length exceeded in /entities/ vector item /type/")
-            if etype == "":
-                raise bad_request("entity type length: 0, min length supported: 1")
-        type_pattern = _opt(item, "typePattern", str, "/entities/ vector item /typePattern/")
-        if type_pattern is not None:
-            if type_pattern == "":
-                raise bad_request("/entities/ vector item /typePattern/ is empty")
-            check_pattern(type_pattern, "typePattern")
-        pattern = EntityPattern(eid, id_pattern, etype, type_pattern)
-        if pattern not in out:
-            out.append(pattern)
-    return tuple(out)
+    return tuple(EntityPattern(*item) for item in parse_entity_items(raw))
 
 
 def _expression(raw: Any) -> dict[str, Any]:

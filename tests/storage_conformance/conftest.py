@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import pymongo
 import pytest
@@ -75,6 +75,15 @@ def mongo_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     prefix = fresh_prefix()
     yield uri, prefix
     drop_databases(uri, prefix)
+
+
+@pytest.fixture
+def raw(mongo_db: tuple[str, str]) -> Iterator[pymongo.MongoClient[dict[str, Any]]]:
+    """A plain PyMongo client on the test's MongoDB, to read and write documents as Orion would."""
+    uri, _ = mongo_db
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri)
+    yield client
+    client.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -6,9 +6,8 @@ Entities are written through the port and read back raw with PyMongo.
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
-import pymongo
 import pytest
 
 from broker.ngsi.model import Attribute, Entity, Location, Metadata
@@ -27,14 +26,6 @@ async def mongo(mongo_db: tuple[str, str]) -> AsyncIterator[MongoStorage]:
         yield store
     finally:
         await store.close()
-
-
-@pytest.fixture
-def raw(mongo_db: tuple[str, str]):
-    uri, _ = mongo_db
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri)
-    yield client
-    client.close()
 
 
 def _room() -> Entity:

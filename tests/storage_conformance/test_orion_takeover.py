@@ -13,7 +13,6 @@ import copy
 from typing import Any, AsyncIterator
 
 import bson
-import pymongo
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -61,14 +60,6 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield r
     finally:
         await r.server.close()
-
-
-@pytest.fixture
-def raw(mongo_db: tuple[str, str]):
-    uri, _ = mongo_db
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -230,7 +221,7 @@ async def test_what_the_api_creates_is_stored_as_orion_stores_it(mongo_db, raw, 
             r = await api.post("/v2/subscriptions", json=sub_body)
             assert r.status == 201, await r.text()
             sub_id = r.headers["Location"].rsplit("/", 1)[1]
-            stored = raw[prefix]["csubs"].find_one({"_id": pymongo.collection.ObjectId(sub_id)})
+            stored = raw[prefix]["csubs"].find_one({"_id": bson.ObjectId(sub_id)})
             mine = {k: v for k, v in stored.items() if not k.startswith("_ab_")}
             theirs = dict(expected)
             for d in (mine, theirs):
@@ -247,7 +238,7 @@ async def test_a_stored_subscription_the_broker_cannot_parse_is_logged_and_skipp
     bad = copy.deepcopy(orion.LEGACY)
     bad["expression"] = {"q": "temperature>>", "mq": "", "geometry": "", "coords": "", "georel": ""}
     good = copy.deepcopy(orion.LEGACY)
-    good["_id"] = pymongo.collection.ObjectId("5149fd46f0075f83a4ca0301")
+    good["_id"] = bson.ObjectId("5149fd46f0075f83a4ca0301")
     raw[prefix]["csubs"].insert_many([bad, good])
     api = await _broker(mongo_db)
     try:
@@ -302,7 +293,7 @@ async def test_registrations_created_through_the_api_are_stored_as_orion_stores_
             r = await api.post("/v2/registrations", json=body, headers=headers)
             assert r.status == 201, await r.text()
             reg_id = r.headers["Location"].rsplit("/", 1)[1]
-            stored = raw[prefix]["registrations"].find_one({"_id": pymongo.collection.ObjectId(reg_id)})
+            stored = raw[prefix]["registrations"].find_one({"_id": bson.ObjectId(reg_id)})
             mine = {k: v for k, v in stored.items() if k not in ("_id", "_ab_seq")}
             theirs = {k: v for k, v in expected.items() if k != "_id"}
             assert mine == theirs and list(mine) == list(theirs), expected["_id"]  # fields and their order
@@ -320,7 +311,7 @@ async def test_what_orion_changed_in_our_subscriptions_since_is_taken_over_too(m
         sub_id = r.headers["Location"].rsplit("/", 1)[1]
     finally:
         await api.close()
-    stored = raw[prefix]["csubs"].find_one({"_id": pymongo.collection.ObjectId(sub_id)})
+    stored = raw[prefix]["csubs"].find_one({"_id": bson.ObjectId(sub_id)})
     assert type(stored["expiration"]) is bson.Int64  # NumberLong, as Orion writes it
     raw[prefix]["csubs"].update_one({"_id": stored["_id"]}, {
         "$set": {"status": "inactive", "count": 7, "failsCounter": 3, "lastNotification": 1700000100,
