@@ -2,6 +2,7 @@
 
     python -m benchmarks.personal [--subjects 10000] [--entities 100000] [--consents 50000]
                                   [--services 100] [--clients 4] [--requests 300] [--out FILE]
+                                  [--prepared DIR]
 
 Starts `python -m broker -authSecret ...` on a temporary store and loads, with `POST /v2/op/update`,
 `--entities` `HealthRecord` entities (10 per subject by default, attributes `refResident`, `steps`,
@@ -22,6 +23,10 @@ access-log records the personal phases appended. Last, withdrawal: a resident's 
 withdrawn and the service reads the entity right after the 204; it must be denied on that very
 next request. Repeated `--withdrawals` times; the number of reads before the first denial and the
 time from the withdrawal's answer to the denied read are reported.
+
+Loading and granting take most of a full-size run (about 12 minutes on 2 cores). With `--prepared
+DIR` the store as it stands after granting is kept in DIR and the next run of the same sizes starts
+from a copy of it, so that changes can be compared run against run in a minute or two.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -45,6 +51,7 @@ from tests.process.broker_process import BrokerProcess
 SECRET = "benchmark-secret-of-at-least-32-bytes!"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "personal.json"
 TIMEOUT = aiohttp.ClientTimeout(total=600)
+PHASES = ("list", "query", "get")
 
 
 def bearer(sub: str, role: str) -> dict[str, str]:
@@ -133,32 +140,77 @@ async def measure(
     return Phase(name, type_, len(latencies), elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, errors)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+def prepared_paths(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    """Where a loaded and granted store of these sizes is kept between runs (`--prepared DIR`)."""
+    if args.prepared is None:
+        return None
+    name = f"s{args.subjects}-e{args.entities}-c{args.consents}-v{args.services}"
+    return args.prepared / f"{name}.db", args.prepared / f"{name}.json"
+
+
+def copy_store(src: Path, dst: Path) -> None:
+    """The SQLite file and its WAL, if one was left."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal"):
+        if Path(f"{src}{suffix}").exists():
+            shutil.copyfile(f"{src}{suffix}", f"{dst}{suffix}")
+
+
+async def prepare(
+    session: aiohttp.ClientSession, url: str, args: argparse.Namespace, per_subject: int
+) -> dict[str, Any]:
+    """Load both types, declare `HealthRecord` personal and grant the consents over the API."""
     rng = random.Random(7)
+    t0 = time.perf_counter()
+    for type_ in ("HealthRecord", "Activity"):
+        entities = [record(s, n, type_, rng) for s in range(args.subjects) for n in range(per_subject)]
+        await load(session, url, entities)
+    load_s = time.perf_counter() - t0
+    async with session.put(
+        f"{url}/personal/v1/types/HealthRecord", json={"subjectAttr": "refResident"},
+        headers=bearer("admin", "operator"),
+    ) as r:
+        assert r.status == 204
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < args.consents:
+        pairs.add((rng.randrange(args.subjects), rng.randrange(args.services)))
+    grants = [(s, v, i % 5 == 0) for i, (s, v) in enumerate(sorted(pairs))]
+    t0 = time.perf_counter()
+    consent_ids = await grant_all(session, url, grants)
+    grant_s = time.perf_counter() - t0
+    return {
+        "load_seconds": load_s,
+        "grant_seconds": grant_s,
+        "consents": [[s, v, cid] for (s, v), cid in sorted(consent_ids.items())],
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     per_subject = max(1, args.entities // args.subjects)
+    kept = prepared_paths(args)
     with tempfile.TemporaryDirectory(prefix="area-broker-personal-") as tmp:
-        broker = BrokerProcess(Path(tmp) / "broker.db", args=["-logLevel", "WARN", "-authSecret", SECRET])
-        broker.start()
+        db = Path(tmp) / "broker.db"
+        reused = kept is not None and kept[0].exists() and kept[1].exists()
+        if reused:
+            assert kept is not None
+            copy_store(kept[0], db)
+            setup = json.loads(kept[1].read_text())
+        broker = BrokerProcess(db, args=["-logLevel", "WARN", "-authSecret", SECRET])
+        broker.start(timeout=60.0)
         try:
             async with aiohttp.ClientSession(timeout=TIMEOUT, connector=aiohttp.TCPConnector(limit=64)) as session:
                 url = broker.url
-                t0 = time.perf_counter()
-                for type_ in ("HealthRecord", "Activity"):
-                    entities = [record(s, n, type_, rng) for s in range(args.subjects) for n in range(per_subject)]
-                    await load(session, url, entities)
-                load_s = time.perf_counter() - t0
-                async with session.put(
-                    f"{url}/personal/v1/types/HealthRecord", json={"subjectAttr": "refResident"},
-                    headers=bearer("admin", "operator"),
-                ) as r:
-                    assert r.status == 204
-                pairs: set[tuple[int, int]] = set()
-                while len(pairs) < args.consents:
-                    pairs.add((rng.randrange(args.subjects), rng.randrange(args.services)))
-                grants = [(s, v, i % 5 == 0) for i, (s, v) in enumerate(sorted(pairs))]
-                t0 = time.perf_counter()
-                consent_ids = await grant_all(session, url, grants)
-                grant_s = time.perf_counter() - t0
+                if not reused:
+                    setup = await prepare(session, url, args, per_subject)
+                    if kept is not None:  # stop (the WAL is checkpointed on close), keep a copy, go on
+                        broker.stop()
+                        copy_store(db, kept[0])
+                        kept[1].write_text(json.dumps(setup))
+                        broker.start(timeout=60.0)
+                load_s, grant_s = setup["load_seconds"], setup["grant_seconds"]
+                consent_ids = {(s, v): cid for s, v, cid in setup["consents"]}
+                pairs = set(consent_ids)
+                rng = random.Random(8)
 
                 service = 0
                 svc = bearer(f"svc-{service}", "service")
@@ -169,11 +221,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         base = f"{url}/v2/entities?type={type_}"
                         ids = [f"{url}/v2/entities/{type_}-{rng.choice(mine)}-{rng.randrange(per_subject)}?type={type_}"
                                for _ in range(args.requests)]
-                        phases.append(await measure(session, "list", type_, [base + "&limit=20"] * args.requests, svc, args.clients))
-                        phases.append(await measure(
-                            session, "query", type_, [base + "&q=steps>9000&limit=20&options=count"] * args.requests, svc, args.clients
-                        ))
-                        phases.append(await measure(session, "get", type_, ids, svc, args.clients))
+                        urls = {
+                            "list": [base + "&limit=20"] * args.requests,
+                            "query": [base + "&q=steps>9000&limit=20&options=count"] * args.requests,
+                            "get": ids,
+                        }
+                        for name in args.phases:
+                            phases.append(await measure(session, name, type_, urls[name], svc, args.clients))
 
                 async with session.get(f"{url}/personal/v1/access-log/verify", headers=bearer("admin", "operator")) as r:
                     verdict = await r.json()
@@ -206,6 +260,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "consents": args.consents,
         "services": args.services,
         "visible_subjects_of_svc0": len(mine) + args.withdrawals,
+        "prepared_store_reused": reused,
+        "phase_names": list(args.phases),
         "load_seconds": load_s,
         "grant_seconds": grant_s,
         "phases": [{**asdict(p), "rps": p.rps} for p in phases],
@@ -230,7 +286,7 @@ def report(result: dict[str, Any]) -> None:
         ratio = p["rps"] / base if base else float("nan")
         print(f"{p['name']:8} {p['type']:13} {p['rps']:8.0f} {ratio:6.2f} {p['p50_ms']:8.1f} {p['p99_ms']:8.1f} {p['errors']:6d}")
     print("best-of-two ratios personal/open: " + ", ".join(
-        f"{n} {best[(n, 'HealthRecord')] / best[(n, 'Activity')]:.2f}" for n in ("list", "query", "get")
+        f"{n} {best[(n, 'HealthRecord')] / best[(n, 'Activity')]:.2f}" for n in result["phase_names"]
     ))
     w = result["withdrawals"]
     print(
@@ -249,9 +305,15 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--phases", type=lambda v: v.split(","), default=list(PHASES),
+                        help="which of list,query,get to run (query with its count is the slow one)")
     parser.add_argument("--withdrawals", type=int, default=20)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--prepared", type=Path, default=None,
+                        help="keep the loaded and granted store here and reuse it on the next run of the same sizes")
     args = parser.parse_args()
+    if not args.phases or not set(args.phases) <= set(PHASES):
+        parser.error(f"--phases: a comma-separated subset of {','.join(PHASES)}")
     result = asyncio.run(run(args))
     report(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

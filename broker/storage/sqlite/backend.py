@@ -27,6 +27,7 @@ from broker.storage.port import (
     Visibility,
     Write,
 )
+from broker.storage.sqlite import access_log
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
 from broker.storage.sqlite.outbox_index import OutboxIndex
@@ -199,33 +200,6 @@ def _documents(
     return [orjson.loads(r[0]) for r in rows], total
 
 
-def _report_failed_append(fut: "asyncio.Future[None]") -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        event(logging.ERROR, "access log append failed", error=repr(fut.exception()))
-
-
-def _append_access(
-    conn: sqlite3.Connection, tenant: str, records: list[dict[str, Any]], seal: Callable[[str, dict[str, Any]], str]
-) -> None:
-    key = f"access_log_head:{tenant}"
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    count, prev = orjson.loads(row[0]) if row else (0, "")
-    last = conn.execute("SELECT max(seq) FROM access_log").fetchone()[0] or 0
-    rows = []
-    for record in records:
-        record = dict(record, prev=prev)
-        record["hash"] = seal(prev, record)
-        last += 1
-        record["seq"] = last
-        rows.append((last, tenant, record["time"], record.get("subject"), record.get("recipient"), orjson.dumps(record).decode()))
-        count, prev = count + 1, record["hash"]
-    conn.executemany("INSERT INTO access_log(seq, tenant, time, subject, recipient, doc) VALUES(?, ?, ?, ?, ?, ?)", rows)
-    conn.execute(
-        "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, orjson.dumps([count, prev]).decode()),
-    )
-
-
 class _Refused(Exception):
     """A batch write was refused: roll the whole batch back."""
 
@@ -242,6 +216,7 @@ class SqliteStorage:
         self.path = path
         self._readers = readers
         self._writer = GroupCommitWriter(path)
+        self._access_log = access_log.AccessLogBuffer(self._writer)
         self._outbox = OutboxIndex()  # used only by the process that delivers
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -688,17 +663,18 @@ class SqliteStorage:
         self,
         tenant: str,
         records: list[dict[str, Any]],
-        seal: Callable[[str, dict[str, Any]], str],
+        seal: access_log.Seal,
         *,
         wait: bool = True,
     ) -> None:
         if not records:
             return
+        done = self._access_log.add(tenant, records, seal)
         if wait:
-            await self._write(lambda conn: _append_access(conn, tenant, records, seal))
-            return
-        done = self._writer.enqueue(lambda conn: _append_access(conn, tenant, records, seal))
-        done.add_done_callback(_report_failed_append)
+            try:
+                await asyncio.shield(done)
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(str(exc)) from exc
 
     async def read_access_log(
         self,
@@ -710,15 +686,7 @@ class SqliteStorage:
         until: float | None = None,
         page: Page | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        where = ["tenant = ?"]
-        params: list[Any] = [tenant]
-        for column, op, value in (
-            ("subject", "=", subject), ("recipient", "=", recipient), ("time", ">=", since), ("time", "<", until)
-        ):
-            if value is not None:
-                where.append(f"{column} {op} ?")
-                params.append(value)
-        clause = " AND ".join(where)
+        clause, params = access_log.where(tenant, subject, recipient, since, until)
         await self._write(lambda conn: None)  # appends queued before this read are committed first
 
         return await self._read(lambda conn: _documents(conn, "access_log", clause, params, "seq", page))
@@ -727,7 +695,7 @@ class SqliteStorage:
         await self._write(lambda conn: None)  # appends queued before this read are committed first
 
         def run(conn: sqlite3.Connection) -> tuple[int, str]:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"access_log_head:{tenant}",)).fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (access_log.head_key(tenant),)).fetchone()
             if row is None:
                 return 0, ""
             count, last = orjson.loads(row[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from broker.storage.sqlite import functions
+from broker.storage.sqlite import access_log, functions
 
 SCHEMA_VERSION = 1
 
@@ -97,7 +97,6 @@ CREATE TABLE IF NOT EXISTS access_log(         -- append-only, hash-chained per 
   recipient TEXT,
   doc TEXT NOT NULL                          -- the whole record, prev and hash included
 );
-CREATE INDEX IF NOT EXISTS access_log_by_subject ON access_log(tenant, subject, seq);
 CREATE INDEX IF NOT EXISTS access_log_by_recipient ON access_log(tenant, recipient, seq);
 CREATE TABLE IF NOT EXISTS leases(             -- which process drains what, until when (several deliverers)
   name TEXT PRIMARY KEY,
@@ -133,6 +132,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     # the delivering process keeps this index in memory (outbox_index): each notifying write
     # no longer updates it at one place per matched subscription
     conn.execute("DROP INDEX IF EXISTS outbox_by_subscription")
+    access_log.migrate(conn)
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
