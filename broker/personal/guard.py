@@ -144,8 +144,9 @@ class PersonalGuard:
         return self._record(tenant, recipient, subject, entity, access, "notification", correlator, self.clock())
 
     async def log(self, tenant: str, records: list[dict], *, wait: bool = True) -> None:
-        """Append to the access log. Reads pass `wait=False`: the records are queued, in order,
-        before the answer leaves, and committed with the next group instead of delaying it."""
+        """Append to the access log. Reads pass `wait=False`: the records are handed over, in order,
+        before the answer leaves, and committed soon after (the store batches them) instead of
+        delaying it."""
         if records:
             await self.storage.append_access_log(tenant, records, access_log.seal, wait=wait)
 

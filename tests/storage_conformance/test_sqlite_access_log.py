@@ -29,6 +29,10 @@ async def _indexed(store: SqliteStorage) -> tuple[int, int]:
     return await store._read(run)
 
 
+async def _count(store: SqliteStorage) -> int:
+    return await store._read(lambda conn: conn.execute("SELECT count(*) FROM access_log").fetchone()[0])
+
+
 async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sqlite_log, "FOLD_ROWS", 10)
     store = SqliteStorage(str(tmp_path / "a.db"))
@@ -105,5 +109,48 @@ async def test_appends_queued_while_the_writer_is_busy_share_one_job(tmp_path: P
         records, total = await store.read_access_log("t")
         assert total == 10 and [r["entityId"] for r in records] == [f"E{i}" for i in range(10)]
         assert access_log.verify(records, await store.access_log_head("t"))["valid"] is True
+    finally:
+        await store.close()
+
+
+async def test_disclosures_held_for_the_flush_interval_are_committed_by_a_read_of_the_log_and_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(sqlite_log, "FLUSH_INTERVAL", 3600.0)  # held until something flushes them
+    path = str(tmp_path / "h.db")
+    store = SqliteStorage(path)
+    await store.start()
+    await store.append_access_log("t", [_record(0, "alice")], access_log.seal, wait=False)  # queued at once
+    await store._write(lambda conn: None)
+    await store.append_access_log("t", [_record(1, "alice")], access_log.seal, wait=False)  # held
+    await store._write(lambda conn: None)
+    assert await _count(store) == 1
+    records, total = await store.read_access_log("t", subject="alice")
+    assert total == 2 and [r["entityId"] for r in records] == ["E0", "E1"]
+    await store.append_access_log("t", [_record(2, "bob")], access_log.seal, wait=False)  # held again
+    await store.close()
+
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        records, total = await store.read_access_log("t")
+        assert total == 3 and access_log.verify(records, await store.access_log_head("t"))["valid"] is True
+    finally:
+        await store.close()
+
+
+async def test_an_append_that_waits_takes_the_held_disclosures_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sqlite_log, "FLUSH_INTERVAL", 3600.0)
+    store = SqliteStorage(str(tmp_path / "w.db"))
+    await store.start()
+    try:
+        await store.append_access_log("t", [_record(0, "alice")], access_log.seal, wait=False)
+        await store._write(lambda conn: None)
+        await store.append_access_log("t", [_record(1, "alice")], access_log.seal, wait=False)  # held
+        await store._write(lambda conn: None)
+        assert await _count(store) == 1
+        await asyncio.wait_for(store.append_access_log("t", [_record(2, "bob")], access_log.seal), timeout=10)
+        rows = await store._read(lambda c: [r[0] for r in c.execute("SELECT seq FROM access_log ORDER BY seq")])
+        assert rows == [1, 2, 3]
     finally:
         await store.close()

@@ -3,9 +3,10 @@
 Reads log one record per personal entity they show, so appends are the hot path. Two choices keep
 them cheap:
 
-- Appends made while the writer is busy join one job (`AccessLogBuffer`), and a job inserts all its
-  records with a handful of statements: the writer thread gives up the GIL on every statement
-  step, and each step is a chance to wait for it behind the event loop.
+- Reads' disclosures are committed together, at most every `FLUSH_INTERVAL` (`AccessLogBuffer`),
+  and one job inserts all of them with a handful of statements: each commit writes WAL frames,
+  fsyncs and makes every reader connection drop its page cache, and the writer thread gives up
+  the GIL on every statement step, each a chance to wait for it behind the event loop.
 - The index by subject is not updated row by row. Each record's subject lands on a random page of
   such an index, so a commit of 20 records wrote some 20 index pages to the WAL. Instead, once
   `FOLD_ROWS` records are past the indexed mark, they are folded into `access_log_subjects` in
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
@@ -32,6 +34,7 @@ Seal = Callable[[str, dict[str, Any]], str]
 Batch = tuple[str, list[dict[str, Any]], Seal]  # tenant, records, seal
 
 ROWS_PER_INSERT = 500  # rows of one multi-row INSERT (6 parameters each, well under SQLite's limit)
+FLUSH_INTERVAL = 0.01  # seconds: reads' disclosures are committed at most this often
 FOLD_ROWS = 8192  # unindexed records that trigger a fold into the subject index
 INDEXED_KEY = "access_log_indexed"  # meta: every record with seq <= this is in access_log_subjects
 
@@ -141,32 +144,90 @@ def _report_failure(fut: asyncio.Future[None]) -> None:
         event(logging.ERROR, "access log append failed", error=repr(fut.exception()))
 
 
+@dataclass
+class _Pending:
+    """Records of one event loop not yet taken by the writer, and the future of the job taking them."""
+
+    batches: list[Batch]
+    done: asyncio.Future[None]
+    timer: asyncio.TimerHandle | None = None  # set while the job waits for its moment
+    queued: bool = False
+
+
+def _copy_outcome(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        target.set_result(None)
+
+
 class AccessLogBuffer:
     """Records waiting for the writer, taken all at once by one job.
 
-    Appends made while a job is queued join it, so a busy writer appends many requests' records
-    with one set of statements, and a caller that waits awaits the job that took its records.
+    Appends made before the job runs join it, so many requests' records go in with one set of
+    statements and one commit. Appends that need not wait (a read's disclosures) are queued at
+    most once every `interval` seconds: under load the log commits about 100 times a second
+    instead of once or twice per request, and every commit also makes each reader connection
+    drop its page cache. An append that waits (`now=True`) queues the job at once, taking the
+    records held so far with it.
     """
 
-    def __init__(self, writer: GroupCommitWriter) -> None:
+    def __init__(self, writer: GroupCommitWriter, interval: float | None = None) -> None:
         self._writer = writer
+        self._interval = FLUSH_INTERVAL if interval is None else interval
         self._lock = threading.Lock()
-        # per event loop: the batches not yet taken, and the future of the job that will take them
-        self._pending: dict[asyncio.AbstractEventLoop, tuple[list[Batch], asyncio.Future[None]]] = {}
+        self._pending: dict[asyncio.AbstractEventLoop, _Pending] = {}
+        self._last_queued: dict[asyncio.AbstractEventLoop, float] = {}
 
-    def add(self, tenant: str, records: list[dict[str, Any]], seal: Seal) -> asyncio.Future[None]:
+    def add(self, tenant: str, records: list[dict[str, Any]], seal: Seal, *, now: bool) -> asyncio.Future[None]:
+        """The future settles once the records are committed."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            held = self._pending.get(loop)
-            if held is not None:
-                held[0].append((tenant, records, seal))
-                return held[1]
-            done = self._writer.enqueue(lambda conn: self._take(conn, loop))
-            done.add_done_callback(_report_failure)
-            self._pending[loop] = ([(tenant, records, seal)], done)
-            return done
+            pending = self._pending.get(loop)
+            if pending is None:
+                pending = self._pending[loop] = _Pending([], loop.create_future())
+                pending.done.add_done_callback(_report_failure)
+            pending.batches.append((tenant, records, seal))
+        if not pending.queued and pending.timer is None:
+            delay = 0.0 if now else self._last_queued.get(loop, -self._interval) + self._interval - loop.time()
+            if delay > 0:
+                pending.timer = loop.call_later(delay, self._queue, loop, pending)
+            else:
+                self._queue(loop, pending)
+        elif now and pending.timer is not None:
+            self._queue(loop, pending)
+        return pending.done
 
-    def _take(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            batches, _ = self._pending.pop(loop)
-        append(conn, batches)
+    async def flush(self) -> None:
+        """Commit what this loop holds now (before a read of the log, and at close)."""
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(loop)
+        if pending is None:
+            return
+        if not pending.queued:
+            self._queue(loop, pending)
+        try:
+            await asyncio.shield(pending.done)
+        except Exception:  # reported by _report_failure; a read of the log goes on without them
+            pass
+
+    def _queue(self, loop: asyncio.AbstractEventLoop, pending: _Pending) -> None:
+        if pending.queued:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+        pending.queued = True
+        self._last_queued[loop] = loop.time()
+        job = self._writer.enqueue(lambda conn: self._take(conn, loop, pending))
+        job.add_done_callback(lambda fut: _copy_outcome(fut, pending.done))
+
+    def _take(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, pending: _Pending) -> None:
+        with self._lock:  # from here on, appends start a new batch
+            if self._pending.get(loop) is pending:
+                del self._pending[loop]
+        append(conn, pending.batches)

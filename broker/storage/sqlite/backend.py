@@ -234,6 +234,7 @@ class SqliteStorage:
         self._pool = ThreadPoolExecutor(max_workers=self._readers, thread_name_prefix="sqlite-reader")
 
     async def close(self) -> None:
+        await self._access_log.flush()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -669,7 +670,7 @@ class SqliteStorage:
     ) -> None:
         if not records:
             return
-        done = self._access_log.add(tenant, records, seal)
+        done = self._access_log.add(tenant, records, seal, now=wait)
         if wait:
             try:
                 await asyncio.shield(done)
@@ -687,12 +688,17 @@ class SqliteStorage:
         page: Page | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         clause, params = access_log.where(tenant, subject, recipient, since, until)
-        await self._write(lambda conn: None)  # appends queued before this read are committed first
+        await self._log_committed()
 
         return await self._read(lambda conn: _documents(conn, "access_log", clause, params, "seq", page))
 
+    async def _log_committed(self) -> None:
+        """Access-log records appended before this call are committed (held ones are sent now)."""
+        await self._access_log.flush()
+        await self._write(lambda conn: None)
+
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
-        await self._write(lambda conn: None)  # appends queued before this read are committed first
+        await self._log_committed()
 
         def run(conn: sqlite3.Connection) -> tuple[int, str]:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (access_log.head_key(tenant),)).fetchone()
