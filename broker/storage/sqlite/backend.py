@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -250,15 +251,22 @@ class SqliteStorage:
         if conn is None:
             conn = connect(self.path, readonly=True)
             self._local.conn = conn
+            self._local.subject_sets = OrderedDict()
             with self._lock:
                 self._connections.append(conn)
         return conn
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _on_reader(self, fn: Callable[[sqlite3.Connection], T], visibility: Visibility | None) -> T:
+        conn = self._reader()
+        visible.materialise(conn, visibility, self._local.subject_sets)
+        return fn(conn)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T], visibility: Visibility | None = None) -> T:
+        """`fn` on a reader connection; SQL compiled from `visibility` needs its subject sets there."""
         assert self._pool is not None, "storage not started"
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, lambda: fn(self._reader()))
+            return await loop.run_in_executor(self._pool, self._on_reader, fn, visibility)
         except sqlite3.Error as exc:
             raise StorageUnavailable(str(exc)) from exc
 
@@ -301,7 +309,7 @@ class SqliteStorage:
                 total = conn.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0]
             return [_row_to_entity(r) for r in rows], total
 
-        return await self._read(run)
+        return await self._read(run, flt.visibility)
 
     async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         return await self._write(_with_outbox(lambda conn: _insert(conn, tenant, entity), outbox))
@@ -518,7 +526,7 @@ class SqliteStorage:
                     by_type[t].attrs.setdefault(name, set()).add(atype)
             return summaries, total
 
-        return await self._read(run)
+        return await self._read(run, visibility)
 
     async def get_type(
         self,
@@ -543,7 +551,7 @@ class SqliteStorage:
                 summary.attrs.setdefault(name, set()).add(atype)
             return summary
 
-        return await self._read(run)
+        return await self._read(run, visibility)
 
     # -- personal data ---------------------------------------------------------------------
     async def personal_types(self, tenant: str) -> dict[str, str]:
