@@ -46,9 +46,11 @@ def disclosure(
 
 def seal(prev: str, record: dict[str, Any]) -> str:
     """The record's hash: over the previous hash and every field but `seq` and `hash`."""
-    body = {k: v for k, v in record.items() if k not in ("seq", "hash")}
-    body["prev"] = prev
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    if "seq" in record or "hash" in record or record.get("prev") != prev:
+        record = {k: v for k, v in record.items() if k not in ("seq", "hash")}
+        record["prev"] = prev
+    # else: a record being appended, already holding its `prev` (no copy on the hot path)
+    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def verify(records: list[dict[str, Any]], head: tuple[int, str]) -> dict[str, Any]:

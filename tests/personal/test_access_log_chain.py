@@ -1,0 +1,47 @@
+"""The access log's hash chain, pure: what a seal covers and what verification catches."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+from broker.personal import access_log
+
+
+def _record(i: int) -> dict:
+    return access_log.disclosure(
+        time=float(i), tenant="t", recipient="svc", subject="alice", entity_id=f"E{i}", entity_type="T",
+        attrs=["b", "a"], consents=("c1",), channel="query", correlator="x",
+    )
+
+
+def _chain(n: int) -> tuple[list[dict], tuple[int, str]]:
+    prev, out = "", []
+    for i in range(n):
+        record = dict(_record(i), prev=prev)
+        record["hash"] = access_log.seal(prev, record)
+        record["seq"] = i + 1
+        out.append(record)
+        prev = record["hash"]
+    return out, (n, prev)
+
+
+def test_a_seal_covers_the_previous_hash_and_every_field_but_seq_and_hash():
+    record = _record(1)
+    expected = hashlib.sha256(orjson.dumps({**record, "prev": "p"}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    assert access_log.seal("p", record) == expected
+    assert access_log.seal("p", {**record, "prev": "p"}) == expected  # the append's own shape
+    assert access_log.seal("p", {**record, "prev": "p", "seq": 9, "hash": "h"}) == expected  # a stored record
+    assert access_log.seal("p", {**record, "prev": "other"}) == expected  # the prev given wins
+    assert access_log.seal("q", record) != expected
+
+
+def test_verification_finds_the_first_altered_reordered_or_missing_record():
+    records, head = _chain(4)
+    assert access_log.verify(records, head) == {"valid": True, "records": 4, "firstInvalid": None}
+    altered = [*records[:2], dict(records[2], attrs=["a", "b", "c"]), records[3]]
+    assert access_log.verify(altered, head)["firstInvalid"] == 2
+    swapped = [records[0], records[2], records[1], records[3]]
+    assert access_log.verify(swapped, head)["firstInvalid"] == 1
+    assert access_log.verify(records[:3], head)["firstInvalid"] == 3  # the last one dropped: the head says 4
