@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sqlite3
 import threading
@@ -14,7 +13,6 @@ from typing import Any, Callable, Sequence, TypeVar
 import orjson
 from shapely.geometry import shape
 
-from broker.logs import event
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import EXPIRY_ATTR, Entity
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
