@@ -18,9 +18,10 @@ equal type that is not personal, so Orion's path):
   query  GET /v2/entities?type=T&q=steps>9000&limit=20&options=count
   get    GET /v2/entities/{id}?type=T              (ids the service may see)
 
-Each phase alternates `--rounds` times between the two types (`--requests / --rounds` requests per
-run; which type goes first alternates too), so that a slower or faster spell of a shared machine
-hits both. Reported: requests/s of each type over all its runs, p50/p99 latency, and the ratio
+After a short warm-up of each type (not reported: the first requests after start are slower),
+each phase alternates `--rounds` times between the two types (`--requests / --rounds` requests
+per run; which type goes first alternates too), so that a slower or faster spell of a shared
+machine hits both. Reported: requests/s of each type over all its runs, p50/p99 latency, and the ratio
 personal/open of each round with their median (target >= 0.8); then whether the access log
 verifies, with the number of records the personal phases appended. Last, withdrawal: a resident's consent is
 withdrawn and the service reads the entity right after the 204; it must be denied on that very
@@ -225,6 +226,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 phases: list[Phase] = []
                 per_round = max(1, args.requests // args.rounds)
                 for name in args.phases:
+                    for type_ in TYPES:  # warm-up, not reported: the first requests after start are slower
+                        warm = f"{url}/v2/entities?type={type_}&limit=20"
+                        await measure(session, name, type_, [warm] * min(per_round, 200), svc, args.clients)
                     for rnd in range(args.rounds):  # open and personal alternate, so drifts of the machine hit both
                         for type_ in TYPES if rnd % 2 == 0 else TYPES[::-1]:
                             base = f"{url}/v2/entities?type={type_}"
