@@ -1,7 +1,7 @@
 """The personal-data policy at the engine boundary: consulted once per read, write and notification.
 
 Reads get the caller's `Visibility` ANDed into the storage query and their results projected to
-the consented attributes, and every personal entity disclosed is written to the access log before
+the consented attributes, and every personal entity disclosed is handed to the access log before
 the answer leaves. Writes need the subject's `write` consent. Tenants that declare no personal type
 pay one small read per request and behave exactly as Orion.
 """

@@ -308,7 +308,8 @@ class Storage(Protocol):
     ) -> None:
         """Append records in order: each gets `seq`, `prev` (the previous record's hash) and
         `hash` = seal(prev, record), computed inside the append so the chain never forks.
-        `wait=False` returns once the append is queued, in order, for the next durable commit."""
+        `wait=False` returns once the records are handed over, in order; the store commits them
+        soon after (the embedded store within its flush interval), and before any read of the log."""
         ...
 
     async def read_access_log(

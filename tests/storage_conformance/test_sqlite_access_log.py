@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,6 @@ async def test_appends_queued_while_the_writer_is_busy_share_one_job(tmp_path: P
 
         def hold(conn: sqlite3.Connection) -> None:  # keeps the writer busy until released
             loop.call_soon_threadsafe(started.set)
-            import time
-
             while not release.done():
                 time.sleep(0.001)
 

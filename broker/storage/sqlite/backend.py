@@ -185,6 +185,12 @@ def _type_filter(
     return " AND ".join(where), params, attr_where, attr_params
 
 
+def _document(conn: sqlite3.Connection, table: str, tenant: str, id_: str) -> dict[str, Any] | None:
+    """The `doc` column of one tenant's row by id, or None."""
+    row = conn.execute(f"SELECT doc FROM {table} WHERE tenant = ? AND id = ?", (tenant, id_)).fetchone()
+    return orjson.loads(row[0]) if row else None
+
+
 def _documents(
     conn: sqlite3.Connection, table: str, clause: str, params: list[Any], order: str, page: Page | None
 ) -> tuple[list[dict[str, Any]], int]:
@@ -601,11 +607,7 @@ class SqliteStorage:
         )
 
     async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
-        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute("SELECT doc FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).fetchone()
-            return orjson.loads(row[0]) if row else None
-
-        return await self._read(run)
+        return await self._read(lambda conn: _document(conn, "registrations", tenant, reg_id))
 
     async def find_registrations(
         self, tenant: str, page: Page, *, service_path: str | None = None
@@ -636,11 +638,7 @@ class SqliteStorage:
         await self._write(run)
 
     async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None:
-        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute("SELECT doc FROM consents WHERE tenant = ? AND id = ?", (tenant, consent_id)).fetchone()
-            return orjson.loads(row[0]) if row else None
-
-        return await self._read(run)
+        return await self._read(lambda conn: _document(conn, "consents", tenant, consent_id))
 
     async def find_consents(
         self,
