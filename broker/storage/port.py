@@ -29,7 +29,8 @@ class EntitySelector:
 @dataclass(frozen=True)
 class Grant:
     """Personal entities of one type whose subject is one of `subjects`, and the attributes shown
-    of them (None: all)."""
+    of them (None: all). The subject is the value of `subject_attr`, the type's subject attribute
+    as declared in the store (`personal_state`); a store may keep it apart, from the declaration."""
 
     type: str
     subject_attr: str

@@ -66,6 +66,7 @@ async def test_access_log_chain_and_head(storage):
 async def test_visibility_selects_granted_subjects_and_hides_attributes(storage):
     from broker.ngsi.query import parse_q
 
+    await storage.put_personal_type("t", "Person", "owner")
     for i, (subject, x) in enumerate([("alice", 1), ("bob", 2), ("carol", 3)]):
         assert await storage.insert_entity("t", _person(i, subject, x=x, y=x))
     vis = Visibility(("Person",), (Grant("Person", "owner", ("alice",), None), Grant("Person", "owner", ("bob",), frozenset({"y"}))))
@@ -81,6 +82,39 @@ async def test_visibility_selects_granted_subjects_and_hides_attributes(storage)
     summary = await storage.get_type("t", "Person", (), visibility=only_bob)
     assert summary is not None and summary.count == 1 and set(summary.attrs) == {"y"}
     assert await storage.get_type("t", "Person", (), visibility=Visibility(("Person",))) is None
+
+
+def _ids(found: tuple[list[Entity], int | None]) -> list[str]:
+    return [e.id for e in found[0]]
+
+
+async def test_grants_follow_the_declared_subject_attribute_through_declarations_and_writes(storage):
+    for i, subject in enumerate(["alice", "bob"]):
+        entity = _person(i, subject)
+        entity.attrs["heir"] = Attribute("Text", "carol")
+        assert await storage.insert_entity("t", entity)
+    assert await storage.insert_entity("t", Entity(id="P9", type="Person", attrs={"owner": Attribute("Number", 7)}))
+    alice = EntityFilter(types=("Person",), visibility=Visibility(("Person",), (Grant("Person", "owner", ("alice",)),)))
+    carol = EntityFilter(types=("Person",), visibility=Visibility(("Person",), (Grant("Person", "heir", ("carol",)),)))
+    seven = EntityFilter(types=("Person",), visibility=Visibility(("Person",), (Grant("Person", "owner", ("7",)),)))
+    await storage.put_personal_type("t", "Person", "owner")  # declared after the entities were written
+    assert _ids(await storage.query_entities("t", alice, Page())) == ["P0"]
+    assert _ids(await storage.query_entities("t", seven, Page())) == []  # a subject is text
+    # a write that changes the subject attribute moves the entity to the new subject
+    found, _ = await storage.query_entities("t", EntityFilter(ids=("P1",)), Page())
+    moved = found[0]
+    moved.attrs["owner"] = Attribute("Text", "alice")
+    assert await storage.replace_entity("t", moved)
+    assert _ids(await storage.query_entities("t", alice, Page())) == ["P0", "P1"]
+    # declared again with another subject attribute: the entities' subjects follow it
+    await storage.put_personal_type("t", "Person", "heir")
+    assert _ids(await storage.query_entities("t", carol, Page())) == ["P0", "P1"]
+    alice_as_heir = Visibility(("Person",), (Grant("Person", "heir", ("alice",)),))
+    assert _ids(await storage.query_entities("t", EntityFilter(types=("Person",), visibility=alice_as_heir), Page())) == []
+    # undeclared and declared again
+    assert await storage.delete_personal_type("t", "Person")
+    await storage.put_personal_type("t", "Person", "owner")
+    assert _ids(await storage.query_entities("t", alice, Page())) == ["P0", "P1"]
 
 
 async def test_dropping_a_subjects_queued_notifications_keeps_the_others(storage):

@@ -30,6 +30,7 @@ async def test_many_subject_sets_on_one_connection_each_select_exactly_their_sub
     store = SqliteStorage(str(tmp_path / "v.db"), readers=1)
     await store.start()
     try:
+        await store.put_personal_type("t", "Person", "owner")
         for i, subject in enumerate(SUBJECTS):
             assert await store.insert_entity("t", _person(i, subject))
         views = [_only(*SUBJECTS[k : k + 2]) for k in range(5)] + [_only("s5"), _only()]
@@ -50,6 +51,7 @@ async def test_a_reader_connection_stays_read_only_after_making_a_set(tmp_path: 
     store = SqliteStorage(str(tmp_path / "r.db"), readers=1)
     await store.start()
     try:
+        await store.put_personal_type("t", "Person", "owner")
         assert await store.insert_entity("t", _person(0, "s0"))
         found, _ = await store.query_entities("t", EntityFilter(types=("Person",), visibility=_only("s0")), Page())
         assert [e.id for e in found] == ["P0"]
@@ -68,3 +70,40 @@ def test_a_set_is_named_by_its_content():
     a = visible.subject_set(("alice", "bob"))
     assert visible.subject_set(("alice", "bob")).table == a.table
     assert visible.subject_set(("alice", "carol")).table != a.table
+
+
+async def test_a_store_made_before_the_subject_column_gains_it_filled_at_start(tmp_path: Path):
+    path = str(tmp_path / "old.db")
+    store = SqliteStorage(path, readers=1)
+    await store.start()
+    await store.put_personal_type("t", "Person", "owner")
+    for i, subject in enumerate(SUBJECTS[:3]):
+        assert await store.insert_entity("t", _person(i, subject))
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE entities DROP COLUMN subject")  # the layout of an older broker
+    conn.commit()
+    conn.close()
+    store = SqliteStorage(path, readers=1)
+    await store.start()
+    try:
+        found, total = await store.query_entities("t", EntityFilter(types=("Person",), visibility=_only("s1", "s2")), Page(), count=True)
+        assert [e.id for e in found] == ["P1", "P2"] and total == 2
+    finally:
+        await store.close()
+
+
+async def test_the_subject_column_is_kept_only_for_types_personal_in_the_entitys_tenant(tmp_path: Path):
+    store = SqliteStorage(str(tmp_path / "t.db"), readers=1)
+    await store.start()
+    try:
+        await store.put_personal_type("t", "Person", "owner")
+        assert await store.insert_entity("t", _person(0, "s0"))
+        assert await store.insert_entity("u", _person(1, "s1"))
+        rows = await store._read(lambda c: c.execute("SELECT tenant, id, subject FROM entities ORDER BY pk").fetchall())
+        assert rows == [("t", "P0", "s0"), ("u", "P1", None)]
+        assert await store.delete_personal_type("t", "Person")
+        rows = await store._read(lambda c: c.execute("SELECT subject FROM entities").fetchall())
+        assert rows == [(None,), (None,)]
+    finally:
+        await store.close()

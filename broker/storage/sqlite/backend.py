@@ -26,7 +26,7 @@ from broker.storage.port import (
     Visibility,
     Write,
 )
-from broker.storage.sqlite import access_log
+from broker.storage.sqlite import access_log, subjects
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
 from broker.storage.sqlite.outbox_index import OutboxIndex
@@ -89,9 +89,12 @@ def _write_index_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None
 
 def _insert(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
     cur = conn.execute(
-        "INSERT OR IGNORE INTO entities(tenant, id, type, service_path, cre_date, mod_date, version, attrs)"
-        " VALUES(?, ?, ?, ?, ?, ?, 1, ?)",
-        (tenant, entity.id, entity.type, entity.service_path, entity.cre_date, entity.mod_date, _attrs_json(entity)),
+        "INSERT OR IGNORE INTO entities(tenant, id, type, service_path, cre_date, mod_date, version, attrs, subject)"
+        " VALUES(?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        (
+            tenant, entity.id, entity.type, entity.service_path, entity.cre_date, entity.mod_date,
+            _attrs_json(entity), subjects.subject_of(conn, tenant, entity),
+        ),
     )
     if cur.rowcount == 0:
         return False
@@ -102,10 +105,13 @@ def _insert(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
 
 def _replace(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
     row = conn.execute(
-        "UPDATE entities SET mod_date = ?, version = version + 1, attrs = ?"
+        "UPDATE entities SET mod_date = ?, version = version + 1, attrs = ?, subject = ?"
         " WHERE tenant = ? AND id = ? AND type = ? AND service_path = ? AND version = ?"
         " RETURNING pk",
-        (entity.mod_date, _attrs_json(entity), tenant, entity.id, entity.type, entity.service_path, entity.version),
+        (
+            entity.mod_date, _attrs_json(entity), subjects.subject_of(conn, tenant, entity),
+            tenant, entity.id, entity.type, entity.service_path, entity.version,
+        ),
     ).fetchone()
     if row is None:
         return False
@@ -584,6 +590,7 @@ class SqliteStorage:
                 " ON CONFLICT(tenant, type) DO UPDATE SET subject_attr = excluded.subject_attr",
                 (tenant, type_name, subject_attr),
             )
+            subjects.declare(conn, tenant, type_name, subject_attr)
             _bump_version(conn, f"personal_version:{tenant}")
 
         await self._write(run)
@@ -591,6 +598,7 @@ class SqliteStorage:
     async def delete_personal_type(self, tenant: str, type_name: str) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("DELETE FROM personal_types WHERE tenant = ? AND type = ?", (tenant, type_name))
+            subjects.undeclare(conn, tenant, type_name)
             _bump_version(conn, f"personal_version:{tenant}")
             return cur.rowcount > 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from broker.storage.sqlite import access_log, functions
+from broker.storage.sqlite import access_log, functions, subjects
 
 SCHEMA_VERSION = 1
 
@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS entities(
   mod_date REAL NOT NULL,
   version INTEGER NOT NULL,
   attrs TEXT NOT NULL,                       -- JSON, Orion's attrs sub-document
+  subject TEXT,                              -- the data subject, for personal types (subjects.py)
   UNIQUE(tenant, id, type, service_path)
 );
 CREATE INDEX IF NOT EXISTS entities_by_type ON entities(tenant, type, pk);
@@ -133,6 +134,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     # no longer updates it at one place per matched subscription
     conn.execute("DROP INDEX IF EXISTS outbox_by_subscription")
     access_log.migrate(conn)
+    subjects.migrate(conn)
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -99,12 +99,9 @@ def materialise(conn: sqlite3.Connection, vis: Visibility | None, made: OrderedD
 
 
 def _grant(g: Grant) -> Sql:
-    """The entity is of the grant's type and its subject attribute names one of its subjects."""
-    subject = "(SELECT a.str FROM attributes a WHERE a.entity_pk = e.pk AND a.name = ? AND a.kind = 's')"
-    return (
-        f"(e.type = ? AND {subject} IN (SELECT s FROM temp.{subject_set(g.subjects).table}))",
-        [g.type, g.subject_attr],
-    )
+    """The entity is of the grant's type and its subject is one of the grant's subjects (the
+    `subject` column holds the value of the type's subject attribute: `subjects.py`)."""
+    return f"(e.type = ? AND e.subject IN (SELECT s FROM temp.{subject_set(g.subjects).table}))", [g.type]
 
 
 def _any(parts: list[Sql]) -> Sql:
