@@ -308,7 +308,8 @@ class Storage(Protocol):
         wait: bool = True,
     ) -> None:
         """Append records in order: each gets `seq`, `prev` (the previous record's hash) and
-        `hash` = seal(prev, record), computed inside the append so the chain never forks.
+        `hash` = seal(prev, record), computed inside the append so the chain never forks (the
+        records are the store's once handed over: it may complete them in place).
         `wait=False` returns once the records are handed over, in order; the store commits them
         soon after (the embedded store within its flush interval), and before any read of the log."""
         ...

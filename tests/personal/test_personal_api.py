@@ -190,17 +190,25 @@ async def test_tampering_with_the_access_log_is_detected(api, tmp_path):
     await api.get("/v2/entities?type=HealthRecord", headers=CLINIC)
     assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
     db = sqlite3.connect(str(tmp_path / "broker.db"))
-    seqs = [r[0] for r in db.execute("SELECT seq FROM access_log ORDER BY seq")]
-    doc = orjson.loads(db.execute("SELECT doc FROM access_log WHERE seq = ?", (seqs[1],)).fetchone()[0])
-    db.execute("UPDATE access_log SET doc = ? WHERE seq = ?", (orjson.dumps({**doc, "recipient": "nobody"}).decode(), seqs[1]))
-    db.commit()
-    verdict = await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json()
-    assert verdict == {"valid": False, "records": 3, "firstInvalid": 1}
-    db.execute("UPDATE access_log SET doc = ? WHERE seq = ?", (orjson.dumps(doc).decode(), seqs[1]))
-    db.execute("DELETE FROM access_log WHERE seq = ?", (seqs[2],))
-    db.commit()
-    verdict = await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json()
-    assert verdict["valid"] is False and verdict["firstInvalid"] == 2
+    (last, first, doc), = db.execute("SELECT last, first, doc FROM access_log_packs").fetchall()
+    assert (first, last) == (1, 3)  # the answer's three disclosures, kept together
+
+    async def verdict_after(sql: str, *args: object) -> dict:
+        db.execute("UPDATE access_log_packs SET doc = " + sql + " WHERE last = ?", (*args, last))
+        db.commit()
+        found = await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json()
+        db.execute("UPDATE access_log_packs SET doc = ? WHERE last = ?", (doc, last))  # as it was
+        db.commit()
+        return found
+
+    assert await verdict_after("json_set(doc, '$.rows[1][0]', 'nobody')") == {
+        "valid": False, "records": 3, "firstInvalid": 1}
+    assert await verdict_after("json_set(doc, '$.rows[0]', json_extract(doc, '$.rows[1]'),"
+                               " '$.rows[1]', json_extract(doc, '$.rows[0]'))") == {
+        "valid": False, "records": 3, "firstInvalid": 0}  # two records swapped
+    assert await verdict_after("json_remove(doc, '$.rows[2]')") == {"valid": False, "records": 2, "firstInvalid": 2}
+    assert await verdict_after("json_remove(doc, '$.rows[1]')") == {"valid": False, "records": 2, "firstInvalid": 1}
+    assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
     db.close()
 
 

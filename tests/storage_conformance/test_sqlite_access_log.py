@@ -7,9 +7,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from broker.personal import access_log
+from broker.storage.port import Page
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite import access_log as sqlite_log
 
@@ -31,7 +33,37 @@ async def _indexed(store: SqliteStorage) -> tuple[int, int]:
 
 
 async def _count(store: SqliteStorage) -> int:
-    return await store._read(lambda conn: conn.execute("SELECT count(*) FROM access_log").fetchone()[0])
+    """Records committed (without flushing what is held)."""
+    return await store._read(
+        lambda conn: conn.execute("SELECT coalesce(sum(last - first + 1), 0) FROM access_log_packs").fetchone()[0]
+    )
+
+
+def _sealed(records: list[dict], prev: str = "") -> list[dict]:
+    out = []
+    for seq, record in enumerate(records, start=1):
+        record = dict(record, prev=prev)
+        record["hash"] = prev = access_log.seal(prev, record)
+        record["seq"] = seq
+        out.append(record)
+    return out
+
+
+def test_a_pack_keeps_shared_fields_once_and_gives_back_every_record_whole():
+    records = _sealed([_record(0, "alice"), _record(0, "bob"), {**_record(0, "carol"), "entityId": "E9"}], prev="p0")
+    doc = sqlite_log.pack("p0", records)
+    assert doc["common"]["recipient"] == "svc" and doc["common"]["time"] == 0.0
+    assert doc["own"] == ["subject", "entityId", "hash"] and doc["at"] == {"subject": 0}
+    again = [sqlite_log.unpack(orjson.loads(orjson.dumps(doc)), 1, i) for i in range(3)]
+    assert again == records and [list(r) for r in again] == [list(r) for r in records]  # in appended order
+    assert sqlite_log._runs([_record(0, "a"), {**_record(0, "b"), "extra": 1}, {**_record(0, "c"), "recipient": "x"}]) == [
+        [_record(0, "a")], [{**_record(0, "b"), "extra": 1}], [{**_record(0, "c"), "recipient": "x"}]]  # one kind of record a pack
+    mixed = _sealed([{**_record(0, "a"), "n": n} for n in (1, 1.0, True)])  # equal for Python, not as JSON
+    doc = orjson.loads(orjson.dumps(sqlite_log.pack("", mixed)))
+    assert "n" in doc["own"] and [sqlite_log.unpack(doc, 1, i)["n"] for i in range(3)] == [1, 1.0, True]
+    assert [type(sqlite_log.unpack(doc, 1, i)["n"]) for i in range(3)] == [int, float, bool]
+    assert access_log.verify(again, (3, records[-1]["hash"]))["valid"] is False  # the chain starts at p0, not ""
+    assert access_log.verify(_sealed([_record(1, "a")]), (1, _sealed([_record(1, "a")])[0]["hash"]))["valid"]
 
 
 async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -44,6 +76,8 @@ async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Pat
             await store.append_access_log("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)
         mark, rows = await _indexed(store)
         assert mark == 50 and rows == 50
+        segments = await store._read(lambda c: [r[0] for r in c.execute("SELECT segment FROM access_log_segments")])
+        assert segments == [0, 10, 20, 30, 40]  # one per fold, each in subject order
         records, total = await store.read_access_log("t", subject="bob")
         expected = [r for r in range(1, 53) if r % 2 == 0 or ((r - 1) // 2) % 3 == 1]
         assert total == len(expected) and [r["seq"] for r in records] == expected
@@ -57,16 +91,30 @@ async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Pat
         await store.close()
 
 
-async def test_a_store_with_the_old_row_by_row_index_is_folded_once_at_start(tmp_path: Path):
+async def test_a_store_with_a_row_per_record_is_packed_and_folded_once_at_start(tmp_path: Path):
     path = str(tmp_path / "old.db")
     store = SqliteStorage(path)
     await store.start()
-    await store.append_access_log("t", [_record(i, "alice" if i % 2 else "bob") for i in range(6)], access_log.seal)
     await store.close()
-    conn = sqlite3.connect(path)  # as a broker before the batched index left it
-    conn.execute("DROP TABLE access_log_subjects")
-    conn.execute("DELETE FROM meta WHERE key = ?", (sqlite_log.INDEXED_KEY,))
+    records = _sealed([_record(i, "alice" if i % 2 else "bob") for i in range(6)])
+    conn = sqlite3.connect(path)  # as a broker before packs (and before the batched index) left it
+    conn.execute("DROP TABLE access_log_packs")
+    conn.execute("DROP TABLE access_log_subjects")  # one index over all records, as it was
+    conn.execute("DROP TABLE access_log_segments")
+    conn.execute("CREATE TABLE access_log_subjects(tenant TEXT NOT NULL, subject TEXT NOT NULL, seq INTEGER NOT NULL,"
+                 " PRIMARY KEY(tenant, subject, seq)) WITHOUT ROWID")
+    conn.executemany("INSERT INTO access_log_subjects VALUES('t', ?, ?)", [(r["subject"], r["seq"]) for r in records])
+    conn.execute("UPDATE meta SET value = '6' WHERE key = ?", (sqlite_log.INDEXED_KEY,))
+    conn.execute(
+        "CREATE TABLE access_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, time REAL NOT NULL,"
+        " subject TEXT, recipient TEXT, doc TEXT NOT NULL)"
+    )
     conn.execute("CREATE INDEX access_log_by_subject ON access_log(tenant, subject, seq)")
+    conn.executemany(
+        "INSERT INTO access_log(seq, tenant, time, subject, recipient, doc) VALUES(?, 't', ?, ?, 'svc', ?)",
+        [(r["seq"], r["time"], r["subject"], orjson.dumps(r).decode()) for r in records],
+    )
+    conn.execute("INSERT INTO meta(key, value) VALUES(?, ?)", (sqlite_log.head_key("t"), orjson.dumps([6, records[-1]["hash"]]).decode()))
     conn.commit()
     conn.close()
 
@@ -74,10 +122,36 @@ async def test_a_store_with_the_old_row_by_row_index_is_folded_once_at_start(tmp
     await store.start()
     try:
         assert await _indexed(store) == (6, 6)
-        indexes = await store._read(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index'")])
-        assert "access_log_by_subject" not in indexes
-        records, total = await store.read_access_log("t", subject="alice")
-        assert total == 3 and [r["entityId"] for r in records] == ["E1", "E3", "E5"]
+        tables = await store._read(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master")])
+        assert "access_log" not in tables and "access_log_by_subject" not in tables
+        found, total = await store.read_access_log("t", subject="alice")
+        assert total == 3 and [r["entityId"] for r in found] == ["E1", "E3", "E5"]
+        everything, _ = await store.read_access_log("t")
+        assert everything == records
+        assert access_log.verify(everything, await store.access_log_head("t"))["valid"] is True
+        await store.append_access_log("t", [_record(6, "alice")], access_log.seal)  # the chain goes on
+        everything, _ = await store.read_access_log("t")
+        assert everything[-1]["seq"] == 7 and access_log.verify(everything, await store.access_log_head("t"))["valid"]
+    finally:
+        await store.close()
+
+
+async def test_pages_of_the_log_cut_through_packs_and_filter_by_recipient_and_time(tmp_path: Path):
+    store = SqliteStorage(str(tmp_path / "p.db"))
+    await store.start()
+    try:
+        await store.append_access_log("t", [_record(i, f"s{i % 3}") for i in range(5)], access_log.seal)
+        other = [{**_record(5 + i, "s1"), "recipient": "lab"} for i in range(2)] + [_record(7, "s1")]
+        await store.append_access_log("t", other, access_log.seal)  # three packs: svc, lab, svc
+        packs = await store._read(lambda c: c.execute("SELECT first, last, recipient FROM access_log_packs ORDER BY last").fetchall())
+        assert packs == [(1, 5, "svc"), (6, 7, "lab"), (8, 8, "svc")]
+        page, total = await store.read_access_log("t", page=Page(limit=3, offset=3))
+        assert [r["seq"] for r in page] == [4, 5, 6] and total == 8
+        assert [r["prev"] for r in page] == [r["hash"] for r in (await store.read_access_log("t", page=Page(limit=3, offset=2)))[0]]
+        lab, total = await store.read_access_log("t", recipient="lab")
+        assert [r["entityId"] for r in lab] == ["E5", "E6"] and total == 2
+        svc_s1, total = await store.read_access_log("t", subject="s1", recipient="svc", since=1.0, until=8.0)
+        assert [r["entityId"] for r in svc_s1] == ["E1", "E4", "E7"] and total == 3
     finally:
         await store.close()
 
@@ -149,7 +223,7 @@ async def test_an_append_that_waits_takes_the_held_disclosures_with_it(tmp_path:
         await store._write(lambda conn: None)
         assert await _count(store) == 1
         await asyncio.wait_for(store.append_access_log("t", [_record(2, "bob")], access_log.seal), timeout=10)
-        rows = await store._read(lambda c: [r[0] for r in c.execute("SELECT seq FROM access_log ORDER BY seq")])
-        assert rows == [1, 2, 3]
+        rows = await store._read(lambda c: c.execute("SELECT first, last FROM access_log_packs ORDER BY last").fetchall())
+        assert rows == [(1, 1), (2, 2), (3, 3)]
     finally:
         await store.close()

@@ -1,17 +1,24 @@
-"""The access log on SQLite: sealed appends in few statements, and a subject index filled in batches.
+"""The access log on SQLite: records packed by append, sealed in few statements, indexed in batches.
 
-Reads log one record per personal entity they show, so appends are the hot path. Two choices keep
-them cheap:
+Reads log one record per personal entity they show, so appends are the hot path. Three choices
+keep them cheap:
 
 - Reads' disclosures are committed together, at most every `FLUSH_INTERVAL` (`AccessLogBuffer`),
   and one job inserts all of them with a handful of statements: each commit writes WAL frames,
   fsyncs and makes every reader connection drop its page cache, and the writer thread gives up
   the GIL on every statement step, each a chance to wait for it behind the event loop.
+- The records of one append (one answer's disclosures) are stored in one row, a *pack*
+  (`pack`/`unpack`): the fields all of them share (time, recipient, channel, correlator...) once,
+  the others as one JSON array per record, and each record's `prev` not at all, since it is the
+  hash of the record before it. A page of 20 entities writes one row of some 2.5 KB instead of 20
+  rows of 480 bytes and their 20 index entries.
+  The seal is computed over each whole record, as before: packing changes how records are kept,
+  not what is chained, and a record altered, dropped or moved inside a pack breaks the chain there.
 - The index by subject is not updated row by row. Each record's subject lands on a random page of
   such an index, so a commit of 20 records wrote some 20 index pages to the WAL. Instead, once
-  `FOLD_ROWS` records are past the indexed mark, they are folded into `access_log_subjects` in
-  subject order (few pages, each written once), and a read by subject takes the indexed records
-  from that table and scans only the short tail after the mark.
+  `FOLD_ROWS` records are past the indexed mark, they are folded into `access_log_subjects` as a
+  new segment in subject order (few pages, each written once: `fold`), and a read by subject
+  takes the indexed records from the segments and scans only the packs after the mark.
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import orjson
 
 from broker.logs import event
+from broker.storage.port import Page
 
 if TYPE_CHECKING:
     from broker.storage.sqlite.writer import GroupCommitWriter
@@ -33,18 +42,29 @@ if TYPE_CHECKING:
 Seal = Callable[[str, dict[str, Any]], str]
 Batch = tuple[str, list[dict[str, Any]], Seal]  # tenant, records, seal
 
-ROWS_PER_INSERT = 500  # rows of one multi-row INSERT (6 parameters each, well under SQLite's limit)
 FLUSH_INTERVAL = 0.01  # seconds: reads' disclosures are committed at most this often
 FOLD_ROWS = 8192  # unindexed records that trigger a fold into the subject index
+ROWS_PER_INSERT = 100  # packs of one multi-row INSERT (5 parameters each, well under SQLite's limit)
 INDEXED_KEY = "access_log_indexed"  # meta: every record with seq <= this is in access_log_subjects
+_DERIVED = ("prev", "seq")  # kept by the pack's layout, not in its records
 
 DDL = """
-CREATE TABLE IF NOT EXISTS access_log_subjects(  -- by subject, filled in batches by fold()
+CREATE TABLE IF NOT EXISTS access_log_packs(  -- append-only, hash-chained per tenant; records of one append
+  last INTEGER PRIMARY KEY,                  -- seq of the pack's last record
+  first INTEGER NOT NULL,                    -- seq of its first
+  tenant TEXT NOT NULL,
+  recipient TEXT,                            -- of every record in the pack
+  doc TEXT NOT NULL                          -- {"prev", "keys", "common", "own", "at", "rows"}: pack()
+);
+CREATE INDEX IF NOT EXISTS access_log_packs_by_recipient ON access_log_packs(tenant, recipient, last);
+CREATE TABLE IF NOT EXISTS access_log_subjects(  -- by subject: one sorted segment per fold()
+  segment INTEGER NOT NULL,                  -- the mark the fold started from
   tenant TEXT NOT NULL,
   subject TEXT NOT NULL,
   seq INTEGER NOT NULL,
-  PRIMARY KEY(tenant, subject, seq)
+  PRIMARY KEY(segment, tenant, subject, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS access_log_segments(segment INTEGER PRIMARY KEY);
 """
 
 
@@ -52,25 +72,136 @@ def head_key(tenant: str) -> str:
     return f"access_log_head:{tenant}"
 
 
+# -- packs, pure ---------------------------------------------------------------------------------
+def _same(column: tuple[Any, ...]) -> bool:
+    """Every value equal to the first and of its type (1 == 1.0 == True for Python, not for a hash)."""
+    first = column[0]
+    if column.count(first) != len(column):
+        return False
+    if first is None or type(first) is str:  # nothing else compares equal to these
+        return True
+    if type(first) is list and all(type(x) is str for x in first):
+        return True
+    kind = type(first)
+    return all(type(x) is kind for x in column)
+
+
+def pack(prev: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sealed records with the same fields (each with `prev`, `hash`, `seq`, in chain order) as one
+    document: `common` holds the fields every record has alike; each row holds the others, in the
+    order of `own`; `at` says where `subject` and `time` are in a row when they are not common."""
+    keys = list(records[0])
+    fields = [k for k in keys if k not in _DERIVED]
+    get = itemgetter(*fields)
+    columns = list(zip(*map(get, records))) if len(fields) > 1 else [tuple(map(get, records))]
+    shared = [k != "hash" and _same(col) for k, col in zip(fields, columns)]
+    own = [k for k, common in zip(fields, shared) if not common]
+    return {
+        "prev": prev,
+        "keys": keys,
+        "common": {k: col[0] for k, col, common in zip(fields, columns, shared) if common},
+        "own": own,
+        "at": {k: own.index(k) for k in ("subject", "time") if k in own},
+        "rows": list(zip(*[col for col, common in zip(columns, shared) if not common])),
+    }
+
+
+def unpack(doc: dict[str, Any], first_seq: int, index: int) -> dict[str, Any]:
+    """Record `index` of a pack, whole again: its fields in the order they were appended."""
+    own, rows = doc["own"], doc["rows"]
+    whole = {**doc["common"], **dict(zip(own, rows[index]))}
+    whole["prev"] = doc["prev"] if index == 0 else rows[index - 1][own.index("hash")]
+    whole["seq"] = first_seq + index
+    return {k: whole[k] for k in doc["keys"]}
+
+
+def _runs(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive records with the same recipient and fields: each makes one pack."""
+    if not records:
+        return []
+    recipient, keys = records[0].get("recipient"), records[0].keys()
+    if all(r.get("recipient") == recipient and r.keys() == keys for r in records):
+        return [records]  # the usual case: one answer's disclosures
+    runs: list[list[dict[str, Any]]] = []
+    for record in records:
+        last = runs[-1][0] if runs else None
+        if last is not None and last.get("recipient") == record.get("recipient") and last.keys() == record.keys():
+            runs[-1].append(record)
+        else:
+            runs.append([record])
+    return runs
+
+
+def _field(doc: dict[str, Any], row: Any, name: str) -> Any:
+    """A record's field without unpacking it: the pack's common value, or the one in its row."""
+    at = doc["at"].get(name)
+    return doc["common"].get(name) if at is None else row[at]
+
+
+def _records(first: int, doc: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
+    """(seq, pack, index, row) of each record of a pack."""
+    for index, row in enumerate(doc["rows"]):
+        yield first + index, doc, index, row
+
+
+# -- statements ----------------------------------------------------------------------------------
 def migrate(conn: sqlite3.Connection) -> None:
-    """Stores made before the batched index had a row-by-row one: fold what they hold, once."""
+    """Stores made before packs held a row per record (and, before that, a row-by-row subject
+    index, and before segments): their records become packs of one, and are folded into the
+    index once."""
+    subjects = {row[1] for row in conn.execute("PRAGMA table_info(access_log_subjects)")}
+    if subjects and "segment" not in subjects:  # one index over every record: made again
+        conn.execute("DROP TABLE access_log_subjects")
+        conn.execute("DELETE FROM meta WHERE key = ?", (INDEXED_KEY,))
     conn.executescript(DDL)
-    conn.execute("DROP INDEX IF EXISTS access_log_by_subject")
+    old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'access_log'").fetchone()
+    if old is not None:
+        after = 0
+        while True:
+            rows = conn.execute(
+                "SELECT seq, tenant, recipient, doc FROM access_log WHERE seq > ? ORDER BY seq LIMIT 10000", (after,)
+            ).fetchall()
+            if not rows:
+                break
+            for seq, tenant, recipient, doc in rows:
+                record = orjson.loads(doc)
+                conn.execute(
+                    "INSERT OR IGNORE INTO access_log_packs(last, first, tenant, recipient, doc) VALUES(?, ?, ?, ?, ?)",
+                    (seq, seq, tenant, recipient, orjson.dumps(pack(record.get("prev", ""), [record])).decode()),
+                )
+            after = rows[-1][0]
+        conn.execute("DROP TABLE access_log")  # its indexes go with it
     if conn.execute("SELECT 1 FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone() is None:
         fold(conn, 0)
 
 
 def fold(conn: sqlite3.Connection, indexed: int) -> None:
-    """Index the subjects of every record after `indexed`, in subject order, and move the mark."""
-    last = conn.execute("SELECT max(seq) FROM access_log").fetchone()[0] or 0
-    conn.execute(
-        "INSERT OR IGNORE INTO access_log_subjects(tenant, subject, seq)"
-        " SELECT tenant, subject, seq FROM access_log WHERE seq > ? AND subject IS NOT NULL ORDER BY tenant, subject, seq",
-        (indexed,),
+    """Index the subjects of every record after `indexed` as a new segment, and move the mark.
+
+    A segment is sorted by subject and keyed by its own number first, so a fold appends its rows
+    at the end of the index: it writes the few pages they fill, however large the index is. (Into
+    one index sorted by subject, each row would land on another page, and a fold would rewrite
+    nearly every page of it.) A read by subject takes one short range per segment. The packs are
+    parsed here, once each: SQLite's JSON functions would parse a pack again for every field of
+    every record."""
+    last, entries = indexed, []
+    for tenant, first, end, text in conn.execute(
+        "SELECT tenant, first, last, doc FROM access_log_packs WHERE last > ? ORDER BY last", (indexed,)
+    ):
+        doc = orjson.loads(text)
+        for seq, _, _, row in _records(first, doc):
+            subject = _field(doc, row, "subject")
+            if isinstance(subject, str):
+                entries.append((indexed, tenant, subject, seq))
+        last = end
+    entries.sort()
+    conn.executemany(
+        "INSERT OR IGNORE INTO access_log_subjects(segment, tenant, subject, seq) VALUES(?, ?, ?, ?)", entries
     )
+    conn.execute("INSERT OR IGNORE INTO access_log_segments(segment) VALUES(?)", (indexed,))
     conn.execute(
         "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (INDEXED_KEY, str(max(last, indexed))),
+        (INDEXED_KEY, str(last)),
     )
 
 
@@ -80,7 +211,7 @@ def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
     heads: dict[str, tuple[int, str]] = {key: (0, "") for key in keys}
     last, indexed = 0, 0
     for key, value in conn.execute(
-        "SELECT NULL, max(seq) FROM access_log UNION ALL SELECT key, value FROM meta"
+        "SELECT NULL, max(last) FROM access_log_packs UNION ALL SELECT key, value FROM meta"
         f" WHERE key IN ({','.join('?' * (len(keys) + 1))})",
         [INDEXED_KEY, *keys],
     ).fetchall():
@@ -95,19 +226,22 @@ def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
     for tenant, records, seal in batches:
         key = head_key(tenant)
         count, prev = heads[key]
-        for record in records:
-            record = dict(record, prev=prev)
-            record["hash"] = seal(prev, record)
-            last += 1
-            record["seq"] = last
-            rows.append((last, tenant, record["time"], record.get("subject"), record.get("recipient"), orjson.dumps(record).decode()))
-            count, prev = count + 1, record["hash"]
+        for run in _runs(records):
+            first, first_prev, sealed = last + 1, prev, []
+            for record in run:  # the records are the log's once handed over: completed in place
+                record["prev"] = prev
+                record["hash"] = prev = seal(prev, record)
+                last += 1
+                record["seq"] = last
+                sealed.append(record)
+            count += len(sealed)
+            rows.append((last, first, tenant, run[0].get("recipient"), orjson.dumps(pack(first_prev, sealed)).decode()))
         heads[key] = (count, prev)
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         conn.execute(
-            "INSERT INTO access_log(seq, tenant, time, subject, recipient, doc) VALUES "
-            + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
+            "INSERT INTO access_log_packs(last, first, tenant, recipient, doc) VALUES "
+            + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
             [value for row in chunk for value in row],
         )
     conn.execute(
@@ -119,24 +253,72 @@ def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
         fold(conn, indexed)
 
 
-def where(
-    tenant: str, subject: str | None, recipient: str | None, since: float | None, until: float | None
-) -> tuple[str, list[Any]]:
-    """WHERE over `access_log` for a read; by subject, through the index and the unindexed tail."""
-    clauses = ["tenant = ?"]
-    params: list[Any] = [tenant]
-    if subject is not None:
-        clauses.append(
-            "subject = ? AND seq IN (SELECT s.seq FROM access_log_subjects s WHERE s.tenant = ? AND s.subject = ?"
-            " UNION ALL SELECT t.seq FROM access_log t WHERE t.seq >"
-            f" (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{INDEXED_KEY}'))"
-        )
-        params += [subject, tenant, subject]
-    for column, op, value in (("recipient", "=", recipient), ("time", ">=", since), ("time", "<", until)):
-        if value is not None:
-            clauses.append(f"{column} {op} ?")
-            params.append(value)
-    return " AND ".join(clauses), params
+def read(
+    conn: sqlite3.Connection,
+    tenant: str,
+    subject: str | None,
+    recipient: str | None,
+    since: float | None,
+    until: float | None,
+    page: Page | None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A tenant's matching records in append order (one page, or all), and how many match; by
+    subject through the index and the packs after its mark. Only the page's records are unpacked."""
+    where, params = "tenant = ?", [tenant]
+    if recipient is not None:
+        where, params = where + " AND recipient = ?", params + [recipient]
+    if subject is None:
+        found = _scan(conn, where, params)
+    else:
+        found = _by_subject(conn, subject, where, params)
+    start = page.offset if page is not None else 0
+    stop = start + page.limit if page is not None else None
+    chosen: list[dict[str, Any]] = []
+    total = 0
+    for seq, doc, index, row in found:
+        if subject is not None and _field(doc, row, "subject") != subject:
+            continue
+        if since is not None or until is not None:
+            at = _field(doc, row, "time")
+            if at is None or (since is not None and at < since) or (until is not None and at >= until):
+                continue
+        if start <= total and (stop is None or total < stop):
+            chosen.append(unpack(doc, seq - index, index))
+        total += 1
+    return chosen, total
+
+
+def _scan(conn: sqlite3.Connection, where: str, params: list[Any]) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
+    for first, text in conn.execute(f"SELECT first, doc FROM access_log_packs WHERE {where} ORDER BY last", params):
+        yield from _records(first, orjson.loads(text))
+
+
+def _by_subject(
+    conn: sqlite3.Connection, subject: str, where: str, params: list[Any]
+) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
+    """The subject's indexed records, then every record of the packs after the mark (to filter)."""
+    tenant = params[0]
+    mark_row = conn.execute("SELECT value FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone()
+    mark = int(mark_row[0]) if mark_row else 0
+    seqs = [r[0] for r in conn.execute(
+        "SELECT s.seq FROM access_log_segments g JOIN access_log_subjects s"
+        " ON s.segment = g.segment AND s.tenant = ? AND s.subject = ? WHERE s.seq <= ? ORDER BY s.seq",
+        (tenant, subject, mark),
+    )]
+    pack: tuple[int, int, dict[str, Any]] | None = None  # (first, last, doc) of the pack at hand
+    for seq in seqs:
+        if pack is None or seq > pack[1]:
+            row = conn.execute(
+                f"SELECT first, last, doc FROM access_log_packs WHERE last >= ? AND {where} ORDER BY last LIMIT 1",
+                [seq, *params],
+            ).fetchone()
+            if row is None:
+                break
+            pack = (row[0], row[1], orjson.loads(row[2]))
+        first, _, doc = pack
+        if seq >= first:  # else: the record's pack is another recipient's
+            yield seq, doc, seq - first, doc["rows"][seq - first]
+    yield from _scan(conn, f"{where} AND last > ?", [*params, mark])
 
 
 def _report_failure(fut: asyncio.Future[None]) -> None:

@@ -699,10 +699,8 @@ class SqliteStorage:
         until: float | None = None,
         page: Page | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        clause, params = access_log.where(tenant, subject, recipient, since, until)
         await self._log_committed()
-
-        return await self._read(lambda conn: _documents(conn, "access_log", clause, params, "seq", page))
+        return await self._read(lambda conn: access_log.read(conn, tenant, subject, recipient, since, until, page))
 
     async def _log_committed(self) -> None:
         """Access-log records appended before this call are committed (held ones are sent now)."""

@@ -90,15 +90,6 @@ CREATE TABLE IF NOT EXISTS consents(
 );
 CREATE INDEX IF NOT EXISTS consents_by_recipient ON consents(tenant, recipient, pk);
 CREATE INDEX IF NOT EXISTS consents_by_subject ON consents(tenant, subject, pk);
-CREATE TABLE IF NOT EXISTS access_log(         -- append-only, hash-chained per tenant
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  tenant TEXT NOT NULL,
-  time REAL NOT NULL,
-  subject TEXT,
-  recipient TEXT,
-  doc TEXT NOT NULL                          -- the whole record, prev and hash included
-);
-CREATE INDEX IF NOT EXISTS access_log_by_recipient ON access_log(tenant, recipient, seq);
 CREATE TABLE IF NOT EXISTS leases(             -- which process drains what, until when (several deliverers)
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
