@@ -10,7 +10,7 @@ keep them cheap:
 - The records of one append (one answer's disclosures) are stored in one row, a *pack*
   (`pack`/`unpack`): the fields all of them share (time, recipient, channel, correlator...) once,
   the others as one JSON array per record, and each record's `prev` not at all, since it is the
-  hash of the record before it. A page of 20 entities writes one row of some 2.5 KB instead of 20
+  hash of the record before it. A page of 20 entities writes one row of about 3 KB instead of 20
   rows of 480 bytes and their 20 index entries.
   The seal is computed over each whole record, as before: packing changes how records are kept,
   not what is chained, and a record altered, dropped or moved inside a pack breaks the chain there.
@@ -305,17 +305,17 @@ def _by_subject(
         " ON s.segment = g.segment AND s.tenant = ? AND s.subject = ? WHERE s.seq <= ? ORDER BY s.seq",
         (tenant, subject, mark),
     )]
-    pack: tuple[int, int, dict[str, Any]] | None = None  # (first, last, doc) of the pack at hand
+    held: tuple[int, int, dict[str, Any]] | None = None  # (first, last, doc) of the pack at hand
     for seq in seqs:
-        if pack is None or seq > pack[1]:
+        if held is None or seq > held[1]:
             row = conn.execute(
                 f"SELECT first, last, doc FROM access_log_packs WHERE last >= ? AND {where} ORDER BY last LIMIT 1",
                 [seq, *params],
             ).fetchone()
             if row is None:
                 break
-            pack = (row[0], row[1], orjson.loads(row[2]))
-        first, _, doc = pack
+            held = (row[0], row[1], orjson.loads(row[2]))
+        first, _, doc = held
         if seq >= first:  # else: the record's pack is another recipient's
             yield seq, doc, seq - first, doc["rows"][seq - first]
     yield from _scan(conn, f"{where} AND last > ?", [*params, mark])
