@@ -66,6 +66,29 @@ def test_a_pack_keeps_shared_fields_once_and_gives_back_every_record_whole():
     assert access_log.verify(_sealed([_record(1, "a")]), (1, _sealed([_record(1, "a")])[0]["hash"]))["valid"]
 
 
+def test_a_fold_indexes_each_string_subject_whether_a_pack_shares_it_or_not(tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / "log.db", isolation_level=None)
+    conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+    conn.executescript(sqlite_log.DDL)
+    answers = [
+        ("t", [_record(1, "bob"), _record(2, "alice"), _record(3, "bob")], access_log.seal),  # subject in each row
+        ("t", [_record(4, "carol"), _record(5, "carol")], access_log.seal),  # subject common to the pack
+        ("u", [_record(6, "alice")], access_log.seal),  # another tenant
+        ("t", [{**_record(7, "x"), "subject": None}, {**_record(8, "x"), "subject": ["bob"]}], access_log.seal),
+    ]
+    conn.execute("BEGIN")
+    sqlite_log.append(conn, answers)
+    sqlite_log.fold(conn, 0)
+    conn.execute("COMMIT")
+    rows = conn.execute("SELECT segment, tenant, subject, seq FROM access_log_subjects").fetchall()
+    assert rows == [(0, "t", "alice", 2), (0, "t", "bob", 1), (0, "t", "bob", 3), (0, "t", "carol", 4),
+                    (0, "t", "carol", 5), (0, "u", "alice", 6)]  # in key order; no subject that is not a string
+    assert conn.execute("SELECT value FROM meta WHERE key = ?", (sqlite_log.INDEXED_KEY,)).fetchone() == ("8",)
+    sqlite_log.fold(conn, 8)  # nothing after the mark: an empty segment, the mark stays
+    assert conn.execute("SELECT value FROM meta WHERE key = ?", (sqlite_log.INDEXED_KEY,)).fetchone() == ("8",)
+    assert conn.execute("SELECT count(*) FROM access_log_subjects").fetchone() == (6,)
+
+
 async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sqlite_log, "FOLD_ROWS", 10)
     store = SqliteStorage(str(tmp_path / "a.db"))
