@@ -66,7 +66,7 @@ def test_a_pack_keeps_shared_fields_once_and_gives_back_every_record_whole():
     assert access_log.verify(_sealed([_record(1, "a")]), (1, _sealed([_record(1, "a")])[0]["hash"]))["valid"]
 
 
-def test_a_fold_indexes_each_string_subject_whether_a_pack_shares_it_or_not(tmp_path: Path):
+def test_a_fold_indexes_each_pack_once_under_each_string_subject_it_holds(tmp_path: Path):
     conn = sqlite3.connect(tmp_path / "log.db", isolation_level=None)
     conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
     conn.executescript(sqlite_log.DDL)
@@ -80,13 +80,14 @@ def test_a_fold_indexes_each_string_subject_whether_a_pack_shares_it_or_not(tmp_
     sqlite_log.append(conn, answers)
     sqlite_log.fold(conn, 0)
     conn.execute("COMMIT")
-    rows = conn.execute("SELECT segment, tenant, subject, seq FROM access_log_subjects").fetchall()
-    assert rows == [(0, "t", "alice", 2), (0, "t", "bob", 1), (0, "t", "bob", 3), (0, "t", "carol", 4),
-                    (0, "t", "carol", 5), (0, "u", "alice", 6)]  # in key order; no subject that is not a string
+    packs = conn.execute("SELECT last, subjects FROM access_log_packs ORDER BY last").fetchall()
+    assert packs == [(3, '["alice","bob"]'), (5, '["carol"]'), (6, '["alice"]'), (8, "[]")]
+    rows = conn.execute("SELECT segment, tenant, subject, pack FROM access_log_subjects").fetchall()
+    assert rows == [(0, "t", "alice", 3), (0, "t", "bob", 3), (0, "t", "carol", 5), (0, "u", "alice", 6)]
     assert conn.execute("SELECT value FROM meta WHERE key = ?", (sqlite_log.INDEXED_KEY,)).fetchone() == ("8",)
     sqlite_log.fold(conn, 8)  # nothing after the mark: an empty segment, the mark stays
     assert conn.execute("SELECT value FROM meta WHERE key = ?", (sqlite_log.INDEXED_KEY,)).fetchone() == ("8",)
-    assert conn.execute("SELECT count(*) FROM access_log_subjects").fetchone() == (6,)
+    assert conn.execute("SELECT count(*) FROM access_log_subjects").fetchone() == (4,)
 
 
 async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -98,7 +99,7 @@ async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Pat
         for i in range(26):  # appends of 2 records: folded at 10, 20, ... 50; 2 left in the tail
             await store.append_access_log("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)
         mark, rows = await _indexed(store)
-        assert mark == 50 and rows == 50
+        assert mark == 50 and rows == 25 * 2 - 8  # a row per pack and subject: 8 packs hold only bob
         segments = await store._read(lambda c: [r[0] for r in c.execute("SELECT segment FROM access_log_segments")])
         assert segments == [0, 10, 20, 30, 40]  # one per fold, each in subject order
         records, total = await store.read_access_log("t", subject="bob")
@@ -155,6 +156,40 @@ async def test_a_store_with_a_row_per_record_is_packed_and_folded_once_at_start(
         await store.append_access_log("t", [_record(6, "alice")], access_log.seal)  # the chain goes on
         everything, _ = await store.read_access_log("t")
         assert everything[-1]["seq"] == 7 and access_log.verify(everything, await store.access_log_head("t"))["valid"]
+    finally:
+        await store.close()
+
+
+async def test_a_store_whose_index_names_records_gains_pack_subjects_and_is_folded_again(tmp_path: Path):
+    path = str(tmp_path / "packs.db")
+    store = SqliteStorage(path)
+    await store.start()
+    await store.append_access_log("t", [_record(0, "alice"), _record(1, "bob"), _record(2, "alice")], access_log.seal)
+    await store.append_access_log("t", [_record(3, "carol")], access_log.seal)
+    before, _ = await store.read_access_log("t")
+    await store.close()
+    conn = sqlite3.connect(path)  # as the broker of December 3 left it: no subjects, a row per record
+    conn.execute("ALTER TABLE access_log_packs RENAME TO packs_now")
+    conn.execute("DROP INDEX access_log_packs_by_recipient")
+    conn.execute("CREATE TABLE access_log_packs(last INTEGER PRIMARY KEY, first INTEGER NOT NULL, tenant TEXT NOT NULL,"
+                 " recipient TEXT, doc TEXT NOT NULL)")
+    conn.execute("INSERT INTO access_log_packs SELECT last, first, tenant, recipient, doc FROM packs_now")
+    conn.execute("DROP TABLE packs_now")
+    conn.execute("DROP TABLE access_log_subjects")
+    conn.execute("CREATE TABLE access_log_subjects(segment INTEGER NOT NULL, tenant TEXT NOT NULL, subject TEXT NOT NULL,"
+                 " seq INTEGER NOT NULL, PRIMARY KEY(segment, tenant, subject, seq)) WITHOUT ROWID")
+    conn.executemany("INSERT INTO access_log_subjects VALUES(0, 't', ?, ?)", [("alice", 1), ("bob", 2), ("alice", 3), ("carol", 4)])
+    conn.execute("UPDATE meta SET value = '4' WHERE key = ?", (sqlite_log.INDEXED_KEY,))
+    conn.commit()
+    conn.close()
+
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        assert await _indexed(store) == (4, 3)  # alice and bob under the first pack, carol under the second
+        alice, total = await store.read_access_log("t", subject="alice")
+        assert total == 2 and [r["seq"] for r in alice] == [1, 3]
+        assert (await store.read_access_log("t"))[0] == before
     finally:
         await store.close()
 

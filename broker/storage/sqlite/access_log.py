@@ -18,7 +18,9 @@ keep them cheap:
   such an index, so a commit of 20 records wrote some 20 index pages to the WAL. Instead, once
   `FOLD_ROWS` records are past the indexed mark, they are folded into `access_log_subjects` as a
   new segment in subject order (few pages, each written once: `fold`), and a read by subject
-  takes the indexed records from the segments and scans only the packs after the mark.
+  takes the indexed packs from the segments and scans only the packs after the mark. The index
+  names packs, not records: each pack lists its distinct subjects (`subjects`), so a subject
+  with several entities on one page is indexed once for it.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ Batch = tuple[str, list[dict[str, Any]], Seal]  # tenant, records, seal
 
 FLUSH_INTERVAL = 0.01  # seconds: reads' disclosures are committed at most this often
 FOLD_ROWS = 8192  # unindexed records that trigger a fold into the subject index
-ROWS_PER_INSERT = 100  # packs of one multi-row INSERT (5 parameters each, well under SQLite's limit)
-INDEXED_KEY = "access_log_indexed"  # meta: every record with seq <= this is in access_log_subjects
+ROWS_PER_INSERT = 100  # packs of one multi-row INSERT (6 parameters each, well under SQLite's limit)
+INDEXED_KEY = "access_log_indexed"  # meta: every pack with last <= this is in access_log_subjects
 _DERIVED = ("prev", "seq")  # kept by the pack's layout, not in its records
 
 DDL = """
@@ -54,15 +56,16 @@ CREATE TABLE IF NOT EXISTS access_log_packs(  -- append-only, hash-chained per t
   first INTEGER NOT NULL,                    -- seq of its first
   tenant TEXT NOT NULL,
   recipient TEXT,                            -- of every record in the pack
-  doc TEXT NOT NULL                          -- {"prev", "keys", "common", "own", "at", "rows"}: pack()
+  doc TEXT NOT NULL,                         -- {"prev", "keys", "common", "own", "at", "rows"}: pack()
+  subjects TEXT                              -- JSON array: the records' distinct string subjects, sorted
 );
 CREATE INDEX IF NOT EXISTS access_log_packs_by_recipient ON access_log_packs(tenant, recipient, last);
 CREATE TABLE IF NOT EXISTS access_log_subjects(  -- by subject: one sorted segment per fold()
   segment INTEGER NOT NULL,                  -- the mark the fold started from
   tenant TEXT NOT NULL,
   subject TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  PRIMARY KEY(segment, tenant, subject, seq)
+  pack INTEGER NOT NULL,                     -- the `last` of a pack holding records of the subject
+  PRIMARY KEY(segment, tenant, subject, pack)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS access_log_segments(segment INTEGER PRIMARY KEY);
 """
@@ -132,6 +135,11 @@ def _runs(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return runs
 
 
+def _subjects(records: list[dict[str, Any]]) -> str:
+    """The `subjects` column of a pack of these records."""
+    return orjson.dumps(sorted({s for r in records if type(s := r.get("subject")) is str})).decode()
+
+
 def _field(doc: dict[str, Any], row: Any, name: str) -> Any:
     """A record's field without unpacking it: the pack's common value, or the one in its row."""
     at = doc["at"].get(name)
@@ -149,11 +157,26 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Stores made before packs held a row per record (and, before that, a row-by-row subject
     index, and before segments): their records become packs of one, and are folded into the
     index once."""
-    subjects = {row[1] for row in conn.execute("PRAGMA table_info(access_log_subjects)")}
-    if subjects and "segment" not in subjects:  # one index over every record: made again
+    index = {row[1] for row in conn.execute("PRAGMA table_info(access_log_subjects)")}
+    if index and "pack" not in index:  # an index of records (in segments or not): made again
         conn.execute("DROP TABLE access_log_subjects")
+        conn.execute("DROP TABLE IF EXISTS access_log_segments")
         conn.execute("DELETE FROM meta WHERE key = ?", (INDEXED_KEY,))
     conn.executescript(DDL)
+    if "subjects" not in {row[1] for row in conn.execute("PRAGMA table_info(access_log_packs)")}:
+        conn.execute("ALTER TABLE access_log_packs ADD COLUMN subjects TEXT")
+        after = 0
+        while True:
+            rows = conn.execute(
+                "SELECT last, doc FROM access_log_packs WHERE last > ? ORDER BY last LIMIT 10000", (after,)
+            ).fetchall()
+            if not rows:
+                break
+            for last, text in rows:
+                doc = orjson.loads(text)
+                records = [{"subject": _field(doc, row, "subject")} for row in doc["rows"]]
+                conn.execute("UPDATE access_log_packs SET subjects = ? WHERE last = ?", (_subjects(records), last))
+            after = rows[-1][0]
     old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'access_log'").fetchone()
     if old is not None:
         after = 0
@@ -166,8 +189,10 @@ def migrate(conn: sqlite3.Connection) -> None:
             for seq, tenant, recipient, doc in rows:
                 record = orjson.loads(doc)
                 conn.execute(
-                    "INSERT OR IGNORE INTO access_log_packs(last, first, tenant, recipient, doc) VALUES(?, ?, ?, ?, ?)",
-                    (seq, seq, tenant, recipient, orjson.dumps(pack(record.get("prev", ""), [record])).decode()),
+                    "INSERT OR IGNORE INTO access_log_packs(last, first, tenant, recipient, doc, subjects)"
+                    " VALUES(?, ?, ?, ?, ?, ?)",
+                    (seq, seq, tenant, recipient, orjson.dumps(pack(record.get("prev", ""), [record])).decode(),
+                     _subjects([record])),
                 )
             after = rows[-1][0]
         conn.execute("DROP TABLE access_log")  # its indexes go with it
@@ -176,31 +201,22 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 
 def fold(conn: sqlite3.Connection, indexed: int) -> None:
-    """Index the subjects of every record after `indexed` as a new segment, and move the mark.
+    """Index the subjects of every pack after `indexed` as a new segment, and move the mark.
 
     A segment is sorted by subject and keyed by its own number first, so a fold appends its rows
     at the end of the index: it writes the few pages they fill, however large the index is. (Into
     one index sorted by subject, each row would land on another page, and a fold would rewrite
     nearly every page of it.) A read by subject takes one short range per segment.
 
-    The fold is one statement: SQLite reads the subjects out of the packs (each parsed once, in
-    the materialized `packs`) and sorts them without the GIL. Done in Python, the same work held
-    the GIL for some 25 ms every 8,192 records, and each of the 8,192 row inserts gave it up and
-    took it back, a wait behind the event loop each time: the event loop stalled and the fold
-    stretched over about 90 ms of the writer thread's time."""
+    The fold is one statement over the packs' `subjects`, run by SQLite without the GIL. Done in
+    Python (parsing every pack, one index row per record) it held the GIL for some 25 ms every
+    8,192 records, and each row insert gave it up and took it back, a wait behind the event loop
+    each time."""
     last = conn.execute("SELECT max(last) FROM access_log_packs").fetchone()[0] or indexed
     conn.execute(
-        "WITH packs(tenant, first, at, common, common_kind, rows) AS MATERIALIZED ("
-        " SELECT tenant, first, '$[' || json_extract(doc, '$.at.subject') || ']', json_extract(doc, '$.common.subject'),"
-        "  json_type(doc, '$.common.subject'), json_extract(doc, '$.rows')"
-        " FROM access_log_packs WHERE last > ?1)"
-        " INSERT OR IGNORE INTO access_log_subjects(segment, tenant, subject, seq)"
-        " SELECT ?1, tenant, subject, seq FROM ("
-        "  SELECT p.tenant AS tenant, p.first + r.key AS seq,"
-        "   CASE WHEN p.at IS NULL THEN p.common ELSE json_extract(r.value, p.at) END AS subject,"
-        "   CASE WHEN p.at IS NULL THEN p.common_kind ELSE json_type(r.value, p.at) END AS kind"
-        "  FROM packs p, json_each(p.rows) r"
-        " ) WHERE kind = 'text' ORDER BY tenant, subject, seq",
+        "INSERT OR IGNORE INTO access_log_subjects(segment, tenant, subject, pack)"
+        " SELECT ?1, p.tenant, s.value, p.last FROM access_log_packs p, json_each(p.subjects) s"
+        " WHERE p.last > ?1 ORDER BY 2, 3, 4",
         (indexed,),
     )
     conn.execute("INSERT OR IGNORE INTO access_log_segments(segment) VALUES(?)", (indexed,))
@@ -240,13 +256,14 @@ def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
                 record["seq"] = last
                 sealed.append(record)
             count += len(sealed)
-            rows.append((last, first, tenant, run[0].get("recipient"), orjson.dumps(pack(first_prev, sealed)).decode()))
+            doc = orjson.dumps(pack(first_prev, sealed)).decode()
+            rows.append((last, first, tenant, run[0].get("recipient"), doc, _subjects(sealed)))
         heads[key] = (count, prev)
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         conn.execute(
-            "INSERT INTO access_log_packs(last, first, tenant, recipient, doc) VALUES "
-            + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+            "INSERT INTO access_log_packs(last, first, tenant, recipient, doc, subjects) VALUES "
+            + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
             [value for row in chunk for value in row],
         )
     conn.execute(
@@ -301,28 +318,19 @@ def _scan(conn: sqlite3.Connection, where: str, params: list[Any]) -> Iterator[t
 def _by_subject(
     conn: sqlite3.Connection, subject: str, where: str, params: list[Any]
 ) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
-    """The subject's indexed records, then every record of the packs after the mark (to filter)."""
+    """Every record of the indexed packs naming the subject, then of the packs after the mark
+    (the caller keeps the subject's own)."""
     tenant = params[0]
     mark_row = conn.execute("SELECT value FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone()
     mark = int(mark_row[0]) if mark_row else 0
-    seqs = [r[0] for r in conn.execute(
-        "SELECT s.seq FROM access_log_segments g JOIN access_log_subjects s"
-        " ON s.segment = g.segment AND s.tenant = ? AND s.subject = ? WHERE s.seq <= ? ORDER BY s.seq",
-        (tenant, subject, mark),
-    )]
-    held: tuple[int, int, dict[str, Any]] | None = None  # (first, last, doc) of the pack at hand
-    for seq in seqs:
-        if held is None or seq > held[1]:
-            row = conn.execute(
-                f"SELECT first, last, doc FROM access_log_packs WHERE last >= ? AND {where} ORDER BY last LIMIT 1",
-                [seq, *params],
-            ).fetchone()
-            if row is None:
-                break
-            held = (row[0], row[1], orjson.loads(row[2]))
-        first, _, doc = held
-        if seq >= first:  # else: the record's pack is another recipient's
-            yield seq, doc, seq - first, doc["rows"][seq - first]
+    for first, text in conn.execute(
+        f"SELECT p.first, p.doc FROM access_log_packs p WHERE p.last IN ("
+        " SELECT s.pack FROM access_log_segments g JOIN access_log_subjects s"
+        " ON s.segment = g.segment AND s.tenant = ? AND s.subject = ? WHERE s.pack <= ?)"
+        f" AND {where} ORDER BY p.last",
+        [tenant, subject, mark, *params],
+    ):
+        yield from _records(first, orjson.loads(text))
     yield from _scan(conn, f"{where} AND last > ?", [*params, mark])
 
 
