@@ -286,9 +286,9 @@ def read(
 ) -> tuple[list[dict[str, Any]], int]:
     """A tenant's matching records in append order (one page, or all), and how many match; by
     subject through the index and the packs after its mark. Only the page's records are unpacked."""
-    where, params = "tenant = ?", [tenant]
+    where, params = "p.tenant = ?", [tenant]
     if recipient is not None:
-        where, params = where + " AND recipient = ?", params + [recipient]
+        where, params = where + " AND p.recipient = ?", params + [recipient]
     if subject is None:
         found = _scan(conn, where, params)
     else:
@@ -311,7 +311,8 @@ def read(
 
 
 def _scan(conn: sqlite3.Connection, where: str, params: list[Any]) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
-    for first, text in conn.execute(f"SELECT first, doc FROM access_log_packs WHERE {where} ORDER BY last", params):
+    """Every record of the packs matching `where` (on the packs as `p`), in order."""
+    for first, text in conn.execute(f"SELECT p.first, p.doc FROM access_log_packs p WHERE {where} ORDER BY p.last", params):
         yield from _records(first, orjson.loads(text))
 
 
@@ -319,19 +320,19 @@ def _by_subject(
     conn: sqlite3.Connection, subject: str, where: str, params: list[Any]
 ) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
     """Every record of the indexed packs naming the subject, then of the packs after the mark
-    (the caller keeps the subject's own)."""
-    tenant = params[0]
+    (the caller keeps the subject's own). The joins are written in the order they must run
+    (segments, their range for the subject, each pack by its key), which is also pack order."""
     mark_row = conn.execute("SELECT value FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone()
     mark = int(mark_row[0]) if mark_row else 0
+    tenant = params[0]
     for first, text in conn.execute(
-        f"SELECT p.first, p.doc FROM access_log_packs p WHERE p.last IN ("
-        " SELECT s.pack FROM access_log_segments g JOIN access_log_subjects s"
-        " ON s.segment = g.segment AND s.tenant = ? AND s.subject = ? WHERE s.pack <= ?)"
-        f" AND {where} ORDER BY p.last",
+        "SELECT p.first, p.doc FROM access_log_segments g CROSS JOIN access_log_subjects s"
+        " CROSS JOIN access_log_packs p WHERE s.segment = g.segment AND s.tenant = ? AND s.subject = ?"
+        f" AND s.pack <= ? AND p.last = s.pack AND {where} ORDER BY g.segment, s.pack",
         [tenant, subject, mark, *params],
     ):
         yield from _records(first, orjson.loads(text))
-    yield from _scan(conn, f"{where} AND last > ?", [*params, mark])
+    yield from _scan(conn, f"{where} AND p.last > ?", [*params, mark])
 
 
 def _report_failure(fut: asyncio.Future[None]) -> None:
