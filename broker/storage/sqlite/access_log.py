@@ -153,10 +153,20 @@ def _records(first: int, doc: dict[str, Any]) -> Iterator[tuple[int, dict[str, A
 
 
 # -- statements ----------------------------------------------------------------------------------
+def _batches(conn: sqlite3.Connection, select: str) -> Iterator[list[Any]]:
+    """The rows of `select` a batch at a time; it takes the first column's last value seen and
+    orders and limits by that column."""
+    after = 0
+    while rows := conn.execute(select, (after,)).fetchall():
+        yield rows
+        after = rows[-1][0]
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    """Stores made before packs held a row per record (and, before that, a row-by-row subject
-    index, and before segments): their records become packs of one, and are folded into the
-    index once."""
+    """Older stores are brought to this layout once, at start. Before packs, the log held a row
+    per record: its records become packs of one. Packs made before the `subjects` column gain
+    it, read from their records. An index that names records (in segments or, before those, one
+    index over everything) is dropped, and every pack is folded again."""
     index = {row[1] for row in conn.execute("PRAGMA table_info(access_log_subjects)")}
     if index and "pack" not in index:  # an index of records (in segments or not): made again
         conn.execute("DROP TABLE access_log_subjects")
@@ -165,27 +175,15 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.executescript(DDL)
     if "subjects" not in {row[1] for row in conn.execute("PRAGMA table_info(access_log_packs)")}:
         conn.execute("ALTER TABLE access_log_packs ADD COLUMN subjects TEXT")
-        after = 0
-        while True:
-            rows = conn.execute(
-                "SELECT last, doc FROM access_log_packs WHERE last > ? ORDER BY last LIMIT 10000", (after,)
-            ).fetchall()
-            if not rows:
-                break
+        for rows in _batches(conn, "SELECT last, doc FROM access_log_packs WHERE last > ? ORDER BY last LIMIT 10000"):
             for last, text in rows:
                 doc = orjson.loads(text)
                 records = [{"subject": _field(doc, row, "subject")} for row in doc["rows"]]
                 conn.execute("UPDATE access_log_packs SET subjects = ? WHERE last = ?", (_subjects(records), last))
-            after = rows[-1][0]
     old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'access_log'").fetchone()
     if old is not None:
-        after = 0
-        while True:
-            rows = conn.execute(
-                "SELECT seq, tenant, recipient, doc FROM access_log WHERE seq > ? ORDER BY seq LIMIT 10000", (after,)
-            ).fetchall()
-            if not rows:
-                break
+        select = "SELECT seq, tenant, recipient, doc FROM access_log WHERE seq > ? ORDER BY seq LIMIT 10000"
+        for rows in _batches(conn, select):
             for seq, tenant, recipient, doc in rows:
                 record = orjson.loads(doc)
                 conn.execute(
@@ -194,7 +192,6 @@ def migrate(conn: sqlite3.Connection) -> None:
                     (seq, seq, tenant, recipient, orjson.dumps(pack(record.get("prev", ""), [record])).decode(),
                      _subjects([record])),
                 )
-            after = rows[-1][0]
         conn.execute("DROP TABLE access_log")  # its indexes go with it
     if conn.execute("SELECT 1 FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone() is None:
         fold(conn, 0)
