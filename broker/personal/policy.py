@@ -14,7 +14,7 @@ from typing import Iterable
 
 from broker.ngsi.model import Entity
 from broker.personal.model import Consent
-from broker.storage.port import Grant, Visibility
+from broker.storage.port import Grant, Visibility, subject_of
 
 SELF = "self"  # the consent id recorded for a resident's access to its own data
 
@@ -53,12 +53,6 @@ def narrow(entity: Entity, access: Access) -> Entity:
         entity.version,
         location,
     )
-
-
-def subject_of(entity: Entity, subject_attr: str) -> str | None:
-    """The data subject a personal entity belongs to (its subject attribute's string value)."""
-    attr = entity.attrs.get(subject_attr)
-    return attr.value if attr is not None and isinstance(attr.value, str) else None
 
 
 @dataclass

@@ -26,11 +26,18 @@ class EntitySelector:
     type_pattern: str | None = None
 
 
+def subject_of(entity: Entity, subject_attr: str) -> str | None:
+    """The data subject a personal entity belongs to: its subject attribute's value, if a string."""
+    attr = entity.attrs.get(subject_attr)
+    return attr.value if attr is not None and isinstance(attr.value, str) else None
+
+
 @dataclass(frozen=True)
 class Grant:
-    """Personal entities of one type whose subject is one of `subjects`, and the attributes shown
-    of them (None: all). The subject is the value of `subject_attr`, the type's subject attribute
-    as declared in the store (`personal_state`); a store may keep it apart, from the declaration."""
+    """Personal entities of one type whose subject (`subject_of`) is one of `subjects`, and the
+    attributes shown of them (None: all). `subject_attr` is the type's subject attribute as
+    declared in the store (`personal_state`); a store may keep each entity's subject apart, from
+    the declaration."""
 
     type: str
     subject_attr: str

@@ -14,8 +14,8 @@ from typing import Callable, Iterable
 from broker.logs import event as log_event
 from broker.ngsi.errors import NgsiError
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
-from broker.personal.policy import Access, narrow, subject_of
-from broker.storage.port import OutboxRecord, Storage
+from broker.personal.policy import Access, narrow
+from broker.storage.port import OutboxRecord, Storage, subject_of
 from broker.subscriptions.codec import from_doc, to_doc
 from broker.ngsi.changes import ChangeEvent
 from broker.subscriptions.matcher import triggers

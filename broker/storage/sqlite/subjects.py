@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 from broker.ngsi.model import Entity
+from broker.storage.port import subject_of as subject_in
 
 _FROM_ATTRIBUTES = (
     "(SELECT a.str FROM attributes a WHERE a.entity_pk = entities.pk AND a.name = ? AND a.kind = 's')"
@@ -25,10 +26,7 @@ def subject_of(conn: sqlite3.Connection, tenant: str, entity: Entity) -> str | N
     row = conn.execute(
         "SELECT subject_attr FROM personal_types WHERE tenant = ? AND type = ?", (tenant, entity.type)
     ).fetchone()
-    if row is None:
-        return None
-    attr = entity.attrs.get(row[0])
-    return attr.value if attr is not None and isinstance(attr.value, str) else None
+    return subject_in(entity, row[0]) if row is not None else None
 
 
 def declare(conn: sqlite3.Connection, tenant: str, type_name: str, subject_attr: str) -> None:
