@@ -1,4 +1,4 @@
-"""SQLite-specific: the access log's batched subject index and its coalesced appends."""
+"""SQLite-specific: the access log's packs, its batched subject index and their migrations."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from broker.personal import access_log
 from broker.storage.port import Page
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite import access_log as sqlite_log
+from broker.storage.sqlite.connection import open_connection as connect
 
 
 def _record(i: int, subject: str) -> dict:
@@ -91,13 +92,17 @@ def test_a_fold_indexes_each_pack_once_under_each_string_subject_it_holds(tmp_pa
 
 
 async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(sqlite_log, "FOLD_ROWS", 10)
-    store = SqliteStorage(str(tmp_path / "a.db"))
+    monkeypatch.setattr(sqlite_log, "FOLD_ROWS", 10)  # in this process: appended here, as the log writer does
+    path = str(tmp_path / "a.db")
+    store = SqliteStorage(path)
     await store.start()
+    conn = connect(path)
     try:
         subjects = ["alice", "bob", "carol"]
         for i in range(26):  # appends of 2 records: folded at 10, 20, ... 50; 2 left in the tail
-            await store.append_access_log("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)
+            conn.execute("BEGIN IMMEDIATE")
+            sqlite_log.append(conn, [("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)])
+            conn.execute("COMMIT")
         mark, rows = await _indexed(store)
         assert mark == 50 and rows == 25 * 2 - 8  # a row per pack and subject: 8 packs hold only bob
         segments = await store._read(lambda c: [r[0] for r in c.execute("SELECT segment FROM access_log_segments")])
@@ -112,6 +117,7 @@ async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Pat
         everything, _ = await store.read_access_log("t")
         assert access_log.verify(everything, await store.access_log_head("t"))["valid"] is True
     finally:
+        conn.close()
         await store.close()
 
 
@@ -210,78 +216,5 @@ async def test_pages_of_the_log_cut_through_packs_and_filter_by_recipient_and_ti
         assert [r["entityId"] for r in lab] == ["E5", "E6"] and total == 2
         svc_s1, total = await store.read_access_log("t", subject="s1", recipient="svc", since=1.0, until=8.0)
         assert [r["entityId"] for r in svc_s1] == ["E1", "E4", "E7"] and total == 3
-    finally:
-        await store.close()
-
-
-async def test_appends_queued_while_the_writer_is_busy_share_one_job(tmp_path: Path):
-    store = SqliteStorage(str(tmp_path / "c.db"))
-    await store.start()
-    try:
-        release = asyncio.get_running_loop().create_future()
-        started = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def hold(conn: sqlite3.Connection) -> None:  # keeps the writer busy until released
-            loop.call_soon_threadsafe(started.set)
-            while not release.done():
-                time.sleep(0.001)
-
-        busy = asyncio.ensure_future(store._writer.submit(hold))
-        await started.wait()
-        before = store._writer.commits
-        waits = [store.append_access_log("t", [_record(i, "alice")], access_log.seal, wait=(i == 9)) for i in range(10)]
-        tasks = [asyncio.ensure_future(w) for w in waits]
-        await asyncio.sleep(0.05)
-        release.set_result(None)
-        await busy
-        await asyncio.gather(*tasks)
-        assert store._writer.commits - before == 2  # the busy job's group, then one for all ten appends
-        records, total = await store.read_access_log("t")
-        assert total == 10 and [r["entityId"] for r in records] == [f"E{i}" for i in range(10)]
-        assert access_log.verify(records, await store.access_log_head("t"))["valid"] is True
-    finally:
-        await store.close()
-
-
-async def test_disclosures_held_for_the_flush_interval_are_committed_by_a_read_of_the_log_and_at_close(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(sqlite_log, "FLUSH_INTERVAL", 3600.0)  # held until something flushes them
-    path = str(tmp_path / "h.db")
-    store = SqliteStorage(path)
-    await store.start()
-    await store.append_access_log("t", [_record(0, "alice")], access_log.seal, wait=False)  # queued at once
-    await store._write(lambda conn: None)
-    await store.append_access_log("t", [_record(1, "alice")], access_log.seal, wait=False)  # held
-    await store._write(lambda conn: None)
-    assert await _count(store) == 1
-    records, total = await store.read_access_log("t", subject="alice")
-    assert total == 2 and [r["entityId"] for r in records] == ["E0", "E1"]
-    await store.append_access_log("t", [_record(2, "bob")], access_log.seal, wait=False)  # held again
-    await store.close()
-
-    store = SqliteStorage(path)
-    await store.start()
-    try:
-        records, total = await store.read_access_log("t")
-        assert total == 3 and access_log.verify(records, await store.access_log_head("t"))["valid"] is True
-    finally:
-        await store.close()
-
-
-async def test_an_append_that_waits_takes_the_held_disclosures_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(sqlite_log, "FLUSH_INTERVAL", 3600.0)
-    store = SqliteStorage(str(tmp_path / "w.db"))
-    await store.start()
-    try:
-        await store.append_access_log("t", [_record(0, "alice")], access_log.seal, wait=False)
-        await store._write(lambda conn: None)
-        await store.append_access_log("t", [_record(1, "alice")], access_log.seal, wait=False)  # held
-        await store._write(lambda conn: None)
-        assert await _count(store) == 1
-        await asyncio.wait_for(store.append_access_log("t", [_record(2, "bob")], access_log.seal), timeout=10)
-        rows = await store._read(lambda c: c.execute("SELECT first, last FROM access_log_packs ORDER BY last").fetchall())
-        assert rows == [(1, 1), (2, 2), (3, 3)]
     finally:
         await store.close()

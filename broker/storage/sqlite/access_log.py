@@ -3,10 +3,10 @@
 Reads log one record per personal entity they show, so appends are the hot path. Three choices
 keep them cheap:
 
-- Reads' disclosures are committed together, at most every `FLUSH_INTERVAL` (`AccessLogBuffer`),
-  and one job inserts all of them with a handful of statements: each commit writes WAL frames,
-  fsyncs and makes every reader connection drop its page cache, and the writer thread gives up
-  the GIL on every statement step, each a chance to wait for it behind the event loop.
+- Appends run in a process of their own (`log_writer_process`), outside the serving process's
+  GIL, and each of its transactions takes every append that has arrived, with a handful of
+  statements: each commit writes WAL frames, fsyncs and makes every reader connection drop its
+  page cache.
 - The records of one append (one answer's disclosures) are stored in one row, a *pack*
   (`pack`/`unpack`): the fields all of them share (time, recipient, channel, correlator...) once,
   the others as one JSON array per record, and each record's `prev` not at all, since it is the
@@ -25,26 +25,18 @@ keep them cheap:
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
-import threading
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import orjson
 
-from broker.logs import event
-from broker.storage.port import Page
-
 if TYPE_CHECKING:
-    from broker.storage.sqlite.writer import GroupCommitWriter
+    from broker.storage.port import Page
 
 Seal = Callable[[str, dict[str, Any]], str]
 Batch = tuple[str, list[dict[str, Any]], Seal]  # tenant, records, seal
 
-FLUSH_INTERVAL = 0.01  # seconds: reads' disclosures are committed at most this often
 FOLD_ROWS = 8192  # unindexed records that trigger a fold into the subject index
 ROWS_PER_INSERT = 100  # packs of one multi-row INSERT (6 parameters each, well under SQLite's limit)
 INDEXED_KEY = "access_log_indexed"  # meta: every pack with last <= this is in access_log_subjects
@@ -330,97 +322,3 @@ def _by_subject(
     ):
         yield from _records(first, orjson.loads(text))
     yield from _scan(conn, f"{where} AND p.last > ?", [*params, mark])
-
-
-def _report_failure(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        event(logging.ERROR, "access log append failed", error=repr(fut.exception()))
-
-
-@dataclass
-class _Pending:
-    """Records of one event loop not yet taken by the writer, and the future of the job taking them."""
-
-    batches: list[Batch]
-    done: asyncio.Future[None]
-    timer: asyncio.TimerHandle | None = None  # set while the job waits for its moment
-    queued: bool = False
-
-
-def _copy_outcome(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
-    if target.done():
-        return
-    if source.cancelled():
-        target.cancel()
-    elif source.exception() is not None:
-        target.set_exception(source.exception())  # type: ignore[arg-type]
-    else:
-        target.set_result(None)
-
-
-class AccessLogBuffer:
-    """Records waiting for the writer, taken all at once by one job.
-
-    Appends made before the job runs join it, so many requests' records go in with one set of
-    statements and one commit. Appends that need not wait (a read's disclosures) are queued at
-    most once every `interval` seconds: under load the log commits about 100 times a second
-    instead of once or twice per request, and every commit also makes each reader connection
-    drop its page cache. An append that waits (`now=True`) queues the job at once, taking the
-    records held so far with it.
-    """
-
-    def __init__(self, writer: GroupCommitWriter, interval: float | None = None) -> None:
-        self._writer = writer
-        self._interval = FLUSH_INTERVAL if interval is None else interval
-        self._lock = threading.Lock()
-        self._pending: dict[asyncio.AbstractEventLoop, _Pending] = {}
-        self._last_queued: dict[asyncio.AbstractEventLoop, float] = {}
-
-    def add(self, tenant: str, records: list[dict[str, Any]], seal: Seal, *, now: bool) -> asyncio.Future[None]:
-        """The future settles once the records are committed."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            pending = self._pending.get(loop)
-            if pending is None:
-                pending = self._pending[loop] = _Pending([], loop.create_future())
-                pending.done.add_done_callback(_report_failure)
-            pending.batches.append((tenant, records, seal))
-        if not pending.queued and pending.timer is None:
-            delay = 0.0 if now else self._last_queued.get(loop, -self._interval) + self._interval - loop.time()
-            if delay > 0:
-                pending.timer = loop.call_later(delay, self._queue, loop, pending)
-            else:
-                self._queue(loop, pending)
-        elif now and pending.timer is not None:
-            self._queue(loop, pending)
-        return pending.done
-
-    async def flush(self) -> None:
-        """Commit what this loop holds now (before a read of the log, and at close)."""
-        loop = asyncio.get_running_loop()
-        pending = self._pending.get(loop)
-        if pending is None:
-            return
-        if not pending.queued:
-            self._queue(loop, pending)
-        try:
-            await asyncio.shield(pending.done)
-        except Exception:  # reported by _report_failure; a read of the log goes on without them
-            pass
-
-    def _queue(self, loop: asyncio.AbstractEventLoop, pending: _Pending) -> None:
-        if pending.queued:
-            return
-        if pending.timer is not None:
-            pending.timer.cancel()
-            pending.timer = None
-        pending.queued = True
-        self._last_queued[loop] = loop.time()
-        job = self._writer.enqueue(lambda conn: self._take(conn, loop, pending))
-        job.add_done_callback(lambda fut: _copy_outcome(fut, pending.done))
-
-    def _take(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, pending: _Pending) -> None:
-        with self._lock:  # from here on, appends start a new batch
-            if self._pending.get(loop) is pending:
-                del self._pending[loop]
-        append(conn, pending.batches)

@@ -28,6 +28,7 @@ from broker.storage.port import (
 )
 from broker.storage.sqlite import access_log, subjects
 from broker.storage.sqlite import visibility as visible
+from broker.storage.sqlite.log_writer import LogWriter
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
 from broker.storage.sqlite.outbox_index import OutboxIndex
 from broker.storage.sqlite.schema import connect, migrate
@@ -227,7 +228,7 @@ class SqliteStorage:
         self.path = path
         self._readers = readers
         self._writer = GroupCommitWriter(path)
-        self._access_log = access_log.AccessLogBuffer(self._writer)
+        self._access_log = LogWriter(path)
         self._outbox = OutboxIndex()  # used only by the process that delivers
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -245,7 +246,7 @@ class SqliteStorage:
         self._pool = ThreadPoolExecutor(max_workers=self._readers, thread_name_prefix="sqlite-reader")
 
     async def close(self) -> None:
-        await self._access_log.flush()
+        await self._access_log.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -683,11 +684,8 @@ class SqliteStorage:
         if not records:
             return
         done = self._access_log.add(tenant, records, seal, now=wait)
-        if wait:
-            try:
-                await asyncio.shield(done)
-            except sqlite3.Error as exc:
-                raise StorageUnavailable(str(exc)) from exc
+        if done is not None:
+            await asyncio.shield(done)
 
     async def read_access_log(
         self,
@@ -699,16 +697,11 @@ class SqliteStorage:
         until: float | None = None,
         page: Page | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        await self._log_committed()
+        await self._access_log.flush()  # records appended before are committed
         return await self._read(lambda conn: access_log.read(conn, tenant, subject, recipient, since, until, page))
 
-    async def _log_committed(self) -> None:
-        """Access-log records appended before this call are committed (held ones are sent now)."""
-        await self._access_log.flush()
-        await self._write(lambda conn: None)
-
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
-        await self._log_committed()
+        await self._access_log.flush()  # records appended before are committed
 
         def run(conn: sqlite3.Connection) -> tuple[int, str]:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (access_log.head_key(tenant),)).fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from broker.storage.sqlite import access_log, functions, subjects
+from broker.storage.sqlite.connection import open_connection
 
 SCHEMA_VERSION = 1
 
@@ -106,12 +107,8 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) ->
 
 
 def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # a commit fsyncs the WAL: acknowledged means durable
-    conn.execute("PRAGMA busy_timeout=30000")
-    if readonly:
-        conn.execute("PRAGMA query_only=ON")
+    """A connection with the store's settings and the SQL functions that queries use."""
+    conn = open_connection(path, readonly=readonly)
     functions.install(conn)
     return conn
 

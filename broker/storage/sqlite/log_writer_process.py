@@ -1,0 +1,175 @@
+"""`python -m broker.storage.sqlite.log_writer_process PATH TOKEN`: the access log's own writer.
+
+A serving process hands its access-log records to this child over a pipe and goes on (the parent
+side is `log_writer.LogWriter`). The child seals, packs and appends them to the store's file with
+its own connection, so that work runs outside the serving process's GIL: the serving process is
+bound by the one core its Python code can use, and the log's Python work, a few microseconds per
+record with one record per personal entity shown, had taken about a tenth of it.
+
+Protocol. Down the pipe (stdin): frames, each a 4-byte little-endian length and an orjson array
+`[number, tenant, seal, records]`, numbered from 1 in order; `seal` names a module-level function
+(`module:name`). Up (stdout), one JSON object per line: `{"ready": n}` once at start, then `{"ok":
+n}` after each commit, or `{"failed": n, "error": ...}` when a transaction could not commit (its
+records are dropped, as a failed write is). `n` is the highest frame number settled.
+
+Every frame taken is appended in one transaction with the others read at the same time, and the
+transaction also records, under `access_log_writer:TOKEN` in `meta`, the last frame number in it.
+A child started again for the same parent (after a crash) reads that mark, says it in `ready`, and
+skips the frames the parent sends again that were committed already: none is lost, none is
+written twice. The child stops at end of input, once all it read is committed; it ignores SIGINT
+and SIGTERM, so that a signal to the process group lets the parent close it in order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import select
+import signal
+import sqlite3
+import struct
+import sys
+from typing import Any, BinaryIO, Callable, Iterator
+
+import orjson
+
+from broker.storage.sqlite import access_log
+from broker.storage.sqlite.connection import open_connection
+
+_LENGTH = struct.Struct("<I")
+READ_SIZE = 1 << 20
+
+
+def mark_key(token: str) -> str:
+    return f"access_log_writer:{token}"
+
+
+def encode(number: int, tenant: str, seal: str, records: list[dict[str, Any]]) -> bytes:
+    body = orjson.dumps([number, tenant, seal, records])
+    return _LENGTH.pack(len(body)) + body
+
+
+def seal_name(seal: Callable[..., Any]) -> str:
+    """`module:name` of a seal function, checked to be importable as such."""
+    name = f"{getattr(seal, '__module__', '')}:{getattr(seal, '__qualname__', '')}"
+    if resolve(name) is not seal:
+        raise TypeError(f"the access-log seal must be a module-level function, not {seal!r}")
+    return name
+
+
+def resolve(name: str) -> Callable[..., Any] | None:
+    module, _, qualname = name.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return found if callable(found) else None
+
+
+class FrameReader:
+    """Whole frames from a file descriptor: each call blocks for one, then takes all that are there."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._eof = False
+
+    def frames(self) -> list[list[Any]] | None:
+        """The frames read now, or None at end of input (a frame cut short by it is dropped)."""
+        while True:
+            found = self._take()
+            if found:
+                return found
+            if self._eof:
+                return None
+            self._read()  # blocks until something comes
+            while not self._eof and select.select([self._fd], [], [], 0)[0]:
+                self._read()
+
+    def _read(self) -> None:
+        chunk = os.read(self._fd, READ_SIZE)
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._eof = True
+
+    def _take(self) -> list[list[Any]]:
+        found, at, buffer = [], 0, self._buffer
+        while len(buffer) - at >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buffer, at)
+            end = at + _LENGTH.size + size
+            if end > len(buffer):
+                break
+            found.append(orjson.loads(buffer[at + _LENGTH.size : end]))
+            at = end
+        del buffer[:at]
+        return found
+
+
+def _say(out: BinaryIO, **message: Any) -> None:
+    out.write(orjson.dumps(message) + b"\n")
+    out.flush()
+
+
+def _committed(conn: sqlite3.Connection, token: str) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (mark_key(token),)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _batches(frames: list[list[Any]], done: int) -> Iterator[tuple[int, access_log.Batch]]:
+    seals: dict[str, Callable[..., Any]] = {}
+    for number, tenant, name, records in frames:
+        if number <= done:  # sent again after a restart: committed before it
+            continue
+        seal = seals.get(name) or resolve(name)
+        if seal is None:
+            raise LookupError(f"unknown access-log seal {name!r}")
+        seals[name] = seal
+        yield number, (tenant, records, seal)
+
+
+def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None:
+    """Append what arrives on `inp` until its end, acknowledging each commit on `out`."""
+    done = _committed(conn, token)
+    _say(out, ready=done)
+    reader = FrameReader(inp)
+    while (frames := reader.frames()) is not None:
+        last = max(frame[0] for frame in frames)
+        if last <= done:
+            _say(out, ok=done)
+            continue
+        try:
+            batches = [batch for _, batch in _batches(frames, done)]
+            conn.execute("BEGIN IMMEDIATE")
+            access_log.append(conn, batches)
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (mark_key(token), str(last)),
+            )
+            conn.execute("COMMIT")
+        except Exception as exc:  # the transaction's records are dropped; the parent is told
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            done = last
+            _say(out, failed=last, error=repr(exc))
+        else:
+            done = last
+            _say(out, ok=last)
+    conn.execute("DELETE FROM meta WHERE key = ?", (mark_key(token),))
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    path, token = sys.argv[1], sys.argv[2]
+    conn = open_connection(path)
+    try:
+        serve(conn, token, sys.stdin.fileno(), sys.stdout.buffer)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()
