@@ -6,6 +6,8 @@ import asyncio
 import io
 import os
 import signal
+import subprocess
+import sys
 import sqlite3
 import threading
 import time
@@ -139,18 +141,35 @@ async def test_frames_sent_again_after_a_restart_are_skipped_when_committed_befo
     conn.execute("INSERT INTO meta(key, value) VALUES(?, '0')", (mark_key("tok"),))
     conn.close()
     # a first child commits frames 1-3, then dies before the parent reads its acknowledgement
-    first = _serve(path, "tok", [encode(n, "t", SEAL, [_record(n)]) for n in (1, 2, 3)])
-    assert first[0] == {"ready": 0} and first[-1] == {"ok": 3}
+    first = _serve(path, "tok", [encode(n, "t", SEAL, [_record(n)], ack=True) for n in (1, 2, 3)])
+    assert first[0] == {"ready": 0} and first[-1]["ok"] == 3
     conn = open_connection(path)
     conn.execute("INSERT INTO meta(key, value) VALUES(?, '3')", (mark_key("tok2"),))  # as if it had not stopped
     conn.close()
     # the next child of that parent is sent 1-5 again: it says 3 were done and appends 4 and 5 only
-    again = _serve(path, "tok2", [encode(n, "t", SEAL, [_record(n)]) for n in (1, 2, 3, 4, 5)])
-    assert again[0] == {"ready": 3} and again[-1] == {"ok": 5}
+    again = _serve(path, "tok2", [encode(n, "t", SEAL, [_record(n)], ack=True) for n in (1, 2, 3, 4, 5)])
+    assert again[0] == {"ready": 3} and again[-1]["ok"] == 5
     store = SqliteStorage(path)
     await store.start()
     try:
         assert await _entity_ids(store) == ["E1", "E2", "E3", "E4", "E5"]
+    finally:
+        await store.close()
+
+
+async def test_the_child_acknowledges_only_when_asked_or_after_the_interval(tmp_path: Path):
+    path = str(tmp_path / "a.db")
+    store = SqliteStorage(path)
+    await store.start()
+    await store.close()
+    unasked = [encode(n, "t", SEAL, [_record(n)], ack=False) for n in (1, 2)]
+    assert _serve(path, "tok", unasked) == [{"ready": 0}]  # committed, not said: nobody waits
+    asked = [encode(n, "t", SEAL, [_record(n)], ack=False) for n in (3, 4)] + [encode(5, "", "", [], ack=True)]
+    assert _serve(path, "tok2", asked) == [{"ready": 0}, {"ok": 5, "commits": 1}]
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        assert await _entity_ids(store) == ["E1", "E2", "E3", "E4"]
     finally:
         await store.close()
 
@@ -197,3 +216,27 @@ async def test_a_store_that_never_logs_starts_no_writer_process(tmp_path: Path):
         started = time.monotonic()
         await store.close()
         assert time.monotonic() - started < 5
+
+
+async def test_a_child_whose_parent_is_gone_commits_all_of_its_input(tmp_path: Path):
+    path = str(tmp_path / "o.db")
+    store = SqliteStorage(path)
+    await store.start()
+    await store.close()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "broker.storage.sqlite.log_writer_process", path, "orphan"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdout.close()  # as after a SIGKILL of the parent: every `ready` or `ok` meets a broken pipe
+    child.stdin.write(b"".join(encode(n, "t", SEAL, [_record(n)], ack=True) for n in (1, 2, 3)))
+    child.stdin.close()
+    assert child.stderr is not None
+    errors = await asyncio.to_thread(child.stderr.read)
+    assert await asyncio.to_thread(child.wait, 30) == 0, errors.decode()
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        assert await _entity_ids(store) == ["E1", "E2", "E3"]
+    finally:
+        await store.close()

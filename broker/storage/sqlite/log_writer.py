@@ -6,7 +6,8 @@ crash of this process (the child reads its input to the end and commits it). A w
 go at once (the pipe is full) waits in `overflow` for a sender thread, so the event loop never
 blocks on the child. Frames stay in `unacked` until the child says they are committed; if the
 child dies, it is started again and they are sent again, and it skips the ones it had committed
-(see the protocol there). `now=True` gives a future that settles at the commit.
+(see the protocol there). `now=True` gives a future that settles at the commit; only then, and
+for `flush`, does the child acknowledge at once (otherwise every `ACK_INTERVAL`).
 
 The child is started on the first append, so a store that never logs never starts it.
 """
@@ -75,31 +76,14 @@ class LogWriter:
         if name is None:
             name = self._seals[seal] = seal_name(seal)
         with self._changed:
-            if self._closing:
-                raise StorageUnavailable("the store is closed")
-            number = self._next + 1
-            frame = encode(number, tenant, name, records)  # raises on a record that is not JSON: nothing sent
-            self._next = number
-            self._unacked.append((number, frame))
-            fut = None
-            if now:
-                loop = asyncio.get_running_loop()
-                fut = loop.create_future()
-                self._waiters[number] = [(loop, fut)]
-            if self._proc is None and not self._restarting:
-                self._start()
-            elif self._proc is not None:
-                self._send(frame)
-        return fut
+            return self._hand_over(tenant, name, records, wait=now)
 
     async def flush(self) -> None:
         """Wait until everything handed over so far is committed (or has failed, which is logged)."""
-        loop = asyncio.get_running_loop()
         with self._changed:
-            if not self._unacked:
+            if not self._unacked or self._closing:
                 return
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiters.setdefault(self._unacked[-1][0], []).append((loop, fut))
+            fut = self._hand_over("", "", [], wait=True)  # asks the child to say how far it is
         try:
             await asyncio.shield(fut)
         except Exception:  # reported when it failed; a read of the log goes on without them
@@ -120,6 +104,24 @@ class LogWriter:
                 await asyncio.to_thread(thread.join, STOP_TIMEOUT)
 
     # -- the pipe (called with the lock held) ------------------------------------------------
+    def _hand_over(self, tenant: str, seal: str, records: list[dict[str, Any]], *, wait: bool) -> asyncio.Future[None] | None:
+        if self._closing:
+            raise StorageUnavailable("the store is closed")
+        number = self._next + 1
+        frame = encode(number, tenant, seal, records, ack=wait)  # raises on a record that is not JSON: nothing sent
+        self._next = number
+        self._unacked.append((number, frame))
+        fut = None
+        if wait:
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            self._waiters[number] = [(loop, fut)]
+        if self._proc is None and not self._restarting:
+            self._start()
+        elif self._proc is not None:
+            self._send(frame)
+        return fut
+
     def _start(self) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "broker.storage.sqlite.log_writer_process", self._path, self._token],
@@ -199,7 +201,7 @@ class LogWriter:
                 event(logging.ERROR, "access log append failed", error=message.get("error"))
                 self._settle(message["failed"], StorageUnavailable(f"access log append failed: {message.get('error')}"))
             elif "ok" in message:
-                self.commits += 1
+                self.commits += message["commits"]
                 self._settle(message["ok"], None)
             else:
                 self._settle(message.get("ready", 0), None)

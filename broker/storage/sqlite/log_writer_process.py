@@ -7,16 +7,21 @@ bound by the one core its Python code can use, and the log's Python work, a few 
 record with one record per personal entity shown, had taken about a tenth of it.
 
 Protocol. Down the pipe (stdin): frames, each a 4-byte little-endian length and an orjson array
-`[number, tenant, seal, records]`, numbered from 1 in order; `seal` names a module-level function
-(`module:name`). Up (stdout), one JSON object per line: `{"ready": n}` once at start, then `{"ok":
-n}` after each commit, or `{"failed": n, "error": ...}` when a transaction could not commit (its
-records are dropped, as a failed write is). `n` is the highest frame number settled.
+`[number, tenant, seal, records, ack]`, numbered from 1 in order; `seal` names a module-level
+function (`module:name`); a frame without records only asks for an acknowledgement. Up (stdout),
+one JSON object per line: `{"ready": n}` once at start; `{"ok": n, "commits": k}` after a commit
+that took a frame with `ack` true, or when `ACK_INTERVAL` has passed since the last one (k
+transactions committed since it); `{"failed": n, "error": ...}` at once when a transaction could
+not commit (its records are dropped, as a failed write is). `n` is the highest frame number
+settled. Acknowledgements are few because each costs the parent a wake-up of a thread under its
+GIL; the parent asks for one when something waits for it.
 
 Every frame taken is appended in one transaction with the others read at the same time, and the
 transaction also records, under `access_log_writer:TOKEN` in `meta`, the last frame number in it.
 A child started again for the same parent (after a crash) reads that mark, says it in `ready`, and
 skips the frames the parent sends again that were committed already: none is lost, none is
-written twice. The child stops at end of input, once all it read is committed; it ignores SIGINT
+written twice. The child stops at end of input, once all it read is committed, even when its parent
+was killed and nobody reads its acknowledgements any more (it goes on silent); it ignores SIGINT
 and SIGTERM, so that a signal to the process group lets the parent close it in order.
 """
 
@@ -29,6 +34,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import time
 from typing import Any, BinaryIO, Callable, Iterator
 
 import orjson
@@ -38,14 +44,15 @@ from broker.storage.sqlite.connection import open_connection
 
 _LENGTH = struct.Struct("<I")
 READ_SIZE = 1 << 20
+ACK_INTERVAL = 0.05  # seconds: how stale the parent's list of frames not yet committed may get
 
 
 def mark_key(token: str) -> str:
     return f"access_log_writer:{token}"
 
 
-def encode(number: int, tenant: str, seal: str, records: list[dict[str, Any]]) -> bytes:
-    body = orjson.dumps([number, tenant, seal, records])
+def encode(number: int, tenant: str, seal: str, records: list[dict[str, Any]], *, ack: bool) -> bytes:
+    body = orjson.dumps([number, tenant, seal, records, ack])
     return _LENGTH.pack(len(body)) + body
 
 
@@ -108,9 +115,25 @@ class FrameReader:
         return found
 
 
-def _say(out: BinaryIO, **message: Any) -> None:
-    out.write(orjson.dumps(message) + b"\n")
-    out.flush()
+class Parent:
+    """The acknowledgement channel up to the parent; silent from the first write that fails.
+
+    A parent killed (SIGKILL, a crash) leaves its child with frames still to commit and nobody to
+    tell: the child must go on to the end of its input, not die of a broken pipe on `ready` or an
+    acknowledgement, or the disclosures of answers already sent would be lost.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out: BinaryIO | None = out
+
+    def say(self, **message: Any) -> None:
+        if self._out is None:
+            return
+        try:
+            self._out.write(orjson.dumps(message) + b"\n")
+            self._out.flush()
+        except (OSError, ValueError):  # the parent is gone (EPIPE) or closed its end
+            self._out = None
 
 
 def _committed(conn: sqlite3.Connection, token: str) -> int:
@@ -120,8 +143,8 @@ def _committed(conn: sqlite3.Connection, token: str) -> int:
 
 def _batches(frames: list[list[Any]], done: int) -> Iterator[tuple[int, access_log.Batch]]:
     seals: dict[str, Callable[..., Any]] = {}
-    for number, tenant, name, records in frames:
-        if number <= done:  # sent again after a restart: committed before it
+    for number, tenant, name, records, _ in frames:
+        if number <= done or not records:  # sent again after a restart (committed before it), or a bare ask
             continue
         seal = seals.get(name) or resolve(name)
         if seal is None:
@@ -131,14 +154,19 @@ def _batches(frames: list[list[Any]], done: int) -> Iterator[tuple[int, access_l
 
 
 def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None:
-    """Append what arrives on `inp` until its end, acknowledging each commit on `out`."""
+    """Append what arrives on `inp` until its end, acknowledging commits on `out` while it listens."""
+    parent = Parent(out)
     done = _committed(conn, token)
-    _say(out, ready=done)
+    parent.say(ready=done)
     reader = FrameReader(inp)
+    said, commits = time.monotonic(), 0
     while (frames := reader.frames()) is not None:
         last = max(frame[0] for frame in frames)
+        asked = any(frame[4] for frame in frames)
         if last <= done:
-            _say(out, ok=done)
+            if asked:
+                parent.say(ok=done, commits=commits)
+                said, commits = time.monotonic(), 0
             continue
         try:
             batches = [batch for _, batch in _batches(frames, done)]
@@ -153,10 +181,12 @@ def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             done = last
-            _say(out, failed=last, error=repr(exc))
+            parent.say(failed=last, error=repr(exc))
         else:
-            done = last
-            _say(out, ok=last)
+            done, commits = last, commits + 1
+            if asked or time.monotonic() - said >= ACK_INTERVAL:
+                parent.say(ok=last, commits=commits)
+                said, commits = time.monotonic(), 0
     conn.execute("DELETE FROM meta WHERE key = ?", (mark_key(token),))
 
 
@@ -166,7 +196,8 @@ def main() -> None:
     path, token = sys.argv[1], sys.argv[2]
     conn = open_connection(path)
     try:
-        serve(conn, token, sys.stdin.fileno(), sys.stdout.buffer)
+        with open(sys.stdout.fileno(), "wb", buffering=0, closefd=False) as out:  # nothing left buffered at exit
+            serve(conn, token, sys.stdin.fileno(), out)
     finally:
         conn.close()
 
