@@ -166,6 +166,7 @@ async def test_the_child_acknowledges_only_when_asked_or_after_the_interval(tmp_
     assert _serve(path, "tok", unasked) == [{"ready": 0}]  # committed, not said: nobody waits
     asked = [encode(n, "t", SEAL, [_record(n)], ack=False) for n in (3, 4)] + [encode(5, "", "", [], ack=True)]
     assert _serve(path, "tok2", asked) == [{"ready": 0}, {"ok": 5, "commits": 1}]
+    assert _serve(path, "tok3", [encode(1, "", "", [], ack=True)]) == [{"ready": 0}, {"ok": 1, "commits": 0}]  # no transaction
     store = SqliteStorage(path)
     await store.start()
     try:

@@ -163,29 +163,25 @@ def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None
     while (frames := reader.frames()) is not None:
         last = max(frame[0] for frame in frames)
         asked = any(frame[4] for frame in frames)
-        if last <= done:
-            if asked:
-                parent.say(ok=done, commits=commits)
-                said, commits = time.monotonic(), 0
-            continue
         try:
             batches = [batch for _, batch in _batches(frames, done)]
-            conn.execute("BEGIN IMMEDIATE")
-            access_log.append(conn, batches)
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (mark_key(token), str(last)),
-            )
-            conn.execute("COMMIT")
+            if batches:  # none when all was committed before a restart, or for a bare ask
+                conn.execute("BEGIN IMMEDIATE")
+                access_log.append(conn, batches)
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (mark_key(token), str(last)),
+                )
+                conn.execute("COMMIT")
         except Exception as exc:  # the transaction's records are dropped; the parent is told
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             done = last
             parent.say(failed=last, error=repr(exc))
         else:
-            done, commits = last, commits + 1
+            done, commits = max(done, last), commits + bool(batches)
             if asked or time.monotonic() - said >= ACK_INTERVAL:
-                parent.say(ok=last, commits=commits)
+                parent.say(ok=done, commits=commits)
                 said, commits = time.monotonic(), 0
     conn.execute("DELETE FROM meta WHERE key = ?", (mark_key(token),))
 
