@@ -7,7 +7,8 @@ go at once (the pipe is full) waits in `overflow` for a sender thread, so the ev
 blocks on the child. Frames stay in `unacked` until the child says they are committed; if the
 child dies, it is started again and they are sent again, and it skips the ones it had committed
 (see the protocol there). `now=True` gives a future that settles at the commit; only then, and
-for `flush`, does the child acknowledge at once (otherwise every `ACK_INTERVAL`).
+for `flush`, does the child acknowledge at once (otherwise at a commit `ACK_INTERVAL` or more after
+its last acknowledgement).
 
 The child is started on the first append, so a store that never logs never starts it.
 """

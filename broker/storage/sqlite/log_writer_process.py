@@ -9,9 +9,10 @@ record with one record per personal entity shown, had taken about a tenth of it.
 Protocol. Down the pipe (stdin): frames, each a 4-byte little-endian length and an orjson array
 `[number, tenant, seal, records, ack]`, numbered from 1 in order; `seal` names a module-level
 function (`module:name`); a frame without records only asks for an acknowledgement. Up (stdout),
-one JSON object per line: `{"ready": n}` once at start; `{"ok": n, "commits": k}` after a commit
-that took a frame with `ack` true, or when `ACK_INTERVAL` has passed since the last one (k
-transactions committed since it); `{"failed": n, "error": ...}` at once when a transaction could
+one JSON object per line: `{"ready": n}` once at start; `{"ok": n, "commits": k}` after a read
+of frames one of which has `ack` true, or after a commit at least `ACK_INTERVAL` after the last
+acknowledgement (k transactions committed since it; a quiet child says nothing, and the parent
+keeps the frames committed since its last `ok` until it asks or more come); `{"failed": n, "error": ...}` at once when a transaction could
 not commit (its records are dropped, as a failed write is). `n` is the highest frame number
 settled. Acknowledgements are few because each costs the parent a wake-up of a thread under its
 GIL; the parent asks for one when something waits for it.
