@@ -7,6 +7,102 @@ COMPONENT = {"entity": "Entity", "attribute": "Attribute", "metadata": "Metadata
              "statistics": "StatisticsRequest"}
 
 
+# the body and rendering of a registration (Orion's `dataProvided`, `provider`, ...)
+REGISTRATION_SCHEMA = json.loads(r"""{
+ "type": "object",
+ "required": [
+  "dataProvided",
+  "provider"
+ ],
+ "description": "An NGSI-v2 context provider registration, as Orion 4.x takes and renders it.",
+ "properties": {
+  "id": {
+   "type": "string",
+   "readOnly": true
+  },
+  "description": {
+   "type": "string",
+   "maxLength": 1024
+  },
+  "dataProvided": {
+   "type": "object",
+   "properties": {
+    "entities": {
+     "type": "array",
+     "items": {
+      "type": "object",
+      "properties": {
+       "id": {
+        "type": "string"
+       },
+       "idPattern": {
+        "type": "string",
+        "description": "Only `.*` (Orion)."
+       },
+       "type": {
+        "type": "string"
+       }
+      }
+     }
+    },
+    "attrs": {
+     "type": "array",
+     "items": {
+      "type": "string",
+      "minLength": 1
+     }
+    }
+   }
+  },
+  "provider": {
+   "type": "object",
+   "required": [
+    "http"
+   ],
+   "properties": {
+    "http": {
+     "type": "object",
+     "required": [
+      "url"
+     ],
+     "properties": {
+      "url": {
+       "type": "string",
+       "format": "uri"
+      }
+     }
+    },
+    "supportedForwardingMode": {
+     "type": "string",
+     "enum": [
+      "all",
+      "none",
+      "query",
+      "update"
+     ],
+     "default": "all"
+    },
+    "legacyForwarding": {
+     "type": "boolean",
+     "default": false
+    }
+   }
+  },
+  "expires": {
+   "type": "string",
+   "description": "ISO 8601; rendered in whole seconds with `.00Z`, as Orion does."
+  },
+  "status": {
+   "type": "string",
+   "enum": [
+    "active",
+    "inactive"
+   ]
+  }
+ }
+}""")
+
+
 def embed(name):
     """The schema file as a component: no `$id`/`$schema`, every `$ref` rewritten to a component pointer."""
     doc = json.loads((OUT / f"{name}.schema.json").read_text())
@@ -274,6 +370,32 @@ paths = {
             json_body(ref("schemas", "Subscription"), "The fields to change."), tags=["subscriptions"]),
         "delete": op("deleteSubscription", "Delete a subscription", "Deletes the subscription.",
             [ref("parameters", "subscriptionId")], {"204": NO_CONTENT("Deleted."), **errors(400, 404)}, tags=["subscriptions"]),
+    },
+    "/v2/registrations": {
+        "get": op("listRegistrations", "List registrations",
+            "The tenant's context provider registrations in creation order, `limit` at a time (default 20, at most "
+            "1000); with a `Fiware-ServicePath` other than `/#`, only those of exactly that path (Orion).",
+            [ref("parameters", "limit"), ref("parameters", "offset"), options(["count"], "`count` adds `Fiware-Total-Count`.")],
+            {"200": resp("The page of registrations.", {"type": "array", "items": ref("schemas", "Registration")},
+                         {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
+             **errors(400, 406)}, tags=["registrations"]),
+        "post": op("createRegistration", "Create a registration",
+            "Registers a context provider for the service path of the request (default `/`). Stored and served as "
+            "Orion does; requests are not forwarded to the provider.",
+            [], {"201": resp("Created; no body.", None, {"Location": ref("headers", "RegistrationLocation")}),
+                 **errors(400, 411, 413, 415), "501": ref("responses", "NotImplemented")},
+            json_body(ref("schemas", "Registration"), "The registration: `dataProvided`, `provider` and optional "
+                      "`description`, `expires`, `status`."), tags=["registrations"]),
+    },
+    "/v2/registrations/{registrationId}": {
+        "get": op("retrieveRegistration", "Retrieve a registration",
+            "The registration (the service path is not taken into account, as in Orion).",
+            [ref("parameters", "registrationId")],
+            {"200": resp("The registration.", ref("schemas", "Registration")), **errors(400, 404, 406)},
+            tags=["registrations"]),
+        "delete": op("deleteRegistration", "Delete a registration", "Deletes the registration.",
+            [ref("parameters", "registrationId")], {"204": NO_CONTENT("Deleted."), **errors(400, 404)},
+            tags=["registrations"]),
     },
     "/v2/types": {"get": op("listEntityTypes", "List entity types",
         "The entity types in the service path(s), sorted by name, each with its attributes (and their types) and entity count.",
@@ -655,6 +777,14 @@ components["securitySchemes"] = {"bearerAuth": {
 components["responses"]["MethodNotAllowed"] = resp("`MethodNotAllowed`: the path exists but not with this method.",
                                                    ref("schemas", "Error"), {"Allow": ref("headers", "Allow")})
 
+components["schemas"]["Registration"] = REGISTRATION_SCHEMA
+components["parameters"]["registrationId"] = {"name": "registrationId", "in": "path", "required": True,
+                                              "description": "Registration id.", "schema": {"type": "string"}}
+components["headers"]["RegistrationLocation"] = {"description": "`/v2/registrations/{registrationId}`.",
+                                                 "schema": {"type": "string"}}
+components["responses"]["NotImplemented"] = resp(
+    "Not implemented, as in Orion: a registration `idPattern` other than `.*`, or a `typePattern`.", ref("schemas", "Error"))
+
 doc = {
     "openapi": "3.1.0",
     "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -674,6 +804,7 @@ doc = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "tags": [{"name": "meta"}, {"name": "entities"}, {"name": "attributes"}, {"name": "types"}, {"name": "batch"}, {"name": "subscriptions"},
+             {"name": "registrations", "description": "Context provider registrations (`/v2/registrations`): stored and served as Orion does, without forwarding."},
              {"name": "personal", "description": "Personal data: personal types, consents and their receipts, the access "
                                                  "log, residents' export and erasure, k-anonymous statistics."}],
     "paths": paths,
