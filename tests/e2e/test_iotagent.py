@@ -12,7 +12,7 @@ Skipped only where Node.js is missing; the library is installed by `make iotagen
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
@@ -150,10 +150,13 @@ def test_timestamp_in_a_time_zone_is_stored_in_utc(stack) -> None:
     broker, agent = stack
     device = tutorial_sensor("zoned001", "urn:ngsi-ld:Temperature:zoned", timestamp=True, timezone="Europe/Berlin")
     provision(agent, device)
-    assert measure(agent, "zoned001", "t|7") == 200, agent.logs()  # the agent stamps it: local time, +01:00
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    assert measure(agent, "zoned001", "t|7") == 200, agent.logs()  # the agent stamps it in local time (+01:00)
+    after = datetime.now(timezone.utc)
     stored = entity(broker, "urn:ngsi-ld:Temperature:zoned")
     assert stored["TimeInstant"]["type"] == "DateTime"
     assert stored["TimeInstant"]["value"].endswith("Z")
+    assert before <= datetime.fromisoformat(stored["TimeInstant"]["value"].replace("Z", "+00:00")) <= after
     assert stored["temperature"]["metadata"]["TimeInstant"]["value"] == stored["TimeInstant"]["value"]
 
 
@@ -177,7 +180,8 @@ def test_multi_measure_without_timestamps_keeps_the_payload_order(stack) -> None
 def test_measure_of_an_unknown_device_autoprovisions_it_from_the_service_group(stack) -> None:
     broker, agent = stack
     assert measure(agent, "motion999", "c|1") == 200, agent.logs()
-    assert entity(broker, "Thing:motion999", options="keyValues") == {"id": "Thing:motion999", "type": "Thing", "c": "1"}
+    stored = entity(broker, "Thing:motion999", options="keyValues")
+    assert stored == {"id": "Thing:motion999", "type": "Thing", "c": "1"}
     r = call("GET", f"{agent.north_url}/iot/devices/motion999", headers=FIWARE)
     assert r.status == 200
     assert r.json()["entity_name"] == "Thing:motion999"

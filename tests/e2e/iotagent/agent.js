@@ -156,11 +156,11 @@ function pushCommand(device, command, callback) {
                 const text = Buffer.concat(chunks).toString('utf8');
                 const sep = text.indexOf('|');
                 const result = sep === -1 ? text : text.slice(sep + 1);
-                callback(null, response.statusCode === 200 ? 'OK' : 'ERROR', result);
+                callback(response.statusCode === 200 ? 'OK' : 'ERROR', result);
             });
         }
     );
-    request.on('error', (error) => callback(null, 'ERROR', error.message));
+    request.on('error', (error) => callback('ERROR', error.message));
     request.end(body);
 }
 
@@ -178,16 +178,22 @@ function notificationHandler(device, values, callback) {
     }
     callback(); // the notification is accepted; the command runs on
     for (const command of commands) {
-        iotAgentLib.setCommandResult(device.name, RESOURCE, device.apikey, command.name, ' ', 'PENDING', device, () => {
-            pushCommand(device, command, (error, status, result) => {
-                iotAgentLib.setCommandResult(device.name, RESOURCE, device.apikey, command.name, result, status, device, (e) => {
-                    if (e) {
-                        process.stderr.write('command result not stored: ' + e.message + '\n');
-                    }
-                });
-            });
+        storeResult(device, command.name, 'PENDING', ' ', () => {
+            pushCommand(device, command, (status, result) => storeResult(device, command.name, status, result));
         });
     }
+}
+
+/** <command>_status and <command>_info on the device's entity. */
+function storeResult(device, commandName, status, result, done) {
+    iotAgentLib.setCommandResult(device.name, RESOURCE, device.apikey, commandName, result, status, device, (e) => {
+        if (e) {
+            process.stderr.write('command ' + status + ' not stored: ' + e.message + '\n');
+        }
+        if (done) {
+            done();
+        }
+    });
 }
 
 function main() {
