@@ -12,7 +12,7 @@ CACHE    ?= $(HOME)/.cache/area-broker
 FERRETDB := $(CACHE)/bin/ferretdb-$(FERRETDB_VERSION)
 GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 
-.PHONY: run test bench clean mosquitto ferretdb
+.PHONY: run test bench clean mosquitto ferretdb iotagent
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m broker $(ARGS)
 
-test: $(STAMP) mosquitto $(FERRETDB)
+test: $(STAMP) mosquitto $(FERRETDB) iotagent
 	FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider
 
 ferretdb: $(FERRETDB)
@@ -46,6 +46,16 @@ mosquitto:
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || \
 	  (apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null) || \
 	  echo "mosquitto could not be installed: the MQTT tests will be skipped"
+
+# The IoT Agent end-to-end test runs FIWARE's IoT Agent library (npm iotagent-node-lib, pinned by
+# tests/e2e/iotagent/package-lock.json) under Node.js; without Node the test is skipped
+IOTAGENT := tests/e2e/iotagent
+iotagent:
+	@if [ -d $(IOTAGENT)/node_modules/iotagent-node-lib ]; then :; \
+	elif ! command -v npm >/dev/null; then \
+	  echo "npm not found: the IoT Agent end-to-end test will be skipped (install Node.js >= 20 to run it)"; \
+	else cd $(IOTAGENT) && npm ci --no-audit --no-fund || \
+	  echo "npm ci failed in $(IOTAGENT): the IoT Agent end-to-end test will fail"; fi
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.entities

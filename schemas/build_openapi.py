@@ -247,7 +247,8 @@ paths = {
             [options(["keyValues", "upsert", "forcedUpdate", "flowControl"], "`keyValues`: the body holds attribute values; "
                      "`upsert`: update the entity if it exists.")],
             {"201": resp("Created; no body.", None, {"Location": ref("headers", "Location")}),
-             "204": resp("With `options=upsert`: created or updated; no body."),
+             "204": resp("With `options=upsert`: created or updated (Orion answers 204 to every upsert); no body.",
+                         None, {"Location": ref("headers", "Location")}),
              **errors(*WRITE_ERRORS[:1], *WRITE_ERRORS[3:], 422)},
             json_body({"anyOf": [{"$ref": E}, {"$ref": E + "/$defs/keyValues"}]},
                       "The entity: normalized (`entity.schema.json`), or with `options=keyValues` its keyValues form "

@@ -136,12 +136,14 @@ async def test_same_id_and_type_in_other_service_path_is_a_different_entity(clie
     assert r.status == 201
 
 
-async def test_upsert_creates_with_201_then_updates_with_204(client: TestClient) -> None:
+async def test_upsert_creates_then_updates_both_with_204_and_location(client: TestClient) -> None:
     r = await create(client, {"id": "E", "type": "T", "a": {"value": 1}}, options="upsert")
-    assert r.status == 201
+    assert r.status == 204
     assert r.headers["Location"] == "/v2/entities/E?type=T"
+    assert await r.read() == b""
     r = await create(client, {"id": "E", "type": "T", "a": {"value": 5}, "b": {"value": "x"}}, options="upsert")
     assert r.status == 204
+    assert r.headers["Location"] == "/v2/entities/E?type=T"
     assert await r.read() == b""
     assert await get_json(client, "/v2/entities/E") == {
         "id": "E",
@@ -160,10 +162,66 @@ async def test_upsert_keeps_attributes_absent_from_the_request(client: TestClien
 
 async def test_upsert_with_key_values(client: TestClient) -> None:
     r = await create(client, {"id": "E", "a": 1}, options="upsert,keyValues")
-    assert r.status == 201
+    assert r.status == 204
     r = await create(client, {"id": "E", "a": 2}, options="keyValues,upsert")
     assert r.status == 204
     assert await get_json(client, "/v2/entities/E", options="keyValues") == {"id": "E", "type": "Thing", "a": 2}
+
+
+async def test_upsert_of_a_new_entity_answers_204_with_location_and_creates_it(client: TestClient) -> None:
+    r = await create(client, {"id": "Dev1", "type": "Device", "t": {"type": "Number", "value": 21}}, options="upsert")
+    assert r.status == 204
+    assert r.headers["Location"] == "/v2/entities/Dev1?type=Device"
+    assert "Content-Type" not in r.headers
+    assert await r.read() == b""
+    assert await get_json(client, "/v2/entities/Dev1", options="keyValues") == {"id": "Dev1", "type": "Device", "t": 21}
+
+
+async def test_upsert_headers_come_in_orion_order(client: TestClient) -> None:
+    for _ in range(2):  # new entity, then existing entity
+        r = await create(client, {"id": "E", "type": "T"}, options="upsert")
+        assert r.status == 204
+        assert list(r.headers.keys())[:3] == ["Date", "Fiware-Correlator", "Location"]
+
+
+async def test_upsert_without_type_locates_the_default_type(client: TestClient) -> None:
+    r = await create(client, {"id": "E", "a": {"value": 1}}, options="upsert")
+    assert r.status == 204
+    assert r.headers["Location"] == "/v2/entities/E?type=Thing"
+
+
+async def test_upsert_with_another_option_still_answers_204(client: TestClient) -> None:
+    r = await create(client, {"id": "E", "type": "T", "a": {"value": 1}}, options="upsert,flowControl")
+    assert r.status == 204
+    assert r.headers["Location"] == "/v2/entities/E?type=T"
+
+
+async def test_upsert_in_another_service_path_creates_a_separate_entity(client: TestClient) -> None:
+    assert (await create(client, {"id": "E", "type": "T", "a": {"value": 1}})).status == 201
+    r = await client.post(
+        "/v2/entities",
+        params={"options": "upsert"},
+        json={"id": "E", "type": "T", "a": {"value": 2}},
+        headers={"Fiware-ServicePath": "/x"},
+    )
+    assert r.status == 204
+    assert r.headers["Location"] == "/v2/entities/E?type=T"
+    r = await client.get("/v2/entities", params={"options": "keyValues"}, headers={"Fiware-ServicePath": "/#"})
+    assert sorted(e["a"] for e in await r.json()) == [1, 2]
+
+
+async def test_upsert_with_invalid_body_answers_400_and_creates_nothing(client: TestClient) -> None:
+    r = await create(client, {"id": "E", "type": "T", "a": {"value": "<bad>"}}, options="upsert")
+    assert r.status == 400
+    assert "Location" not in r.headers
+    r = await client.get("/v2/entities")
+    assert await r.json() == []
+
+
+async def test_plain_create_still_answers_201(client: TestClient) -> None:
+    r = await create(client, {"id": "E", "type": "T"}, options="keyValues")
+    assert r.status == 201
+    assert r.headers["Location"] == "/v2/entities/E?type=T"
 
 
 async def test_creation_sets_builtin_dates_equal(client: TestClient) -> None:

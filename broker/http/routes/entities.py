@@ -81,10 +81,16 @@ async def create_entity(request: web.Request) -> web.Response:
     entity = parse_entity(body, key_values="keyValues" in opts)
     ctx = context(request, write=True)
     check_entity_key_length(entity.id, entity.type, ctx.write_path)
-    was_created = await services(request).entities.create(ctx, entity, upsert="upsert" in opts)
-    if was_created:
-        return created(entity_location(entity.id, entity.type))
-    return no_content()
+    upsert = "upsert" in opts
+    await services(request).entities.create(ctx, entity, upsert=upsert)
+    location = entity_location(entity.id, entity.type)
+    if not upsert:
+        return created(location)
+    # Orion answers every successful upsert, of a new entity or an existing one, with 204 and the
+    # Location; IoT Agents take anything else (201 included) for an error
+    response = no_content()
+    response.headers["Location"] = location
+    return response
 
 
 def entity_ref(request: web.Request) -> EntityRef:
