@@ -8,9 +8,10 @@ A type clash that MongoDB would refuse (`$inc` on a string) is Orion's 500 "Data
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from broker.ngsi.errors import database_error
+from broker.ngsi.errors import bad_request, database_error
 
 OPERATORS = ("$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$set", "$unset")
 
@@ -51,6 +52,19 @@ def _db_error(op: str, detail: str) -> Exception:
     return database_error(f"update(): {op} - exception: {detail}")
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _in_range(op: str, result: float) -> float:
+    """An integer result beyond 64 bits becomes a double (Orion stores every number as one); a
+    result beyond a double's range is refused, as a JSON body holding it would be."""
+    if isinstance(result, int) and not _INT64[0] <= result <= _INT64[1]:
+        result = float(result)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise bad_request(f"{op}: result out of the range of a number")
+    return result
+
+
 def _ordered(a: Any, b: Any) -> bool:
     return (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
 
@@ -72,7 +86,7 @@ def _apply_one(op: str, operand: Any, current: Any) -> Any:
         base = 0 if missing else current
         if not _is_number(base):
             raise _db_error(op, "Cannot apply $inc/$mul to a value of non-numeric type")
-        return base + operand if op == "$inc" else base * operand
+        return _in_range(op, base + operand if op == "$inc" else base * operand)
     if op in ("$min", "$max"):
         if missing or current is None:
             return operand
