@@ -3,7 +3,8 @@
 On an attribute that does not exist yet (and in creations and replacements) the operand is applied
 to an empty reference: 0 for `$inc`/`$mul`, `{}` for `$set`, `[]` for `$push`/`$addToSet`;
 `$pull`, `$pullAll` and `$unset` then do nothing, so the attribute is not created (`SKIP`).
-A type clash that MongoDB would refuse (`$inc` on a string) is Orion's 500 "Database Error".
+A type clash that MongoDB would refuse (`$inc` on a string) is Orion's "Database Error" text, but
+as a 400: it is the client's input, and no client input gets a 5xx from this broker (Orion: 500).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from broker.ngsi.errors import bad_request, database_error
+from broker.ngsi.errors import bad_request
 
 OPERATORS = ("$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$set", "$unset")
 
@@ -49,7 +50,7 @@ def _each(operand: Any) -> tuple[list[Any], int | None]:
 
 
 def _db_error(op: str, detail: str) -> Exception:
-    return database_error(f"update(): {op} - exception: {detail}")
+    return bad_request(f"Database Error (update(): {op} - exception: {detail})")
 
 
 _INT64 = (-(2**63), 2**63 - 1)
