@@ -37,6 +37,7 @@ def make_app(config: Config) -> web.Application:
         issuer=config.authIssuer,
         audience=config.authAudience,
         required=config.authRequired,
+        max_lifetime=config.authMaxLifetime,
     )
     # the delivery worker process opens the SQLite file only: on MongoDB this process delivers, under
     # leases, since brokers on other machines may deliver from the same database too

@@ -34,6 +34,7 @@ class Config:
     authIssuer: str = ""
     authAudience: str = ""
     authRequired: bool = False
+    authMaxLifetime: int = 86400
     personalMinK: int = 10
     workers: int = 1
 
@@ -67,6 +68,10 @@ FLAGS: dict[str, tuple[str, str]] = {
     "authIssuer": ("BROKER_AUTH_ISSUER", "the `iss` bearer tokens must carry"),
     "authAudience": ("BROKER_AUTH_AUDIENCE", "the `aud` bearer tokens must carry"),
     "authRequired": ("BROKER_AUTH_REQUIRED", "every NGSI request needs a valid token, not only personal data"),
+    "authMaxLifetime": (
+        "BROKER_AUTH_MAX_LIFETIME",
+        "longest lifetime of a bearer token (exp - iat), seconds; 0 for no bound (default 86400)",
+    ),
     "personalMinK": ("BROKER_PERSONAL_MIN_K", "statistics cells with fewer distinct subjects are suppressed (default 10)"),
     "workers": (
         "BROKER_WORKERS",

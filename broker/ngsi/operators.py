@@ -3,14 +3,16 @@
 On an attribute that does not exist yet (and in creations and replacements) the operand is applied
 to an empty reference: 0 for `$inc`/`$mul`, `{}` for `$set`, `[]` for `$push`/`$addToSet`;
 `$pull`, `$pullAll` and `$unset` then do nothing, so the attribute is not created (`SKIP`).
-A type clash that MongoDB would refuse (`$inc` on a string) is Orion's 500 "Database Error".
+A type clash that MongoDB would refuse (`$inc` on a string) is Orion's "Database Error" text, but
+as a 400: it is the client's input, and no client input gets a 5xx from this broker (Orion: 500).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from broker.ngsi.errors import database_error
+from broker.ngsi.errors import bad_request
 
 OPERATORS = ("$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$set", "$unset")
 
@@ -48,7 +50,20 @@ def _each(operand: Any) -> tuple[list[Any], int | None]:
 
 
 def _db_error(op: str, detail: str) -> Exception:
-    return database_error(f"update(): {op} - exception: {detail}")
+    return bad_request(f"Database Error (update(): {op} - exception: {detail})")
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _in_range(op: str, result: float) -> float:
+    """An integer result beyond 64 bits becomes a double (Orion stores every number as one); a
+    result beyond a double's range is refused, as a JSON body holding it would be."""
+    if isinstance(result, int) and not _INT64[0] <= result <= _INT64[1]:
+        result = float(result)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise bad_request(f"{op}: result out of the range of a number")
+    return result
 
 
 def _ordered(a: Any, b: Any) -> bool:
@@ -72,7 +87,7 @@ def _apply_one(op: str, operand: Any, current: Any) -> Any:
         base = 0 if missing else current
         if not _is_number(base):
             raise _db_error(op, "Cannot apply $inc/$mul to a value of non-numeric type")
-        return base + operand if op == "$inc" else base * operand
+        return _in_range(op, base + operand if op == "$inc" else base * operand)
     if op in ("$min", "$max"):
         if missing or current is None:
             return operand

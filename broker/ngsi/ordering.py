@@ -3,7 +3,10 @@ attribute names (a dotted name orders by a path inside the attribute's value); `
 
 from __future__ import annotations
 
+from broker.ngsi.errors import bad_request
 from broker.storage.port import OrderKey
+
+MAX_ORDER_KEYS = 32  # MongoDB's limit on the keys of a sort, so Orion's too; SQLite's is 2,000 terms
 
 
 def parse_order_by(text: str | None) -> tuple[OrderKey, ...]:
@@ -21,4 +24,6 @@ def parse_order_by(text: str | None) -> tuple[OrderKey, ...]:
             continue
         attr, *sub = name.split(".")
         keys.append(OrderKey(attr, tuple(sub), descending))
+    if len(keys) > MAX_ORDER_KEYS:
+        raise bad_request(f"orderBy: too many keys: {len(keys)}, max supported: {MAX_ORDER_KEYS}")
     return tuple(keys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.ngsi.errors import NgsiError, bad_request
-from broker.ngsi.query.evaluate import compile_pattern
+from broker.ngsi.patterns import compile_pattern
 
 MAX_ID_LEN = 256
 MAX_NESTING = 50

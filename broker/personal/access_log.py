@@ -9,7 +9,7 @@ store keeps apart from the records. No attribute value is ever part of a record.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Collection
 
 import orjson
 
@@ -53,11 +53,12 @@ def seal(prev: str, record: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def verify(records: list[dict[str, Any]], head: tuple[int, str]) -> dict[str, Any]:
-    """`{"valid", "records", "firstInvalid"}` for a tenant's records in append order."""
+def verify(records: list[dict[str, Any]], head: tuple[int, str], faults: Collection[int] = ()) -> dict[str, Any]:
+    """`{"valid", "records", "firstInvalid"}` for a tenant's records in append order; `faults`
+    are the seqs the store found misfiled (a filtered view could miss them)."""
     prev = ""
     for index, record in enumerate(records):
-        if record.get("prev") != prev or seal(prev, record) != record.get("hash"):
+        if record.get("prev") != prev or seal(prev, record) != record.get("hash") or record.get("seq") in faults:
             return {"valid": False, "records": len(records), "firstInvalid": index}
         prev = record["hash"]
     count, last = head

@@ -8,6 +8,7 @@ a token is anonymous; a token that is present must be valid.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from broker.ngsi.errors import NgsiError
@@ -38,6 +39,7 @@ class AuthSettings:
     issuer: str = ""
     audience: str = ""
     required: bool = False
+    max_lifetime: int = 86400  # seconds a token may live (exp - iat, or exp - now without iat); 0: no bound
 
     @property
     def configured(self) -> bool:
@@ -70,7 +72,8 @@ class Authenticator:
         import jwt
 
         s = self.settings
-        options = {"require": ["sub", "exp"] if s.jwks_url else ["sub"], "verify_aud": bool(s.audience)}
+        # `exp` is required in both modes: a token without one would never expire
+        options = {"require": ["sub", "exp"], "verify_aud": bool(s.audience)}
         try:
             if self._jwks is not None:
                 key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
@@ -87,9 +90,20 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise unauthorized(f"invalid token: {exc}") from None
+        self._check_lifetime(claims)
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise unauthorized("invalid token: sub must be a non-empty string")
         raw = claims.get("roles", [])
         roles = tuple(r for r in raw if r in ROLES) if isinstance(raw, list) else ()
         return Caller(sub, roles)
+
+    def _check_lifetime(self, claims: dict[str, object]) -> None:
+        """A token lives at most `max_lifetime` seconds from its `iat` (or from now, without one)."""
+        bound = self.settings.max_lifetime
+        exp, iat = claims["exp"], claims.get("iat")
+        if bound <= 0 or not isinstance(exp, (int, float)):  # PyJWT has checked exp's type
+            return
+        start = iat if isinstance(iat, (int, float)) and not isinstance(iat, bool) else time.time()
+        if exp - start > bound:
+            raise unauthorized(f"invalid token: it lives longer than the {bound} seconds allowed")

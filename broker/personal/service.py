@@ -174,7 +174,8 @@ class PersonalDataService:
         require(ctx, "operator")
         records, _ = await self.storage.read_access_log(ctx.tenant)
         head = await self.storage.access_log_head(ctx.tenant)
-        return access_log.verify(records, head)
+        faults = await self.storage.access_log_index_faults(ctx.tenant)
+        return access_log.verify(records, head, faults)
 
     # -- residents' rights ------------------------------------------------------------------------
     async def _own_entities(self, ctx: RequestContext, subject: str) -> list[Entity]:

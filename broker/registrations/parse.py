@@ -56,7 +56,10 @@ def _data_provided(body: dict[str, Any]) -> tuple[tuple[ProvidedEntity, ...], tu
 
 
 def _valid_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # an unclosed IPv6 bracket (`http://[::1`) raises
+    except ValueError:
+        return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     try:

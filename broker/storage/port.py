@@ -334,6 +334,11 @@ class Storage(Protocol):
         """Records in append order (all of them when `page` is None), and how many match."""
         ...
 
+    async def access_log_index_faults(self, tenant: str) -> set[int]:
+        """Seqs of records that a filtered read could miss because a stored field it filters on
+        (outside the sealed record) disagrees with the record: what verification adds to the chain."""
+        ...
+
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
         """(records appended, hash of the last one), kept apart from the records themselves."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 from broker.ngsi import geo
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.query import matches as q_matches
-from broker.ngsi.query.evaluate import compile_pattern
+from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.changes import ChangeEvent
 from broker.subscriptions.model import DEFAULT_ALTERATION_TYPES, EntityPattern, Subscription
 

@@ -135,7 +135,10 @@ def _subject(raw: Any) -> tuple[tuple[EntityPattern, ...], Condition]:
 
 def _url_parts(url: str) -> tuple[str, str] | None:
     """(scheme, path) of a URL Orion's parseUrl accepts, or None."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # an unclosed IPv6 bracket (`http://[::1`) raises
+    except ValueError:
+        return None
     if parts.scheme not in ("http", "https", "mqtt") or not parts.hostname:
         return None
     try:

@@ -149,12 +149,13 @@ async def test_upsert_applies_operator_to_existing_value(client: TestClient) -> 
         (5, {"$pull": 1}),
     ],
 )
-async def test_operator_type_clash_is_500_and_changes_nothing(client: TestClient, before: Any, op: dict[str, Any]) -> None:
+async def test_operator_type_clash_is_400_and_changes_nothing(client: TestClient, before: Any, op: dict[str, Any]) -> None:
+    """Orion answers 500 with this text; client input never gets a 5xx here."""
     await seed(client, {"A": {"value": before}})
     r = await client.patch("/v2/entities/E/attrs", json={"A": {"value": op}})
-    assert r.status == 500
+    assert r.status == 400
     body = await r.json()
-    assert body["error"] == "InternalServerError"
+    assert body["error"] == "BadRequest"
     assert body["description"].startswith("Database Error &#40;")
     assert "(" not in body["description"] and ")" not in body["description"]
     assert await value(client) == before

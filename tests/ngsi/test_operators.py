@@ -48,11 +48,12 @@ def test_removing_operators_on_missing_attribute_create_nothing(op):
     assert apply_operator(op) is SKIP
 
 
-def test_inc_on_a_string_is_a_database_error_like_orion():
+def test_inc_on_a_string_is_orions_database_error_text_as_a_400():
     with pytest.raises(NgsiError) as exc:
         apply_operator({"$inc": 1}, "foo")
-    assert exc.value.status == 500
-    assert exc.value.error == "InternalServerError"
+    assert exc.value.status == 400
+    assert exc.value.error == "BadRequest"
+    assert exc.value.description == "Database Error (update(): $inc - exception: Cannot apply $inc/$mul to a value of non-numeric type)"
 
 
 def test_set_with_a_non_object_operand_is_a_plain_update():

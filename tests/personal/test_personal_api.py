@@ -212,6 +212,43 @@ async def test_tampering_with_the_access_log_is_detected(api, tmp_path):
     db.close()
 
 
+async def test_a_misfiled_access_log_row_is_caught_by_verification(api, tmp_path):
+    """Columns a view filters on, outside the sealed records: altering them hides records from the
+    recipient's or the subject's view, so verification must catch it too."""
+    await declare(api)
+    await create_record(api, "HR-1", "alice")
+    await grant(api, ALICE)
+    await api.get("/v2/entities?type=HealthRecord", headers=CLINIC)
+    assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
+    db = sqlite3.connect(str(tmp_path / "broker.db"))  # the disclosure is committed: verification flushed it
+
+    async def verdict_after(sql: str, undo: str) -> dict:
+        db.execute(sql)
+        db.commit()
+        found = await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json()
+        db.execute(undo)
+        db.commit()
+        return found
+
+    hidden = {"valid": False, "records": 1, "firstInvalid": 0}
+    assert await verdict_after("UPDATE access_log_packs SET recipient = 'nobody'",
+                               "UPDATE access_log_packs SET recipient = 'svc-clinic'") == hidden
+    log = await (await api.get("/personal/v1/access-log?recipient=svc-clinic", headers=OPERATOR)).json()
+    assert len(log) == 1
+    assert await verdict_after("UPDATE access_log_packs SET subjects = '[\"bob\"]'",
+                               "UPDATE access_log_packs SET subjects = '[\"alice\"]'") == hidden
+    db.execute("INSERT OR IGNORE INTO access_log_segments(segment) VALUES(0)")  # as a fold leaves it
+    db.execute("INSERT INTO access_log_subjects(segment, tenant, subject, pack) SELECT 0, tenant, 'alice', last"
+               " FROM access_log_packs")
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('access_log_indexed', '1')")
+    db.commit()
+    assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
+    assert await verdict_after("UPDATE access_log_subjects SET subject = 'bob'",
+                               "UPDATE access_log_subjects SET subject = 'alice'") == hidden
+    assert len(await (await api.get("/personal/v1/access-log", headers=ALICE)).json()) == 1
+    db.close()
+
+
 async def test_statistics_suppress_small_cells_and_use_statistics_consents_only(api):
     await declare(api)
     districts = ["north"] * 4 + ["south"] * 3 + ["east"] * 1

@@ -61,6 +61,26 @@ async def test_access_log_chain_and_head(storage):
     assert access_log.verify(tampered, await storage.access_log_head("t"))["firstInvalid"] == 0
     assert access_log.verify(records[:2], await storage.access_log_head("t"))["firstInvalid"] == 2
     assert (await storage.read_access_log("other"))[1] == 0
+    assert await storage.access_log_index_faults("t") == set()
+
+
+async def test_a_mongo_access_log_document_with_a_changed_recipient_is_a_fault(mongo_db, raw):
+    from broker.storage.mongo import MongoStorage
+
+    uri, prefix = mongo_db
+    storage = MongoStorage(uri, db=prefix)
+    await storage.start()
+    try:
+        await storage.append_access_log("t", [_record(1), _record(2)], access_log.seal)
+        assert await storage.access_log_index_faults("t") == set()
+        coll = raw[f"{prefix}-t"]["ab_access_log"]  # the tenant's own database
+        coll.update_one({"_id": 2}, {"$set": {"recipient": "nobody"}})
+        assert await storage.access_log_index_faults("t") == {2}
+        records, _ = await storage.read_access_log("t")
+        verdict = access_log.verify(records, await storage.access_log_head("t"), {2})
+        assert verdict == {"valid": False, "records": 2, "firstInvalid": 1}
+    finally:
+        await storage.close()
 
 
 async def test_visibility_selects_granted_subjects_and_hides_attributes(storage):

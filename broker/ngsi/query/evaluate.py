@@ -12,11 +12,12 @@ It reproduces what Orion's MongoDB filters (`StringFilter::mongoFilterPopulate`)
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
+
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, Value, ValueList
 
 _BUILTIN_DATES = ("dateCreated", "dateModified")
@@ -203,12 +204,3 @@ def _pattern_matches(pattern: str, candidates: list[Any]) -> bool:
     if compiled is None:
         return False
     return any(isinstance(c, str) and compiled.search(c) is not None for c in candidates)
-
-
-@lru_cache(maxsize=256)
-def compile_pattern(pattern: str) -> re.Pattern[str] | None:
-    """Compiled regular expressions (`~=`, idPattern, typePattern), cached; None when invalid."""
-    try:
-        return re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError, MemoryError):
-        return None

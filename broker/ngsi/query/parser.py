@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import NgsiError, bad_request
+from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query.ast import (
     Compare,
     DateValue,
@@ -251,12 +252,8 @@ def _pattern(rhs: str) -> str:
 
 
 def _regex_compiles(pattern: str) -> bool:
-    """Whether the pattern is a valid regular expression (Python's dialect stands in for POSIX ERE)."""
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError, MemoryError):
-        return False
-    return True
+    """Whether the pattern is a valid regular expression (RE2's dialect stands in for POSIX ERE)."""
+    return compile_pattern(pattern) is not None
 
 
 def _single(op: str, rhs: str) -> Scalar:

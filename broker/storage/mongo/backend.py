@@ -743,6 +743,18 @@ class MongoStorage:
             match["time"] = {**({"$gte": since} if since is not None else {}), **({"$lt": until} if until is not None else {})}
         return await _documents(self.database(tenant)[ACCESS_LOG], match, "_id", page)
 
+    async def access_log_index_faults(self, tenant: str) -> set[int]:
+        """Records whose queried fields (`_id`, `time`, `subject`, `recipient`) disagree with the
+        sealed `doc`: a view filtering on them could miss the record while its chain is intact."""
+        faults: set[int] = set()
+        with _unavailable():
+            async for row in self.database(tenant)[ACCESS_LOG].find({}):
+                doc = row.get("doc") or {}
+                if (row["_id"] != doc.get("seq") or row.get("time") != doc.get("time")
+                        or row.get("subject") != doc.get("subject") or row.get("recipient") != doc.get("recipient")):
+                    faults.add(doc.get("seq") if isinstance(doc.get("seq"), int) else row["_id"])
+        return faults
+
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
         with _unavailable():
             head = await self._main[COUNTERS].find_one({"_id": f"access_log_head:{tenant}"})

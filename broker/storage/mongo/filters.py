@@ -14,7 +14,7 @@ from typing import Any
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
 from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, ValueList
-from broker.ngsi.query.evaluate import compile_pattern
+from broker.ngsi.patterns import compile_pattern
 from broker.storage.mongo import visibility as visible
 from broker.storage.mongo.keys import FALSE, Filter, encode_key
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility

@@ -299,6 +299,32 @@ def read(
     return chosen, total
 
 
+def index_faults(conn: sqlite3.Connection, tenant: str) -> set[int]:
+    """Seqs of the tenant's records that a view could miss because a column it relies on disagrees
+    with the sealed record: a pack's `recipient` (the recipient view), its `tenant`, its `subjects`
+    and the subject index rows of the indexed packs (the subject view). The chain cannot see these:
+    they are outside what is sealed."""
+    faults: set[int] = set()
+    for first, recipient, subjects, text in conn.execute(
+        "SELECT first, recipient, subjects, doc FROM access_log_packs WHERE tenant = ? ORDER BY last", (tenant,)
+    ):
+        doc = orjson.loads(text)
+        records = [unpack(doc, first, index) for index in range(len(doc["rows"]))]
+        if subjects != _subjects(records) or any(
+            r.get("recipient") != recipient or r.get("tenant", tenant) != tenant for r in records
+        ):
+            faults.update(range(first, first + len(records)))
+    mark_row = conn.execute("SELECT value FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone()
+    for first, last in conn.execute(
+        "SELECT p.first, p.last FROM access_log_packs p, json_each(p.subjects) s WHERE p.tenant = ?1 AND p.last <= ?2"
+        " AND NOT EXISTS (SELECT 1 FROM access_log_segments g CROSS JOIN access_log_subjects x"
+        " WHERE x.segment = g.segment AND x.tenant = ?1 AND x.subject = s.value AND x.pack = p.last)",
+        (tenant, int(mark_row[0]) if mark_row else 0),
+    ):
+        faults.update(range(first, last + 1))
+    return faults
+
+
 def _scan(conn: sqlite3.Connection, where: str, params: list[Any]) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
     """Every record of the packs matching `where` (on the packs as `p`), in order."""
     for first, text in conn.execute(f"SELECT p.first, p.doc FROM access_log_packs p WHERE {where} ORDER BY p.last", params):

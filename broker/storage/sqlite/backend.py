@@ -700,6 +700,10 @@ class SqliteStorage:
         await self._access_log.flush()  # records appended before are committed
         return await self._read(lambda conn: access_log.read(conn, tenant, subject, recipient, since, until, page))
 
+    async def access_log_index_faults(self, tenant: str) -> set[int]:
+        await self._access_log.flush()  # records appended before are committed
+        return await self._read(lambda conn: access_log.index_faults(conn, tenant))
+
     async def access_log_head(self, tenant: str) -> tuple[int, str]:
         await self._access_log.flush()  # records appended before are committed
 

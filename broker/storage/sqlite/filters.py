@@ -10,7 +10,7 @@ from broker.ngsi.query.ast import Exists, Query
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.functions import register
-from broker.storage.sqlite.query_sql import compile_query, compile_statement, driver_statement
+from broker.storage.sqlite.query_sql import balanced, compile_query, compile_statement, driver_statement
 
 Sql = tuple[str, list[Any]]
 
@@ -99,7 +99,7 @@ def _query_sql(query: Query, vis: Visibility | None) -> Sql:
         params += p
     if not parts:
         return "1", []
-    return " AND ".join(parts), params
+    return balanced(" AND ", parts), params
 
 
 def _driver(flt: EntityFilter) -> Sql | None:
@@ -133,7 +133,7 @@ def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
         params += base_params
     if flt.selectors:
         alternatives = [_selector_sql(s) for s in flt.selectors]
-        where.append("(" + " OR ".join(f"({sql})" for sql, _ in alternatives) + ")")
+        where.append("(" + balanced(" OR ", [f"({sql})" for sql, _ in alternatives]) + ")")
         for _, p in alternatives:
             params += p
     sp, sp_params = scopes_sql(flt.scopes)

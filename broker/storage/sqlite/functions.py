@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from broker.ngsi import geo
 from broker.ngsi.model import Entity
 from broker.ngsi.query import Query, matches
-from broker.ngsi.query.evaluate import compile_pattern
+from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query.ast import Statement
 from broker.storage.codec import attrs_from_doc
 

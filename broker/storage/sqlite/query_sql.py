@@ -148,6 +148,21 @@ def driver_statement(statement: Statement) -> Sql | None:
     )
 
 
+FLAT_TERMS = 64  # terms joined flat; beyond, nested in halves
+
+
+def balanced(op: str, parts: list[str]) -> str:
+    """`parts` joined by `op` (" AND ", " OR ") as a balanced tree of parenthesised halves.
+
+    SQLite parses `a AND b AND c ...` into a chain as deep as it is long and refuses expressions
+    deeper than 1,000 (`q` with 1,300 statements, `op/query` with 2,000 selectors); halves keep
+    the depth logarithmic with no limit on the count."""
+    if len(parts) <= FLAT_TERMS:
+        return op.join(parts)
+    half = len(parts) // 2
+    return f"({balanced(op, parts[:half])}){op}({balanced(op, parts[half:])})"
+
+
 def compile_query(query: Query) -> Sql:
     parts: list[str] = []
     params: list[Any] = []
@@ -157,4 +172,4 @@ def compile_query(query: Query) -> Sql:
         params += p
     if not parts:
         return "1", []
-    return " AND ".join(parts), params
+    return balanced(" AND ", parts), params
