@@ -58,6 +58,7 @@ def snapshot(event: ChangeEvent) -> dict[str, Any]:
         "changed": list(event.changed_attrs(True)),
         "previous": previous,
         "correlator": event.correlator,
+        **({"authToken": event.auth_token} if event.auth_token else {}),
     }
 
 

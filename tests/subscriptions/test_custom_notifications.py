@@ -365,3 +365,31 @@ async def test_on_the_wire_a_custom_notification_sends_method_query_headers_and_
         ("X-Temp", "21"),
     ]
     assert body == b""
+
+
+async def test_x_auth_token_of_the_update_goes_with_its_notification(client):
+    receiver = WireReceiver()
+    await receiver.start()
+    try:
+        sub = {
+            "subject": {"entities": [{"idPattern": ".*"}]},
+            "notification": {
+                "httpCustom": {"url": f"http://127.0.0.1:{receiver.port}/n", "json": {"t": "${authToken}"}}
+            },
+        }
+        assert (await client.post("/v2/subscriptions", json=sub)).status == 201
+        r = await client.post(
+            "/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}}, headers={"X-Auth-Token": "tok-7"}
+        )
+        assert r.status == 201
+        await _wait_for(lambda: len(receiver.requests) == 1)
+        _, headers, body = receiver.requests[0]
+        assert ("X-Auth-Token", "tok-7") in headers
+        assert orjson.loads(body) == {"t": "tok-7"}
+        assert (await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 2}})).status == 204
+        await _wait_for(lambda: len(receiver.requests) == 2)
+        _, headers, body = receiver.requests[1]
+        assert "X-Auth-Token" not in dict(headers)
+        assert orjson.loads(body) == {"t": ""}
+    finally:
+        await receiver.close()
