@@ -23,6 +23,8 @@ from typing import Any, Callable
 import orjson
 import re2
 
+from broker.ngsi.render import render_json
+
 MAX_TEXT = 4096  # longer expressions are refused (null) rather than parsed
 _MAX_DEPTH = 64
 
@@ -405,12 +407,11 @@ def _str(v: Any) -> str:
 
 
 def to_text(v: Any) -> str:
-    """A value as text: strings as they are, everything else as compact JSON."""
+    """A value as text: strings as they are, everything else as compact JSON with Orion's number
+    rendering (`2.1 + -3.8` is `-1.7`, not `-1.6999999999999997`)."""
     if isinstance(v, str):
         return v
-    if isinstance(v, float):
-        v = _tidy(v)
-    return orjson.dumps(v).decode()
+    return orjson.dumps(render_json(v)).decode()
 
 
 def _index_of(s: Any, x: Any) -> Any:

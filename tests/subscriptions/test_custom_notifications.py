@@ -157,6 +157,14 @@ def test_text_payload_is_decoded_and_renders_null_as_empty():
     assert out.body == b'{"t":21.5} X::Y '
 
 
+def test_numbers_are_rendered_as_orion_renders_them_in_text_and_json():
+    entity = Entity("E1", "T", "/", {"A": Attribute("Number", 2.1), "B": Attribute("Number", -3.8)})
+    text = build(_sub(_custom(payload="${A+B}", payload_set=True)), _snap(entity))
+    patched = build(_sub(_custom(ngsi={"sum": {"value": "${A+B}", "type": "Calculated"}})), _snap(entity))
+    assert text.body == b"-1.7"
+    assert orjson.loads(patched.body)["data"][0]["sum"] == {"type": "Calculated", "value": -1.7, "metadata": {}}
+
+
 def test_jexl_in_a_text_payload():
     target = _custom(payload="${name|uppercase} has ${(slots|values|arrSum)} of ${slots|keys|len}", payload_set=True)
     assert build(_sub(target), _snap()).body == b"SALA has 2 of 3"

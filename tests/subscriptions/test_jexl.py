@@ -71,6 +71,7 @@ def test_operators_follow_jexl(expression, expected):
         ("tags|typeOf", "Array"),
         ("slots|typeOf", "Object"),
         ("count|toString", "6"),
+        ("(2.1 + -3.8)|toString", "-1.7"),
         ("tags|toString", '["a","  padded  "]'),
         ("'[1,2]'|toJson", [1, 2]),
         ("temp|floor", 21),
