@@ -171,3 +171,29 @@ def test_parsing_happens_once_per_text():
 def test_deeply_nested_or_huge_expressions_are_null_not_a_crash():
     assert evaluate("(" * 5000 + "1" + ")" * 5000, {}) is None
     assert evaluate("1+" * 3000 + "1", {}) is None or isinstance(evaluate("1+" * 3000 + "1", {}), int)
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"inactive": True, "status": "noData", "spots": 2344}, -1),
+        ({"inactive": False, "status": "noData", "spots": 2344}, -2),
+        ({"inactive": False, "status": "ok", "spots": 2344}, 2344),
+    ],
+)
+def test_nested_ternaries_choose_like_orion(context, expected):
+    assert evaluate("(inactive==true)?(0-1) : ((status == 'noData')?(0-2) : spots)", context) == expected
+
+
+def test_defaults_with_or_bind_looser_than_arithmetic():
+    assert evaluate("humidity||0-1", {}) == -1
+    assert evaluate("humidity||0-1", {"humidity": 3}) == 3
+    assert evaluate("address||''", {}) == ""
+
+
+def test_navigation_through_objects_and_arrays():
+    ctx = {"A": [10, {"A1": 20}], "B": {"B1": [11, 22, {"C": 30}]}}
+    assert evaluate("A[0] + A[1].A1 + B.B1[2].C", ctx) == 60
+    assert evaluate("B['B1'][0]", ctx) == 11
+    assert evaluate("A[5]", ctx) is None
+    assert evaluate("A[0].x", ctx) is None
