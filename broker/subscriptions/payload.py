@@ -117,10 +117,11 @@ def notified_entity(
             attr = Attribute("None", None)
         else:
             attr = Attribute(attr.type, attr.value, dict(attr.metadata), attr.cre_date, attr.mod_date)
-            if "previousValue" in n.metadata and name in snap["previous"]:
+            requested = name in snap["requestAttrs"]
+            if "previousValue" in n.metadata and requested and name in snap["previous"]:
                 prev = snap["previous"][name]
                 attr.metadata["previousValue"] = Metadata(prev["type"], prev["value"])
-            if "actionType" in n.metadata and (name in snap["requestAttrs"] or snap["alteration"] == "entityDelete"):
+            if "actionType" in n.metadata and (requested or snap["alteration"] == "entityDelete"):
                 attr.metadata["actionType"] = Metadata("Text", _action_type(snap, name))
         attrs[name] = attr
     builtins = [b for b in ("dateCreated", "dateModified", "servicePath") if b in n.attrs]

@@ -246,14 +246,22 @@ def test_ngsi_patch_ids_and_types_are_text_and_an_empty_one_keeps_the_entitys():
     assert {k: orjson.loads(empty.body)["data"][0][k] for k in ("id", "type")} == {"id": "R1", "type": "Room"}
 
 
-def test_action_type_metadata_marks_only_attributes_the_request_named():
+def test_action_type_and_previous_value_mark_only_attributes_the_request_named():
     before = Entity("R1", "Room", "/north", dict(ROOM.attrs))
     after = Entity("R1", "Room", "/north", dict(ROOM.attrs) | {"temp": Attribute("Number", 30)})
     snap = _snap(after, before, request_attrs=("temp",))
-    out = build(_sub(HttpTarget(url="http://h:1/"), attrs=("temp", "name"), metadata=("actionType",)), snap)
+    target = HttpTarget(url="http://h:1/")
+    out = build(_sub(target, attrs=("temp", "name"), metadata=("actionType", "previousValue")), snap)
     data = orjson.loads(out.body)["data"][0]
-    assert data["temp"]["metadata"] == {"actionType": {"type": "Text", "value": "update"}}
+    assert data["temp"]["metadata"] == {
+        "previousValue": {"type": "Number", "value": 21.5},
+        "actionType": {"type": "Text", "value": "update"},
+    }
     assert data["name"]["metadata"] == {}
+    only_previous = build(_sub(target, attrs=("temp",), metadata=("previousValue",)), snap)
+    assert orjson.loads(only_previous.body)["data"][0]["temp"]["metadata"] == {
+        "previousValue": {"type": "Number", "value": 21.5}
+    }
 
 
 def test_mqtt_custom_topic_and_payload_are_expressions():
