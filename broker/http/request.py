@@ -29,7 +29,8 @@ def context(request: web.Request, *, write: bool = False) -> RequestContext:
     tenant = parse_tenant(headers.get("Fiware-Service")) if request.app[SETTINGS].multiservice else ""
     sp_header = headers.get("Fiware-ServicePath")
     caller = request.get(CALLER, ANONYMOUS)
-    who = {"correlator": request[CORRELATOR], "principal": caller.principal, "roles": caller.roles}
+    who = {"correlator": request[CORRELATOR], "principal": caller.principal, "roles": caller.roles,
+           "auth_token": headers.get("X-Auth-Token", "")}
     if write:
         return RequestContext(tenant=tenant, write_path=parse_write_path(sp_header), **who)
     return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), **who)

@@ -18,6 +18,7 @@ class ChangeEvent:
     after: Entity | None  # None: the entity was deleted
     request_attrs: tuple[str, ...]  # attributes the request named (Orion: "updated" attributes)
     correlator: str = ""
+    auth_token: str = ""  # the request's X-Auth-Token (Orion forwards it with the notification)
 
     @property
     def entity(self) -> Entity:

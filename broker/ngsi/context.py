@@ -34,3 +34,4 @@ class RequestContext:
     correlator: str = ""
     principal: str | None = None
     roles: tuple[str, ...] = field(default_factory=tuple)
+    auth_token: str = ""  # X-Auth-Token, passed on to notifications as Orion does

@@ -206,7 +206,7 @@ class EntityService:
         new.correlator = ctx.correlator
         view = await self.guard.view(ctx, "write")
         self.guard.check_write(ctx, view, new, new.attrs)
-        outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator)])
+        outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator, ctx.auth_token)])
         for _ in range(MAX_RETRIES):
             if await self.storage.insert_entity(ctx.tenant, new, outbox):
                 await self.changes.committed(outbox)
@@ -277,7 +277,7 @@ class EntityService:
             entity, view = await self._find_one(ctx, ref, self._write_scope(ctx), "write")
             self.guard.check_write(ctx, view, entity, ())
             entity.location = locate_or_none(entity.attrs)
-            outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator)])
+            outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator, ctx.auth_token)])
             if await self.storage.delete_entity(ctx.tenant, entity, outbox):
                 await self.changes.committed(outbox)
                 return
@@ -308,7 +308,7 @@ class EntityService:
                 updated.location = locate(updated.attrs)
                 entity.location = locate_or_none(entity.attrs)
                 updated.correlator = ctx.correlator
-                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
+                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator, ctx.auth_token)
                 outbox = await self.changes.outbox_for([event])
                 if await self.storage.replace_entity(ctx.tenant, updated, outbox):
                     await self.changes.committed(outbox)

@@ -90,7 +90,9 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout), skip_auto_headers=("User-Agent",)
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            # the headers are exactly the ones payload.build writes (Orion sends no Accept-Encoding)
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
         self._task = asyncio.create_task(self._run(), name="notification-dispatcher")
 

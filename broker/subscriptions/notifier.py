@@ -202,4 +202,5 @@ def _as_seen(event: ChangeEvent, access: Access) -> ChangeEvent:
         narrow(event.after, access) if event.after is not None else None,
         tuple(a for a in event.request_attrs if access.shows(a)),
         event.correlator,
+        event.auth_token,
     )

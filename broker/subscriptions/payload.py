@@ -1,25 +1,30 @@
-"""The notification a subscription owes for a change: body and headers, as Orion sends them.
+"""The notification a subscription owes for a change: URL, headers and body, as Orion sends them.
 
 Pure: it takes the subscription and the stored snapshot of the change, and returns what to send.
+Custom notifications (`httpCustom`, `mqttCustom`) evaluate every `${...}` as a JEXL expression
+(broker/subscriptions/jexl.py) over the entity: its attributes by name, `id`, `type`, `service`,
+`servicePath`, `authToken` and `metadata.<attr>.<md>`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
-from broker.ngsi.model import Attribute, Entity, Metadata
-from broker.ngsi.render import Projection, attribute_value, render_entity
+from broker.ngsi.model import Attribute, Entity, Metadata, default_type
+from broker.ngsi.render import Projection, attribute_value, render_entity, render_json
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
 from broker.ngsi.changes import ChangeEvent
+from broker.subscriptions.jexl import evaluate, to_text
 from broker.subscriptions.model import HttpTarget, MqttTarget, Subscription
 from broker.version import ORION_API_VERSION
 
-_MACRO = re.compile(r"\$\{([^}]*)\}")
+# headers a subscription's `headers` cannot replace: Orion protects the first two; the length is
+# the body's, whatever a template says
+_PROTECTED = frozenset(("fiware-correlator", "ngsiv2-attrsformat", "content-length"))
 
 
 @dataclass
@@ -53,6 +58,7 @@ def snapshot(event: ChangeEvent) -> dict[str, Any]:
         "changed": list(event.changed_attrs(True)),
         "previous": previous,
         "correlator": event.correlator,
+        **({"authToken": event.auth_token} if event.auth_token else {}),
     }
 
 
@@ -83,10 +89,17 @@ def _action_type(snap: dict[str, Any], name: str) -> str:
     return "update" if name in snap["previous"] else "append"
 
 
-def notified_entity(sub: Subscription, snap: dict[str, Any]) -> tuple[Entity, Projection, Projection]:
-    """The entity as the subscription sees it: selected attributes, covered ones, built-ins."""
+def notified_entity(
+    sub: Subscription, snap: dict[str, Any], patch: "NgsiPatch | None" = None
+) -> tuple[Entity, Projection, Projection]:
+    """The entity as the subscription sees it: selected attributes, covered ones, built-ins.
+
+    An `ngsi` patch (custom notifications) is applied first, so that `attrs` selects among the
+    patched attributes as Orion does."""
     n = sub.notification
     entity = entity_of(snap)
+    if patch is not None:
+        entity = patch.apply(entity)
     names = list(entity.attrs)
     if n.attrs:
         names = [a for a in n.attrs if a in entity.attrs or n.covered]
@@ -94,6 +107,8 @@ def notified_entity(sub: Subscription, snap: dict[str, Any]) -> tuple[Entity, Pr
         names = [a for a in names if a not in n.except_attrs]
     if n.only_changed_attrs:
         touched = set(snap["requestAttrs"]) | set(snap["changed"])
+        if patch is not None:
+            touched |= set(patch.attrs)
         names = [a for a in names if a in touched]
     attrs: dict[str, Attribute] = {}
     for name in names:
@@ -102,10 +117,11 @@ def notified_entity(sub: Subscription, snap: dict[str, Any]) -> tuple[Entity, Pr
             attr = Attribute("None", None)
         else:
             attr = Attribute(attr.type, attr.value, dict(attr.metadata), attr.cre_date, attr.mod_date)
-            if "previousValue" in n.metadata and name in snap["previous"]:
+            requested = name in snap["requestAttrs"]
+            if "previousValue" in n.metadata and requested and name in snap["previous"]:
                 prev = snap["previous"][name]
                 attr.metadata["previousValue"] = Metadata(prev["type"], prev["value"])
-            if "actionType" in n.metadata:
+            if "actionType" in n.metadata and (requested or snap["alteration"] == "entityDelete"):
                 attr.metadata["actionType"] = Metadata("Text", _action_type(snap, name))
         attrs[name] = attr
     builtins = [b for b in ("dateCreated", "dateModified", "servicePath") if b in n.attrs]
@@ -114,14 +130,13 @@ def notified_entity(sub: Subscription, snap: dict[str, Any]) -> tuple[Entity, Pr
     shown = Entity(entity.id, entity.type, entity.service_path, attrs, entity.cre_date, entity.mod_date)
     attr_projection = Projection(tuple(["*"] + builtins)) if builtins else Projection(None)
     md_names = [m for m in n.metadata if m not in ("previousValue", "actionType")]
-    if any(m in n.metadata for m in ("previousValue", "actionType")):
-        md_names += ["previousValue", "actionType"]
+    md_names += [m for m in ("previousValue", "actionType") if m in n.metadata]
     md_projection = Projection(tuple(md_names)) if n.metadata else Projection(None)
     return shown, attr_projection, md_projection
 
 
-def render_body(sub: Subscription, snap: dict[str, Any]) -> Any:
-    entity, attrs, md = notified_entity(sub, snap)
+def render_body(sub: Subscription, snap: dict[str, Any], patch: "NgsiPatch | None" = None) -> Any:
+    entity, attrs, md = notified_entity(sub, snap, patch)
     fmt = sub.notification.attrs_format
     if fmt == "simplifiedNormalized":
         return render_entity(entity, "normalized", attrs, md)
@@ -130,105 +145,227 @@ def render_body(sub: Subscription, snap: dict[str, Any]) -> Any:
     return {"subscriptionId": sub.id, "data": [render_entity(entity, fmt, attrs, md)]}
 
 
-def _macro_value(entity: Entity, snap: dict[str, Any], tenant: str, name: str) -> str | None:
-    if name == "id":
-        return entity.id
-    if name == "type":
-        return entity.type
-    if name == "service":
-        return tenant
-    if name == "servicePath":
-        return entity.service_path
-    if name == "authToken":
-        return snap.get("authToken", "")
-    if name.startswith("metadata."):
-        _, attr, md = (name.split(".", 2) + ["", ""])[:3]
-        a = entity.attrs.get(attr)
-        if a is None or md not in a.metadata:
-            return None
-        value = a.metadata[md].value
-    else:
-        a = entity.attrs.get(name)
-        if a is None:
-            return None
-        value = attribute_value(a)
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+# ------------------------------------------------------------------------- expressions
+
+def expression_context(entity: Entity, tenant: str, auth_token: str = "") -> dict[str, Any]:
+    """What `${...}` expressions see: attribute values by name, then Orion's built-in names."""
+    ctx: dict[str, Any] = {name: attribute_value(a) for name, a in entity.attrs.items()}
+    ctx["metadata"] = {name: {m: md.value for m, md in a.metadata.items()} for name, a in entity.attrs.items()}
+    ctx["id"] = entity.id
+    ctx["type"] = entity.type
+    ctx["service"] = tenant
+    ctx["servicePath"] = entity.service_path
+    ctx["authToken"] = auth_token
+    return ctx
 
 
-def substitute(text: str, entity: Entity, snap: dict[str, Any], tenant: str) -> str:
-    """`${...}` macros; an unknown attribute becomes the empty string, as in Orion."""
-    return _MACRO.sub(lambda m: _macro_value(entity, snap, tenant, m.group(1)) or "", text)
+def _macros(text: str) -> list[tuple[int, int, str]]:
+    """Every `${...}` in `text` as (start, end, expression); braces and quotes inside balance."""
+    out: list[tuple[int, int, str]] = []
+    i = text.find("${")
+    while i >= 0:
+        depth, j, quote_char = 1, i + 2, ""
+        while j < len(text) and depth:
+            c = text[j]
+            if quote_char:
+                if c == "\\":
+                    j += 1
+                elif c == quote_char:
+                    quote_char = ""
+            elif c in "'\"":
+                quote_char = c
+            elif c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+            j += 1
+        if depth:
+            break  # unbalanced: the rest is plain text
+        out.append((i, j, text[i + 2 : j - 1]))
+        i = text.find("${", j)
+    return out
 
 
-def _substitute_json(value: Any, entity: Entity, snap: dict[str, Any], tenant: str) -> Any:
+def substitute(text: str, ctx: dict[str, Any], null: str = "") -> str:
+    """Every macro replaced by its value as text; a null value (missing attribute, failed
+    expression) becomes `null` (Orion: "" in text payloads, headers and query strings, `null`
+    inside JSON strings)."""
+    found = _macros(text)
+    if not found:
+        return text
+    parts: list[str] = []
+    last = 0
+    for start, end, expr in found:
+        parts.append(text[last:start])
+        value = evaluate(expr, ctx)
+        parts.append(null if value is None else to_text(value))
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _substitute_json(value: Any, ctx: dict[str, Any]) -> Any:
+    """A JSON template: a string that is one whole macro takes the value with its JSON type
+    (null when missing); other strings get their macros as text."""
     if isinstance(value, str):
-        whole = _MACRO.fullmatch(value)
-        if whole:  # a whole-string macro keeps the attribute's JSON type
-            name = whole.group(1)
-            attr = entity.attrs.get(name)
-            if attr is not None and name not in ("id", "type", "service", "servicePath", "authToken"):
-                return attribute_value(attr)
-        return substitute(value, entity, snap, tenant)
+        found = _macros(value)
+        if len(found) == 1 and found[0][0] == 0 and found[0][1] == len(value):
+            return evaluate(found[0][2], ctx)
+        return substitute(value, ctx, null="null")
     if isinstance(value, dict):
-        return {k: _substitute_json(v, entity, snap, tenant) for k, v in value.items()}
+        return {k: _substitute_json(v, ctx) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute_json(v, entity, snap, tenant) for v in value]
+        return [_substitute_json(v, ctx) for v in value]
     return value
 
 
+@dataclass
+class NgsiPatch:
+    """An evaluated `ngsi` template: a new id or type and attributes that replace or add."""
+
+    id: str | None
+    type: str | None
+    attrs: dict[str, Attribute]
+
+    def apply(self, entity: Entity) -> Entity:
+        attrs = dict(entity.attrs)
+        attrs.update(self.attrs)
+        return Entity(
+            self.id or entity.id, self.type or entity.type, entity.service_path, attrs, entity.cre_date, entity.mod_date
+        )
+
+
+def _patch_text(value: Any) -> str | None:
+    """An id or type from the template: a string (numbers as text); empty or null keeps the entity's."""
+    if value is None:
+        return None
+    text = to_text(value)
+    return text or None
+
+
+def ngsi_patch(template: dict[str, Any], ctx: dict[str, Any]) -> NgsiPatch:
+    attrs: dict[str, Attribute] = {}
+    for name, spec in template.items():
+        if name in ("id", "type") or not isinstance(spec, dict):
+            continue
+        value = _substitute_json(spec.get("value"), ctx)
+        type_ = spec.get("type")
+        type_ = to_text(_substitute_json(type_, ctx)) if type_ is not None else default_type(value)
+        metadata: dict[str, Metadata] = {}
+        for md_name, md in (spec.get("metadata") or {}).items():
+            if isinstance(md, dict):
+                md_value = _substitute_json(md.get("value"), ctx)
+                md_type = md.get("type")
+                metadata[md_name] = Metadata(md_type if isinstance(md_type, str) else default_type(md_value), md_value)
+        attrs[name] = Attribute(type_ or default_type(value), value, metadata)
+    return NgsiPatch(
+        _patch_text(_substitute_json(template["id"], ctx)) if "id" in template else None,
+        _patch_text(_substitute_json(template["type"], ctx)) if "type" in template else None,
+        attrs,
+    )
+
+
+# ----------------------------------------------------------------------------- request
+
+def _decoded(text: str) -> str:
+    """Orion takes templates percent-encoded (its forbidden characters) and sends them decoded."""
+    return unquote(text) if "%" in text else text
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _with_query(url: str, qs: dict[str, str]) -> str:
+    """Query parameters in key order (Orion keeps them in a sorted map), empty keys or values
+    left out, each quoted only where a URL cannot carry the character."""
+    pairs = [
+        f"{quote(k, safe=_QS_SAFE)}={quote(v, safe=_QS_SAFE)}" for k, v in sorted(qs.items()) if k and v
+    ]
+    if not pairs:
+        return url
+    base, _, fragment = url.partition("#")
+    sep = "&" if "?" in base else "?"
+    return base + sep + "&".join(pairs) + (("#" + fragment) if fragment else "")
+
+
+_QS_SAFE = "!$'()*+,;:@/?~"
+
+
 def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing:
-    """The request (or MQTT message) for one outbox record."""
+    """The request (or MQTT message) for one outbox record.
+
+    Headers in the order Orion's requests carry them on the wire: Host, User-Agent, Fiware-Service (non-default
+    tenants), Fiware-Servicepath, X-Auth-Token (when the triggering request had one), Accept,
+    Content-Length, Content-Type, Fiware-Correlator, Ngsiv2-AttrsFormat, then the subscription's
+    own headers. A custom header replaces a standard one of the same name (except the correlator,
+    the format and the length) and a header whose value comes out empty is not sent."""
     target = sub.notification.target
     tenant = sub.tenant
     fmt = sub.notification.attrs_format
-    headers: dict[str, str] = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Accept": "application/json",
-        "User-Agent": f"orion/{ORION_API_VERSION}",
-        "Ngsiv2-AttrsFormat": fmt,
-    }
-    if tenant:
-        headers["Fiware-Service"] = tenant
-    headers["Fiware-ServicePath"] = snap["servicePath"]
-    root = snap.get("correlator") or ""
-    headers["Fiware-Correlator"] = f"{root}; cbnotif={cbnotif}"
-    entity = entity_of(snap)
+    auth_token = snap.get("authToken") or ""
     body: bytes
+    content_type: str | None = "application/json; charset=utf-8"
+    extra: dict[str, str] = {}
+    url = target.url
+    topic = target.topic if isinstance(target, MqttTarget) else None
     if target.custom:
+        entity = entity_of(snap)
+        ctx = expression_context(entity, tenant, auth_token)
         if target.payload_set:
-            body = substitute(target.payload, entity, snap, tenant).encode() if target.payload is not None else b""
-            if target.payload is not None:
-                headers["Content-Type"] = "text/plain; charset=utf-8"
+            fmt = "custom"
+            if target.payload is None:
+                body, content_type = b"", None
             else:
-                headers.pop("Content-Type")
+                body = substitute(_decoded(target.payload), ctx).encode()
+                content_type = "text/plain; charset=utf-8" if body else None
         elif target.json is not None:
-            body = orjson.dumps(_substitute_json(target.json, entity, snap, tenant))
+            fmt = "custom"
+            body = orjson.dumps(render_json(_substitute_json(target.json, ctx)))
         elif target.ngsi is not None:
-            patched = render_body(sub, snap)
-            patch = _substitute_json(target.ngsi, entity, snap, tenant)
-            data = patched["data"][0] if isinstance(patched, dict) and "data" in patched else patched
-            if isinstance(data, dict) and isinstance(patch, dict):
-                data.update(patch)
-            body = orjson.dumps(patched)
+            body = orjson.dumps(render_body(sub, snap, ngsi_patch(target.ngsi, ctx)))
         else:
             body = orjson.dumps(render_body(sub, snap))
         if isinstance(target, HttpTarget):
-            for k, v in target.headers.items():
-                value = substitute(v, entity, snap, tenant)
-                if value == "":
-                    headers = {h: x for h, x in headers.items() if h.lower() != k.lower()}
-                else:
-                    headers = {h: x for h, x in headers.items() if h.lower() != k.lower()}
-                    headers[k] = value
+            url = substitute(target.url, ctx)
+            for key, value in target.headers.items():
+                name = substitute(key, ctx)
+                if name and name.lower() not in _PROTECTED:
+                    extra[name] = _decoded(substitute(value, ctx))
+            url = _with_query(
+                url, {_decoded(substitute(k, ctx)): _decoded(substitute(v, ctx)) for k, v in target.qs.items()}
+            )
+        else:
+            topic = substitute(target.topic, ctx)
     else:
         body = orjson.dumps(render_body(sub, snap))
+
+    standard: list[tuple[str, str | None]] = [
+        ("Host", _host(url) if isinstance(target, HttpTarget) else None),
+        ("User-Agent", f"orion/{ORION_API_VERSION}"),
+        ("Fiware-Service", tenant or None),
+        ("Fiware-Servicepath", snap["servicePath"] or "/"),
+        ("X-Auth-Token", auth_token or None),
+        ("Accept", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Content-Type", content_type),
+    ]
+    overrides = {k.lower(): (k, v) for k, v in extra.items()}
+    headers: dict[str, str] = {}
+    for name, value in standard:
+        if name.lower() in overrides:
+            value = overrides.pop(name.lower())[1]
+        if value:
+            headers[name] = value
+    headers["Fiware-Correlator"] = f"{snap.get('correlator') or ''}; cbnotif={cbnotif}"
+    headers["Ngsiv2-AttrsFormat"] = fmt
+    for _, (name, value) in sorted(overrides.items()):
+        if value:
+            headers[name] = value
     if isinstance(target, MqttTarget):
-        topic = substitute(target.topic, entity, snap, tenant) if target.custom else target.topic
         return Outgoing(url=target.url, headers=headers, body=body, topic=topic, qos=target.qos, retain=target.retain)
-    url = substitute(target.url, entity, snap, tenant) if target.custom else target.url
-    if target.custom and target.qs:
-        parts = urlsplit(url)
-        extra = urlencode({k: substitute(v, entity, snap, tenant) for k, v in target.qs.items()})
-        url = urlunsplit(parts._replace(query="&".join(p for p in (parts.query, extra) if p)))
     method = (target.method or "POST") if target.custom else "POST"
     return Outgoing(url=url, method=method, headers=headers, body=body)

@@ -167,7 +167,7 @@ async def test_notification_on_wire(client, sink):
         "data": [{"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 22, "metadata": {}}}],
     }
     assert headers["Fiware-Service"] == "city"
-    assert headers["Fiware-ServicePath"] == "/north"
+    assert headers["Fiware-Servicepath"] == "/north"
     assert headers["Fiware-Correlator"] == "c-2; cbnotif=1"
     assert headers["Ngsiv2-AttrsFormat"] == "normalized"
 

@@ -87,7 +87,7 @@ async def test_a_create_is_notified_with_orions_headers_and_body(stack):
     }
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     assert headers["Fiware-Service"] == "city"
-    assert headers["Fiware-ServicePath"] == "/a"
+    assert headers["Fiware-Servicepath"] == "/a"
     assert headers["Fiware-Correlator"] == "corr-1; cbnotif=1"
     assert headers["Ngsiv2-AttrsFormat"] == "normalized"
     assert headers["User-Agent"].startswith("orion/")
