@@ -221,7 +221,8 @@ class BatchService:
                 key = (w.entity.id, w.entity.type, w.entity.service_path)
                 before = snapshot.read.get(key)
                 after = snapshot.now.get(key)
-                events.append(ChangeEvent(ctx.tenant, before, after, snapshot.request_attrs.get(key, ()), ctx.correlator))
+                names = snapshot.request_attrs.get(key, ())
+                events.append(ChangeEvent(ctx.tenant, before, after, names, ctx.correlator, ctx.forced_update))
             outbox = await self.entities.changes.outbox_for(events)
             storage = self.entities.storage
             if not writes or await storage.write_batch(ctx.tenant, writes, outbox):

@@ -18,6 +18,7 @@ class ChangeEvent:
     after: Entity | None  # None: the entity was deleted
     request_attrs: tuple[str, ...]  # attributes the request named (Orion: "updated" attributes)
     correlator: str = ""
+    forced: bool = False  # `options=forcedUpdate`: every attribute the request named counts as changed
 
     @property
     def entity(self) -> Entity:
@@ -34,7 +35,8 @@ class ChangeEvent:
         return "entityChange" if self.changed_attrs(True) else "entityUpdate"
 
     def changed_attrs(self, with_metadata: bool) -> tuple[str, ...]:
-        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones.
+        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones;
+        with `forced`, also every attribute the request named that the entity has.
 
         Computed once per event: every subscription the event is matched against asks again.
         """
@@ -48,6 +50,8 @@ class ChangeEvent:
         after = self.after.attrs if self.after is not None else {}
         out = [n for n in after if n not in before or _differs(before[n], after[n], with_metadata)]
         out += [n for n in before if n not in after]
+        if self.forced and self.before is not None and self.after is not None:
+            out += [n for n in self.request_attrs if n in after and n not in out]
         return tuple(out)
 
 

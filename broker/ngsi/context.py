@@ -34,3 +34,4 @@ class RequestContext:
     correlator: str = ""
     principal: str | None = None
     roles: tuple[str, ...] = field(default_factory=tuple)
+    forced_update: bool = False  # `options=forcedUpdate`: a write notifies even when nothing changed

@@ -308,7 +308,7 @@ class EntityService:
                 updated.location = locate(updated.attrs)
                 entity.location = locate_or_none(entity.attrs)
                 updated.correlator = ctx.correlator
-                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator)
+                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator, ctx.forced_update)
                 outbox = await self.changes.outbox_for([event])
                 if await self.storage.replace_entity(ctx.tenant, updated, outbox):
                     await self.changes.committed(outbox)

@@ -24,8 +24,11 @@ from broker.subscriptions.payload import snapshot
 
 
 class Notifier:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time, *, no_cache: bool = False) -> None:
         self.storage = storage
+        # `-noCache`: every use asks the store whether a subscription changed (one read of its
+        # version) instead of trusting the cache between two periodic refreshes
+        self.no_cache = no_cache
         self.clock = clock
         self._subs: dict[str, dict[str, Subscription]] = {}  # tenant -> id -> subscription
         self._by_type: dict[str, dict[str, list[Subscription]]] = {}  # tenant -> type -> subscriptions
@@ -56,6 +59,11 @@ class Notifier:
         self._any_type.clear()
         for sub in fresh:
             self._put(sub)
+
+    async def sync(self) -> None:
+        """With `-noCache`, bring the cache up to date with the store before it is read."""
+        if self.no_cache:
+            await self.refresh()
 
     async def refresh(self) -> bool:
         """Reload the cache when another process changed a subscription; True when it did."""
@@ -119,6 +127,7 @@ class Notifier:
         A personal entity's change is matched, per subscription, as its creator may see it (the
         consented attributes only) and owed only to creators its subject consents to now.
         """
+        await self.sync()
         if not self._subs:
             return []
         now = self.clock()
@@ -202,4 +211,5 @@ def _as_seen(event: ChangeEvent, access: Access) -> ChangeEvent:
         narrow(event.after, access) if event.after is not None else None,
         tuple(a for a in event.request_attrs if access.shows(a)),
         event.correlator,
+        event.forced,
     )
