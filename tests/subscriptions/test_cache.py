@@ -52,3 +52,38 @@ async def test_a_subscription_saved_during_a_reload_stays_in_the_cache(tmp_path:
         assert notifier.get("", sub.id) is not None
     finally:
         await storage.close()
+
+
+def test_no_cache_flag_and_variable_are_accepted() -> None:
+    from broker.config import load_config
+
+    assert load_config(["-noCache"], {}).noCache is True
+    assert load_config([], {"ORION_NO_CACHE": "true"}).noCache is True
+    assert load_config([], {}).noCache is False
+
+
+async def test_without_cache_a_subscription_another_process_created_is_matched_at_once(tmp_path: Path) -> None:
+    from broker.ngsi.changes import ChangeEvent
+    from broker.ngsi.model import Attribute, Entity
+
+    storage = SqliteStorage(str(tmp_path / "c.db"))
+    await storage.start()
+    try:
+        other, cached, uncached = Notifier(storage), Notifier(storage), Notifier(storage, no_cache=True)
+        for n in (cached, uncached):
+            await n.load()
+        sub = Subscription(
+            id="5f00000000000000000000ab",
+            tenant="",
+            service_path="/#",
+            entities=(EntityPattern(id_pattern=".*", type="Room"),),
+            condition=Condition(),
+            notification=Notification(target=HttpTarget(url="http://127.0.0.1:9/n")),
+        )
+        await other.save(sub)
+        event = ChangeEvent("", None, Entity("R1", "Room", "/", {"t": Attribute("Number", 1)}), ("t",))
+        assert await cached.outbox_for([event]) == []  # until its next periodic refresh
+        owed = await uncached.outbox_for([event])
+        assert [r.subscription_id for r in owed] == [sub.id]
+    finally:
+        await storage.close()
