@@ -126,6 +126,9 @@ def test_hosts_real_deployments_use_are_accepted(url):
         ("2030-01-01T02:00:00+02:00", 1893456000.0),
         ("2030-01-01", 1893456000.0),  # date only: midnight UTC
         ("2030-01-01T00:00:00.999Z", 1893456000.0),  # Orion keeps whole seconds
+        ("2030-01-01T00:00:00.123456789012Z", 1893456000.0),  # any resolution
+        ("2030-01-01T00:00:00." + "1" * 5000 + "Z", 1893456000.0),  # and no int() blow-up on a long one
+        ("20300101T000000Z".replace("20300101", "2030-01-01"), 1893456000.0),  # compact time
     ],
 )
 def test_expires_formats_orion_accepts(expires, epoch):
