@@ -351,3 +351,18 @@ async def test_q_on_service_path_selects_notifications(client, sink):
     await sink.wait(1)
     await asyncio.sleep(0.3)
     assert [orjson.loads(b)["data"][0]["id"] for *_, b in sink.requests] == ["Rnorth"]
+
+
+async def test_a_patch_to_oneshot_rearms_a_spent_subscription(client, sink):
+    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
+    await sink.wait(1)
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json={"status": "oneshot"})).status == 204
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "oneshot"
+    for v in (2, 3):
+        await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": v}})
+    await sink.wait(2)
+    await asyncio.sleep(0.3)
+    assert [orjson.loads(b)["data"][0]["temp"]["value"] for *_, b in sink.requests] == [1, 2]
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
