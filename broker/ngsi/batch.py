@@ -231,6 +231,7 @@ class BatchService:
                 if error is not None:
                     raise error
                 return
+            await self.entities.changes.abandoned(outbox)
         raise internal_error("too many concurrent changes to the entities of a batch")
 
     async def _snapshot(self, ctx: RequestContext, batch: BatchUpdate, view: View | None) -> _Snapshot:

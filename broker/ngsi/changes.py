@@ -74,6 +74,10 @@ class ChangeSink(Protocol):
         """Called once the change and its notifications are durable."""
         ...
 
+    async def abandoned(self, records: Sequence["OutboxRecord"]) -> None:
+        """Called when the store refused the write these records were computed for."""
+        ...
+
 
 class NoSink:
     """No subscriptions: nothing is owed."""
@@ -82,6 +86,9 @@ class NoSink:
         return []
 
     async def committed(self, records: Sequence["OutboxRecord"]) -> None:
+        return None
+
+    async def abandoned(self, records: Sequence["OutboxRecord"]) -> None:
         return None
 
 

@@ -211,6 +211,7 @@ class EntityService:
             if await self.storage.insert_entity(ctx.tenant, new, outbox):
                 await self.changes.committed(outbox)
                 return True
+            await self.changes.abandoned(outbox)
             if not upsert:
                 raise unprocessable("Already Exists")
             ref = EntityRef(entity.id, entity.type)
@@ -281,6 +282,7 @@ class EntityService:
             if await self.storage.delete_entity(ctx.tenant, entity, outbox):
                 await self.changes.committed(outbox)
                 return
+            await self.changes.abandoned(outbox)
         raise internal_error("too many concurrent changes to one entity")
 
     # -- plumbing --------------------------------------------------------------------------
@@ -315,4 +317,5 @@ class EntityService:
                     if error is not None:
                         raise error
                     return
+                await self.changes.abandoned(outbox)
             raise internal_error("too many concurrent changes to one entity")

@@ -366,3 +366,15 @@ async def test_a_patch_to_oneshot_rearms_a_spent_subscription(client, sink):
     await asyncio.sleep(0.3)
     assert [orjson.loads(b)["data"][0]["temp"]["value"] for *_, b in sink.requests] == [1, 2]
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+
+
+async def test_concurrent_writes_notify_a_oneshot_subscription_once(client, sink):
+    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+    results = await asyncio.gather(
+        *(client.post("/v2/entities", json={"id": f"R{i}", "type": "Room", "temp": {"value": i}}) for i in range(20))
+    )
+    assert [r.status for r in results] == [201] * 20
+    await sink.wait(1)
+    await asyncio.sleep(0.3)
+    assert len(sink.requests) == 1
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
