@@ -50,6 +50,7 @@ def make_app(config: Config) -> web.Application:
         shared_delivery=mongo,
         auth=auth,
         personal_min_k=config.personalMinK,
+        no_cache=config.noCache,
         retry_start=mongo,  # a database server may come up after us; an SQLite file that cannot be opened will not
     )
 

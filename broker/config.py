@@ -37,6 +37,7 @@ class Config:
     authMaxLifetime: int = 86400
     personalMinK: int = 10
     workers: int = 1
+    noCache: bool = False
 
 
 # flag -> (environment variable, help)
@@ -76,6 +77,10 @@ FLAGS: dict[str, tuple[str, str]] = {
     "workers": (
         "BROKER_WORKERS",
         "serving processes sharing the port (SO_REUSEPORT) on one store, under a supervisor (default 1: one process)",
+    ),
+    "noCache": (
+        "ORION_NO_CACHE",
+        "check the store for changed subscriptions before every write and subscription read, not only every 0.5 s",
     ),
 }
 

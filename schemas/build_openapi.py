@@ -668,7 +668,7 @@ components = {
                         "type": {"type": "string"}, "typePattern": {"type": "string"}}}},
                     "condition": {"type": "object", "properties": {
                         "attrs": {"type": "array", "items": {"type": "string"}},
-                        "expression": {"type": "object", "properties": {k: {"type": "string"} for k in ("q", "mq", "georel", "geometry", "coords")}},
+                        "expression": {"type": "object", "properties": {k: {"type": "string"} for k in ("q", "mq", "georel", "geometry", "coords", "jexlExpression")}},
                         "alterationTypes": {"type": "array", "items": {"enum": ["entityCreate", "entityChange", "entityUpdate", "entityDelete"]}},
                         "notifyOnMetadataChange": {"type": "boolean"}}}}},
                 "notification": {"type": "object", "properties": {

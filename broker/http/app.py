@@ -118,16 +118,18 @@ def build_app(
     auth: AuthSettings | None = None,
     personal_min_k: int = 10,
     retry_start: bool = False,
+    no_cache: bool = False,
 ) -> web.Application:
     """The application; `deliver_here=False` when a delivery worker process sends the notifications,
     `shared_delivery=True` when other processes (other machines) deliver from the same store too:
     subscriptions are then drained under a lease and their counters read from the store;
-    `retry_start=True`: a database server that cannot be reached at start is waited for."""
+    `retry_start=True`: a database server that cannot be reached at start is waited for;
+    `no_cache=True` (`-noCache`): the subscription cache is checked against the store on every use."""
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
     app[AUTHENTICATOR] = Authenticator(auth)
     delivery = delivery or DeliverySettings()
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, no_cache=no_cache)
     dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(storage, notifier, delivery)
     entity_service = EntityService(storage, changes=notifier, guard=notifier.guard)
     app[SERVICES] = Services(

@@ -32,7 +32,8 @@ def context(request: web.Request, *, write: bool = False) -> RequestContext:
     who = {"correlator": request[CORRELATOR], "principal": caller.principal, "roles": caller.roles,
            "auth_token": headers.get("X-Auth-Token", "")}
     if write:
-        return RequestContext(tenant=tenant, write_path=parse_write_path(sp_header), **who)
+        forced = "forcedUpdate" in (request.query.get("options") or "").split(",")
+        return RequestContext(tenant=tenant, write_path=parse_write_path(sp_header), forced_update=forced, **who)
     return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), **who)
 
 

@@ -221,7 +221,9 @@ class BatchService:
                 key = (w.entity.id, w.entity.type, w.entity.service_path)
                 before = snapshot.read.get(key)
                 after = snapshot.now.get(key)
-                events.append(ChangeEvent(ctx.tenant, before, after, snapshot.request_attrs.get(key, ()), ctx.correlator, ctx.auth_token))
+                names = snapshot.request_attrs.get(key, ())
+                events.append(ChangeEvent(ctx.tenant, before, after, names, ctx.correlator,
+                                          auth_token=ctx.auth_token, forced=ctx.forced_update))
             outbox = await self.entities.changes.outbox_for(events)
             storage = self.entities.storage
             if not writes or await storage.write_batch(ctx.tenant, writes, outbox):
@@ -230,6 +232,7 @@ class BatchService:
                 if error is not None:
                     raise error
                 return
+            await self.entities.changes.abandoned(outbox)
         raise internal_error("too many concurrent changes to the entities of a batch")
 
     async def _snapshot(self, ctx: RequestContext, batch: BatchUpdate, view: View | None) -> _Snapshot:

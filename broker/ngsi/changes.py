@@ -19,6 +19,7 @@ class ChangeEvent:
     request_attrs: tuple[str, ...]  # attributes the request named (Orion: "updated" attributes)
     correlator: str = ""
     auth_token: str = ""  # the request's X-Auth-Token (Orion forwards it with the notification)
+    forced: bool = False  # `options=forcedUpdate`: every attribute the request named counts as changed
 
     @property
     def entity(self) -> Entity:
@@ -35,7 +36,8 @@ class ChangeEvent:
         return "entityChange" if self.changed_attrs(True) else "entityUpdate"
 
     def changed_attrs(self, with_metadata: bool) -> tuple[str, ...]:
-        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones.
+        """Attributes whose value or type (and metadata, if asked) differ, plus added and removed ones;
+        with `forced`, also every attribute the request named that the entity has.
 
         Computed once per event: every subscription the event is matched against asks again.
         """
@@ -49,6 +51,8 @@ class ChangeEvent:
         after = self.after.attrs if self.after is not None else {}
         out = [n for n in after if n not in before or _differs(before[n], after[n], with_metadata)]
         out += [n for n in before if n not in after]
+        if self.forced and self.before is not None and self.after is not None:
+            out += [n for n in self.request_attrs if n in after and n not in out]
         return tuple(out)
 
 
@@ -71,6 +75,10 @@ class ChangeSink(Protocol):
         """Called once the change and its notifications are durable."""
         ...
 
+    async def abandoned(self, records: Sequence["OutboxRecord"]) -> None:
+        """Called when the store refused the write these records were computed for."""
+        ...
+
 
 class NoSink:
     """No subscriptions: nothing is owed."""
@@ -79,6 +87,9 @@ class NoSink:
         return []
 
     async def committed(self, records: Sequence["OutboxRecord"]) -> None:
+        return None
+
+    async def abandoned(self, records: Sequence["OutboxRecord"]) -> None:
         return None
 
 

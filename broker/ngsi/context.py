@@ -35,3 +35,4 @@ class RequestContext:
     principal: str | None = None
     roles: tuple[str, ...] = field(default_factory=tuple)
     auth_token: str = ""  # X-Auth-Token, passed on to notifications as Orion does
+    forced_update: bool = False  # `options=forcedUpdate`: a write notifies even when nothing changed

@@ -8,7 +8,7 @@ import time
 
 _ISO = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:T([0-9]{2})(?::([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?|([0-9]{2})(?:([0-9]{2})(?:\.([0-9]{1,9}))?)?)?)?"
+    r"(?:T([0-9]{2})(?::([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?|([0-9]{2})(?:([0-9]{2})(?:\.([0-9]+))?)?)?)?"
     r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )  # hh:mm:ss.sss, hhmmss.sss, hh:mm, hhmm or hh; zone Z, +hh:mm, +hhmm or +hh
 
@@ -32,7 +32,8 @@ def parse_iso8601(text: str) -> float | None:
         epoch = float(calendar.timegm(parts + (0, 0, 0)))
     except (ValueError, OverflowError):
         return None
-    if frac:
+    if frac:  # any resolution is accepted (Orion: "even smaller" than microseconds); milliseconds are kept
+        frac = frac[:9]
         epoch += round(int(frac) / 10 ** len(frac), 3)
     if zone and zone != "Z":
         sign = -1 if zone[0] == "-" else 1

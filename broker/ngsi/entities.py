@@ -211,6 +211,7 @@ class EntityService:
             if await self.storage.insert_entity(ctx.tenant, new, outbox):
                 await self.changes.committed(outbox)
                 return True
+            await self.changes.abandoned(outbox)
             if not upsert:
                 raise unprocessable("Already Exists")
             ref = EntityRef(entity.id, entity.type)
@@ -281,6 +282,7 @@ class EntityService:
             if await self.storage.delete_entity(ctx.tenant, entity, outbox):
                 await self.changes.committed(outbox)
                 return
+            await self.changes.abandoned(outbox)
         raise internal_error("too many concurrent changes to one entity")
 
     # -- plumbing --------------------------------------------------------------------------
@@ -308,11 +310,13 @@ class EntityService:
                 updated.location = locate(updated.attrs)
                 entity.location = locate_or_none(entity.attrs)
                 updated.correlator = ctx.correlator
-                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator, ctx.auth_token)
+                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator,
+                                    auth_token=ctx.auth_token, forced=ctx.forced_update)
                 outbox = await self.changes.outbox_for([event])
                 if await self.storage.replace_entity(ctx.tenant, updated, outbox):
                     await self.changes.committed(outbox)
                     if error is not None:
                         raise error
                     return
+                await self.changes.abandoned(outbox)
             raise internal_error("too many concurrent changes to one entity")

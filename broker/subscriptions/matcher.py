@@ -3,7 +3,8 @@
 Orion's rules: the subscription is active (or oneshot) and not expired; its service path covers
 the entity's; an entity pattern matches id and type; the alteration type is one it asks for
 (default: entityCreate and entityChange); for updates, a condition attribute was updated (any, when
-the condition names none); the q, mq and geo expression hold for the entity as it is now.
+the condition names none); with `onlyChangedAttrs`, a selected attribute changed; the q, mq and
+geo expression hold for the entity as it is now.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def is_live(sub: Subscription, now: float) -> bool:
     return sub.expires is None or sub.expires > now
 
 
+def changed_to_notify(sub: Subscription, event: ChangeEvent) -> tuple[str, ...]:
+    """With `onlyChangedAttrs`: the changed attributes the notification would carry. Orion sends
+    nothing when none is left (an update that changed nothing, or only attributes not selected);
+    `options=forcedUpdate` counts every attribute the request named as changed."""
+    n = sub.notification
+    changed = event.changed_attrs(sub.condition.notify_on_metadata_change)
+    if n.attrs:
+        return tuple(a for a in n.attrs if a in changed)
+    return tuple(a for a in changed if a not in n.except_attrs)
+
+
 def triggers(sub: Subscription, event: ChangeEvent, now: float) -> bool:
     if not is_live(sub, now):
         return False
@@ -72,6 +84,8 @@ def triggers(sub: Subscription, event: ChangeEvent, now: float) -> bool:
             )
         if not named & set(cond.attrs):
             return False
+    if sub.notification.only_changed_attrs and not changed_to_notify(sub, event):
+        return False
     if cond.q_ast is not None and not q_matches(cond.q_ast, entity):
         return False
     if cond.mq_ast is not None and not q_matches(cond.mq_ast, entity):

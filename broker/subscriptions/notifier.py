@@ -23,14 +23,23 @@ from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import snapshot
 
 
+ONESHOT_CLAIM_SECONDS = 30.0  # longest a write may take between matching and committing
+
+
 class Notifier:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time, *, no_cache: bool = False) -> None:
         self.storage = storage
+        # `-noCache`: every use asks the store whether a subscription changed (one read of its
+        # version) instead of trusting the cache between two periodic refreshes
+        self.no_cache = no_cache
         self.clock = clock
         self._subs: dict[str, dict[str, Subscription]] = {}  # tenant -> id -> subscription
         self._by_type: dict[str, dict[str, list[Subscription]]] = {}  # tenant -> type -> subscriptions
         self._any_type: dict[str, list[Subscription]] = {}  # tenant -> subscriptions with typePattern/no type
         self._last_sent: dict[str, float] = {}  # throttling windows this process opened
+        # oneshot subscriptions whose one notification a write of this process owes but has not
+        # committed yet (monotonic time of the claim): concurrent writes must not owe a second
+        self._oneshot_claims: dict[tuple[str, str], float] = {}
         self._version = -1
         self.guard = PersonalGuard(storage, clock)
         self.wake = asyncio.Event()
@@ -56,6 +65,11 @@ class Notifier:
         self._any_type.clear()
         for sub in fresh:
             self._put(sub)
+
+    async def sync(self) -> None:
+        """With `-noCache`, bring the cache up to date with the store before it is read."""
+        if self.no_cache:
+            await self.refresh()
 
     async def refresh(self) -> bool:
         """Reload the cache when another process changed a subscription; True when it did."""
@@ -119,6 +133,7 @@ class Notifier:
         A personal entity's change is matched, per subscription, as its creator may see it (the
         consented attributes only) and owed only to creators its subject consents to now.
         """
+        await self.sync()
         if not self._subs:
             return []
         now = self.clock()
@@ -138,8 +153,9 @@ class Notifier:
                 continue
             snap: dict | None = None
             for sub in candidates:
-                if not triggers(sub, event, now) or await self._throttled(sub, now):
+                if not triggers(sub, event, now) or self._oneshot_owed(sub) or await self._throttled(sub, now):
                     continue
+                self._claim_oneshot(sub)
                 snap = snap if snap is not None else snapshot(event)
                 out.append(OutboxRecord(event.tenant, sub.id, snap, created=now, due=now, cbnotif=len(out) + 1))
         return out
@@ -157,8 +173,9 @@ class Notifier:
             if access is None:
                 continue
             seen = _as_seen(event, access)
-            if not triggers(sub, seen, now) or await self._throttled(sub, now):
+            if not triggers(sub, seen, now) or self._oneshot_owed(sub) or await self._throttled(sub, now):
                 continue
+            self._claim_oneshot(sub)
             record = OutboxRecord(
                 event.tenant, sub.id, snapshot(seen), created=now, due=now, cbnotif=sent + len(out) + 1, subject=subject
             )
@@ -180,6 +197,18 @@ class Notifier:
         self._last_sent[sub.id] = now
         return False
 
+    def _oneshot_owed(self, sub: Subscription) -> bool:
+        """True when `sub` is oneshot and another write of this process already owes its notification
+        (a claim older than ONESHOT_CLAIM_SECONDS is void: that write failed without saying so)."""
+        if sub.status != "oneshot":
+            return False
+        claimed = self._oneshot_claims.get((sub.tenant, sub.id))
+        return claimed is not None and time.monotonic() - claimed < ONESHOT_CLAIM_SECONDS
+
+    def _claim_oneshot(self, sub: Subscription) -> None:
+        if sub.status == "oneshot":
+            self._oneshot_claims[(sub.tenant, sub.id)] = time.monotonic()
+
     async def committed(self, records: list[OutboxRecord]) -> None:
         """After the write is durable: oneshot subscriptions go inactive; the dispatcher wakes up."""
         for record in records:
@@ -187,8 +216,14 @@ class Notifier:
             if sub is not None and sub.status == "oneshot":
                 sub.status = "inactive"
                 await self.save(sub)
+            self._oneshot_claims.pop((record.tenant, record.subscription_id), None)
         if records:
             self.wake.set()
+
+    async def abandoned(self, records: list[OutboxRecord]) -> None:
+        """The store refused the write: the oneshot notifications it would have owed are free again."""
+        for record in records:
+            self._oneshot_claims.pop((record.tenant, record.subscription_id), None)
 
 
 
@@ -203,4 +238,5 @@ def _as_seen(event: ChangeEvent, access: Access) -> ChangeEvent:
         tuple(a for a in event.request_attrs if access.shows(a)),
         event.correlator,
         event.auth_token,
+        event.forced,
     )

@@ -6,6 +6,8 @@ Pure: no I/O; the caller gives the clock and the new id.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +28,11 @@ from broker.subscriptions.model import (
 )
 
 STATUSES = ("active", "inactive", "oneshot")
+EXPRESSION_KEYS = ("q", "mq", "georel", "geometry", "coords", "jexlExpression")
+MIN_EVAL_PRIORITY = 1  # the range of `evalPriority` in an httpCustom/mqttCustom `ngsi` attribute
+MAX_EVAL_PRIORITY = 100000
+# a host as RFC 3986 allows it (registered name or IPv4), or a bracketed IPv6 literal
+_HOST = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\]")
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
 MAX_DESCRIPTION = 1024
 MAX_HTTP_TIMEOUT = 1800000
@@ -81,12 +88,12 @@ def _expression(raw: Any) -> dict[str, Any]:
     if not raw:
         raise bad_request("expression is empty")
     out: dict[str, Any] = {}
-    for key in ("q", "mq", "georel", "geometry", "coords"):
+    for key in EXPRESSION_KEYS:
         value = _opt(raw, key, str)
         if value is not None:
             if value == "":
                 raise bad_request(f"{key} is empty")
-            out[key] = value
+            out["jexl" if key == "jexlExpression" else key] = value
     if "q" in out:
         out["q_ast"] = parse_q(out["q"])
     if "mq" in out:
@@ -134,16 +141,22 @@ def _subject(raw: Any) -> tuple[tuple[EntityPattern, ...], Condition]:
 
 
 def _url_parts(url: str) -> tuple[str, str] | None:
-    """(scheme, path) of a URL Orion's parseUrl accepts, or None."""
+    """(scheme, path) of a URL Orion's parseUrl accepts, or None: a scheme Orion sends to, a host
+    (a name without spaces or other characters no host has, or a bracketed IPv6) and a port in
+    1-65535 when one is given."""
+    if any(c <= " " or c == "\x7f" for c in url):  # urlsplit would silently drop tabs and newlines
+        return None
     try:
-        parts = urlsplit(url)  # an unclosed IPv6 bracket (`http://[::1`) raises
-    except ValueError:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # e.g. "http://[::1/" or a port that is not a number
         return None
     if parts.scheme not in ("http", "https", "mqtt") or not parts.hostname:
         return None
-    try:
-        parts.port
-    except ValueError:
+    host = parts.netloc.rpartition("@")[2]
+    if port is not None or host.endswith(":"):
+        host = host[: host.rfind(":")]
+    if not _HOST.fullmatch(host) or port == 0:
         return None
     return parts.scheme, parts.path or "/"
 
@@ -192,7 +205,27 @@ def _custom_payload(raw: dict[str, Any], fields: dict[str, Any]) -> None:
             raise bad_request("Invalid JSON type for entity id")
         if "type" in ngsi and not isinstance(ngsi["type"], str):
             raise bad_request("Invalid JSON type for entity type")
+        for name, attr in ngsi.items():
+            if name not in ("id", "type"):
+                _check_eval_priority(attr)
         fields["ngsi"] = ngsi
+
+
+def _check_eval_priority(attr: Any) -> None:
+    """An `ngsi` attribute may carry only the `evalPriority` metadata, a number in 1-100000."""
+    metadata = attr.get("metadata") if isinstance(attr, dict) else None
+    if not isinstance(metadata, dict):
+        return
+    for name, md in metadata.items():
+        if name != "evalPriority":
+            raise bad_request("only evalPriority metadata is allowed in ngsi payload in custom notifications")
+        value = md.get("value") if isinstance(md, dict) else md
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise bad_request("evalPriority metadata must be a number")
+        if value < MIN_EVAL_PRIORITY:
+            raise bad_request(f"evalPriority metadata minimum priority is {MIN_EVAL_PRIORITY}")
+        if value > MAX_EVAL_PRIORITY:
+            raise bad_request(f"evalPriority metadata maximum priority is {MAX_EVAL_PRIORITY}")
 
 
 def _http(raw: Any, custom: bool) -> HttpTarget:
@@ -345,12 +378,13 @@ def _expires(body: dict[str, Any]) -> float | None:
     epoch = parse_iso8601(expires)
     if epoch is None:
         raise bad_request("expires has an invalid format")
-    return epoch
+    return float(math.floor(epoch))  # Orion keeps whole seconds
 
 
 def _status(body: dict[str, Any]) -> str | None:
     status = _opt(body, "status", str)
     if status is not None and status not in STATUSES:
+        # Orion's text (errorMessages.h) names two of the three statuses it accepts
         raise bad_request("status is not valid: it has to be either active or inactive")
     return status
 

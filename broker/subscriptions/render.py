@@ -27,6 +27,8 @@ def _condition(sub: Subscription) -> dict[str, Any]:
     c = sub.condition
     out: dict[str, Any] = {"attrs": list(c.attrs)}
     expression = {k: getattr(c, k) for k in ("q", "mq", "georel", "geometry", "coords") if getattr(c, k)}
+    if c.jexl:
+        expression["jexlExpression"] = c.jexl
     if expression:
         out["expression"] = expression
     if c.alteration_types:
@@ -36,7 +38,8 @@ def _condition(sub: Subscription) -> dict[str, Any]:
 
 
 def _custom_payload(target: HttpTarget | MqttTarget, out: dict[str, Any]) -> None:
-    if target.payload_set:
+    """Orion shows `payload` when it is null (no body) or a non-empty text, never as ""."""
+    if target.payload_set and target.payload != "":
         out["payload"] = target.payload
     if target.json is not None:
         out["json"] = target.json
@@ -103,7 +106,8 @@ def _notification(sub: Subscription) -> dict[str, Any]:
 
 
 def shown_status(sub: Subscription, now: float) -> str:
-    if sub.expires is not None and sub.expires <= now and sub.status in ("active", "oneshot"):
+    """`expired` once `expires` has passed, whatever the stored status (as Orion shows it)."""
+    if sub.expires is not None and sub.expires <= now:
         return "expired"
     if sub.status == "active" and sub.delivery.fails_counter > 0:
         return "failed"
@@ -112,7 +116,7 @@ def shown_status(sub: Subscription, now: float) -> str:
 
 def render_subscription(sub: Subscription, *, now: float) -> dict[str, Any]:
     out: dict[str, Any] = {"id": sub.id}
-    if sub.description is not None:
+    if sub.description:  # Orion omits an empty description
         out["description"] = sub.description
     out["subject"] = {"entities": [_entity(p) for p in sub.entities], "condition": _condition(sub)}
     out["notification"] = _notification(sub)

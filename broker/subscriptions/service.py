@@ -40,14 +40,25 @@ class SubscriptionService:
         await self.notifier.save(sub)
         return sub
 
-    async def list(self, ctx: RequestContext, page: Page) -> tuple[list[Subscription], int]:
+    async def list(
+        self, ctx: RequestContext, page: Page, service_path: str | None = None
+    ) -> tuple[list[Subscription], int]:
+        """A page of the tenant's subscriptions, oldest first; with `service_path`, only those created
+        with exactly that path (Orion's filter: `/a` does not list `/a/#` nor `/a/b`)."""
+        await self.notifier.sync()
         subs = sorted(
-            (s for s in self.notifier.all(ctx.tenant) if self._mine(ctx, s)), key=lambda s: (s.created_at, s.id)
+            (
+                s
+                for s in self.notifier.all(ctx.tenant)
+                if self._mine(ctx, s) and (service_path is None or s.service_path == service_path)
+            ),
+            key=lambda s: (s.created_at, s.id),
         )
         shown = subs[page.offset : page.offset + page.limit]
         return [await self._with_counters(s) for s in shown], len(subs)
 
     async def get(self, ctx: RequestContext, sub_id: str) -> Subscription:
+        await self.notifier.sync()
         sub = self.notifier.get(ctx.tenant, sub_id)
         if sub is None or not self._mine(ctx, sub):
             raise not_found(SUBSCRIPTION_NOT_FOUND)

@@ -264,3 +264,117 @@ async def test_op_notify_applies_a_notification_from_another_broker(client):
     assert r.status == 200
     body = await (await client.get("/v2/entities/R9?options=keyValues")).json()
     assert body == {"id": "R9", "type": "Room", "temp": 3}
+
+
+async def test_list_shows_only_the_subscriptions_of_the_given_service_path(client):
+    everywhere = await create(client, subscription("http://localhost:1028/x"))
+    north = await create(client, subscription("http://localhost:1028/x"), **{"Fiware-ServicePath": "/north"})
+    subtree = await create(client, subscription("http://localhost:1028/x"), **{"Fiware-ServicePath": "/north/#"})
+
+    async def listed(**headers) -> list[str]:
+        r = await client.get("/v2/subscriptions?options=count", headers=headers)
+        assert r.status == 200
+        ids = [s["id"] for s in await r.json()]
+        assert r.headers["Fiware-Total-Count"] == str(len(ids))
+        return ids
+
+    assert await listed() == [everywhere, north, subtree]
+    assert await listed(**{"Fiware-ServicePath": "/#"}) == [everywhere, north, subtree]
+    assert await listed(**{"Fiware-ServicePath": "/north"}) == [north]
+    assert await listed(**{"Fiware-ServicePath": "/north/#"}) == [subtree]
+    assert await listed(**{"Fiware-ServicePath": "/south"}) == []
+
+
+async def test_a_subscription_takes_one_service_path(client):
+    r = await client.post("/v2/subscriptions", json=subscription("http://localhost:1028/x"), headers={"Fiware-ServicePath": "/a,/b"})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "max one service-path allowed for subscriptions"}
+    assert await (await client.get("/v2/subscriptions")).json() == []
+
+
+async def test_bad_url_host_is_400_and_jexl_expression_is_returned(client):
+    body = subscription("http://[::1/notify")
+    r = await client.post("/v2/subscriptions", json=body)
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "Invalid URL parsing notification url"}
+    body = subscription("http://localhost:1028/x", description="")
+    body["subject"]["condition"]["expression"] = {"jexlExpression": "temp > 20"}
+    sub_id = await create(client, body)
+    shown = await (await client.get(f"/v2/subscriptions/{sub_id}")).json()
+    assert "description" not in shown
+    assert shown["subject"]["condition"]["expression"] == {"jexlExpression": "temp > 20"}
+
+
+async def test_forced_update_notifies_an_unchanged_value(client, sink):
+    body = subscription(sink.url())
+    body["subject"]["condition"]["alterationTypes"] = ["entityChange"]
+    await create(client, body)
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}})
+    same = {"temp": {"value": 20}}
+    assert (await client.patch("/v2/entities/R1/attrs", json=same)).status == 204
+    assert (await client.post("/v2/op/update", json={"actionType": "update", "entities": [{"id": "R1", "type": "Room", **same}]})).status == 204
+    text = {"Content-Type": "text/plain"}
+    assert (await client.put("/v2/entities/R1/attrs/temp/value", data="20", headers=text)).status == 204
+    await asyncio.sleep(0.3)
+    assert sink.requests == []  # nothing changed, nothing forced
+    assert (await client.patch("/v2/entities/R1/attrs?options=forcedUpdate", json=same)).status == 204
+    assert (await client.post("/v2/op/update?options=forcedUpdate", json={"actionType": "update", "entities": [{"id": "R1", "type": "Room", **same}]})).status == 204
+    assert (await client.put("/v2/entities/R1/attrs/temp/value?options=forcedUpdate", data="20", headers=text)).status == 204
+    await sink.wait(3)
+    for _, _, _, raw in sink.requests:
+        assert orjson.loads(raw)["data"] == [{"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 20, "metadata": {}}}]
+
+
+async def test_only_changed_attrs_sends_nothing_for_an_unchanged_value(client, sink):
+    body = {
+        "subject": {"entities": [{"id": "R1", "type": "Room"}], "condition": {"alterationTypes": ["entityUpdate"]}},
+        "notification": {"http": {"url": sink.url()}, "onlyChangedAttrs": True},
+    }
+    await create(client, body)
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}, "hum": {"value": 50}})
+    text = {"Content-Type": "text/plain"}
+    assert (await client.put("/v2/entities/R1/attrs/temp/value", data="20", headers=text)).status == 204
+    assert (await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 20}, "hum": {"value": 51}})).status == 204
+    await sink.wait(1)
+    await asyncio.sleep(0.3)
+    assert len(sink.requests) == 1
+    assert orjson.loads(sink.requests[0][3])["data"][0]["hum"]["value"] == 51
+
+
+async def test_q_on_service_path_selects_notifications(client, sink):
+    body = subscription(sink.url())
+    body["subject"]["condition"]["expression"] = {"q": "servicePath==/north"}
+    await create(client, body)
+    for path in ("/south", "/north"):
+        r = await client.post("/v2/entities", json={"id": "R" + path[1:], "type": "Room", "temp": {"value": 1}}, headers={"Fiware-ServicePath": path})
+        assert r.status == 201
+    await sink.wait(1)
+    await asyncio.sleep(0.3)
+    assert [orjson.loads(b)["data"][0]["id"] for *_, b in sink.requests] == ["Rnorth"]
+
+
+async def test_a_patch_to_oneshot_rearms_a_spent_subscription(client, sink):
+    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+    await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
+    await sink.wait(1)
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json={"status": "oneshot"})).status == 204
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "oneshot"
+    for v in (2, 3):
+        await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": v}})
+    await sink.wait(2)
+    await asyncio.sleep(0.3)
+    assert [orjson.loads(b)["data"][0]["temp"]["value"] for *_, b in sink.requests] == [1, 2]
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+
+
+async def test_concurrent_writes_notify_a_oneshot_subscription_once(client, sink):
+    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+    results = await asyncio.gather(
+        *(client.post("/v2/entities", json={"id": f"R{i}", "type": "Room", "temp": {"value": i}}) for i in range(20))
+    )
+    assert [r.status for r in results] == [201] * 20
+    await sink.wait(1)
+    await asyncio.sleep(0.3)
+    assert len(sink.requests) == 1
+    assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"

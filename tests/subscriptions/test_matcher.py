@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.model import Attribute, Entity, Metadata
-from broker.ngsi.query import parse_q
+from broker.ngsi.query import parse_mq, parse_q
 from broker.subscriptions.matcher import triggers
 from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 
@@ -85,3 +85,48 @@ def test_inactive_and_expired_subscriptions_never_trigger():
     assert not triggers(_sub(expires=NOW - 1), event, NOW)
     assert triggers(_sub(expires=NOW + 1), event, NOW)
     assert triggers(_sub(status="oneshot"), event, NOW)
+
+
+def _only_changed(**kw) -> Subscription:
+    n = dict(target=HttpTarget(url="http://x"), only_changed_attrs=True)
+    n.update(kw.pop("notification", {}))
+    return _sub(notification=Notification(**n), **kw)
+
+
+def test_only_changed_attrs_sends_nothing_when_nothing_changed():
+    sub = _only_changed(condition=Condition(alteration_types=("entityUpdate",)))
+    assert not triggers(sub, _update(_entity(20), _entity(20)), NOW)
+    assert triggers(sub, _update(_entity(20), _entity(21)), NOW)
+
+
+def test_only_changed_attrs_needs_a_changed_attribute_among_the_notified_ones():
+    after = _entity(20)
+    after.attrs["hum"] = Attribute("Number", 51)
+    event = _update(_entity(20), after, ("temp", "hum"))
+    assert not triggers(_only_changed(notification={"attrs": ("temp",)}), event, NOW)
+    assert triggers(_only_changed(notification={"attrs": ("hum",)}), event, NOW)
+    assert not triggers(_only_changed(notification={"except_attrs": ("hum",)}), event, NOW)
+
+
+def test_forced_update_counts_the_named_attributes_as_changed():
+    forced = ChangeEvent("", _entity(20), _entity(20), ("temp",), forced=True)
+    assert forced.alteration == "entityChange"
+    assert forced.changed_attrs(True) == ("temp",)
+    assert triggers(_sub(), forced, NOW)
+    assert triggers(_only_changed(notification={"attrs": ("temp",)}), forced, NOW)
+    assert not triggers(_sub(condition=Condition(attrs=("hum",))), forced, NOW)
+
+
+def test_mq_expression_is_evaluated_on_the_metadata():
+    mq = "temp.unit==C"
+    sub = _sub(condition=Condition(mq=mq, mq_ast=parse_mq(mq)))
+    assert triggers(sub, _update(_entity(1, md="F"), _entity(2, md="C")), NOW)
+    assert not triggers(sub, _update(_entity(1, md="C"), _entity(2, md="F")), NOW)
+    assert not triggers(sub, _update(_entity(1), _entity(2)), NOW)
+
+
+def test_q_on_the_builtin_service_path():
+    q = "servicePath==/a"
+    sub = _sub(condition=Condition(q=q, q_ast=parse_q(q)))
+    assert triggers(sub, _update(_entity(1, "/a"), _entity(2, "/a")), NOW)
+    assert not triggers(sub, _update(_entity(1, "/b"), _entity(2, "/b")), NOW)

@@ -98,3 +98,83 @@ def test_empty_expires_means_permanent_and_patch_replaces_fields():
 def test_entity_type_without_id_is_refused_but_type_with_pattern_is_fine():
     sub = parse({"subject": {"entities": [{"idPattern": ".*", "type": "Room"}, {"idPattern": ".*", "type": "Room"}]}, "notification": OK_NOTIFICATION})
     assert len(sub.entities) == 1  # repeats are dropped
+
+
+def _http_url(url: str) -> dict:
+    return {"subject": OK_SUBJECT, "notification": {"http": {"url": url}}}
+
+
+@pytest.mark.parametrize(
+    "url", ["http://local host/n", "http://[::1/n", "http://localhost:0/n", "http://loc<al/n".replace("<", "\t"), "http:///n"]
+)
+def test_a_url_without_a_usable_host_or_port_is_refused_not_a_500(url):
+    with pytest.raises(NgsiError) as exc:
+        parse(_http_url(url))
+    assert (exc.value.status, exc.value.description) == (400, "Invalid URL parsing notification url")
+
+
+@pytest.mark.parametrize("url", ["http://my_service:8080/n", "https://[::1]:1026/n", "http://u:p@host.example/n", "http://10.0.0.1/"])
+def test_hosts_real_deployments_use_are_accepted(url):
+    assert parse(_http_url(url)).notification.target.url == url
+
+
+@pytest.mark.parametrize(
+    "expires, epoch",
+    [
+        ("2030-01-01T00:00:00Z", 1893456000.0),
+        ("2030-01-01T00:00:00", 1893456000.0),  # no zone: UTC
+        ("2030-01-01T02:00:00+02:00", 1893456000.0),
+        ("2030-01-01", 1893456000.0),  # date only: midnight UTC
+        ("2030-01-01T00:00:00.999Z", 1893456000.0),  # Orion keeps whole seconds
+        ("2030-01-01T00:00:00.123456789012Z", 1893456000.0),  # any resolution
+        ("2030-01-01T00:00:00." + "1" * 5000 + "Z", 1893456000.0),  # and no int() blow-up on a long one
+        ("20300101T000000Z".replace("20300101", "2030-01-01"), 1893456000.0),  # compact time
+    ],
+)
+def test_expires_formats_orion_accepts(expires, epoch):
+    body = {"subject": OK_SUBJECT, "notification": OK_NOTIFICATION, "expires": expires}
+    assert parse(body).expires == epoch
+
+
+def test_repeated_attributes_are_kept_once_as_orion_does():
+    body = {
+        "subject": {**OK_SUBJECT, "condition": {"attrs": ["a", "b", "a"]}},
+        "notification": {**OK_NOTIFICATION, "attrs": ["x", "x", "y"]},
+    }
+    sub = parse(body)
+    assert sub.condition.attrs == ("a", "b") and sub.notification.attrs == ("x", "y")
+
+
+def test_jexl_expression_is_kept_with_the_condition():
+    body = {"subject": {**OK_SUBJECT, "condition": {"expression": {"jexlExpression": "temp > 20 && hum < 80"}}},
+            "notification": OK_NOTIFICATION}
+    assert parse(body).condition.jexl == "temp > 20 && hum < 80"
+
+
+def _ngsi(attr: dict) -> dict:
+    return {"subject": OK_SUBJECT, "notification": {"httpCustom": {"url": "http://x", "ngsi": {"A": attr}}}}
+
+
+@pytest.mark.parametrize(
+    "body, description",
+    [
+        ({"subject": {**OK_SUBJECT, "condition": {"expression": {"jexlExpression": 3}}}, "notification": OK_NOTIFICATION},
+         "jexlExpression is not a string"),
+        ({"subject": {**OK_SUBJECT, "condition": {"expression": {"jexlExpression": ""}}}, "notification": OK_NOTIFICATION},
+         "jexlExpression is empty"),
+        (_ngsi({"value": "${a}", "metadata": {"evalPriority": {"value": "high"}}}), "evalPriority metadata must be a number"),
+        (_ngsi({"value": "${a}", "metadata": {"evalPriority": {"value": 0}}}), "evalPriority metadata minimum priority is 1"),
+        (_ngsi({"value": "${a}", "metadata": {"evalPriority": {"value": 100001}}}), "evalPriority metadata maximum priority is 100000"),
+        (_ngsi({"value": "${a}", "metadata": {"unit": {"value": "C"}}}),
+         "only evalPriority metadata is allowed in ngsi payload in custom notifications"),
+    ],
+)
+def test_expression_and_custom_ngsi_errors(body, description):
+    with pytest.raises(NgsiError) as exc:
+        parse(body)
+    assert (exc.value.status, exc.value.error, exc.value.description) == (400, "BadRequest", description)
+
+
+def test_eval_priority_in_range_is_accepted():
+    sub = parse(_ngsi({"value": "${a}", "type": "Number", "metadata": {"evalPriority": {"value": 2}}}))
+    assert sub.notification.target.ngsi == {"A": {"value": "${a}", "type": "Number", "metadata": {"evalPriority": {"value": 2}}}}

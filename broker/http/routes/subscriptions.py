@@ -7,7 +7,9 @@ from aiohttp import web
 from broker.http.request import context, first_service_path, json_body, options, param
 from broker.http.responses import created, json_response, no_content
 from broker.http.services import services
+from broker.ngsi.errors import bad_request
 from broker.ngsi.options import parse_page
+from broker.ngsi.tenancy import parse_read_scopes
 from broker.subscriptions.render import render_subscription
 
 
@@ -15,7 +17,8 @@ async def list_subscriptions(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
     page = parse_page(param(request, "limit"), param(request, "offset"))
-    subs, total = await services(request).subscriptions.list(ctx, page)
+    path = first_service_path(request)  # Orion: only the subscriptions of that exact service path
+    subs, total = await services(request).subscriptions.list(ctx, page, None if path == "/#" else path)
     now = services(request).subscriptions.clock()
     body = [render_subscription(s, now=now) for s in subs]
     return json_response(body, total=total if "count" in opts else None)
@@ -24,6 +27,8 @@ async def list_subscriptions(request: web.Request) -> web.Response:
 async def create_subscription(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await json_body(request)
+    if len(parse_read_scopes(request.headers.get("Fiware-ServicePath"))) > 1:
+        raise bad_request("max one service-path allowed for subscriptions")
     sub = await services(request).subscriptions.create(ctx, body, first_service_path(request) or "/#")
     return created(f"/v2/subscriptions/{sub.id}")
 

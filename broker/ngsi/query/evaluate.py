@@ -7,7 +7,8 @@ It reproduces what Orion's MongoDB filters (`StringFilter::mongoFilterPopulate`)
   with booleans, `null` with `null`; `~=` only ever matches strings;
 - a path that meets an array looks into its elements, and an array value matches when any
   element does (MongoDB's implicit array traversal), e.g. `color==red` on `["red", "blue"]`;
-- `dateCreated` / `dateModified` in `q` are the entity's dates, and in `mq` the attribute's.
+- `dateCreated` / `dateModified` in `q` are the entity's dates, and in `mq` the attribute's;
+  `servicePath` in `q` is the entity's service path (when no attribute has that name).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, Value, ValueList
 
 _BUILTIN_DATES = ("dateCreated", "dateModified")
+SERVICE_PATH = "servicePath"  # builtin attribute: the entity's service path
 _MISSING: list[Any] = []
 
 
@@ -60,6 +62,8 @@ def _targets(path: Path, entity: Entity) -> list[Any]:
         return [entity.cre_date if path.attr == "dateCreated" else entity.mod_date]
     attr = entity.attrs.get(path.attr)
     if attr is None:
+        if path.attr == SERVICE_PATH and path.metadata is None and not path.sub:
+            return [entity.service_path]  # the builtin attribute, unless the entity has its own
         return _MISSING
     if path.metadata is None:
         return _resolve(attr.value, path.sub)

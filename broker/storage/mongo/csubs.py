@@ -97,6 +97,8 @@ def to_csubs(doc: dict[str, Any], now: float) -> dict[str, Any]:
     written at `now` (Orion's `statusLastChange`: every write sets the status)."""
     c, n = doc["condition"], doc["notification"]
     expression = {k: c.get(k) or "" for k in ("q", "mq", "geometry", "coords", "georel")}
+    if c.get("jexl"):
+        expression["jexlExpression"] = c["jexl"]
     fields: dict[str, Any] = {
         "expiration": Int64(doc["expires"]) if doc.get("expires") is not None else Int64(LONG_MAX),  # NumberLong
         "throttling": doc.get("throttling") or 0,
@@ -226,6 +228,7 @@ def from_orion(stored: dict[str, Any], tenant: str) -> dict[str, Any]:
     expiration = stored.get("expiration")
     fmt = stored.get("format") or "normalized"
     condition = {k: expression.get(k) or None for k in ("q", "mq", "georel", "geometry", "coords")}
+    condition["jexl"] = expression.get("jexlExpression") or None
     condition.update(
         attrs=_conditions_from_orion(stored.get("conditions")),
         alteration_types=list(stored.get("altTypes") or ()),
