@@ -1,8 +1,9 @@
 """Northbound: entity updates to the broker, batched into `op/update` under load and retried until accepted.
 
 Updates are sharded by (destination, entity id) onto workers with one request in flight each, so
-the updates of one entity reach the broker in the order they were measured. While a request is in
-flight, the next updates queue up and leave together in the following batch. A connection failure,
+the updates of one entity reach the broker in the order they were measured. A worker waits a few
+milliseconds (`linger`) for more updates before sending, and while a request is in flight the next
+updates queue up, so a burst leaves in few `op/update` requests. A connection failure,
 a timeout or a 5xx is retried with backoff for as long as the agent runs; a batch the broker refuses
 (4xx) is split so that only the bad updates fail, each reported with its device.
 """
@@ -40,10 +41,11 @@ class Stats:
 
 class Northbound:
     def __init__(self, client: NgsiClient, *, workers: int = 4, batch_max: int = 200, queue_limit: int = 10_000,
-                 max_backoff: float = 5.0) -> None:
+                 max_backoff: float = 5.0, linger: float = 0.005) -> None:
         self._client = client
         self._batch_max = batch_max
         self._max_backoff = max_backoff
+        self._linger = linger
         self._queues: list[asyncio.Queue[Pending]] = [asyncio.Queue(queue_limit) for _ in range(workers)]
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = Stats()
@@ -77,8 +79,7 @@ class Northbound:
     async def _worker(self, queue: asyncio.Queue[Pending]) -> None:
         while True:
             batch = [await queue.get()]
-            while len(batch) < self._batch_max and not queue.empty():
-                batch.append(queue.get_nowait())
+            await self._collect(queue, batch)
             try:
                 by_dest: dict[Destination, list[Pending]] = {}
                 for item in batch:
@@ -88,6 +89,22 @@ class Northbound:
             finally:
                 for _ in batch:
                     queue.task_done()
+
+    async def _collect(self, queue: asyncio.Queue[Pending], batch: list[Pending]) -> None:
+        """Add what is queued, waiting at most `linger` for more, so that a burst leaves as one request."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger
+        while len(batch) < self._batch_max:
+            if not queue.empty():
+                batch.append(queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), remaining))
+            except TimeoutError:
+                return
 
     async def _deliver(self, dest: Destination, items: list[Pending]) -> None:
         try:
