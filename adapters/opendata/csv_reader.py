@@ -36,13 +36,14 @@ def detect_encoding(data: bytes) -> str:
         pass
     scores = {enc: _errors(data, enc) for enc in ("utf-8", *JAPANESE)}
     best = min(scores.values())
+    tolerated = max(2, len(data) // 200)  # a few bad rows must not hide the file's encoding
     candidates = [enc for enc, n in scores.items() if n == best]
-    if len(candidates) == 1 and best < max(1, len(data) // 200):
+    if len(candidates) == 1 and best <= tolerated:
         return candidates[0]
     guess = from_bytes(data, cp_isolation=list(candidates) + ["cp1252", "gb18030", "big5"]).best()
     if guess is not None:
         return "cp932" if guess.encoding in ("shift_jis", "cp932") else guess.encoding
-    if best < max(1, len(data) // 200):
+    if best <= tolerated:
         return candidates[0]
     raise EncodingUnknown("cannot tell the file's character encoding; give it with --encoding")
 
