@@ -55,12 +55,11 @@ class Ingestor:
                 log.info("auto-provisioned device %s as %s (%s) in %s%s", device_id, new.entity_name,
                          new.entity_type, group.service or "<default>", group.subservice)
             return self._store.device(group.service, group.subservice, device_id) or new, group
-        for service_path_device in self._devices_with_apikey(apikey, device_id):
-            return service_path_device, None
-        raise errors.group_not_found(["resource", "apikey"], [resource or "", apikey])
-
-    def _devices_with_apikey(self, apikey: str, device_id: str) -> list[Device]:
-        return [d for d in self._store.all_devices() if d.apikey == apikey and d.device_id == device_id]
+        # a device provisioned with its own apikey needs no group
+        device = next((d for d in self._store.all_devices() if d.apikey == apikey and d.device_id == device_id), None)
+        if device is None:
+            raise errors.group_not_found(["resource", "apikey"], [resource or "", apikey])
+        return device, None
 
     async def ingest(self, apikey: str, device_id: str, resource: str | None, transport: str,
                      groups: list[MeasureGroup]) -> Ingested:

@@ -57,15 +57,23 @@ async def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"{dataset.name}: {len(dataset.records)} records ({dataset.kind}"
               + (f", {dataset.encoding}" if dataset.kind == "csv" else "") + ")", file=sys.stderr)
-        bar = tqdm(total=len(dataset.records), unit="rec", file=sys.stderr, desc="reading",
-                   disable=args.no_progress or len(dataset.records) < PROGRESS_FROM or None)
+        bars: list[tqdm] = []
+
+        def bar(total: int, desc: str) -> tqdm:
+            bars.append(tqdm(total=total, unit="rec", file=sys.stderr, desc=desc,
+                             disable=args.no_progress or total < PROGRESS_FROM or None))
+            return bars[-1]
+
+        reading = bar(len(dataset.records), "mapping")
         try:
-            plan, summary = await run_import(session, dest, mapping, dataset, args.dry_run, bar.update)
+            plan, summary = await run_import(session, dest, mapping, dataset, args.dry_run, reading.update,
+                                             lambda n: (reading.close(), bar(n, "writing").update)[1])
         except (BrokerError, aiohttp.ClientError, OSError, TimeoutError) as e:
-            bar.close()
             print(f"broker {args.broker}: {e}", file=sys.stderr)
             return 2
-        bar.close()
+        finally:
+            for b in bars:
+                b.close()
     if args.dry_run:
         for line in dry_run_lines(plan):
             print(line)

@@ -120,9 +120,12 @@ async def _write(client: NgsiClient, dest: Destination, batch: list[Change], sum
 
 
 async def run_import(session: aiohttp.ClientSession, dest: Destination, mapping: Mapping, dataset: Dataset,
-                     dry_run: bool = False, progress: Progress | None = None) -> tuple[Plan, Summary]:
+                     dry_run: bool = False, progress: Progress | None = None,
+                     writing: Callable[[int], Progress | None] | None = None) -> tuple[Plan, Summary]:
+    """Plan, then (unless `dry_run`) apply; `writing(n)` may return a progress callback for the n writes."""
     client = NgsiClient(session)
     plan = await plan_import(client, dest, mapping, dataset, progress)
     if dry_run:
         return plan, Summary(len(plan.creates), len(plan.updates), len(plan.unchanged), list(plan.rejected))
-    return plan, await apply_plan(client, dest, plan)
+    write_progress = writing(len(plan.creates) + len(plan.updates)) if writing else None
+    return plan, await apply_plan(client, dest, plan, progress=write_progress)

@@ -254,3 +254,23 @@ async def test_bad_mqtt_messages_are_logged_per_device_and_the_others_go_through
     assert "device dev1 refused: DEVICE_GROUP_NOT_FOUND" in logged
     assert "device broken refused: PARSE_ERROR" in logged
     assert "device broken2 refused: PARSE_ERROR" in logged
+
+
+async def test_a_device_with_its_own_apikey_needs_no_group(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+    r = await http.post(f"http://127.0.0.1:{agent.north_port}/iot/devices", headers=SNOW, json={"devices": [
+        {"device_id": "solo1", "apikey": "solo-key", "entity_name": "urn:Solo:1", "entity_type": "Solo",
+         "attributes": [{"object_id": "v", "name": "volume", "type": "Number"}]}]})
+    assert r.status == 201
+    r = await http.post(f"{south(agent)}/iot/d", params={"k": "solo-key", "i": "solo1"}, data="v|3")
+    assert r.status == 200
+    e = await entity(http, broker_url, "urn:Solo:1")
+    assert e is not None and e["volume"]["value"] == 3
+
+
+async def test_a_group_without_autoprovision_refuses_unknown_devices(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+    await provision(http, agent, group={**GROUP, "autoprovision": False})
+    r = await http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "stranger"}, data="d|1")
+    assert r.status == 404
+    assert await r.json() == {"name": "DEVICE_NOT_FOUND", "message": "Device not found with ID [stranger]"}
+    r = await http.get(f"http://127.0.0.1:{agent.north_port}/iot/devices/stranger", headers=SNOW)
+    assert r.status == 404
