@@ -61,6 +61,8 @@ def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None
     p.add_argument("--timestamp", default=env.get("IOTA_TIMESTAMP", "true"), help="add TimeInstant to every update (IOTA_TIMESTAMP)")
     p.add_argument("--max-payload", type=int, default=_int(env.get("IOTA_MAX_PAYLOAD", str(d.max_payload)), "IOTA_MAX_PAYLOAD"),
                    help="largest measure payload in bytes (IOTA_MAX_PAYLOAD)")
+    p.add_argument("--http-wait", type=float, default=float(env.get("IOTA_HTTP_WAIT", str(d.http_wait))),
+                   help="seconds an HTTP device waits for the broker before a 503; the update stays queued (IOTA_HTTP_WAIT)")
     p.add_argument("--log-level", default=env.get("IOTA_LOG_LEVEL", d.log_level), help="(IOTA_LOG_LEVEL)")
     a = p.parse_args(argv)
     resource = a.default_resource if a.default_resource.startswith("/") else "/" + a.default_resource
@@ -68,5 +70,5 @@ def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None
         cb_url=a.cb_url, north_port=a.north_port, http_port=a.http_port, host=a.host,
         mqtt_host=a.mqtt_host, mqtt_port=a.mqtt_port, mqtt_username=a.mqtt_username, mqtt_password=a.mqtt_password,
         default_resource=resource, db_path=a.db_path, timestamp=_bool(str(a.timestamp)),
-        max_payload=a.max_payload, log_level=a.log_level.upper(),
+        max_payload=a.max_payload, http_wait=a.http_wait, log_level=a.log_level.upper(),
     )
