@@ -68,6 +68,9 @@ class Agent:
         for runner in self._runners:
             await runner.cleanup()
         await self.northbound.close()
+        st = self.northbound.stats
+        log.info("IoT agent stopped: %d updates sent in %d op/update requests, %d retries, %d refused by the broker",
+                 st.sent_updates, st.sent_batches, st.retries, st.rejected)
         if self._session is not None:
             await self._session.close()
         self.store.close()

@@ -7,10 +7,13 @@ from typing import Any
 
 import jsonschema
 
+# NGSI-v2 ids, types and names: 1-256 printable ASCII without whitespace or " # & ' ( ) / ; < = > ?
+NGSI_NAME = r"^[!$%*+,.:@\[\]^_`{|}~0-9A-Za-z\\-]{1,256}$"
 _ATTR = {
     "type": "object",
     "required": ["name"],
-    "properties": {"object_id": {"type": "string"}, "name": {"type": "string", "minLength": 1}, "type": {"type": "string"}},
+    "properties": {"object_id": {"type": "string"}, "name": {"type": "string", "pattern": NGSI_NAME},
+                   "type": {"type": "string", "pattern": NGSI_NAME}},
 }
 _STATIC = {"type": "object", "required": ["name", "value"], "properties": {"name": {"type": "string", "minLength": 1}, "type": {"type": "string"}}}
 _LISTS = {
@@ -25,7 +28,7 @@ GROUP_SCHEMA = {
     "properties": {
         "apikey": {"type": "string", "minLength": 1},
         "resource": {"type": "string"},
-        "entity_type": {"type": "string", "minLength": 1},
+        "entity_type": {"type": "string", "pattern": NGSI_NAME},
         "cbroker": {"type": "string"},
         "cbHost": {"type": "string"},
         "explicitAttrs": {"type": ["boolean", "string"]},
@@ -39,9 +42,9 @@ DEVICE_SCHEMA = {
     "type": "object",
     "required": ["device_id"],
     "properties": {
-        "device_id": {"type": "string", "minLength": 1, "pattern": r"^[^<>\"'=;()&?/#\s]+$"},
-        "entity_name": {"type": "string", "minLength": 1},
-        "entity_type": {"type": "string", "minLength": 1},
+        "device_id": {"type": "string", "pattern": NGSI_NAME},
+        "entity_name": {"type": "string", "pattern": NGSI_NAME},
+        "entity_type": {"type": "string", "pattern": NGSI_NAME},
         "apikey": {"type": "string"},
         "protocol": {"type": "string"},
         "transport": {"type": "string"},

@@ -86,6 +86,11 @@ class Northbound:
                     by_dest.setdefault(item.dest, []).append(item)
                 for dest, items in by_dest.items():
                     await self._deliver(dest, items)
+            except Exception as e:  # a bug must not stop the worker and stall every later update
+                log.exception("northbound worker failed on a batch of %d updates", len(batch))
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(e)
             finally:
                 for _ in batch:
                     queue.task_done()
