@@ -32,7 +32,7 @@ H = {"Fiware-Service": "bench", "Fiware-ServicePath": "/iot"}
 def start_agent(tmp: Path, broker_url: str, mqtt_port: int | None) -> tuple[subprocess.Popen[bytes], int, int]:
     north, south = free_port(), free_port()
     env = {**os.environ, "IOTA_CB_URL": broker_url, "IOTA_NORTH_PORT": str(north), "IOTA_HTTP_PORT": str(south),
-           "IOTA_DB_PATH": str(tmp / "iota.db"), "IOTA_HOST": "127.0.0.1", "IOTA_LOG_LEVEL": "WARNING"}
+           "IOTA_DB_PATH": str(tmp / "iota.db"), "IOTA_HOST": "127.0.0.1", "IOTA_LOG_LEVEL": "INFO"}
     if mqtt_port:
         env.update(IOTA_MQTT_HOST="127.0.0.1", IOTA_MQTT_PORT=str(mqtt_port))
     log = open(tmp / "agent.log", "wb")
@@ -121,6 +121,8 @@ async def main() -> None:
             finally:
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(30)
+                stopped = [ln for ln in (tmp / "agent.log").read_text().splitlines() if "IoT agent stopped" in ln]
+                print(stopped[-1].split(" adapters.iot ")[-1] if stopped else "agent log has no closing line")
                 if mosq is not None:
                     mosq.terminate()
                     mosq.wait(5)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import aiomqtt
 import pytest
 
 from adapters.iot.agent import Agent
-from tests.adapters.conftest import agent_config, free_port, start_broker, wait_until
+from tests.adapters.conftest import MOSQUITTO, agent_config, free_port, start_broker, wait_until
 
 SNOW = {"Fiware-Service": "hakui", "Fiware-ServicePath": "/snow"}
 GROUP = {"apikey": "hakui-snow", "entity_type": "SnowDepthSensor", "resource": "/iot/d",
@@ -187,7 +189,8 @@ async def test_a_device_waiting_past_the_limit_gets_503_but_the_update_is_kept(t
 
 
 async def test_group_cbroker_overrides_the_agent_broker(tmp_path: Path, broker_url: str, http: aiohttp.ClientSession):
-    other = await start_broker(tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path)
+    (tmp_path / "other").mkdir()
+    other = await start_broker(tmp_path / "other")
     try:
         agent = Agent(agent_config(tmp_path, broker_url))
         await agent.start()
@@ -243,10 +246,11 @@ async def test_bad_mqtt_messages_are_logged_per_device_and_the_others_go_through
         await pub.publish("/unknown-key/dev1/attrs", b"d|1", qos=1)
         await pub.publish("/hakui-snow/broken/attrs", b"d|1|b", qos=1)
         await pub.publish("/json/hakui-snow/broken2/attrs", b"{nope", qos=1)
+        await pub.publish("/hakui-snow/huge/attrs", b"d|" + b"9" * 1_100_000, qos=1)
         await pub.publish("/hakui-snow/fine/attrs", b"d|5", qos=1)
     assert mqtt_agent.mqtt is not None
-    await wait_until(lambda: mqtt_agent.mqtt.processed + mqtt_agent.mqtt.failed == 4)
-    assert mqtt_agent.mqtt.failed == 3
+    await wait_until(lambda: mqtt_agent.mqtt.processed + mqtt_agent.mqtt.failed == 5)
+    assert mqtt_agent.mqtt.failed == 4
     await mqtt_agent.northbound.drain()
     e = await entity(http, broker_url, "SnowDepthSensor:fine")
     assert e is not None and e["depth"]["value"] == 5
@@ -254,6 +258,51 @@ async def test_bad_mqtt_messages_are_logged_per_device_and_the_others_go_through
     assert "device dev1 refused: DEVICE_GROUP_NOT_FOUND" in logged
     assert "device broken refused: PARSE_ERROR" in logged
     assert "device broken2 refused: PARSE_ERROR" in logged
+    assert "device huge refused: PAYLOAD_TOO_LARGE" in logged
+
+
+async def test_the_mqtt_southbound_reconnects_after_mosquitto_restarts(tmp_path: Path, broker_url: str, http: aiohttp.ClientSession):
+    if MOSQUITTO is None:
+        pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
+    port = free_port()
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+
+    async def start_mosquitto() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await wait_until(lambda: _listening(port))
+        return proc
+
+    mosq = await start_mosquitto()
+    agent = Agent(agent_config(tmp_path, broker_url, mqtt_host="127.0.0.1", mqtt_port=port))
+    await agent.start()
+    try:
+        assert agent.mqtt is not None
+        await asyncio.wait_for(agent.mqtt.subscribed.wait(), 10)
+        await provision(http, agent)
+        mosq.terminate()
+        mosq.wait(5)
+        await wait_until(lambda: not agent.mqtt.subscribed.is_set())
+        mosq = await start_mosquitto()
+        await asyncio.wait_for(agent.mqtt.subscribed.wait(), 20)
+        async with aiomqtt.Client("127.0.0.1", port) as pub:
+            await pub.publish("/hakui-snow/after/attrs", b"d|9", qos=1)
+        await wait_until(lambda: agent.mqtt.processed == 1)
+        await agent.northbound.drain()
+        e = await entity(http, broker_url, "SnowDepthSensor:after")
+        assert e is not None and e["depth"]["value"] == 9
+    finally:
+        await agent.close()
+        mosq.terminate()
+        mosq.wait(5)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+        return True
+    except OSError:
+        return False
 
 
 async def test_a_device_with_its_own_apikey_needs_no_group(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
