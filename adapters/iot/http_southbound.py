@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -33,7 +34,7 @@ def _with_timestamp(groups: list[MeasureGroup], t: str | None) -> list[MeasureGr
     return groups if not t else [MeasureGroup(g.values, g.timestamp or t) for g in groups]
 
 
-def _parse(parser, payload, device_id: str) -> list[MeasureGroup]:  # type: ignore[no-untyped-def]
+def _parse(parser: Callable[[Any], list[MeasureGroup]], payload: str | bytes, device_id: str) -> list[MeasureGroup]:
     try:
         return parser(payload)
     except MeasureSyntaxError as e:

@@ -95,8 +95,14 @@ async def update_group(request: web.Request) -> web.Response:
 
 
 async def delete_group(request: web.Request) -> web.Response:
+    """Remove the group; with `?device=true` also the devices provisioned under its apikey."""
     group = _target_group(request)
-    await request.app[STORE].remove_group(group)
+    store = request.app[STORE]
+    await store.remove_group(group)
+    if request.query.get("device") == "true":
+        for device in store.devices(group.service, group.subservice):
+            if device.apikey == group.apikey:
+                await store.remove_device(device)
     return web.Response(status=204)
 
 

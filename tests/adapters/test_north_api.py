@@ -170,3 +170,12 @@ async def test_provisioning_survives_a_restart(tmp_path: Path):
         assert (await (await second.get("/iot/services", headers=H)).json())["count"] == 1
     finally:
         await second.close()
+
+
+async def test_deleting_a_group_with_device_true_removes_its_devices_too(north: TestClient):
+    await north.post("/iot/services", json={"services": [GROUP, {**GROUP, "apikey": "other-key"}]}, headers=H)
+    await north.post("/iot/devices", json={"devices": [{**DEVICE, "apikey": "kaga-key"}, {"device_id": "keep", "apikey": "other-key"}]}, headers=H)
+    r = await north.delete("/iot/services", params={"resource": "/iot/d", "apikey": "kaga-key", "device": "true"}, headers=H)
+    assert r.status == 204
+    body = await (await north.get("/iot/devices", headers=H)).json()
+    assert [d["device_id"] for d in body["devices"]] == ["keep"]
