@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from adapters.ngsi_client import BrokerError, Destination
 from adapters.opendata.importer import run_import
-from adapters.opendata.mapping import MappingError, parse_mapping
+from adapters.opendata.mapping import parse_mapping
 from adapters.opendata.report import dry_run_lines, summary_lines
 from adapters.opendata.sources import SourceError, load
 
