@@ -12,10 +12,15 @@ NGSI_NAME = r"^[!$%*+,.:@\[\]^_`{|}~0-9A-Za-z\\-]{1,256}$"
 _ATTR = {
     "type": "object",
     "required": ["name"],
-    "properties": {"object_id": {"type": "string"}, "name": {"type": "string", "pattern": NGSI_NAME},
-                   "type": {"type": "string", "pattern": NGSI_NAME}},
+    "properties": {"object_id": {"type": "string", "minLength": 1}, "name": {"type": "string", "pattern": NGSI_NAME},
+                   "type": {"type": "string", "pattern": NGSI_NAME}, "metadata": {"type": "object"}},
 }
-_STATIC = {"type": "object", "required": ["name", "value"], "properties": {"name": {"type": "string", "minLength": 1}, "type": {"type": "string"}}}
+_STATIC = {
+    "type": "object",
+    "required": ["name", "value"],
+    "properties": {"name": {"type": "string", "pattern": NGSI_NAME}, "type": {"type": "string", "pattern": NGSI_NAME},
+                   "metadata": {"type": "object"}},
+}
 _LISTS = {
     "attributes": {"type": "array", "items": _ATTR},
     "lazy": {"type": "array", "items": _ATTR},

@@ -323,3 +323,19 @@ async def test_a_group_without_autoprovision_refuses_unknown_devices(agent: Agen
     assert await r.json() == {"name": "DEVICE_NOT_FOUND", "message": "Device not found with ID [stranger]"}
     r = await http.get(f"http://127.0.0.1:{agent.north_port}/iot/devices/stranger", headers=SNOW)
     assert r.status == 404
+
+
+@pytest.mark.parametrize("group", [
+    {**GROUP, "attributes": [{"object_id": "d", "name": "depth", "type": "Number", "metadata": "m"}]},
+    {**GROUP, "attributes": [{"object_id": "d", "name": "de pth", "type": "Number"}]},
+    {**GROUP, "static_attributes": [{"name": "city", "value": "x", "metadata": []}]},
+    {**GROUP, "static_attributes": [{"name": "city"}]},
+    {**GROUP, "entity_type": "Snow Sensor"},
+    {**GROUP, "apikey": 5},
+])
+async def test_provisioning_that_could_not_work_is_refused_up_front(agent: Agent, http: aiohttp.ClientSession, group: dict[str, Any]):
+    r = await http.post(f"http://127.0.0.1:{agent.north_port}/iot/services", json={"services": [group]}, headers=SNOW)
+    assert r.status == 400
+    assert (await r.json())["name"] == "WRONG_SYNTAX"
+    r = await http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "s1"}, data="d|1")
+    assert r.status == 404
