@@ -83,6 +83,9 @@ class MqttSouthbound:
         except errors.IotError as e:
             self.failed += 1
             log.warning("MQTT message on %s from device %s refused: %s %s", topic, r.device_id, e.name, e.message)
+        except Exception:  # a bug must not end the subscription
+            self.failed += 1
+            log.exception("MQTT message on %s from device %s could not be handled", topic, r.device_id)
 
     async def run(self) -> None:
         delay = 0.2
