@@ -191,3 +191,17 @@ def test_the_module_runs_as_a_command(tmp_path: Path):
     assert result.returncode == 2
     assert "aed_ishikawa_sjis.csv: 8 records (csv, cp932)" in result.stderr
     assert "broker http://127.0.0.1:9:" in result.stderr
+
+
+async def test_ids_with_japanese_are_sanitised_and_found_again_on_the_next_run(broker_url: str, http: aiohttp.ClientSession,
+                                                                              capsys, tmp_path: Path):
+    source = tmp_path / "spots.csv"
+    source.write_bytes("名称,区分\r\n兼六園,庭園\r\n金沢城公園,公園\r\n".encode("cp932"))
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps({"type": "TouristSpot", "id": "Spot-{名称}", "attrs": {"名称": "name", "区分": "category"}}))
+    code, out = await run(capsys, str(source), "--mapping", str(mapping), "--broker", broker_url)
+    assert code == 0 and out[0] == "created: 2"
+    ids = sorted(e["id"] for e in await entities(http, broker_url, "TouristSpot"))
+    assert all(i.startswith("Spot-") and i.isascii() and " " not in i for i in ids) and len(set(ids)) == 2
+    code, out = await run(capsys, str(source), "--mapping", str(mapping), "--broker", broker_url)
+    assert out == ["created: 0", "updated: 0", "unchanged: 2", "rejected: 0"]
