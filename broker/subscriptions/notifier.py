@@ -33,7 +33,10 @@ class Notifier:
         self._last_sent: dict[str, float] = {}  # throttling windows this process opened
         self._version = -1
         self.guard = PersonalGuard(storage, clock)
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # the dispatcher of this process looks at the outbox now
+        self.commit = asyncio.Event()  # set with `wake` by a commit (not by a finished drain): no pacing
+        # tells a delivery process elsewhere that notifications were committed (wakeup.WakeSender)
+        self.signal: Callable[[], None] | None = None
         # a reload must not overwrite a subscription saved while it was reading the store
         self._cache_lock = asyncio.Lock()
 
@@ -150,10 +153,10 @@ class Notifier:
         subject = subject_of(event.entity, subject_attr)
         if subject is None:
             return []
-        recipients = await self.guard.recipients(event.tenant, event.entity.type, subject)
+        audience = await self.guard.audience(event.tenant, event.entity.type, subject)
         out: list[OutboxRecord] = []
         for sub in candidates:
-            access = recipients.get(sub.owner) if sub.owner is not None else None
+            access = audience.access(sub.owner, sub.owner_roles)  # the read rule, as for a GET
             if access is None:
                 continue
             seen = _as_seen(event, access)
@@ -180,15 +183,23 @@ class Notifier:
         self._last_sent[sub.id] = now
         return False
 
+    def wake_now(self) -> None:
+        """Notifications were committed: the dispatcher looks at the outbox at once."""
+        self.commit.set()
+        self.wake.set()
+
     async def committed(self, records: list[OutboxRecord]) -> None:
-        """After the write is durable: oneshot subscriptions go inactive; the dispatcher wakes up."""
+        """After the write is durable: the deliverer wakes up at once (this process's dispatcher,
+        or the delivery process through `signal`); then oneshot subscriptions go inactive."""
+        if records:
+            self.wake_now()
+            if self.signal is not None:
+                self.signal()
         for record in records:
             sub = self.get(record.tenant, record.subscription_id)
             if sub is not None and sub.status == "oneshot":
                 sub.status = "inactive"
                 await self.save(sub)
-        if records:
-            self.wake.set()
 
 
 
