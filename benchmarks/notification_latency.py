@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks.stats import percentile
+from tests.process import broker_process
 from tests.process.broker_process import BrokerProcess, free_port
 
 
@@ -45,11 +46,9 @@ async def measure(updates: int, repo: Path | None) -> dict[str, float]:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     with tempfile.TemporaryDirectory() as tmp:
-        broker = BrokerProcess(Path(tmp) / "broker.db", args=["-logLevel", "WARN"])
         if repo is not None:
-            import tests.process.broker_process as bp
-
-            bp.REPO_ROOT = repo  # the broker of that checkout (its cwd comes first on sys.path)
+            broker_process.REPO_ROOT = repo  # the broker of that checkout: its cwd comes first on sys.path
+        broker = BrokerProcess(Path(tmp) / "broker.db", args=["-logLevel", "WARN"])
         broker.start()
         try:
             async with aiohttp.ClientSession() as http:
@@ -72,7 +71,7 @@ async def measure(updates: int, repo: Path | None) -> dict[str, float]:
                     await asyncio.wait_for(waiting[i], timeout=10)
                     gaps.append((arrived[i] - answered) * 1000)
         finally:
-            broker.stop() if hasattr(broker, "stop") else broker.kill()
+            broker.stop()
             await runner.cleanup()
     return {
         "updates": updates,
