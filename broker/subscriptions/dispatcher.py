@@ -101,6 +101,7 @@ class Dispatcher:
         )
 
     async def start(self) -> None:
+        self.notifier.keeps_counters = True
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout), skip_auto_headers=("User-Agent",)
         )

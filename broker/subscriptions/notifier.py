@@ -39,6 +39,9 @@ class Notifier:
         self.signal: Callable[[], None] | None = None
         # a reload must not overwrite a subscription saved while it was reading the store
         self._cache_lock = asyncio.Lock()
+        # this process delivers (a dispatcher runs on this cache): the counters it holds are newer
+        # than the store's (written just after each answer), so a reload keeps them
+        self.keeps_counters = False
 
     # -- the cache ---------------------------------------------------------------------------
     async def load(self) -> None:
@@ -54,6 +57,11 @@ class Notifier:
             except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
                 log_event(logging.ERROR, "stored subscription not loaded", subscription=doc.get("id"),
                       tenant=doc.get("tenant"), error=getattr(exc, "description", None) or repr(exc))
+        if self.keeps_counters:
+            for sub in fresh:
+                held = self.get(sub.tenant, sub.id)
+                if held is not None:
+                    sub.delivery = held.delivery
         self._subs.clear()
         self._by_type.clear()
         self._any_type.clear()

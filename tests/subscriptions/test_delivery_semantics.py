@@ -287,3 +287,28 @@ async def test_a_commit_in_the_serving_process_wakes_the_delivery_process(tmp_pa
 def _gauge_subscription(url: str) -> Subscription:
     sub = _subscription(url)
     return replace(sub, entities=(EntityPattern(id="G1", type="Gauge"),), notification=replace(sub.notification, attrs=("n",)))
+
+
+async def test_a_reload_of_the_delivering_cache_keeps_the_counters_it_holds(tmp_path: Path, receiver):
+    """Another process changes a subscription while this one delivers: the reload must not put
+    back the store's older counters (the next write would then lose a count)."""
+    storage = SqliteStorage(str(tmp_path / "n.db"))
+    await storage.start()
+    notifier = Notifier(storage)
+    dispatcher = Dispatcher(storage, notifier, poll=3600.0)
+    await dispatcher.start()
+    try:
+        sub = _gauge_subscription(receiver.url)
+        await notifier.save(sub)
+        held = notifier.get("", sub.id)
+        assert held is not None
+        held.delivery.times_sent = 7  # counted in memory, not yet in the store
+        other = Notifier(storage)
+        await other.save(replace(sub, id="5f0000000000000000000002"))  # the version moves
+        assert await notifier.refresh()
+        reloaded = notifier.get("", sub.id)
+        assert reloaded is not None and reloaded is not held and reloaded.delivery.times_sent == 7
+        assert (await storage.get_delivery("", sub.id) or {}).get("times_sent", 0) == 0
+    finally:
+        await dispatcher.close()
+        await storage.close()
