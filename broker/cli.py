@@ -20,6 +20,7 @@ from broker.personal.auth import AuthSettings
 from broker.storage.factory import open_storage, uses_mongo
 from broker.storage.port import StorageUnavailable
 from broker.subscriptions.dispatcher import DeliverySettings
+from broker.subscriptions.wakeup import address_for
 
 
 def make_app(config: Config) -> web.Application:
@@ -52,6 +53,7 @@ def make_app(config: Config) -> web.Application:
         personal_min_k=config.personalMinK,
         no_cache=config.noCache,
         retry_start=mongo,  # a database server may come up after us; an SQLite file that cannot be opened will not
+        wake_address=None if mongo else address_for(config.dbPath),
     )
 
 

@@ -23,6 +23,7 @@ from broker.ngsi.types import TypeService
 from broker.storage.port import Storage, StorageUnavailable
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.leases import LeasedDispatcher
+from broker.subscriptions.wakeup import WakeSender
 from broker.subscriptions.notifier import Notifier
 from broker.registrations.service import RegistrationService
 from broker.subscriptions.service import SubscriptionService
@@ -119,18 +120,24 @@ def build_app(
     personal_min_k: int = 10,
     retry_start: bool = False,
     no_cache: bool = False,
+    wake_address: str | None = None,
 ) -> web.Application:
     """The application; `deliver_here=False` when a delivery worker process sends the notifications,
     `shared_delivery=True` when other processes (other machines) deliver from the same store too:
     subscriptions are then drained under a lease and their counters read from the store;
     `retry_start=True`: a database server that cannot be reached at start is waited for;
-    `no_cache=True` (`-noCache`): the subscription cache is checked against the store on every use."""
+    `no_cache=True` (`-noCache`): the subscription cache is checked against the store on every use;
+    `wake_address`: the delivery process's wake-up address, signalled after each commit that owes
+    notifications (subscriptions/wakeup.py)."""
     app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
     app[AUTHENTICATOR] = Authenticator(auth)
     delivery = delivery or DeliverySettings()
     notifier = Notifier(storage, no_cache=no_cache)
     dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(storage, notifier, delivery)
+    waker = WakeSender(wake_address) if wake_address is not None and not deliver_here else None
+    if waker is not None:
+        notifier.signal = waker.send
     entity_service = EntityService(storage, changes=notifier, guard=notifier.guard)
     app[SERVICES] = Services(
         entities=entity_service,
@@ -193,6 +200,8 @@ def build_app(
             await asyncio.gather(follower, return_exceptions=True)
         if deliver_here:
             await dispatcher.close()
+        if waker is not None:
+            waker.close()
         await storage.close()
 
     app.cleanup_ctx.append(lifecycle)

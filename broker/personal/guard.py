@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from broker.ngsi.context import RequestContext
@@ -18,7 +19,7 @@ from broker.ngsi.model import Entity
 from broker.personal import access_log
 from broker.personal.auth import forbidden, unauthorized
 from broker.personal.model import Consent
-from broker.personal.policy import SELF, Access, View, build_view, narrow, union
+from broker.personal.policy import SELF, Access, View, build_view, narrow
 from broker.storage.port import EntityFilter, Storage
 
 MAX_CACHED_VIEWS = 4096
@@ -122,19 +123,20 @@ class PersonalGuard:
         """This process changed the tenant's personal types: no copy of them is current any more."""
         self._types.pop(tenant, None)
 
-    async def recipients(self, tenant: str, entity_type: str, subject: str) -> dict[str, Access]:
-        """Who may receive this subject's entities of this type now: recipient -> access."""
+    async def audience(self, tenant: str, entity_type: str, subject: str) -> "Audience":
+        """Who may receive this subject's entities of this type now (the consents active now)."""
         now = self.clock()
         docs, _ = await self.storage.find_consents(tenant, subject=subject, active_at=now)
-        out: dict[str, Access] = {}
-        for c in (Consent.from_doc(d) for d in docs):
-            if c.allows("read", entity_type, now):
-                view = build_view({entity_type: ""}, [c], principal=c.recipient, roles=(), operation="read", now=now)
-                access = view.access[(entity_type, subject)]
-                prior = out.get(c.recipient)
-                out[c.recipient] = union(prior, access)
-        out[subject] = Access(None, (SELF,))  # a resident's own subscription
-        return out
+        return Audience(entity_type, subject, [Consent.from_doc(d) for d in docs], now)
+
+    async def notification_access(
+        self, tenant: str, entity_type: str, subject: str, principal: str | None, roles: Iterable[str]
+    ) -> Access | None:
+        """What a subscription created by `principal` (with `roles`) may receive of this subject's
+        entity now; None: nothing, the entity does not exist for it."""
+        if principal is None:
+            return None
+        return (await self.audience(tenant, entity_type, subject)).access(principal, roles)
 
     def notification_record(
         self, tenant: str, recipient: str, subject: str, entity: Entity, access: Access, correlator: str
@@ -167,3 +169,23 @@ class PersonalGuard:
             correlator=correlator,
         )
 
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One subject's consents for one personal type, as they stand at `now`. Who receives a
+    notification about the entity is decided by `build_view`, the rule that decides reads: a
+    subscription sees the entity exactly when its creator's GET would."""
+
+    entity_type: str
+    subject: str
+    consents: list[Consent]
+    now: float
+
+    def access(self, principal: str | None, roles: Iterable[str]) -> Access | None:
+        if principal is None:
+            return None
+        view = build_view(
+            {self.entity_type: ""}, self.consents, principal=principal, roles=tuple(roles), operation="read", now=self.now
+        )
+        return view.access.get((self.entity_type, self.subject))

@@ -37,6 +37,7 @@ def to_doc(sub: Subscription) -> dict[str, Any]:
         "expires": sub.expires,
         "throttling": sub.throttling,
         "owner": sub.owner,
+        "owner_roles": list(sub.owner_roles),
         "created_at": sub.created_at,
     }
 
@@ -76,6 +77,7 @@ def from_doc(doc: dict[str, Any], delivery: dict[str, Any] | None = None) -> Sub
         expires=doc.get("expires"),
         throttling=doc.get("throttling"),
         owner=doc.get("owner"),
+        owner_roles=tuple(doc.get("owner_roles") or ()),
         created_at=doc.get("created_at", 0.0),
         delivery=SubscriptionStatus(**(delivery or {})),
     )

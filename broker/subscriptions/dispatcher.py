@@ -1,16 +1,18 @@
-"""Delivery: drains the outbox, one ordered stream per subscription, with retries.
+"""Delivery: drains the outbox, one ordered stream per subscription.
 
 Each subscription's notifications go out in the order they were written, one at a time, so a slow
-or dead receiver only holds back its own subscription. A failed attempt (connection error, timeout
-or 5xx) is retried with exponential backoff and jitter until `retry_window` has passed since the
-change; then it counts as failed and is dropped. Counters follow Orion: every attempt counts in
-`timesSent`, consecutive failures in `failsCounter`; past `maxFailsLimit` the subscription goes
-`inactive`.
+or dead receiver only holds back its own subscription. A notification goes out as soon as its
+write commits (`Notifier.committed` wakes the loop; no polling interval on that path). Whatever
+the receiver answers settles it, as in Orion, except a transient condition (no connection, reset,
+timeout, 429, 502, 503, 504): that one is retried with exponential backoff and jitter, in order,
+until `retry_window` has passed since the change. Counters follow Orion (see `outcome`) and are
+written to the store as soon as the answer is in, before the next notification goes out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -25,11 +27,12 @@ from broker.subscriptions.codec import delivery_to_doc
 from broker.subscriptions.model import MqttTarget, Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
+from broker.subscriptions.outcome import Outcome, count_outcome, count_sent, failure_of, over_limit
 from broker.subscriptions.payload import Outgoing, build, entity_of, narrowed
 
 CHUNK = 200
-MIN_ROUND = 0.02  # seconds between two looks at the outbox, however often a drain wakes the loop
-FLUSH_EVERY = 0.25  # seconds between two writes of deletions and counters (the write lock is shared)
+MIN_ROUND = 0.02  # seconds between two looks at the outbox woken by drains (not by commits) under load
+FLUSH_EVERY = 0.25  # seconds between two deletions of delivered records (the write lock is shared)
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,16 @@ class Dispatcher:
         concurrency: int = 100,
         mqtt: MqttPublisher | None = None,
         poll: float = 0.5,
+        counters_first: bool = False,
+        follow: bool = False,
     ) -> None:
         self.poll = poll
+        # write `timesSent` before sending, when GET reads the counters from the store (another
+        # process delivers): a GET right after the receiver got the notification shows it
+        self.counters_first = counters_first
+        # another process changes the subscriptions (the delivery worker): each round first reloads
+        # the cache if the store's subscription version moved, so a PATCH just answered applies
+        self.follow = follow
         self.storage = storage
         self.notifier = notifier
         self.clock = clock
@@ -63,6 +74,7 @@ class Dispatcher:
         self.mqtt = mqtt
         self._slots = asyncio.Semaphore(concurrency)
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()  # due while their drain was running
         self._dirty: set[tuple[str, str]] = set()
         # Delivered records are deleted by the next round, many in one transaction, not one
         # transaction per drained chunk; until then `_delivered_upto` (a subscription's last
@@ -89,6 +101,7 @@ class Dispatcher:
         )
 
     async def start(self) -> None:
+        self.notifier.keeps_counters = True
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             # the headers are exactly the ones payload.build writes (Orion sends no Accept-Encoding)
@@ -113,23 +126,34 @@ class Dispatcher:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         flushed = loop.time()
+        wake = self.notifier.wake
         while not self._stopping:
             started = loop.time()
-            self.notifier.wake.clear()
+            wake.clear()
+            self.notifier.commit.clear()
             try:
                 if started - flushed >= FLUSH_EVERY:
                     flushed = started
                     await self._flush()  # first, so that the outbox read below no longer shows them
-                for sub_id in await self.storage.due_subscriptions(self.clock()):
+                if self.follow:
+                    _, due = await asyncio.gather(self.notifier.refresh(), self.storage.due_subscriptions(self.clock()))
+                else:
+                    due = await self.storage.due_subscriptions(self.clock())
+                for sub_id in due:
                     if sub_id not in self._draining:
                         self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
+                    else:  # its drain may be past its last look: it starts again when it ends
+                        self._again.add(sub_id)
             except Exception as exc:  # the store is down: try again on the next round
                 event(logging.ERROR, "dispatcher round failed", error=repr(exc))
             try:
-                await asyncio.wait_for(self.notifier.wake.wait(), timeout=self.poll)
+                await asyncio.wait_for(wake.wait(), timeout=self.poll)
             except asyncio.TimeoutError:
                 pass
-            await asyncio.sleep(max(0.0, started + MIN_ROUND - loop.time()))
+            pause = started + MIN_ROUND - loop.time()
+            if pause > 0 and not self.notifier.commit.is_set():  # woken by a finished drain: pace the
+                with contextlib.suppress(asyncio.TimeoutError):  # rounds, but not past a commit
+                    await asyncio.wait_for(self.notifier.commit.wait(), timeout=pause)
 
     async def _drain(self, sub_id: str) -> None:
         try:
@@ -166,11 +190,17 @@ class Dispatcher:
             event(logging.ERROR, "delivery failed", subscription=sub_id, error=repr(exc))
         finally:
             self._draining.pop(sub_id, None)
-            if not self._stopping:
+            if self._stopping:
+                pass
+            elif sub_id in self._again:  # a commit came for it meanwhile: no wait for the next round
+                self._again.discard(sub_id)
+                self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
+            else:
                 self.notifier.wake.set()  # more may have arrived meanwhile
 
     async def _deliver(self, record: OutboxRecord) -> bool:
-        """True when the record is settled (sent, refused for good, or given up); False to retry later."""
+        """True when the record is settled (sent, answered for good, refused, or given up); False to
+        try it again later (a transient failure: nothing after it goes out before it)."""
         sub = self.notifier.get(record.tenant, record.subscription_id)
         if sub is None:
             return True  # deleted meanwhile: nothing is owed any more
@@ -183,24 +213,34 @@ class Dispatcher:
             if subject_attr is not None:
                 value = payload["attrs"].get(subject_attr, {}).get("value")
                 subject = value if isinstance(value, str) else ""
-        if subject is not None:  # personal: the consent is checked again as it stands now
-            recipients = await guard.recipients(record.tenant, payload["type"], subject) if subject else {}
-            access = recipients.get(sub.owner) if sub.owner is not None else None
+        if subject is not None:  # personal: the read rule decides again, as things stand now
+            access = await guard.notification_access(record.tenant, payload["type"], subject, sub.owner, sub.owner_roles)
             if access is None:
                 return True  # withdrawn, expired or erased since the change: nothing is sent
             payload = narrowed(payload, access.shows)
         outgoing = build(sub, payload, record.cbnotif)
-        ok, code, reason, retryable = await self._send(sub, outgoing)
-        self._count(sub, ok, code, reason)
-        if ok and access is not None:
+        first = record.attempts == 0
+        if first:
+            count_sent(sub.delivery, self.clock())
+            if self.counters_first:  # `timesSent` is in the store before the receiver can see it
+                await self._save_counters(sub)
+        outcome = await self._send(sub, outgoing)
+        if count_outcome(sub.delivery, outcome, self.clock(), first=first):
+            if over_limit(sub.delivery, sub.notification.max_fails_limit) and sub.status != "inactive":
+                event(logging.WARNING, "subscription disabled: failsCounter passed maxFailsLimit", subscription=sub.id,
+                      failsCounter=sub.delivery.fails_counter, maxFailsLimit=sub.notification.max_fails_limit)
+                sub.status = "inactive"
+                await self.notifier.save(sub)
+            await self._save_counters(sub)  # before the next notification: a GET now shows them
+        if outcome.answered and outcome.through and access is not None:  # taken (a 503 is not): a disclosure
             assert sub.owner is not None and subject is not None
             entry = guard.notification_record(
                 record.tenant, sub.owner, subject, entity_of(payload), access, payload.get("correlator", "")
             )
             if entry is not None:
                 await self.notifier.guard.log(record.tenant, [entry])
-        if ok or not retryable:
-            return True
+        if outcome.through or sub.notification.max_fails_limit is not None:
+            return True  # with `maxFailsLimit` the client chose Orion's rule: one attempt, counted
         now = self.clock()
         if now - record.created >= self.retry_window:
             event(logging.WARNING, "notification given up", subscription=sub.id, attempts=record.attempts + 1)
@@ -209,16 +249,15 @@ class Dispatcher:
         await self.storage.retry_notification(record.id, now + delay, record.attempts + 1)
         return False
 
-    async def _send(self, sub: Subscription, out: Outgoing) -> tuple[bool, int | None, str, bool]:
-        """(delivered, HTTP status, failure reason, worth retrying)."""
+    async def _send(self, sub: Subscription, out: Outgoing) -> Outcome:
         if isinstance(sub.notification.target, MqttTarget):
             if self.mqtt is None:
-                return False, None, "MQTT notifications are not available", False
+                return Outcome(False, None, None, False)
             try:
                 await self.mqtt.publish(sub.notification.target, out)
-            except Exception as exc:
-                return False, None, f"MQTT error: {exc}", True
-            return True, None, "", False
+            except Exception:  # the MQTT broker is out of reach: Orion records no reason for MQTT
+                return Outcome(False, None, None, True)
+            return Outcome(True)
         assert self._session is not None
         timeout = sub.notification.target.timeout
         try:
@@ -231,32 +270,17 @@ class Dispatcher:
                 allow_redirects=False,
             ) as resp:
                 await resp.read()
-                if 200 <= resp.status < 300:
-                    return True, resp.status, "", False
-                return False, resp.status, f"HTTP {resp.status}", resp.status >= 500 or resp.status == 429
-        except asyncio.TimeoutError:
-            return False, None, "Timeout was reached", True
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return False, None, f"Couldn't connect to server ({exc.__class__.__name__})", True
+                return Outcome.http_answer(resp.status)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            return failure_of(exc)
 
-    def _count(self, sub: Subscription, ok: bool, code: int | None, reason: str) -> None:
-        d = sub.delivery
-        now = self.clock()
-        d.times_sent += 1
-        d.last_notification = now
-        if ok:
-            d.last_success = now
-            d.last_success_code = code
-            d.fails_counter = 0
-        else:
-            d.last_failure = now
-            d.last_failure_reason = reason
-            d.fails_counter += 1
-            limit = sub.notification.max_fails_limit
-            if limit is not None and d.fails_counter > limit and sub.status != "inactive":
-                sub.status = "inactive"
-                asyncio.ensure_future(self.notifier.save(sub))
-        self._dirty.add((sub.tenant, sub.id))
+    async def _save_counters(self, sub: Subscription) -> None:
+        """Write the subscription's counters now; if the store fails, the next flush tries again."""
+        try:
+            await self.storage.save_delivery(sub.tenant, sub.id, delivery_to_doc(sub.delivery))
+        except Exception as exc:
+            event(logging.WARNING, "delivery counters not written, retrying", subscription=sub.id, error=repr(exc))
+            self._dirty.add((sub.tenant, sub.id))
 
     async def _flush(self) -> None:
         """Delete the delivered records and write the changed counters, all submitted at once so

@@ -44,6 +44,7 @@ class LeasedDispatcher(Dispatcher):
     """A `Dispatcher` that drains only the subscriptions whose lease it holds."""
 
     def __init__(self, *args: Any, ttl: float = TTL, renew: float = RENEW, idle: float = IDLE, **kwargs: Any) -> None:
+        kwargs.setdefault("counters_first", True)  # GET reads the counters from the store
         super().__init__(*args, **kwargs)
         self.owner = uuid.uuid4().hex  # this process, for as long as it runs
         self.ttl, self.renew, self.idle = ttl, renew, idle

@@ -114,5 +114,6 @@ class Subscription:
     expires: float | None = None
     throttling: int | None = None  # seconds
     owner: str | None = None  # the principal that created it (personal data, issue 7)
+    owner_roles: tuple[str, ...] = ()  # its roles then: notifications follow the rule of its reads
     created_at: float = 0.0
     delivery: SubscriptionStatus = field(default_factory=SubscriptionStatus)

@@ -42,9 +42,15 @@ class Notifier:
         self._oneshot_claims: dict[tuple[str, str], float] = {}
         self._version = -1
         self.guard = PersonalGuard(storage, clock)
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # the dispatcher of this process looks at the outbox now
+        self.commit = asyncio.Event()  # set with `wake` by a commit (not by a finished drain): no pacing
+        # tells a delivery process elsewhere that notifications were committed (wakeup.WakeSender)
+        self.signal: Callable[[], None] | None = None
         # a reload must not overwrite a subscription saved while it was reading the store
         self._cache_lock = asyncio.Lock()
+        # this process delivers (a dispatcher runs on this cache): the counters it holds are newer
+        # than the store's (written just after each answer), so a reload keeps them
+        self.keeps_counters = False
 
     # -- the cache ---------------------------------------------------------------------------
     async def load(self) -> None:
@@ -60,6 +66,11 @@ class Notifier:
             except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
                 log_event(logging.ERROR, "stored subscription not loaded", subscription=doc.get("id"),
                       tenant=doc.get("tenant"), error=getattr(exc, "description", None) or repr(exc))
+        if self.keeps_counters:
+            for sub in fresh:
+                held = self.get(sub.tenant, sub.id)
+                if held is not None:
+                    sub.delivery = held.delivery
         self._subs.clear()
         self._by_type.clear()
         self._any_type.clear()
@@ -166,10 +177,10 @@ class Notifier:
         subject = subject_of(event.entity, subject_attr)
         if subject is None:
             return []
-        recipients = await self.guard.recipients(event.tenant, event.entity.type, subject)
+        audience = await self.guard.audience(event.tenant, event.entity.type, subject)
         out: list[OutboxRecord] = []
         for sub in candidates:
-            access = recipients.get(sub.owner) if sub.owner is not None else None
+            access = audience.access(sub.owner, sub.owner_roles)  # the read rule, as for a GET
             if access is None:
                 continue
             seen = _as_seen(event, access)
@@ -209,16 +220,24 @@ class Notifier:
         if sub.status == "oneshot":
             self._oneshot_claims[(sub.tenant, sub.id)] = time.monotonic()
 
+    def wake_now(self) -> None:
+        """Notifications were committed: the dispatcher looks at the outbox at once."""
+        self.commit.set()
+        self.wake.set()
+
     async def committed(self, records: list[OutboxRecord]) -> None:
-        """After the write is durable: oneshot subscriptions go inactive; the dispatcher wakes up."""
+        """After the write is durable: the deliverer wakes up at once (this process's dispatcher,
+        or the delivery process through `signal`); then oneshot subscriptions go inactive."""
+        if records:
+            self.wake_now()
+            if self.signal is not None:
+                self.signal()
         for record in records:
             sub = self.get(record.tenant, record.subscription_id)
             if sub is not None and sub.status == "oneshot":
                 sub.status = "inactive"
                 await self.save(sub)
             self._oneshot_claims.pop((record.tenant, record.subscription_id), None)
-        if records:
-            self.wake.set()
 
     async def abandoned(self, records: list[OutboxRecord]) -> None:
         """The store refused the write: the oneshot notifications it would have owed are free again."""

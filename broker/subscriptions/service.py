@@ -35,7 +35,7 @@ class SubscriptionService:
         sub = parse_subscription(
             body, tenant=ctx.tenant, service_path=service_path, now=self.clock(), new_id=secrets.token_hex(12)
         )
-        sub.owner = ctx.principal
+        sub.owner, sub.owner_roles = ctx.principal, tuple(ctx.roles)
         sub.created_at = self.clock()
         await self.notifier.save(sub)
         return sub

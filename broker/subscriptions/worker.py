@@ -3,13 +3,15 @@
 `python -m broker` starts one beside itself, so that sending notifications runs on another core
 than answering requests. It shares the store: it reads the outbox the broker writes, delivers,
 and writes the counters back; it follows subscription changes through the store's version number
-and stops on SIGTERM (counters written back) or when the broker that started it is gone.
+and stops on SIGTERM (counters written back) or when the broker that started it is gone. The
+serving processes wake it with a datagram right after each commit that owes notifications (wakeup).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -18,8 +20,10 @@ from broker.logs import configure, event
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
 from broker.subscriptions.notifier import Notifier
+from broker.subscriptions.wakeup import WakeListener, address_for
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.1  # a look at the outbox without a wake-up: retries coming due, a lost datagram
+PARENT_SECONDS = 0.5  # how often the worker checks that the broker that started it is still there
 
 
 NICE = 10  # below the broker process: on a busy machine answering requests gets the CPU first
@@ -30,17 +34,24 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
     await storage.start()
     notifier = Notifier(storage)
     await notifier.load()
-    dispatcher = Dispatcher.from_settings(storage, notifier, settings, poll=POLL_SECONDS)
+    dispatcher = Dispatcher.from_settings(
+        storage, notifier, settings, poll=POLL_SECONDS, counters_first=True, follow=True
+    )
     await dispatcher.start()
+    address = address_for(db_path)
+    listener = WakeListener(address, notifier.wake_now) if address is not None else None
+    if listener is not None:
+        listener.start()
     event(logging.INFO, "delivery worker started", pid=os.getpid())
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         while os.getppid() == parent and not stop.is_set():
-            await notifier.refresh()
-            notifier.wake.set()
-            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=PARENT_SECONDS)
     finally:
+        if listener is not None:
+            listener.close()
         await dispatcher.close()
         await storage.close()
 

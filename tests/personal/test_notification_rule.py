@@ -1,0 +1,50 @@
+"""Notifications follow the rule that decides reads: a subscription receives a personal entity
+exactly when its creator's GET of that entity would show it (issue 19, item 5)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from broker.http.services import SERVICES
+from tests.personal.conftest import bearer, create_record, declare
+
+ALICE_WITHOUT_ROLE = bearer("alice")  # the subject's own name, but not the resident role
+ALICE_RESIDENT = bearer("alice", "resident")
+
+
+async def _subscribe(api, who, url) -> str:
+    body = {
+        "subject": {"entities": [{"idPattern": ".*", "type": "HealthRecord"}]},
+        "notification": {"http": {"url": url}, "attrs": ["steps", "refResident"]},
+    }
+    r = await api.post("/v2/subscriptions", json=body, headers=who)
+    assert r.status == 201, await r.text()
+    return r.headers["Location"]
+
+
+async def _sent(api, who, sub_url) -> int:
+    r = await api.get(sub_url, headers=who)
+    assert r.status == 200
+    return (await r.json())["notification"].get("timesSent", 0)
+
+
+async def test_a_token_without_the_resident_role_neither_reads_nor_is_notified_of_its_subjects_entity(api, receiver):
+    await declare(api)
+    r = await api.get("/v2/entities/HR-alice", headers=ALICE_WITHOUT_ROLE)
+    assert r.status == 404  # nothing yet, and below: still nothing once it exists
+    quiet = await _subscribe(api, ALICE_WITHOUT_ROLE, receiver.url)
+    resident = await _subscribe(api, ALICE_RESIDENT, receiver.url)
+    await create_record(api, "HR-alice", "alice", steps=12)
+    r = await api.get("/v2/entities/HR-alice", headers=ALICE_WITHOUT_ROLE)
+    assert r.status == 404
+    r = await api.get("/v2/entities/HR-alice", headers=ALICE_RESIDENT)
+    assert r.status == 200
+    storage = api.app[SERVICES].subscriptions.notifier.storage
+    async with asyncio.timeout(10):  # every notification owed by the change is settled
+        while await storage.due_subscriptions(float("inf")):
+            await asyncio.sleep(0.02)
+    resident_id = resident.rsplit("/", 1)[1]
+    assert [n["subscriptionId"] for n in receiver.received] == [resident_id]
+    assert receiver.received[0]["data"][0]["steps"]["value"] == 12
+    assert await _sent(api, ALICE_WITHOUT_ROLE, quiet) == 0  # both matched the same change; one was owed nothing
+    assert await _sent(api, ALICE_RESIDENT, resident) == 1
