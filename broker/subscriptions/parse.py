@@ -437,8 +437,6 @@ def parse_subscription(body: Any, *, tenant: str, service_path: str, now: float,
 
 
 def apply_patch(sub: Subscription, body: Any, *, now: float) -> Subscription:
-    """`PATCH /v2/subscriptions/{id}`: each top-level field given replaces the stored one."""
-    updated = dataclasses.replace(sub, **_fields(_top(body), update=True))
-    if updated.notification is not sub.notification:
-        updated.delivery.fails_counter = 0
-    return updated
+    """`PATCH /v2/subscriptions/{id}`: each top-level field given replaces the stored one; the
+    delivery counters stay (Orion keeps `failsCounter` across a PATCH of the notification)."""
+    return dataclasses.replace(sub, **_fields(_top(body), update=True))

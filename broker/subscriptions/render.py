@@ -106,11 +106,10 @@ def _notification(sub: Subscription) -> dict[str, Any]:
 
 
 def shown_status(sub: Subscription, now: float) -> str:
-    """`expired` once `expires` has passed, whatever the stored status (as Orion shows it)."""
+    """`expired` once `expires` has passed, else the stored status, as Orion's setStatus shows it
+    (Orion 3+ has no `failed` status: `failsCounter` tells failures)."""
     if sub.expires is not None and sub.expires <= now:
         return "expired"
-    if sub.status == "active" and sub.delivery.fails_counter > 0:
-        return "failed"
     return sub.status
 
 
