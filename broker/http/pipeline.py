@@ -290,7 +290,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 async def orion_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """No `Server` header, and Orion's header order: Date, Fiware-Correlator, Location, ... ."""
+    """No `Server` header, and Orion's header order: Date, Fiware-Correlator, Location, ..., and
+    Content-Length last (MHD writes it after the headers the broker added)."""
     headers = response.headers
     headers.popall("Server", None)
     ordered: CIMultiDict[str] = CIMultiDict()
@@ -298,7 +299,9 @@ async def orion_headers(request: web.Request, response: web.StreamResponse) -> N
         for value in headers.getall(name, []):
             ordered.add(name, value)
     for name, value in headers.items():
-        if name.lower() not in _ORDERED_LOWER:
+        if name.lower() not in _ORDERED_LOWER and name.lower() != "content-length":
             ordered.add(name, value)
+    for value in headers.getall("Content-Length", []):
+        ordered.add("Content-Length", value)
     headers.clear()
     headers.extend(ordered)
