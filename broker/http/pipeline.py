@@ -289,11 +289,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-async def orion_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """No `Server` header, and Orion's header order: Date, Fiware-Correlator, Location, ..., and
-    Content-Length last (MHD writes it after the headers the broker added)."""
-    headers = response.headers
-    headers.popall("Server", None)
+def order_headers(headers: CIMultiDict[str]) -> None:
+    """Orion's header order, in place: Date, Fiware-Correlator, Location, Fiware-Total-Count, the
+    others as added, and Content-Length last (MHD writes it after the broker's headers)."""
     ordered: CIMultiDict[str] = CIMultiDict()
     for name in HEADER_ORDER:
         for value in headers.getall(name, []):
@@ -305,3 +303,9 @@ async def orion_headers(request: web.Request, response: web.StreamResponse) -> N
         ordered.add("Content-Length", value)
     headers.clear()
     headers.extend(ordered)
+
+
+async def orion_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No `Server` header, and Orion's header order."""
+    response.headers.popall("Server", None)
+    order_headers(response.headers)
