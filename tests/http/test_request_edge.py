@@ -212,3 +212,38 @@ async def test_repeated_tenancy_header_is_refused(client: TestClient, name: str)
     for tenant in ("", "a", "b"):
         r = await client.get("/v2/entities", headers={"Fiware-Service": tenant})
         assert await r.json() == []
+
+
+# ---- empty path segments (Orion strips one trailing slash, then splits on "/") -------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "description"),
+    [
+        ("GET", "/v2/entities//", 400, "entity id length: 0, min length supported: 1"),
+        ("DELETE", "/v2/entities//", 400, "entity id length: 0, min length supported: 1"),
+        ("GET", "/v2/entities//attrs", 400, "entity id length: 0, min length supported: 1"),
+        ("GET", "/v2/entities//attrs/a", 400, "entity id length: 0, min length supported: 1"),
+        ("GET", "/v2/entities/E1/attrs//", 400, "attribute name length: 0, min length supported: 1"),
+        ("DELETE", "/v2/entities/E1/attrs//", 400, "attribute name length: 0, min length supported: 1"),
+        ("GET", "/v2/entities/E1/attrs//value", 400, "attribute name length: 0, min length supported: 1"),
+        ("GET", "/v2/entities/E1//", 400, "Service not found. Check your URL as probably it is wrong."),
+        ("GET", "/v2/entities/E1//attrs", 400, "Service not found. Check your URL as probably it is wrong."),
+    ],
+)
+async def test_empty_path_segment_is_answered_as_orion(
+    client: TestClient, method: str, path: str, status: int, description: str
+) -> None:
+    await client.post("/v2/entities", json={"id": "E1", "a": {"value": 1}})
+    r = await client.request(method, path)
+    assert r.status == status
+    assert await r.json() == bad(description)
+    assert await entity_ids(client) == ["E1"]
+
+
+async def test_post_on_the_empty_entity_id_is_a_wrong_verb(client: TestClient) -> None:
+    r = await client.post("/v2/entities//", json={"a": {"value": 1}})
+    assert r.status == 405
+    assert r.headers["Allow"] == "GET, DELETE"
+    assert await r.json() == {"error": "MethodNotAllowed", "description": "method not allowed"}
+    assert await entity_ids(client) == []
