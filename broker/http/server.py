@@ -9,6 +9,7 @@ in JSON. `BrokerRunner` is `web.AppRunner` with that server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from broker.http.errors import error_response
 from broker.http.pipeline import order_headers
+from broker.logs import event
 from broker.ngsi.errors import NgsiError, bad_request, internal_error
 
 # Orion's -connectionMemory default is 64 KB for the request line and headers of a connection
@@ -110,12 +112,20 @@ class BrokerRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs, checks nothing was sent
+        if request.writer.output_size > 0:  # as aiohttp: part of an answer is out, the connection is broken
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
         err = protocol_error(status, exc)
+        # bad input is a warning with its reason, as Orion's alarms, not an error with a traceback
+        event(
+            logging.WARNING if status < 500 else logging.ERROR,
+            "unreadable request" if status < 500 else "unhandled error",
+            status=err.status,
+            error=err.description if status < 500 else repr(exc),
+            **({"from": request.remote} if request.remote else {}),
+        )
         base = error_response(err)
         response = _BareResponse(status=err.status, body=base.body, content_type="application/json")
-        if not plain.keep_alive:
-            response.force_close()
+        response.force_close()  # the parser's state is unknown after a bad message
         return response
 
 
