@@ -275,8 +275,13 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         response = error_response(internal_error("Internal error"))
     response.headers["Fiware-Correlator"] = correlator
     origin = _cors_origin(request, settings)
-    if origin is not None and request.method != "OPTIONS" and response.status != 405 and _api_path(request.path):
-        response.headers.update(_cors_headers(origin, settings, preflight=False))
+    if (
+        origin is not None
+        and response.status != 405  # restReply adds no CORS header to a bad verb
+        and _api_path(request.path)
+        and "Access-Control-Allow-Origin" not in response.headers  # a preflight that has them already
+    ):
+        response.headers.update(_cors_headers(origin, settings, preflight=request.method == "OPTIONS"))
     event(
         logging.INFO,
         "request",

@@ -189,3 +189,22 @@ async def test_specific_origin_gets_its_name_and_others_nothing(one_origin: Test
     assert r.headers["Access-Control-Allow-Origin"] == "http://example.org"
     r = await one_origin.get("/v2/entities", headers={"Origin": "http://evil.example"})
     assert not [h for h in r.headers if h.startswith("Access-Control")]
+
+
+async def test_preflight_on_an_unknown_url_is_400_with_the_preflight_cors_headers(any_origin: TestClient) -> None:
+    r = await any_origin.options("/v2/nothing", headers=ORIGIN)
+    assert r.status == 400
+    assert header_names(r) == [
+        "Date",
+        "Fiware-Correlator",
+        "Content-Type",
+        "Access-Control-Allow-Origin",
+        "Access-Control-Expose-Headers",
+        "Access-Control-Allow-Headers",
+        "Access-Control-Max-Age",
+        "Content-Length",
+    ]
+    assert await r.json() == {
+        "error": "BadRequest",
+        "description": "Service not found. Check your URL as probably it is wrong.",
+    }
