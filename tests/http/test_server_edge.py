@@ -169,15 +169,20 @@ async def test_stalled_body_closes_the_connection_and_applies_nothing(port: int)
     assert listing[2] == b"[]"
 
 
-def test_req_timeout_flag_closes_a_stalled_body(tmp_path: Path) -> None:
-    """The command line end to end: `-reqTimeout 1`, a body that announces 1000 bytes, sends one."""
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        b"GET /v2/entities HTTP/1.1\r\nHost: x\r\n",  # headers that never end
+    ],
+    ids=["stalled body", "stalled headers"],
+)
+def test_req_timeout_flag_closes_a_stalled_request(tmp_path: Path, sent: bytes) -> None:
+    """The command line end to end: `-reqTimeout 1` and a request that stops half-way."""
     with BrokerProcess(tmp_path / "b.db", args=["-reqTimeout", "1"]) as broker:
         broker.start()
         with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as sock:
-            sock.sendall(
-                b"POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 1000\r\n\r\n{"
-            )
+            sock.sendall(sent)
             started = time.monotonic()
             assert sock.recv(1024) == b""  # blocks until the broker closes the connection
             elapsed = time.monotonic() - started
