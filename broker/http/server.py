@@ -93,14 +93,18 @@ class BrokerRequestHandler(RequestHandler):
         bufsize = kwargs.get("read_bufsize", 2**16)
 
         def make_slow() -> Any:
-            return HttpRequestParserPy(
-                self,
-                loop,
-                bufsize,
-                payload_exception=RequestPayloadError,
-                auto_decompress=kwargs.get("auto_decompress", True),
+            common: dict[str, Any] = {
+                "payload_exception": RequestPayloadError,
+                "auto_decompress": kwargs.get("auto_decompress", True),
                 **limits,
-            )
+            }
+            queue = getattr(self, "_max_msg_queue_size", None)  # pipelining back-pressure (aiohttp >= 3.14)
+            if queue is not None:
+                try:
+                    return HttpRequestParserPy(self, loop, bufsize, max_msg_queue_size=queue, **common)
+                except TypeError:
+                    pass
+            return HttpRequestParserPy(self, loop, bufsize, **common)
 
         if self._parser is not None and not isinstance(self._parser, HttpRequestParserPy):
             self._parser = _AnyMethodParser(self._parser, make_slow)

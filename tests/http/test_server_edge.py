@@ -187,3 +187,14 @@ def test_req_timeout_flag_closes_a_stalled_request(tmp_path: Path, sent: bytes) 
             assert sock.recv(1024) == b""  # blocks until the broker closes the connection
             elapsed = time.monotonic() - started
         assert 0.9 < elapsed < 5
+
+
+async def test_unknown_method_pipelined_behind_a_get_answers_both_in_order(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(get("/v2/entities") + b"FOO /v2/types HTTP/1.1\r\nHost: x\r\n\r\n" + get("/v2"))
+    await writer.drain()
+    first, second, third = [await read_reply(reader) for _ in range(3)]
+    writer.close()
+    assert (first[0], first[2]) == (200, b"[]")
+    assert (second[0], dict(second[1])["Allow"]) == (405, "GET")
+    assert third[0] == 200 and orjson.loads(third[2])["entities_url"] == "/v2/entities"
