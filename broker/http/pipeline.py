@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -27,11 +27,17 @@ from broker.http.request import (
     read_body,
 )
 from broker.http.settings import SETTINGS, HttpSettings
-from broker.personal.auth import Authenticator
 from broker.logs import event
-from broker.ngsi.errors import SERVICE_NOT_FOUND, NgsiError, bad_request, database_error, internal_error
+from broker.ngsi.errors import (
+    SERVICE_NOT_FOUND,
+    NgsiError,
+    bad_request,
+    database_error,
+    internal_error,
+)
 from broker.ngsi.tenancy import parse_read_scopes
 from broker.ngsi.validation import FORBIDDEN_CHARS
+from broker.personal.auth import Authenticator
 from broker.storage.port import StorageUnavailable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -147,7 +153,7 @@ def preflight_methods(methods: Iterable[str]) -> str:
 def _api_path(path: str) -> bool:
     """URLs Orion adds CORS headers to (its `/v2` API; here also our `/personal/v1` and the
     OpenAPI document); `/version` only answers a preflight of its own."""
-    return path.startswith("/v2") or path.startswith("/personal/") or path == "/openapi.json"
+    return path.startswith(("/v2", "/personal/")) or path == "/openapi.json"
 
 
 def _not_found(request: web.Request) -> NgsiError:

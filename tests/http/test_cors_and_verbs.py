@@ -6,8 +6,8 @@ restReply adds the CORS headers after Content-Type, never on a 405, and only on 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer

@@ -6,8 +6,9 @@ content length, URI parameters, Accept, Content-Type on GET/DELETE; then verb, t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer

@@ -7,17 +7,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import orjson
 import pytest
+from aiohttp import web
 
 from broker.http.app import build_app
 from broker.http.server import MAX_LINE_SIZE, BrokerRunner
 from broker.http.settings import HttpSettings
 from broker.storage.sqlite import SqliteStorage
-from aiohttp import web
 from tests.process.broker_process import BrokerProcess, free_port
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
@@ -43,7 +43,7 @@ async def read_reply(reader: asyncio.StreamReader) -> Reply:
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ")[1])
     headers = [tuple(line.split(": ", 1)) for line in lines[1:] if line]
-    length = int(dict((k.lower(), v) for k, v in headers).get("content-length", "0"))
+    length = int({k.lower(): v for k, v in headers}.get("content-length", "0"))
     body = await asyncio.wait_for(reader.readexactly(length), 10)
     return status, headers, body  # type: ignore[return-value]
 
@@ -119,8 +119,10 @@ async def test_url_over_64_kb_is_a_json_400(port: int) -> None:
         b"HELLO\r\n\r\n",
         b"GET /v2/entities HTTP/9.9\r\nHost: x\r\n\r\n",
         b"GET /v2/entities HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
-        b"POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
+        (
+            b"POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}"
+        ),
         b"POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
     ],
 )
