@@ -14,6 +14,7 @@ from aiohttp import web
 
 from broker.config import Config, load_config
 from broker.http.app import build_app
+from broker.http.server import BrokerRunner
 from broker.http.settings import HttpSettings
 from broker.logs import configure, event
 from broker.personal.auth import AuthSettings
@@ -30,6 +31,7 @@ def make_app(config: Config) -> web.Application:
         cors_origin=config.corsOrigin,
         cors_max_age=config.corsMaxAge,
         multiservice=config.multiservice,
+        req_timeout=float(config.reqTimeout),
     )
     delivery = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
     auth = AuthSettings(
@@ -83,7 +85,7 @@ async def serve(config: Config, *, parent: int | None = None) -> None:
     """Serve until SIGTERM/SIGINT; `parent`: one of the processes of `-workers N` under that supervisor
     (the port is shared with SO_REUSEPORT and the supervisor runs the delivery worker)."""
     app = make_app(config)
-    runner = web.AppRunner(
+    runner = BrokerRunner(  # Orion's request-line limits, any method, JSON for unreadable requests
         app,
         access_log=None,
         handle_signals=True,

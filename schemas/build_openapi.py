@@ -511,6 +511,7 @@ import re
 _app = (OUT.parent / "broker" / "http" / "app.py").read_text()
 _consts = dict(re.findall(r'^([A-Z_]+) = "([^"]+)"', _app, re.M))
 _consts["ATTR"] = _consts["ENTITY"] + "/attrs/{attrName}"
+
 ROUTE_SET = set()
 for m, expr in re.findall(r'\("(GET|POST|PUT|PATCH|DELETE)", ([^,]+),', _app):
     parts = [p.strip() for p in expr.split("+")]
@@ -775,6 +776,20 @@ components["securitySchemes"] = {"bearerAuth": {
                    "HS256 with `-authSecret`, or RS256/ES256 from the identity provider's JWKS (`-authJwksUrl`, with "
                    "`-authIssuer` and `-authAudience` checked when set). Without auth configured every caller is "
                    "anonymous, and the `/personal/v1` operations that need a role answer 401."}}
+
+# What the request edge (broker/http/pipeline.py) can answer on any operation, before the route runs:
+# a bad header (Fiware-Service, Fiware-ServicePath, a repeated one), URI parameter or unreadable request
+# line (400), an Accept the route cannot answer (406), a body too large (413) or of another media type
+# (415), and for POST/PUT/PATCH an empty or chunked body (411).
+EDGE_ERRORS = (400, 406, 413, 415)
+BODY_ERRORS = (411,)
+for _item in paths.values():
+    for _method, _op in _item.items():
+        for _code in EDGE_ERRORS + (BODY_ERRORS if _method in ("post", "put", "patch") else ()):
+            _op["responses"].setdefault(str(_code), ref("responses", ERR_NAMES[_code]))
+        _op["responses"].setdefault("500", ref("responses", "InternalServerError"))
+        _op["responses"] = dict(sorted(_op["responses"].items()))
+
 components["responses"]["MethodNotAllowed"] = resp("`MethodNotAllowed`: the path exists but not with this method.",
                                                    ref("schemas", "Error"), {"Allow": ref("headers", "Allow")})
 
@@ -796,9 +811,12 @@ doc = {
         "description": (
             "Entities, attributes and types as FIWARE Orion 4.7 serves them (see Orion's API manual, "
             "`doc/manuals/orion-api.md` in telefonicaid/fiware-orion). Every path also answers with one trailing "
-            "slash. Errors are `{\"error\", \"description\"}` bodies; a path with the wrong method is a 405 "
-            "`MethodNotAllowed` with `Allow`, an unknown path a 400 \"Service not found. Check your URL as probably it "
-            "is wrong.\". Request bodies follow the JSON Schemas in `schemas/` (embedded here under "
+            "slash. Errors are `{\"error\", \"description\"}` bodies; a path with any other method (any token, "
+            "`TRACE` or `FOO` alike) is a 405 `MethodNotAllowed` with `Allow` in Orion's order (plus `OPTIONS` under "
+            "`-corsOrigin`), an unknown path a 400 \"Service not found. Check your URL as probably it "
+            "is wrong.\". With `-corsOrigin`, `OPTIONS` on a path is the CORS preflight (200, empty). Before any "
+            "route, every request may get a 400 (headers, URI parameters, a request line over 64 KB or otherwise "
+            "unreadable), 406, 413 or 415, and a POST/PUT/PATCH without a Content-Length a 411. Request bodies follow the JSON Schemas in `schemas/` (embedded here under "
             "`components/schemas` with their `$id`s: Entity, Attribute, Metadata, Consent, StatisticsRequest). The "
             "`/personal/v1` operations (tag `personal`) identify the caller by a bearer token (`bearerAuth`)."
         ),

@@ -264,3 +264,29 @@ async def test_live_responses_have_documented_statuses_headers_and_bodies(client
         resp = await client.get(url)
         assert resp.status == 200
         assert _response_schema("GET", path, 200).is_valid(await resp.json()), url
+
+
+def test_every_operation_documents_what_the_request_edge_can_answer() -> None:
+    """The pipeline checks headers, URI parameters, Accept, size and media type before any route."""
+    for method, path, op in operations():
+        expected = {"400", "406", "413", "415", "500"} | ({"411"} if method in ("POST", "PUT", "PATCH") else set())
+        assert expected <= set(op["responses"]), (method, path, expected - set(op["responses"]))
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "headers", "status"),
+    [
+        ("/version", "/version", {"Fiware-ServicePath": "no-slash"}, 400),
+        ("/v2", "/v2", {"Fiware-Service": "a-b"}, 400),
+        ("/openapi.json", "/openapi.json", {"Accept": "text/html"}, 406),
+        ("/v2/types?offset=9223372036854775808", "/v2/types", {}, 400),
+        ("/v2/entities?limit=1e20", "/v2/entities", {}, 400),
+    ],
+)
+async def test_edge_errors_on_any_route_are_documented(
+    client: TestClient, url: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    resp = await client.get(url, headers=headers)
+    assert resp.status == status
+    assert str(status) in operation("GET", path)["responses"]
+    assert _response_schema("GET", path, status).is_valid(await resp.json())

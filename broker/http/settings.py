@@ -16,6 +16,17 @@ class HttpSettings:
     # every request is the default tenant's. On here so that the library's default is isolation; the
     # command line follows Orion (off unless `-multiservice`)
     multiservice: bool = True
+    # seconds a request body may stall (no byte received) before the connection is closed: Orion's
+    # `-reqTimeout`; 0 there means none, here DEFAULT_BODY_IDLE so that a stalled client cannot hold
+    # a connection forever
+    req_timeout: float = 0
+
+    @property
+    def body_idle_timeout(self) -> float:
+        return self.req_timeout if self.req_timeout > 0 else DEFAULT_BODY_IDLE
+
+
+DEFAULT_BODY_IDLE = 75.0  # aiohttp's keep-alive default, which `-reqTimeout 0` already means between requests
 
 
 SETTINGS = web.AppKey("http_settings", HttpSettings)

@@ -196,11 +196,18 @@ async def test_unknown_option_is_rejected(client: TestClient, value: str) -> Non
     }
 
 
-@pytest.mark.parametrize(("name", "value"), [("type", "T<"), ("id", "a'b"), ("attrs", "x=y"), ("limit", "(1)")])
+@pytest.mark.parametrize(("name", "value"), [("type", "T<"), ("id", "a'b"), ("attrs", "x=y")])
 async def test_forbidden_char_in_uri_param(client: TestClient, name: str, value: str) -> None:
     assert await error(client, 400, {name: value}) == {
         "error": "BadRequest",
         "description": "invalid character in URI parameter",
+    }
+
+
+async def test_forbidden_char_in_limit_reports_the_pagination_error_first(client: TestClient) -> None:
+    assert await error(client, 400, {"limit": "(1)"}) == {
+        "error": "BadRequest",
+        "description": "Bad pagination limit: /&#40;1&#41;/ [must be a decimal number]",
     }
 
 
