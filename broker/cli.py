@@ -16,6 +16,8 @@ from broker.config import Config, load_config
 from broker.http.app import build_app
 from broker.http.settings import HttpSettings
 from broker.logs import configure, event
+from broker.observability.recorder import ObservabilitySettings
+from broker.observability.statistics import StatSettings
 from broker.personal.auth import AuthSettings
 from broker.storage.factory import open_storage, uses_mongo
 from broker.storage.port import StorageUnavailable
@@ -50,6 +52,12 @@ def make_app(config: Config) -> web.Application:
         auth=auth,
         personal_min_k=config.personalMinK,
         retry_start=mongo,  # a database server may come up after us; an SQLite file that cannot be opened will not
+        observability=ObservabilitySettings(
+            stats=StatSettings(
+                counters=config.statCounters, timing=config.statTiming, notif_queue=config.statNotifQueue
+            ),
+            metrics=not config.disableMetrics,
+        ),
     )
 
 

@@ -36,6 +36,10 @@ class Config:
     authRequired: bool = False
     personalMinK: int = 10
     workers: int = 1
+    statCounters: bool = False
+    statTiming: bool = False
+    statNotifQueue: bool = False
+    disableMetrics: bool = False
 
 
 # flag -> (environment variable, help)
@@ -72,6 +76,10 @@ FLAGS: dict[str, tuple[str, str]] = {
         "BROKER_WORKERS",
         "serving processes sharing the port (SO_REUSEPORT) on one store, under a supervisor (default 1: one process)",
     ),
+    "statCounters": ("ORION_STAT_COUNTERS", "GET /statistics shows request counters by URL and verb"),
+    "statTiming": ("ORION_STAT_TIMING", "GET /statistics shows request timing (accumulated and last)"),
+    "statNotifQueue": ("ORION_STAT_NOTIF_QUEUE", "GET /statistics shows the notification counters (notifQueue)"),
+    "disableMetrics": ("ORION_DISABLE_METRICS", "no metrics are gathered; /admin/metrics answers 400"),
 }
 
 

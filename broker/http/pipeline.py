@@ -64,7 +64,12 @@ def _check_content(request: web.Request, settings: HttpSettings) -> None:
         media = request.content_type.lower()
         if media not in ("application/json", "text/plain"):
             raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {media}")
-    if request.method in ("POST", "PUT", "PATCH") and not length and request.match_info.http_exception is None:
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and not length
+        and request.match_info.http_exception is None
+        and not request.path.startswith(("/admin/", "/log/"))  # Orion's management API takes no body
+    ):
         raise NgsiError(411, "ContentLengthRequired", "Zero/No Content-Length in PUT/POST/PATCH request")
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import aiohttp
 
 from broker.logs import event
+from broker.observability.hooks import notification_attempt
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import delivery_to_doc
 from broker.subscriptions.model import MqttTarget, Subscription
@@ -190,6 +191,7 @@ class Dispatcher:
         outgoing = build(sub, payload, record.cbnotif)
         ok, code, reason, retryable = await self._send(sub, outgoing)
         self._count(sub, ok, code, reason)
+        notification_attempt(self.notifier, sub.tenant, sub.service_path, len(outgoing.body), ok, self.clock() - record.created)
         if ok and access is not None:
             assert sub.owner is not None and subject is not None
             entry = guard.notification_record(
