@@ -104,7 +104,8 @@ async def log_trace(request: web.Request) -> web.Response:
 
 
 # ------------------------------------------------------------------------------------- semaphores
-def _state(lock: Any) -> str:
+def lock_state(lock: Any) -> str:
+    """"taken" or "free", without waiting for the lock."""
     if hasattr(lock, "locked"):
         return "taken" if lock.locked() else "free"
     if lock.acquire(blocking=False):
@@ -118,8 +119,8 @@ async def get_semaphores(request: web.Request) -> web.Response:
     recorder = request.app[OBSERVABILITY]
     log_locks = [h.lock for h in logging.getLogger("broker").handlers if h.lock is not None]
     locks: dict[str, Any] = {"metrics": recorder.metrics.lock, "timeStat": recorder.statistics.lock}
-    states = {name: _state(lock) for name, lock in locks.items()}
-    states["logMsg"] = "taken" if any(_state(lock) == "taken" for lock in log_locks) else "free"
+    states = {name: lock_state(lock) for name, lock in locks.items()}
+    states["logMsg"] = "taken" if any(lock_state(lock) == "taken" for lock in log_locks) else "free"
     return json_response({name: {"status": states[name]} for name in sorted(states)})
 
 
