@@ -17,6 +17,7 @@ from broker.http.app import build_app
 from broker.http.settings import HttpSettings
 from broker.logs import configure, event
 from broker.observability.recorder import ObservabilitySettings
+from broker.observability.relay import relay_path
 from broker.observability.statistics import StatSettings
 from broker.personal.auth import AuthSettings
 from broker.storage.factory import open_storage, uses_mongo
@@ -57,6 +58,8 @@ def make_app(config: Config) -> web.Application:
                 counters=config.statCounters, timing=config.statTiming, notif_queue=config.statNotifQueue
             ),
             metrics=not config.disableMetrics,
+            # on SQLite the delivery worker process sends the notifications and relays its counters
+            delivery_file="" if mongo else relay_path(config.dbPath),
         ),
     )
 

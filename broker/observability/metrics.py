@@ -8,7 +8,7 @@ without its first `/` and without a trailing `/#`; for a list of service paths t
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -160,12 +160,11 @@ class PrometheusCollector(Collector):
     """The same counters for a Prometheus scrape: one family per Orion metric, labelled by
     `service` and `subservice` (Orion's keys); `serviceTime` is a gauge (average seconds)."""
 
-    def __init__(self, metrics: Metrics, *, reset: bool = False) -> None:
-        self.metrics = metrics
-        self.reset = reset  # read and reset at once (`?reset=true`)
+    def __init__(self, source: Callable[[], dict[str, dict[str, Counts]]]) -> None:
+        self.source = source  # the counters at scrape time (and a reset, for `?reset=true`)
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        data = self.metrics.snapshot(reset=self.reset)
+        data = self.source()
         labels = ["service", "subservice"]
         families = {name: CounterMetricFamily(name, text, labels=labels) for name, text in COUNTERS}
         service_time = GaugeMetricFamily(SERVICE_TIME, "Average seconds to serve a request", labels=labels)

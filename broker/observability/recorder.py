@@ -4,6 +4,7 @@ notification hook."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from broker.observability.metrics import (
     TOTAL_SERVICE_TIME,
@@ -18,6 +19,8 @@ from broker.observability.metrics import (
     service_key,
     subservice_key,
 )
+from broker.observability import relay
+from broker.observability.metrics import Counts, render_tree
 from broker.observability.statistics import Statistics, StatSettings
 
 
@@ -25,6 +28,7 @@ from broker.observability.statistics import Statistics, StatSettings
 class ObservabilitySettings:
     stats: StatSettings = StatSettings()
     metrics: bool = True  # False: -disableMetrics
+    delivery_file: str = ""  # the delivery worker process's counters (relay.relay_path), when it sends them
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,42 @@ class Recorder:
         self.multiservice = multiservice  # without -multiservice every request is the default service's
         self.statistics = Statistics(self.settings.stats)
         self.metrics = Metrics(enabled=self.settings.metrics)
+        self._stats_base = relay.Delivered()  # the worker's counts at the last reset of each
+        self._metrics_base = relay.Delivered()
+
+    # -- rendering, with the delivery worker's notifications ---------------------------------------
+    def _delivered(self) -> relay.Delivered | None:
+        return relay.read(self.settings.delivery_file) if self.settings.delivery_file else None
+
+    def statistics_json(self, full: bool = False) -> dict[str, Any]:
+        delivered = self._delivered()
+        since = delivered.minus(self._stats_base) if delivered else None
+        extra = (since.sent, since.ok, since.error, since.waited) if since else None
+        return self.statistics.to_json(full=full, extra=extra)
+
+    def reset_statistics(self) -> None:
+        self.statistics.reset()
+        self._stats_base = self._delivered() or relay.Delivered()
+
+    def metrics_data(self, reset: bool = False) -> dict[str, dict[str, Counts]]:
+        """This process's counters plus the delivery worker's since the last reset."""
+        data = self.metrics.snapshot(reset)
+        delivered = self._delivered()
+        if delivered is not None:
+            for service, subs in delivered.minus(self._metrics_base).metrics.items():
+                for sub, counts in subs.items():
+                    mine = data.setdefault(service, {}).setdefault(sub, {})
+                    for name, value in counts.items():
+                        mine[name] = mine.get(name, 0) + value
+            if reset:
+                self._metrics_base = delivered
+        return data
+
+    def metrics_json(self, reset: bool = False) -> dict[str, Any]:
+        return render_tree(self.metrics_data(reset))
+
+    def reset_metrics(self) -> None:
+        self.metrics_data(reset=True)
 
     def request_started(self, route: str | None, allowed: frozenset[str], verb: str, media: str | None) -> None:
         """Counted before the request is served, as Orion does (a `GET /statistics` counts itself,

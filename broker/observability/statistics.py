@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 VERBS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")  # Orion's rendering order
@@ -171,16 +171,23 @@ class Statistics:
             self.since = self.clock()
 
     # -- rendering ----------------------------------------------------------------------------
-    def to_json(self, full: bool = False) -> dict[str, Any]:
-        """Orion's `GET /statistics` body; `full` is `?options=fullCounters`."""
+    def to_json(self, full: bool = False, extra: tuple[int, int, int, float] | None = None) -> dict[str, Any]:
+        """Orion's `GET /statistics` body; `full` is `?options=fullCounters`; `extra`: notification
+        attempts another process made for this one (all, delivered, failed, seconds waited)."""
         out: dict[str, Any] = {}
         with self.lock:
+            counters, queue = self._counters, self._queue
+            if extra is not None:
+                sent, ok, error, waited = extra
+                counters = replace(counters, notifications_sent=counters.notifications_sent + sent)
+                queue = _Queue(queue.attempts + sent, queue.sent_ok + ok, queue.sent_error + error,
+                               queue.time_in_queue + waited)
             if self.settings.counters:
-                out["counters"] = self._render_counters(full)
+                out["counters"] = self._render_counters(counters, full)
             if self.settings.timing:
                 out["timing"] = self._render_timing()
             if self.settings.notif_queue:
-                out["notifQueue"] = self._render_queue()
+                out["notifQueue"] = self._render_queue(queue)
             now = self.clock()
             out["uptime_in_secs"] = int(now - self.started)
             out["measuring_interval_in_secs"] = int(now - self.since)
@@ -188,8 +195,7 @@ class Statistics:
             out["simulatedNotifications"] = 0  # -simulatedNotification is not offered: never any
         return out
 
-    def _render_counters(self, full: bool) -> dict[str, Any]:
-        c = self._counters
+    def _render_counters(self, c: _Counters, full: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
 
         def used(name: str, value: int) -> None:
@@ -221,8 +227,7 @@ class Statistics:
             out["last"] = {"total": self._timing_last}
         return out
 
-    def _render_queue(self) -> dict[str, Any]:
-        q = self._queue
+    def _render_queue(self, q: _Queue) -> dict[str, Any]:
         return {
             "in": q.attempts,
             "out": q.attempts,

@@ -15,6 +15,7 @@ import os
 import signal
 
 from broker.logs import configure, event
+from broker.observability import hooks, relay
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
 from broker.subscriptions.notifier import Notifier
@@ -31,6 +32,9 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
     notifier = Notifier(storage)
     await notifier.load()
     dispatcher = Dispatcher.from_settings(storage, notifier, settings, poll=POLL_SECONDS)
+    counters = relay.DeliveryCounters()  # the broker's /statistics and /admin/metrics read them
+    hooks.register(notifier, counters)
+    relaying = asyncio.create_task(relay.publish(counters, relay.relay_path(db_path)))
     await dispatcher.start()
     event(logging.INFO, "delivery worker started", pid=os.getpid())
     stop = asyncio.Event()
@@ -42,6 +46,8 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
             await asyncio.sleep(POLL_SECONDS)
     finally:
         await dispatcher.close()
+        relaying.cancel()
+        await asyncio.gather(relaying, return_exceptions=True)
         await storage.close()
 
 

@@ -43,11 +43,11 @@ def _plain(status: int, body: dict[str, Any] | None) -> web.Response:
 # ------------------------------------------------------------------------------------- statistics
 async def get_statistics(request: web.Request) -> web.Response:
     full = "fullCounters" in request.query.get("options", "").split(",")
-    return json_response(request.app[OBSERVABILITY].statistics.to_json(full=full))
+    return json_response(request.app[OBSERVABILITY].statistics_json(full=full))
 
 
 async def delete_statistics(request: web.Request) -> web.Response:
-    request.app[OBSERVABILITY].statistics.reset()
+    request.app[OBSERVABILITY].reset_statistics()
     return json_response(RESET_MESSAGE)
 
 
@@ -138,23 +138,23 @@ def _metrics_off() -> web.Response:
 
 
 async def get_metrics(request: web.Request) -> web.Response:
-    metrics = request.app[OBSERVABILITY].metrics
-    if not metrics.enabled:
+    recorder = request.app[OBSERVABILITY]
+    if not recorder.metrics.enabled:
         return _metrics_off()
     reset = request.query.get("reset") == "true"
     if _wants_prometheus(request):
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(PrometheusCollector(metrics, reset=reset))
+        registry.register(PrometheusCollector(lambda: recorder.metrics_data(reset)))
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         body = encoder(registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
-    return json_response(metrics.to_json(reset=reset))
+    return json_response(recorder.metrics_json(reset=reset))
 
 
 async def delete_metrics(request: web.Request) -> web.Response:
-    metrics = request.app[OBSERVABILITY].metrics
-    if not metrics.enabled:
+    recorder = request.app[OBSERVABILITY]
+    if not recorder.metrics.enabled:
         return _metrics_off()
-    metrics.reset()
+    recorder.reset_metrics()
     return web.Response(status=204)
 
