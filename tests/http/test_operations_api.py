@@ -21,7 +21,7 @@ from broker.http.settings import HttpSettings
 from broker.observability.recorder import ObservabilitySettings
 from broker.observability.statistics import StatSettings
 from broker.storage.sqlite import SqliteStorage
-from tests.http.test_subscriptions_api import Sink, create, sink, subscription  # noqa: F401  (fixture)
+from tests.http.test_subscriptions_api import create, sink, subscription  # noqa: F401  (sink: a fixture)
 
 ALL_STATS = ObservabilitySettings(StatSettings(counters=True, timing=True, notif_queue=True))
 
