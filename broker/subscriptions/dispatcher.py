@@ -191,7 +191,9 @@ class Dispatcher:
         outgoing = build(sub, payload, record.cbnotif)
         ok, code, reason, retryable = await self._send(sub, outgoing)
         self._count(sub, ok, code, reason)
-        notification_attempt(self.notifier, sub.tenant, sub.service_path, len(outgoing.body), ok, self.clock() - record.created)
+        notification_attempt(
+            self.notifier, sub.tenant, sub.service_path, len(outgoing.body), ok, self.clock() - record.created
+        )
         if ok and access is not None:
             assert sub.owner is not None and subject is not None
             entry = guard.notification_record(
