@@ -357,3 +357,13 @@ async def test_unknown_admin_paths_stay_service_not_found(client):
     r = await client.get("/admin/nothing")
     assert r.status == 400
     assert json.loads(await r.text())["description"] == "Service not found. Check your URL as probably it is wrong."
+
+
+async def test_seconds_are_written_with_at_most_nine_decimals(stats_client):
+    await stats_client.get("/v2/entities")
+    text = await (await stats_client.get("/statistics")).text()
+    seconds = json.loads(text)["timing"]["accumulated"]["total"]
+    assert seconds > 0 and seconds == round(seconds, 9)
+    metrics = json.loads(await (await stats_client.get("/admin/metrics")).text())
+    service_time = metrics["sum"]["sum"]["serviceTime"]
+    assert service_time > 0 and service_time == round(service_time, 9)

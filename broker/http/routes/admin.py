@@ -1,5 +1,6 @@
 """Orion's operations API: `/statistics`, `/cache/statistics`, `/admin/log`, `/log/trace`,
-`/admin/sem` and `/admin/metrics`, with Orion's bodies (some of them not NGSI error bodies)."""
+`/admin/sem` and `/admin/metrics`, with Orion's bodies (some of them not NGSI error bodies) and
+Orion's numbers (seconds with at most 9 decimals)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from broker.http.responses import json_response
 from broker.http.services import services
 from broker.logs import ORION_LEVELS
 from broker.ngsi.errors import bad_request
+from broker.ngsi.render import render_json
 from broker.observability.metrics import PrometheusCollector
 from broker.observability.statistics import RESET_MESSAGE
 from broker.observability.trace import well_formed
@@ -43,7 +45,7 @@ def _plain(status: int, body: dict[str, Any] | None) -> web.Response:
 # ------------------------------------------------------------------------------------- statistics
 async def get_statistics(request: web.Request) -> web.Response:
     full = "fullCounters" in request.query.get("options", "").split(",")
-    return json_response(request.app[OBSERVABILITY].statistics_json(full=full))
+    return json_response(render_json(request.app[OBSERVABILITY].statistics_json(full=full)))
 
 
 async def delete_statistics(request: web.Request) -> web.Response:
@@ -148,7 +150,7 @@ async def get_metrics(request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         body = encoder(registry)
         return web.Response(body=body, headers={"Content-Type": content_type})
-    return json_response(recorder.metrics_json(reset=reset))
+    return json_response(render_json(recorder.metrics_json(reset=reset)))
 
 
 async def delete_metrics(request: web.Request) -> web.Response:
