@@ -17,6 +17,9 @@ from broker.http.app import build_app
 from broker.http.server import BrokerRunner
 from broker.http.settings import HttpSettings
 from broker.logs import configure, event
+from broker.observability.recorder import ObservabilitySettings
+from broker.observability.relay import relay_path
+from broker.observability.statistics import StatSettings
 from broker.personal.auth import AuthSettings
 from broker.storage.factory import open_storage, uses_mongo
 from broker.storage.port import StorageUnavailable
@@ -56,6 +59,14 @@ def make_app(config: Config) -> web.Application:
         no_cache=config.noCache,
         retry_start=mongo,  # a database server may come up after us; an SQLite file that cannot be opened will not
         wake_address=None if mongo else address_for(config.dbPath),
+        observability=ObservabilitySettings(
+            stats=StatSettings(
+                counters=config.statCounters, timing=config.statTiming, notif_queue=config.statNotifQueue
+            ),
+            metrics=not config.disableMetrics,
+            # on SQLite the delivery worker process sends the notifications and relays its counters
+            delivery_file="" if mongo else relay_path(config.dbPath),
+        ),
     )
 
 

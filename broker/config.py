@@ -38,6 +38,10 @@ class Config:
     personalMinK: int = 10
     workers: int = 1
     noCache: bool = False
+    statCounters: bool = False
+    statTiming: bool = False
+    statNotifQueue: bool = False
+    disableMetrics: bool = False
 
 
 # flag -> (environment variable, help)
@@ -82,6 +86,10 @@ FLAGS: dict[str, tuple[str, str]] = {
         "ORION_NO_CACHE",
         "check the store for changed subscriptions before every write and subscription read, not only every 0.5 s",
     ),
+    "statCounters": ("ORION_STAT_COUNTERS", "GET /statistics shows request counters by URL and verb"),
+    "statTiming": ("ORION_STAT_TIMING", "GET /statistics shows request timing (accumulated and last)"),
+    "statNotifQueue": ("ORION_STAT_NOTIF_QUEUE", "GET /statistics shows the notification counters (notifQueue)"),
+    "disableMetrics": ("ORION_DISABLE_METRICS", "no metrics are gathered; /admin/metrics answers 400"),
 }
 
 

@@ -219,6 +219,9 @@ read_formats = ["keyValues", "values", "unique"]
 entity_read = {"anyOf": [{"$ref": "#/components/schemas/EntityOut"}, {"$ref": "#/components/schemas/EntityKeyValuesOut"},
                          {"$ref": "#/components/schemas/EntityValuesOut"}]}
 
+def admin_qp(name, desc, schema=None):
+    return {"name": name, "in": "query", "required": False, "description": desc, "schema": schema or {"type": "string"}}
+
 paths = {
     "/version": {"get": op("getVersion", "Broker version",
         "Orion's version document. `orion.version` is the Orion API level the broker reproduces; clients parse it as a version number.",
@@ -229,6 +232,65 @@ paths = {
     "/openapi.json": {"get": op("getOpenApi", "This document",
         "This OpenAPI description of the broker's HTTP surface.",
         [], {"200": resp("The OpenAPI 3.1 document.", {"type": "object", "required": ["openapi", "paths"]})}, tags=["meta"])},
+    "/statistics": {
+        "get": op("getAdminStatistics", "Statistics",
+            "Orion's statistics: `uptime_in_secs` and `measuring_interval_in_secs` always; `counters` (requests by "
+            "payload kind, by URL kind and verb, `missedVerb`, `invalidRequests`, `notificationsSent`) with "
+            "`-statCounters`, `timing` with `-statTiming`, `notifQueue` with `-statNotifQueue`. A counter appears once "
+            "it has counted something; `?options=fullCounters` shows them all. Each process counts its own.",
+            [],
+            {"200": resp("The statistics.", ref("schemas", "OrionStatistics"))}, tags=["admin"]),
+        "delete": op("resetAdminStatistics", "Reset the statistics",
+            "Sets the counters to zero and restarts `measuring_interval_in_secs`.",
+            [], {"200": resp("`{\"message\": \"All statistics counter reset\"}`.", ref("schemas", "AdminMessage"))},
+            tags=["admin"])},
+    "/cache/statistics": {
+        "get": op("getCacheStatistics", "Subscription cache statistics",
+            "Counters of the subscription cache (`refresh`, `inserts`, `removes`, `updates`) and its size (`items`).",
+            [], {"200": resp("The cache statistics.", ref("schemas", "CacheStatistics"))}, tags=["admin"]),
+        "delete": op("resetCacheStatistics", "Reset the cache statistics", "Sets the cache counters to zero.",
+            [], {"200": resp("`{\"message\": \"All statistics counter reset\"}`.", ref("schemas", "AdminMessage"))},
+            tags=["admin"])},
+    "/admin/log": {
+        "get": op("getLogLevel", "Log level", "The log level of the process that answers.",
+            [], {"200": resp("`{\"level\": \"INFO\"}`.", ref("schemas", "LogLevel"))}, tags=["admin"]),
+        "put": op("setLogLevel", "Change the log level",
+            "Sets the log level of the process that answers, at once (`none`, `fatal`, `error`, `warn`/`warning`, "
+            "`info`, `debug`, any case). As in Orion, a missing or unknown level answers 400 with Orion's own body "
+            "`{\"error\": \"log level missing\"}` or `{\"error\": \"invalid log level\"}`. No body is needed.",
+            [admin_qp("level", "The new level.")], {"200": resp("Changed; no body.")}, tags=["admin"])},
+    "/log/trace": {m: op(f"{m}LogTrace", f"Trace levels ({m.upper()})",
+            "GET: the trace levels as ranges (`{\"tracelevels\": \"1-3,7\"}`); DELETE: all off "
+            "(`{\"tracelevels\": \"all trace levels off\"}`); PUT without levels: 400 \"bad URL/Verb\".",
+            [], {"200": resp("The trace levels.", {"type": "object"}), **errors(400)}, tags=["admin"])
+        for m in ("get", "put", "delete")},
+    "/log/trace/{levels}": {m: op(f"{m}LogTraceLevels", f"Trace levels ({m.upper()} some)",
+            "PUT sets the levels (`t1-t2,t3`; answers `{\"tracelevels\": \"<levels>\"}`), DELETE removes them "
+            "(`{\"tracelevels_removed\": \"<levels>\"}`); characters other than digits, `-`, `,` answer Orion's "
+            "`{\"tracelevels\": \"poorly formatted trace level string\"}`; GET: 400 \"bad URL/Verb\".",
+            [{"name": "levels", "in": "path", "required": True, "description": "Trace levels, e.g. `1-3,7`.",
+              "schema": {"type": "string"}}],
+            {"200": resp("The trace levels.", {"type": "object"}), **errors(400)}, tags=["admin"])
+        for m in ("get", "put", "delete")},
+    "/admin/sem": {"get": op("getSemaphores", "Locks",
+        "Whether each lock this process takes is `free` or `taken` (`logMsg`, `metrics`, `timeStat`).",
+        [], {"200": resp("The locks.", {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["status"], "properties": {"status": {"enum": ["free", "taken"]}}}})},
+        tags=["admin"])},
+    "/admin/metrics": {
+        "get": op("getMetrics", "Metrics",
+            "Orion's metrics tree: `services` -> service (`default-service` for the default) -> `subservs` -> "
+            "subservice (`root-subserv` for `/`) -> `incomingTransactions`, `incomingTransactionRequestSize`, "
+            "`incomingTransactionResponseSize`, `incomingTransactionErrors`, `serviceTime` (average seconds), "
+            "`outgoingTransactions` (notification attempts), `outgoingTransactionRequestSize`, "
+            "`outgoingTransactionErrors`; each with its `sum`, and a grand `sum`. A client that asks for `text/plain` "
+            "or OpenMetrics and not JSON (a Prometheus scrape) gets the same counters in the Prometheus text format. "
+            "With `-disableMetrics`: 400 \"metrics desactivated\".",
+            [admin_qp("reset", "`true`: read and reset at once.", {"enum": ["true", "false"]})],
+            {"200": resp("The metrics.", media=[("application/json", ref("schemas", "Metrics")),
+                                                ("text/plain", {"type": "string"})]), **errors(400)}, tags=["admin"]),
+        "delete": op("resetMetrics", "Reset the metrics", "Sets every metric to zero.",
+            [], {"204": resp("Reset."), **errors(400)}, tags=["admin"])},
     "/v2/entities": {
         "get": op("listEntities", "List entities",
             "Entities matching the filters, in creation order unless `orderBy` says otherwise, `limit` at a time "
@@ -506,6 +568,7 @@ paths = {
         json_body(ref("schemas", "StatisticsRequest"), "The request (`statistics.schema.json`)."))},
 }
 
+
 # Only the routes the broker has now (read from app.py's text, so a half-edited tree does not matter)
 import re
 _app = (OUT.parent / "broker" / "http" / "app.py").read_text()
@@ -763,6 +826,18 @@ components = {
                                                         "avg:heartRate": 71.5}], "suppressed": 2}},
         "EntryPoint": {"type": "object", "required": ["entities_url", "types_url", "subscriptions_url", "registrations_url"],
                        "properties": {k: {"type": "string"} for k in ("entities_url", "types_url", "subscriptions_url", "registrations_url")}},
+        "OrionStatistics": {"type": "object", "required": ["uptime_in_secs", "measuring_interval_in_secs"],
+                       "properties": {"counters": {"type": "object"}, "timing": {"type": "object"},
+                                      "notifQueue": {"type": "object"}, "uptime_in_secs": {"type": "integer"},
+                                      "measuring_interval_in_secs": {"type": "integer"}}},
+        "CacheStatistics": {"type": "object", "required": ["ids", "refresh", "inserts", "removes", "updates", "items"],
+                            "properties": {"ids": {"type": "string"},
+                                           **{k: {"type": "integer"} for k in ("refresh", "inserts", "removes", "updates", "items")}}},
+        "AdminMessage": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+        "LogLevel": {"type": "object", "required": ["level"],
+                     "properties": {"level": {"enum": ["NONE", "FATAL", "ERROR", "WARN", "INFO", "DEBUG"]}}},
+        "Metrics": {"type": "object", "required": ["services", "sum"],
+                    "properties": {"services": {"type": "object"}, "sum": {"type": "object", "required": ["subservs", "sum"]}}},
         "Version": {"type": "object", "required": ["orion"],
                     "properties": {"orion": {"type": "object", "required": ["version", "uptime"],
                                              "properties": {"version": {"type": "string", "pattern": "^[0-9]+\\.[0-9]+\\.[0-9]+"},
@@ -822,7 +897,8 @@ doc = {
         ),
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
-    "tags": [{"name": "meta"}, {"name": "entities"}, {"name": "attributes"}, {"name": "types"}, {"name": "batch"}, {"name": "subscriptions"},
+    "tags": [{"name": "meta"}, {"name": "admin", "description": "Orion's operations API: statistics, log level, "
+                                                                "trace levels, locks, metrics."}, {"name": "entities"}, {"name": "attributes"}, {"name": "types"}, {"name": "batch"}, {"name": "subscriptions"},
              {"name": "registrations", "description": "Context provider registrations (`/v2/registrations`): stored and served as Orion does, without forwarding."},
              {"name": "personal", "description": "Personal data: personal types, consents and their receipts, the access "
                                                  "log, residents' export and erasure, k-anonymous statistics."}],

@@ -14,7 +14,11 @@ from broker.http.settings import SETTINGS, HttpSettings
 from broker.personal.auth import AuthSettings, Authenticator
 from broker.personal.service import PersonalDataService
 from broker.subscriptions.dispatcher import DeliverySettings
-from broker.http.routes import attributes, batch, entities, meta, personal, registrations, subscriptions, types
+from broker.http.observe import OBSERVABILITY, TRACE_LEVELS, observe
+from broker.http.routes import admin, attributes, batch, entities, meta, personal, registrations, subscriptions, types
+from broker.observability import hooks
+from broker.observability.recorder import ObservabilitySettings, Recorder
+from broker.observability.trace import TraceLevels
 from broker.http.services import SERVICES, Services
 from broker.logs import event
 from broker.ngsi.batch import BatchService
@@ -40,12 +44,28 @@ SUBSCRIPTION = "/v2/subscriptions/{subscriptionId}"
 REGISTRATION = "/v2/registrations/{registrationId}"
 PERSONAL_TYPE = "/personal/v1/types/{entityType}"
 CONSENT = "/personal/v1/consents/{consentId}"
+TRACE = "/log/trace/{levels}"
 
 # (method, path, handler): the whole HTTP surface; the OpenAPI test checks it against schemas/openapi.json
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/version", meta.get_version),
     ("GET", "/v2", meta.get_entry_point),
     ("GET", "/openapi.json", meta.get_openapi),
+    ("GET", "/statistics", admin.get_statistics),
+    ("DELETE", "/statistics", admin.delete_statistics),
+    ("GET", "/cache/statistics", admin.get_cache_statistics),
+    ("DELETE", "/cache/statistics", admin.delete_cache_statistics),
+    ("GET", "/admin/log", admin.get_log_level),
+    ("PUT", "/admin/log", admin.put_log_level),
+    ("GET", "/log/trace", admin.log_trace),
+    ("PUT", "/log/trace", admin.log_trace),
+    ("DELETE", "/log/trace", admin.log_trace),
+    ("GET", TRACE, admin.log_trace),
+    ("PUT", TRACE, admin.log_trace),
+    ("DELETE", TRACE, admin.log_trace),
+    ("GET", "/admin/sem", admin.get_semaphores),
+    ("GET", "/admin/metrics", admin.get_metrics),
+    ("DELETE", "/admin/metrics", admin.delete_metrics),
     ("GET", "/v2/entities", entities.list_entities),
     ("POST", "/v2/entities", entities.create_entity),
     ("GET", ENTITY, entities.get_entity),
@@ -121,6 +141,7 @@ def build_app(
     retry_start: bool = False,
     no_cache: bool = False,
     wake_address: str | None = None,
+    observability: ObservabilitySettings | None = None,
 ) -> web.Application:
     """The application; `deliver_here=False` when a delivery worker process sends the notifications,
     `shared_delivery=True` when other processes (other machines) deliver from the same store too:
@@ -128,12 +149,15 @@ def build_app(
     `retry_start=True`: a database server that cannot be reached at start is waited for;
     `no_cache=True` (`-noCache`): the subscription cache is checked against the store on every use;
     `wake_address`: the delivery process's wake-up address, signalled after each commit that owes
-    notifications (subscriptions/wakeup.py)."""
-    app = web.Application(middlewares=[pipeline], client_max_size=64 * 1024 * 1024)
+    notifications (subscriptions/wakeup.py); `observability`: the `-stat*` and `-disableMetrics` flags."""
+    app = web.Application(middlewares=[observe, pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
+    app[OBSERVABILITY] = Recorder(observability, multiservice=app[SETTINGS].multiservice)
+    app[TRACE_LEVELS] = TraceLevels()
     app[AUTHENTICATOR] = Authenticator(auth)
     delivery = delivery or DeliverySettings()
     notifier = Notifier(storage, no_cache=no_cache)
+    hooks.register(notifier, app[OBSERVABILITY])  # notification attempts delivered by this process
     dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(storage, notifier, delivery)
     waker = WakeSender(wake_address) if wake_address is not None and not deliver_here else None
     if waker is not None:

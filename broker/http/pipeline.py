@@ -77,8 +77,9 @@ def _check_request(request: web.Request, settings: HttpSettings) -> None:
         media = request.content_type.lower()
         if media not in ("application/json", "text/plain"):
             raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {media}")
-    # whatever the URL, and also for a body sent chunked (no Content-Length), as Orion
-    if request.method in BODY_METHODS and not length:
+    # whatever the URL, and also for a body sent chunked (no Content-Length), as Orion; Orion's
+    # management API (/admin, /log) takes no body
+    if request.method in BODY_METHODS and not length and not request.path.startswith(("/admin/", "/log/")):
         raise NgsiError(411, "ContentLengthRequired", "Zero/No Content-Length in PUT/POST/PATCH request")
     check_query_string(request)
     _check_accept(request)

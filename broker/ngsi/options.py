@@ -11,6 +11,7 @@ KNOWN_OPTIONS = frozenset(
     {
         "count", "keyValues", "values", "unique", "upsert", "append", "overrideMetadata",
         "forcedUpdate", "skipForwarding", "flowControl", "noAttrDetail", "normalized",
+        "fullCounters",  # /statistics; Orion knows it on every URL
     }
 )
 MAX_LIMIT = 1000

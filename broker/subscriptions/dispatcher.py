@@ -22,6 +22,7 @@ from typing import Any, Callable
 import aiohttp
 
 from broker.logs import event
+from broker.observability.hooks import notification_attempt
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import delivery_to_doc
 from broker.subscriptions.model import MqttTarget, Subscription
@@ -225,6 +226,10 @@ class Dispatcher:
             if self.counters_first:  # `timesSent` is in the store before the receiver can see it
                 await self._save_counters(sub)
         outcome = await self._send(sub, outgoing)
+        notification_attempt(
+            self.notifier, sub.tenant, sub.service_path, len(outgoing.body), outcome.answered,
+            self.clock() - record.created,
+        )
         if count_outcome(sub.delivery, outcome, self.clock(), first=first):
             if over_limit(sub.delivery, sub.notification.max_fails_limit) and sub.status != "inactive":
                 event(logging.WARNING, "subscription disabled: failsCounter passed maxFailsLimit", subscription=sub.id,

@@ -15,6 +15,7 @@ from broker.logs import event as log_event
 from broker.ngsi.errors import NgsiError
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow
+from broker.observability.statistics import CacheCounters
 from broker.storage.port import OutboxRecord, Storage, subject_of
 from broker.subscriptions.codec import from_doc, to_doc
 from broker.ngsi.changes import ChangeEvent
@@ -51,6 +52,7 @@ class Notifier:
         # this process delivers (a dispatcher runs on this cache): the counters it holds are newer
         # than the store's (written just after each answer), so a reload keeps them
         self.keeps_counters = False
+        self.cache_stats = CacheCounters()  # GET /cache/statistics
 
     # -- the cache ---------------------------------------------------------------------------
     async def load(self) -> None:
@@ -76,6 +78,8 @@ class Notifier:
         self._any_type.clear()
         for sub in fresh:
             self._put(sub)
+        self.cache_stats.refresh += 1
+        self.cache_stats.inserts += len(fresh)
 
     async def sync(self) -> None:
         """With `-noCache`, bring the cache up to date with the store before it is read."""
@@ -99,17 +103,26 @@ class Notifier:
                 return subs[sub_id]
         return None
 
+    def cached_count(self) -> int:
+        return sum(len(subs) for subs in self._subs.values())
+
     def all(self, tenant: str) -> list[Subscription]:
         return list(self._subs.get(tenant, {}).values())
 
     async def save(self, sub: Subscription) -> None:
         async with self._cache_lock:
             await self.storage.save_subscription(sub.tenant, sub.id, to_doc(sub))
+            if self.get(sub.tenant, sub.id) is None:
+                self.cache_stats.inserts += 1
+            else:
+                self.cache_stats.updates += 1
             self._put(sub)
 
     async def delete(self, tenant: str, sub_id: str) -> bool:
         async with self._cache_lock:
             removed = await self.storage.delete_subscription(tenant, sub_id)
+            if self.get(tenant, sub_id) is not None:
+                self.cache_stats.removes += 1
             self._drop(tenant, sub_id)
             return removed
 

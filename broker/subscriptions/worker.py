@@ -17,6 +17,7 @@ import os
 import signal
 
 from broker.logs import configure, event
+from broker.observability import hooks, relay
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
 from broker.subscriptions.notifier import Notifier
@@ -37,6 +38,9 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
     dispatcher = Dispatcher.from_settings(
         storage, notifier, settings, poll=POLL_SECONDS, counters_first=True, follow=True
     )
+    counters = relay.DeliveryCounters()  # the broker's /statistics and /admin/metrics read them
+    hooks.register(notifier, counters)
+    relaying = asyncio.create_task(relay.publish(counters, relay.relay_path(db_path)))
     await dispatcher.start()
     address = address_for(db_path)
     listener = WakeListener(address, notifier.wake_now) if address is not None else None
@@ -53,6 +57,8 @@ async def run(db_path: str, settings: DeliverySettings, parent: int) -> None:
         if listener is not None:
             listener.close()
         await dispatcher.close()
+        relaying.cancel()
+        await asyncio.gather(relaying, return_exceptions=True)
         await storage.close()
 
 
