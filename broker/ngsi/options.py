@@ -50,10 +50,9 @@ def parse_page(limit: str | None, offset: str | None, *, default_limit: int = DE
     if limit is not None:
         if not limit.isdigit():
             raise bad_request(f"Bad pagination limit: /{limit}/ [must be a decimal number]")
-        lim = int(limit)
-        if lim == 0 or lim > MAX_LIMIT:
-            raise bad_request(f"Bad pagination limit: /{limit}/ [a value of ZERO is unacceptable]"
-                              if lim == 0 else f"Bad pagination limit: /{limit}/ [max: {MAX_LIMIT}]")
+        lim = int(limit)  # 0 is allowed since Orion 3.7: no items, only the count
+        if lim > MAX_LIMIT:
+            raise bad_request(f"Bad pagination limit: /{limit}/ [max: {MAX_LIMIT}]")
     if offset is not None:
         if not offset.isdigit():
             raise bad_request(f"Bad pagination offset: /{offset}/ [must be a decimal number]")

@@ -163,8 +163,6 @@ async def test_limit_and_offset_page_in_creation_order(client: TestClient) -> No
 @pytest.mark.parametrize(
     ("params", "description"),
     [
-        ({"limit": "0"}, "Bad pagination limit: /0/ [a value of ZERO is unacceptable]"),
-        ({"limit": "00"}, "Bad pagination limit: /00/ [a value of ZERO is unacceptable]"),
         ({"limit": "1001"}, "Bad pagination limit: /1001/ [max: 1000]"),
         ({"limit": "-1"}, "Bad pagination limit: /-1/ [must be a decimal number]"),
         ({"limit": "1.5"}, "Bad pagination limit: /1.5/ [must be a decimal number]"),

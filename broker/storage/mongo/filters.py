@@ -234,6 +234,8 @@ def entity_filter(flt: EntityFilter) -> Filter:
     for query in (flt.q, flt.mq):
         if query is not None:
             parts.append(query_filter(query, flt.visibility))
+    if flt.any_attrs:
+        parts.append({"$or": [query_filter(Query((Exists(Path(n)),)), flt.visibility) for n in flt.any_attrs]})
     if flt.geo is not None and flt.geo.relation != "near":
         parts.append(geo_filter(flt.geo))
     if flt.visibility is not None:

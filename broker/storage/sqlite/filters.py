@@ -6,7 +6,7 @@ from typing import Any
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import search_box
-from broker.ngsi.query.ast import Exists, Query
+from broker.ngsi.query.ast import Exists, Path, Query
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.functions import register
@@ -149,6 +149,11 @@ def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
         if query is not None:
             sql, p = _query_sql(query, flt.visibility)
             where.append(sql)
+            params += p
+    if flt.any_attrs:
+        alternatives = [_query_sql(Query((Exists(Path(name)),)), flt.visibility) for name in flt.any_attrs]
+        where.append("(" + " OR ".join(f"({sql})" for sql, _ in alternatives) + ")")
+        for _, p in alternatives:
             params += p
     if flt.geo is not None:
         sql, p = _geo_sql(flt)

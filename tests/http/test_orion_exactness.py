@@ -1,0 +1,132 @@
+"""Details where Orion 4.x answers differently from a first reading of its manual (issue 18).
+
+Each test names the Orion behaviour it pins; the expected answers come from Orion's functional
+cases and source, not from our implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+
+async def batch(client: TestClient, body: dict[str, Any], **params: str) -> Any:
+    return await client.post("/v2/op/update", json=body, params=params)
+
+
+async def get_kv(client: TestClient, eid: str, **params: str) -> Any:
+    r = await client.get(f"/v2/entities/{eid}", params={"options": "keyValues", **params})
+    assert r.status == 200, await r.text()
+    return await r.json()
+
+
+# ---- batch update actionType -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("append_strict", "appendStrict"),
+        ("APPEND_STRICT", "appendStrict"),
+        ("Append_Strict", "appendStrict"),
+        ("APPEND", "append"),
+        ("Update", "update"),
+        ("REPLACE", "replace"),
+        ("DeLeTe", "delete"),
+    ],
+)
+async def test_batch_takes_ngsiv1_action_names_in_any_case(client: TestClient, action: str, expected: str) -> None:
+    r = await batch(client, {"actionType": "append", "entities": [{"id": "E", "type": "T", "a": {"value": 1}}]})
+    assert r.status == 204
+    attrs = {"delete": {}, "appendStrict": {"b": {"value": 2}}}.get(expected, {"a": {"value": 5}})
+    r = await batch(client, {"actionType": action, "entities": [{"id": "E", "type": "T", **attrs}]})
+    assert r.status == 204, await r.text()
+    r = await client.get("/v2/entities/E", params={"options": "keyValues"})
+    if expected == "delete":
+        assert r.status == 404
+    elif expected == "appendStrict":
+        assert await r.json() == {"id": "E", "type": "T", "a": 1, "b": 2}
+    else:
+        assert await r.json() == {"id": "E", "type": "T", "a": 5}
+
+
+@pytest.mark.parametrize("action", ["appendstrict", "APPENDSTRICT", "Append-Strict", "upsert", "", 3])
+async def test_batch_refuses_other_action_names(client: TestClient, action: Any) -> None:
+    r = await batch(client, {"actionType": action, "entities": [{"id": "E"}]})
+    assert r.status == 400
+    assert await r.json() == {
+        "error": "BadRequest",
+        "description": "invalid update action type: right ones are: append, appendStric, delete, replace, update",
+    }
+
+
+async def test_batch_update_with_id_pattern_is_not_implemented(client: TestClient) -> None:
+    r = await batch(client, {"actionType": "update", "entities": [{"idPattern": "^E", "type": "T", "a": {"value": 1}}]})
+    assert r.status == 501
+    assert await r.json() == {"error": "NotImplemented", "description": "NotImplemented"}
+    r = await client.get("/v2/entities")
+    assert await r.json() == []
+
+
+async def test_batch_entity_with_id_and_id_pattern_is_a_bad_request(client: TestClient) -> None:
+    r = await batch(client, {"actionType": "append", "entities": [{"id": "E", "idPattern": "^E"}]})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "both /id/ and /idPattern/ present"}
+
+
+# ---- op/query's deprecated `attributes` ------------------------------------------------------
+
+
+async def test_batch_query_attributes_selects_entities_with_one_of_them_and_projects(client: TestClient) -> None:
+    entities = [
+        {"id": "E1", "type": "T", "a": {"value": 1}, "b": {"value": 2}, "c": {"value": 3}},
+        {"id": "E2", "type": "T", "b": {"value": 4}},
+        {"id": "E3", "type": "T", "c": {"value": 5}},
+    ]
+    assert (await batch(client, {"actionType": "append", "entities": entities})).status == 204
+    r = await client.post("/v2/op/query", json={"attributes": ["a", "b"]}, params={"options": "keyValues,count"})
+    assert r.status == 200
+    assert r.headers["Fiware-Total-Count"] == "2"
+    assert await r.json() == [{"id": "E1", "type": "T", "a": 1, "b": 2}, {"id": "E2", "type": "T", "b": 4}]
+    r = await client.post("/v2/op/query", json={"attributes": ["a", "b"], "attrs": ["b"]}, params={"options": "keyValues"})
+    assert await r.json() == [{"id": "E1", "type": "T", "b": 2}, {"id": "E2", "type": "T", "b": 4}]
+
+
+@pytest.mark.parametrize(
+    ("body", "description"),
+    [
+        ({"attributes": "a"}, "the field /attributes/ must be a JSON array"),
+        ({"attrs": ["a", 1]}, "only JSON Strings allowed in attrs list"),
+        ({"metadata": {}, "attrs": []}, "the field /metadata/ must be a JSON array"),
+        ({"attrs": [], "bogus": 1}, "Unrecognized field in JSON payload: /bogus/"),
+    ],
+)
+async def test_batch_query_string_list_errors(client: TestClient, body: dict[str, Any], description: str) -> None:
+    r = await client.post("/v2/op/query", json=body)
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": description}
+
+
+# ---- limit=0 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v2/entities", "/v2/types", "/v2/subscriptions", "/v2/registrations"])
+async def test_limit_zero_lists_nothing(client: TestClient, path: str) -> None:
+    await client.post("/v2/entities", json={"id": "E1", "type": "T"})
+    r = await client.get(path, params={"limit": "0"})
+    assert r.status == 200
+    assert "Fiware-Total-Count" not in r.headers
+    assert await r.text() == "[]"
+
+
+async def test_limit_zero_with_count_gives_only_the_count(client: TestClient) -> None:
+    r = await client.get("/v2/entities", params={"limit": "0", "options": "count"})
+    assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "0", "[]")
+    for eid in ("E1", "E2"):
+        assert (await client.post("/v2/entities", json={"id": eid, "type": "T"})).status == 201
+    r = await client.get("/v2/entities", params={"limit": "0", "options": "count"})
+    assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "2", "[]")
+    r = await client.post("/v2/op/query", json={"entities": [{"idPattern": ".*"}]}, params={"limit": "0", "options": "count"})
+    assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "2", "[]")
