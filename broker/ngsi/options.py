@@ -11,8 +11,10 @@ KNOWN_OPTIONS = frozenset(
     {
         "count", "keyValues", "values", "unique", "upsert", "append", "overrideMetadata",
         "forcedUpdate", "skipForwarding", "flowControl", "noAttrDetail", "normalized",
+        "dateCreated", "dateModified",  # deprecated: as `attrs=*,dateCreated` (Orion still honours them)
     }
 )
+DATE_OPTIONS = ("dateCreated", "dateModified")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20
 
@@ -33,6 +35,11 @@ class Options:
 
     def __contains__(self, name: str) -> bool:
         return name in self.flags
+
+    @property
+    def builtin_attrs(self) -> tuple[str, ...]:
+        """The built-in attributes the deprecated `dateCreated`/`dateModified` options add."""
+        return tuple(name for name in DATE_OPTIONS if name in self.flags)
 
     @property
     def format(self) -> str:

@@ -27,8 +27,10 @@ def require_object(body: Any) -> dict[str, Any]:
     return body
 
 
-def as_datetime(value: Any) -> float:
-    """A DateTime value as epoch seconds; Orion's error when it is not an ISO 8601 string."""
+def as_datetime(value: Any) -> float | None:
+    """A DateTime value as epoch seconds (null stays null); Orion's error when it is not ISO 8601."""
+    if value is None:
+        return None
     if isinstance(value, str):
         epoch = parse_iso8601(value)
         if epoch is not None:
@@ -73,7 +75,8 @@ def parse_metadata(raw: Any) -> dict[str, Metadata]:
             value = as_datetime(value)
         check_identifier(name, "metadata name")
         check_identifier(mtype, "metadata type")
-        check_value(value, "metadata value")
+        # Orion's Metadata::check looks only at a plain string value; compound ones keep any text
+        check_value(value, "metadata value", unrestricted=mtype == UNRESTRICTED_TYPE or not isinstance(value, str))
         out[name] = Metadata(mtype, value)
     return out
 

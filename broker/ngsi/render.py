@@ -55,6 +55,13 @@ class Projection:
             return cls(None)
         return cls(tuple(n for n in text.split(",") if n != ""))
 
+    def with_builtins(self, builtins: tuple[str, ...]) -> "Projection":
+        """Also these built-ins, besides what is already selected (every attribute when nothing was)."""
+        if not builtins:
+            return self
+        names = self.names or ("*",)
+        return Projection(names + tuple(b for b in builtins if b not in names))
+
     def includes_user(self, name: str) -> bool:
         return self.names is None or "*" in self.names or name in self.names
 

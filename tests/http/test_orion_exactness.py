@@ -130,3 +130,91 @@ async def test_limit_zero_with_count_gives_only_the_count(client: TestClient) ->
     assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "2", "[]")
     r = await client.post("/v2/op/query", json={"entities": [{"idPattern": ".*"}]}, params={"limit": "0", "options": "count"})
     assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "2", "[]")
+
+
+# ---- forbidden characters, TextUnrestricted, DateTime null ---------------------------------------
+
+
+async def test_compound_metadata_value_may_hold_forbidden_characters(client: TestClient) -> None:
+    md = {"m": {"type": "StructuredValue", "value": {"note": "it's <ok>", "list": ["a=b;(c)"]}}}
+    r = await client.post("/v2/entities", json={"id": "E", "a": {"value": 1, "metadata": md}})
+    assert r.status == 201, await r.text()
+    r = await client.get("/v2/entities/E/attrs/a")
+    assert (await r.json())["metadata"] == md
+
+
+async def test_plain_string_metadata_value_with_forbidden_characters_is_refused(client: TestClient) -> None:
+    r = await client.post("/v2/entities", json={"id": "E", "a": {"value": 1, "metadata": {"m": {"value": "it's"}}}})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "Invalid characters in metadata value"}
+    assert (await client.get("/v2/entities/E")).status == 404
+
+
+async def test_text_unrestricted_attribute_and_metadata_skip_the_check(client: TestClient) -> None:
+    body = {
+        "id": "E",
+        "a": {"type": "TextUnrestricted", "value": "<b>it's</b>"},
+        "b": {"value": 1, "metadata": {"m": {"type": "TextUnrestricted", "value": "x=(y)"}}},
+    }
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    r = await client.get("/v2/entities/E", params={"options": "keyValues"})
+    assert await r.json() == {"id": "E", "type": "Thing", "a": "<b>it's</b>", "b": 1}
+
+
+async def test_datetime_attribute_and_metadata_may_be_null(client: TestClient) -> None:
+    body = {
+        "id": "E",
+        "t": {"type": "DateTime", "value": None, "metadata": {"when": {"type": "DateTime", "value": None}}},
+        "u": {"type": "DateTime"},
+    }
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    r = await client.get("/v2/entities/E")
+    assert await r.json() == {
+        "id": "E",
+        "type": "Thing",
+        "t": {"type": "DateTime", "value": None, "metadata": {"when": {"type": "DateTime", "value": None}}},
+        "u": {"type": "DateTime", "value": None, "metadata": {}},
+    }
+    r = await client.patch("/v2/entities/E/attrs", json={"u": {"type": "DateTime", "value": "2024-05-01T10:00:00+02:00"}})
+    assert r.status == 204
+    assert (await get_kv(client, "E", attrs="u"))["u"] == "2024-05-01T08:00:00.000Z"
+
+
+async def test_datetime_that_is_not_a_date_is_still_refused(client: TestClient) -> None:
+    r = await client.post("/v2/entities", json={"id": "E", "t": {"type": "DateTime", "value": 5}})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "date has invalid format"}
+
+
+# ---- built-in attributes ---------------------------------------------------------------------
+
+
+async def test_deprecated_date_options_add_the_builtin_attributes(client: TestClient) -> None:
+    assert (await client.post("/v2/entities", json={"id": "E", "type": "T", "a": {"value": 1}})).status == 201
+    kv = await get_kv(client, "E", options="keyValues,dateCreated,dateModified")
+    assert list(kv) == ["id", "type", "a", "dateCreated", "dateModified"]
+    assert kv["dateCreated"] == kv["dateModified"] and kv["dateCreated"].endswith("Z")
+    kv = await get_kv(client, "E", options="keyValues,dateModified", attrs="a")
+    assert list(kv) == ["id", "type", "a", "dateModified"]
+    r = await client.get("/v2/entities", params={"options": "values,dateCreated", "attrs": "a"})
+    assert (await r.json())[0][0] == 1 and len((await r.json())[0]) == 2
+    r = await client.get("/v2/entities/E/attrs", params={"options": "dateCreated"})
+    assert list(await r.json()) == ["a", "dateCreated"]
+
+
+async def test_user_attributes_named_like_builtins_are_stored_and_shown(client: TestClient) -> None:
+    body = {"id": "E", "dateCreated": {"type": "DateTime", "value": "2020-01-01T00:00:00Z"}, "dateModified": {"value": "x"}}
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    assert await get_kv(client, "E") == {
+        "id": "E", "type": "Thing", "dateCreated": "2020-01-01T00:00:00.000Z", "dateModified": "x",
+    }
+    assert await get_kv(client, "E", attrs="dateModified") == {"id": "E", "type": "Thing", "dateModified": "x"}
+
+
+async def test_date_expires_is_not_an_attribute_of_its_type(client: TestClient) -> None:
+    body = {"id": "E", "type": "T", "a": {"value": 1}, "dateExpires": {"type": "DateTime", "value": "2099-01-01T00:00:00Z"}}
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    r = await client.get("/v2/types")
+    assert await r.json() == [{"type": "T", "attrs": {"a": {"types": ["Number"]}}, "count": 1}]
+    r = await client.get("/v2/types/T")
+    assert await r.json() == {"attrs": {"a": {"types": ["Number"]}}, "count": 1}

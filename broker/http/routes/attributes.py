@@ -22,7 +22,7 @@ async def get_attrs(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
     entity = await services(request).entities.get(ctx, entity_ref(request))
-    attrs = Projection.parse(param(request, "attrs"))
+    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return json_response(render_entity_attrs(entity, opts.format, attrs, md))
 

@@ -70,7 +70,7 @@ async def list_entities(request: web.Request) -> web.Response:
     page = parse_page(param(request, "limit"), param(request, "offset"))
     order = parse_order_by(param(request, "orderBy"))
     entities, total = await services(request).entities.query(ctx, flt, page, order=order, count="count" in opts)
-    attrs = Projection.parse(param(request, "attrs"))
+    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return entity_page(entities, opts, attrs, md, total)
 
@@ -95,7 +95,7 @@ async def get_entity(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
     entity = await services(request).entities.get(ctx, entity_ref(request))
-    attrs = Projection.parse(param(request, "attrs"))
+    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return json_response(render_entity(entity, opts.format, attrs, md))
 
