@@ -59,8 +59,13 @@ def _names(names: list[str]) -> str:
     return "[ " + ", ".join(names) + " ]"
 
 
-def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override_md: bool) -> Attribute | None:
-    """The attribute after `new` is applied to `old` (None: it does not exist); None: not created."""
+def _merge_attribute(
+    old: Attribute | None, new: Attribute, now: float, override_md: bool, creation: bool = False
+) -> Attribute | None:
+    """The attribute after `new` is applied to `old` (None: it does not exist); None: not created.
+
+    `creation`: the entity is being created or replaced (operators then start from 0 for `$min`/`$max`).
+    """
     value = new.value
     if is_operator_value(value):
         if old is not None:
@@ -68,7 +73,7 @@ def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override
         elif new.is_datetime and set(value) <= {"$min", "$max"}:
             value = apply_operator(value, 0.0)  # Orion: dates start from the epoch
         else:
-            value = apply_operator(value)
+            value = apply_operator(value, creation=creation)
         if value is SKIP:
             return old
     if old is None:
@@ -99,7 +104,7 @@ def fresh_attributes(attrs: dict[str, Attribute], now: float) -> dict[str, Attri
     """Attributes of a new (or replaced) entity: operators applied to empty references."""
     out: dict[str, Attribute] = {}
     for name, attr in attrs.items():
-        merged = _merge_attribute(None, attr, now, True)
+        merged = _merge_attribute(None, attr, now, True, creation=True)
         if merged is not None:
             out[name] = merged
     return out

@@ -6,6 +6,7 @@ Numbers are rendered as Orion does (integral floats as integers, at most 9 decim
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -13,17 +14,21 @@ from broker.ngsi.datetimes import format_iso8601
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity
 
 _INT64 = 2**63
+_PRECISION = 1e-9
 
 
 def render_number(x: float) -> int | float:
+    """Orion's `double2string`: a value within 1e-9 of its integer part (toward zero) prints as that
+    integer (so 42.000000001 is 42), any other with nine decimals, trailing zeros removed."""
     if x != x or x in (float("inf"), float("-inf")):
         return 0
-    if x.is_integer() and -_INT64 <= x < _INT64:
-        return int(x)
-    rounded = round(x, 9)
-    if rounded.is_integer() and -_INT64 <= rounded < _INT64:
-        return int(rounded)
-    return rounded
+    whole = math.trunc(x)
+    if -_PRECISION < x - whole < _PRECISION and -_INT64 <= whole < _INT64:
+        return int(whole)
+    value = float("%.9f" % x)  # 42.9999999999 -> 43.000000000 -> 43
+    if value.is_integer() and -_INT64 <= value < _INT64:
+        return int(value)
+    return value
 
 
 def render_json(value: Any) -> Any:

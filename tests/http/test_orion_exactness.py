@@ -218,3 +218,19 @@ async def test_date_expires_is_not_an_attribute_of_its_type(client: TestClient) 
     assert await r.json() == [{"type": "T", "attrs": {"a": {"types": ["Number"]}}, "count": 1}]
     r = await client.get("/v2/types/T")
     assert await r.json() == {"attrs": {"a": {"types": ["Number"]}}, "count": 1}
+
+
+# ---- numbers -------------------------------------------------------------------------------------
+
+
+async def test_decimals_render_as_orion_one_to_nine_decimals_case(client: TestClient) -> None:
+    values = [42.1, 42.01, 42.001, 42.0001, 42.00001, 42.000001, 42.0000001, 42.00000001, 42.000000001, 42.0000000001]
+    body = {"id": "E2", "type": "T", **{f"A{i + 1}": v for i, v in enumerate(values)}}
+    assert (await client.post("/v2/entities", json=body, params={"options": "keyValues"})).status == 201
+    r = await client.get("/v2/entities/E2/attrs", params={"options": "keyValues"})
+    text = await r.text()
+    assert text == (
+        '{"A1":42.1,"A2":42.01,"A3":42.001,"A4":42.0001,"A5":42.00001,"A6":42.000001,'
+        '"A7":42.0000001,"A8":42.00000001,"A9":42,"A10":42}'
+    )
+    assert len(text) == 126  # Orion's Content-Length for the same attributes
