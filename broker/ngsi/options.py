@@ -43,11 +43,11 @@ class Options:
 
     @property
     def format(self) -> str:
-        """The representation asked for: `values` (also implied by `unique`), `keyValues` or `normalized`."""
-        if "values" in self.flags or "unique" in self.flags:
-            return "values"
-        if "keyValues" in self.flags:
-            return "keyValues"
+        """The representation asked for, in Orion's precedence: `keyValues`, `values`, `unique`
+        (values without repeats), else `normalized`."""
+        for name in ("keyValues", "values", "unique"):
+            if name in self.flags:
+                return name
         return "normalized"
 
 

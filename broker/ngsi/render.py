@@ -1,4 +1,4 @@
-"""Domain objects -> NGSI-v2 JSON trees, in Orion's formats (normalized, keyValues, values).
+"""Domain objects -> NGSI-v2 JSON trees, in Orion's formats (normalized, keyValues, values, unique).
 
 Numbers are rendered as Orion does (integral floats as integers, at most 9 decimals), dates as
 `YYYY-MM-DDThh:mm:ss.sssZ`. Built-in attributes and metadata appear only when asked for by name.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+import orjson
 
 from broker.ngsi.datetimes import format_iso8601
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity
@@ -117,23 +119,18 @@ def _builtin_attributes(entity: Entity, attrs: Projection) -> Iterable[tuple[str
 
 
 def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, Attribute]]:
-    """The attributes `attrs` selects, in the entity's order, then the requested built-ins.
+    """The attributes `attrs` selects, as Orion's `filterAndOrderAttrs`.
 
-    With an explicit list (no `*`), the order is the list's, as Orion does for `values`.
+    No list: the entity's own attributes in its order. A list with `*`: the same, then the
+    built-ins it names (`dateExpires` keeps its place among the attributes). A list without `*`:
+    the list's order (as `values` needs).
     """
+    if attrs.names is None:
+        return [(name, a) for name, a in entity.attrs.items() if name != EXPIRY_ATTR]
     builtins = list(_builtin_attributes(entity, attrs))
-    if attrs.names is None or "*" in attrs.names:
-        chosen = [(name, a) for name, a in entity.attrs.items() if name != EXPIRY_ATTR]
-        if attrs.names is not None:
-            extra = dict(builtins)
-            ordered: list[tuple[str, Attribute]] = []
-            for name in attrs.names:
-                if name == "*":
-                    ordered += chosen
-                elif name in extra:
-                    ordered.append((name, extra[name]))
-            return ordered
-        return chosen
+    if "*" in attrs.names:
+        chosen = [(n, a) for n, a in entity.attrs.items() if n != EXPIRY_ATTR or EXPIRY_ATTR in attrs.names]
+        return chosen + [(n, a) for n, a in builtins if n != EXPIRY_ATTR]
     pool = {name: a for name, a in entity.attrs.items() if name != EXPIRY_ATTR}
     pool.update(dict(builtins))
     return [(name, pool[name]) for name in dict.fromkeys(attrs.names) if name in pool]
@@ -145,6 +142,16 @@ def render_entity(
     chosen = selected_attributes(entity, attrs)
     if fmt == "values":
         return [attribute_value(a) for _, a in chosen]
+    if fmt == "unique":  # Orion's toJsonUniqueValues: a value already in this entity's array is left out
+        out_values: list[Any] = []
+        seen: set[bytes] = set()
+        for _, a in chosen:
+            value = attribute_value(a)
+            key = orjson.dumps(value)
+            if key not in seen:
+                seen.add(key)
+                out_values.append(value)
+        return out_values
     out: dict[str, Any] = {"id": entity.id, "type": entity.type}
     if fmt == "keyValues":
         for name, a in chosen:

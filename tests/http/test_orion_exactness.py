@@ -234,3 +234,33 @@ async def test_decimals_render_as_orion_one_to_nine_decimals_case(client: TestCl
         '"A7":42.0000001,"A8":42.00000001,"A9":42,"A10":42}'
     )
     assert len(text) == 126  # Orion's Content-Length for the same attributes
+
+
+# ---- values / unique ----------------------------------------------------------------------------
+
+
+async def test_unique_drops_repeated_values_within_each_entity(client: TestClient) -> None:
+    entities = [
+        {"id": "A", "type": "T", "x": {"value": "red"}, "y": {"value": "red"}, "z": {"value": 1}},
+        {"id": "B", "type": "T", "x": {"value": "red"}, "y": {"value": {"k": 1}}, "z": {"value": {"k": 1}}},
+    ]
+    assert (await batch(client, {"actionType": "append", "entities": entities})).status == 204
+    r = await client.get("/v2/entities", params={"options": "unique", "attrs": "x,y,z"})
+    assert await r.json() == [["red", 1], ["red", {"k": 1}]]
+    r = await client.get("/v2/entities/A", params={"options": "unique"})
+    assert await r.json() == ["red", 1]
+
+
+async def test_key_values_takes_precedence_over_values(client: TestClient) -> None:
+    assert (await client.post("/v2/entities", json={"id": "E", "type": "T", "a": {"value": 1}})).status == 201
+    assert await get_kv(client, "E", options="values,keyValues") == {"id": "E", "type": "T", "a": 1}
+    r = await client.get("/v2/entities/E", params={"options": "unique,values"})
+    assert await r.json() == [1]
+
+
+async def test_star_lists_own_attributes_first_then_named_builtins(client: TestClient) -> None:
+    assert (await client.post("/v2/entities", json={"id": "E", "type": "T", "a": {"value": 1}, "b": {"value": 2}})).status == 201
+    kv = await get_kv(client, "E", attrs="dateModified,*,dateCreated")
+    assert list(kv) == ["id", "type", "a", "b", "dateCreated", "dateModified"]
+    kv = await get_kv(client, "E", attrs="dateModified,b")
+    assert list(kv) == ["id", "type", "dateModified", "b"]

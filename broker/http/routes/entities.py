@@ -45,21 +45,11 @@ def entity_filter(request: web.Request) -> EntityFilter:
     )
 
 
-def unique_rows(rows: list[Any]) -> list[Any]:
-    seen: list[Any] = []
-    for row in rows:
-        if row not in seen:
-            seen.append(row)
-    return seen
-
-
 def entity_page(
     entities: list[Entity], opts: Options, attrs: Projection, md: Projection, total: int | None
 ) -> web.Response:
-    """A page of entities in the representation `options` asks for (`unique` drops repeated rows)."""
+    """A page of entities in the representation `options` asks for."""
     body = [render_entity(e, opts.format, attrs, md) for e in entities]
-    if "unique" in opts:
-        body = unique_rows(body)
     return json_response(body, total=total)
 
 
