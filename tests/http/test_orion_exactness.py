@@ -264,3 +264,34 @@ async def test_star_lists_own_attributes_first_then_named_builtins(client: TestC
     assert list(kv) == ["id", "type", "a", "b", "dateCreated", "dateModified"]
     kv = await get_kv(client, "E", attrs="dateModified,b")
     assert list(kv) == ["id", "type", "dateModified", "b"]
+
+
+# ---- q on servicePath and lists; georel=near order ---------------------------------------------
+
+
+async def test_service_path_is_no_attribute_for_q_but_a_builtin_for_attrs(client: TestClient) -> None:
+    """Orion's q maps only dateCreated/dateModified to entity fields; servicePath is an attribute name."""
+    r = await client.post("/v2/entities", json={"id": "E", "type": "T"}, headers={"Fiware-ServicePath": "/x"})
+    assert r.status == 201
+    r = await client.get("/v2/entities", params={"q": "servicePath==/x"})
+    assert await r.json() == []
+    assert await get_kv(client, "E", attrs="servicePath") == {"id": "E", "type": "T", "servicePath": "/x"}
+
+
+async def test_q_list_with_null_is_refused_as_orion_list_item_add(client: TestClient) -> None:
+    r = await client.get("/v2/entities", params={"q": "A:foo,null"})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "invalid JSON value type in list"}
+
+
+async def test_near_keeps_creation_order_unless_ordered_by_distance(client: TestClient) -> None:
+    entities = [
+        {"id": "far", "type": "P", "loc": {"type": "geo:point", "value": "43.05, 141.0"}},
+        {"id": "near", "type": "P", "loc": {"type": "geo:point", "value": "43.001, 141.0"}},
+    ]
+    assert (await batch(client, {"actionType": "append", "entities": entities})).status == 204
+    query = {"georel": "near;maxDistance:10000", "geometry": "point", "coords": "43.0,141.0", "attrs": "none"}
+    r = await client.get("/v2/entities", params={**query, "options": "keyValues"})
+    assert [e["id"] for e in await r.json()] == ["far", "near"]
+    r = await client.get("/v2/entities", params={**query, "options": "keyValues", "orderBy": "geo:distance"})
+    assert [e["id"] for e in await r.json()] == ["near", "far"]

@@ -251,8 +251,6 @@ def sort_spec(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sort:
     """Sort keys in MongoDB's (so Orion's) mixed-type order; ties end on creation order."""
     near = is_near(flt)
     spec: Sort = []
-    if not order and near:
-        spec.append((DISTANCE, 1))
     for key in order:
         direction = -1 if key.descending else 1
         if key.name == "geo:distance" and not key.sub:

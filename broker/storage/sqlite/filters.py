@@ -178,15 +178,14 @@ def _json_path(key: OrderKey) -> str:
 
 
 def order_sql(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sql:
-    """ORDER BY terms; ties end on creation order, so pages never overlap or skip."""
+    """ORDER BY terms; ties end on creation order, so pages never overlap or skip.
+
+    `near` alone keeps creation order, as Orion's (its sort on creDate overrides $near's);
+    only `orderBy=geo:distance` sorts by distance."""
     terms: list[str] = []
     params: list[Any] = []
     near = flt.geo is not None and flt.geo.relation == "near"
     distance = "geo_distance(?, (SELECT g.geojson FROM geometries g WHERE g.entity_pk = e.pk))"
-    if not order and near:
-        assert flt.geo is not None
-        terms.append(distance)
-        params.append(register(flt.geo))
     for key in order:
         direction = " DESC" if key.descending else ""
         if key.name == "geo:distance" and not key.sub:
