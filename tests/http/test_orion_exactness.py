@@ -295,3 +295,29 @@ async def test_near_keeps_creation_order_unless_ordered_by_distance(client: Test
     assert [e["id"] for e in await r.json()] == ["far", "near"]
     r = await client.get("/v2/entities", params={**query, "options": "keyValues", "orderBy": "geo:distance"})
     assert [e["id"] for e in await r.json()] == ["near", "far"]
+
+
+# ---- /value and Accept ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "content_type"),
+    [
+        ("application/json;q=0.5, text/plain", 200, "text/plain"),
+        ("text/plain;q=0.2, application/json", 200, "application/json"),
+        ("text/plain, application/json;q=0", 200, "text/plain"),
+        ("application/json", 200, "application/json"),
+    ],
+)
+async def test_value_of_an_object_follows_the_highest_q(client: TestClient, accept: str, status: int, content_type: str) -> None:
+    assert (await client.post("/v2/entities", json={"id": "E", "o": {"value": {"k": 1}}})).status == 201
+    r = await client.get("/v2/entities/E/attrs/o/value", headers={"Accept": accept})
+    assert (r.status, r.headers["Content-Type"].split(";")[0], await r.text()) == (status, content_type, '{"k":1}')
+
+
+async def test_value_of_a_string_refuses_json_only(client: TestClient) -> None:
+    assert (await client.post("/v2/entities", json={"id": "E", "s": {"value": "x"}})).status == 201
+    r = await client.get("/v2/entities/E/attrs/s/value", headers={"Accept": "application/json"})
+    assert r.status == 406
+    assert r.headers["Content-Type"] == "application/json"
+    assert await r.json() == {"error": "NotAcceptable", "description": "accepted MIME types: text/plain"}

@@ -88,8 +88,23 @@ async def delete_attr(request: web.Request) -> web.Response:
 
 
 def _accepted(request: web.Request) -> list[str]:
-    accept = request.headers.get("Accept", "*/*")
-    return [p.split(";")[0].strip().lower() for p in accept.split(",") if p.strip()]
+    """The media ranges of `Accept`, highest `q` first (ties in header order), as Orion's
+    `outformatSelect` weighs them; ranges with q=0 are not accepted."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(request.headers.get("Accept", "*/*").split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 1.0
+        if q > 0:
+            ranked.append((-q, i, media.lower()))
+    return [media for _, _, media in sorted(ranked)]
 
 
 def _as_text(value: Any, attr: Attribute) -> str:
