@@ -75,8 +75,9 @@ def parse_metadata(raw: Any) -> dict[str, Metadata]:
             value = as_datetime(value)
         check_identifier(name, "metadata name")
         check_identifier(mtype, "metadata type")
-        # Orion's Metadata::check looks only at a plain string value; compound ones keep any text
-        check_value(value, "metadata value", unrestricted=mtype == UNRESTRICTED_TYPE or not isinstance(value, str))
+        # Orion's Metadata::check looks only at a plain string value (whatever the metadata type);
+        # compound metadata values keep any text
+        check_value(value, "metadata value", unrestricted=not isinstance(value, str))
         out[name] = Metadata(mtype, value)
     return out
 
