@@ -88,9 +88,10 @@ def render_metadata(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
         if md.includes_user(name):
             is_date = m.type in ("DateTime", "ISO8601")
             out[name] = {"type": m.type, "value": _typed_value(m.type, m.value, is_date)}
-    if md.asks_for("dateCreated") and attr.cre_date:
+    # a metadata the client named like a built-in takes its place, as attributes do
+    if md.asks_for("dateCreated") and attr.cre_date and "dateCreated" not in attr.metadata:
         out["dateCreated"] = {"type": "DateTime", "value": format_iso8601(attr.cre_date)}
-    if md.asks_for("dateModified") and attr.mod_date:
+    if md.asks_for("dateModified") and attr.mod_date and "dateModified" not in attr.metadata:
         out["dateModified"] = {"type": "DateTime", "value": format_iso8601(attr.mod_date)}
     return out
 

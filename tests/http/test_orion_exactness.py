@@ -322,3 +322,12 @@ async def test_value_of_a_string_refuses_json_only(client: TestClient) -> None:
     assert r.status == 406
     assert r.headers["Content-Type"] == "application/json"
     assert await r.json() == {"error": "NotAcceptable", "description": "accepted MIME types: text/plain"}
+
+
+async def test_user_metadata_named_like_a_builtin_takes_its_place(client: TestClient) -> None:
+    md = {"dateCreated": {"type": "DateTime", "value": "2000-01-01T00:00:00Z"}}
+    assert (await client.post("/v2/entities", json={"id": "E", "a": {"value": 1, "metadata": md}})).status == 201
+    r = await client.get("/v2/entities/E/attrs/a", params={"metadata": "dateCreated,dateModified"})
+    body = await r.json()
+    assert body["metadata"]["dateCreated"] == {"type": "DateTime", "value": "2000-01-01T00:00:00.000Z"}
+    assert body["metadata"]["dateModified"]["value"].endswith("Z")
