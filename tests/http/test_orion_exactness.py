@@ -331,3 +331,16 @@ async def test_user_metadata_named_like_a_builtin_takes_its_place(client: TestCl
     body = await r.json()
     assert body["metadata"]["dateCreated"] == {"type": "DateTime", "value": "2000-01-01T00:00:00.000Z"}
     assert body["metadata"]["dateModified"]["value"].endswith("Z")
+
+
+async def test_geo_distance_orders_only_as_the_whole_order_by(client: TestClient) -> None:
+    """Orion compares orderBy with "geo:distance" as a whole; in a list it is a (missing) attribute."""
+    entities = [
+        {"id": "far", "type": "P", "n": {"value": 1}, "loc": {"type": "geo:point", "value": "43.05, 141.0"}},
+        {"id": "near", "type": "P", "n": {"value": 1}, "loc": {"type": "geo:point", "value": "43.001, 141.0"}},
+    ]
+    assert (await batch(client, {"actionType": "append", "entities": entities})).status == 204
+    query = {"georel": "near;maxDistance:10000", "geometry": "point", "coords": "43.0,141.0", "options": "keyValues"}
+    for order_by in ("n,geo:distance", "!geo:distance", "geo:distance,n"):
+        r = await client.get("/v2/entities", params={**query, "orderBy": order_by})
+        assert [e["id"] for e in await r.json()] == ["far", "near"], order_by
