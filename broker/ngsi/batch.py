@@ -20,7 +20,7 @@ from broker.ngsi.entities import EntityRef, EntityService, UpdateMode, apply_upd
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
-from broker.ngsi.payload import parse_attribute
+from broker.ngsi.payload import check_entity_key, check_entity_member, parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
 from broker.personal.auth import forbidden
@@ -129,14 +129,13 @@ def _batch_item(raw: Any, key_values: bool) -> BatchItem:
     raw = _entity_object(raw)
     attrs: dict[str, Attribute] = {}
     for name, value in raw.items():
-        if name == "id":
-            check_identifier(value, "entity id")
+        if name in ("id", "type"):
+            check_entity_member(name, value)
         elif name == "idPattern":
             raise NgsiError(501, "NotImplemented", "NotImplemented")
-        elif name == "type":
-            check_identifier(value, "entity type")
         else:
             attrs[name] = parse_attribute(name, value, key_values=key_values)
+    check_entity_key(raw["id"], raw.get("type"))
     return BatchItem(raw["id"], raw.get("type"), attrs)
 
 

@@ -13,7 +13,7 @@ from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.model import DATETIME_TYPES, DEFAULT_ENTITY_TYPE, Attribute, Entity, Metadata, default_type
 from broker.ngsi.operators import is_operator_value
-from broker.ngsi.validation import RESERVED_ATTR_NAMES, check_identifier, check_value
+from broker.ngsi.validation import RESERVED_ATTR_NAMES, check_identifier, check_value, has_forbidden_id_chars
 
 ATTR_KEYS = frozenset({"value", "type", "metadata"})
 METADATA_KEYS = frozenset({"value", "type"})
@@ -124,19 +124,37 @@ def parse_attributes(body: Any, *, key_values: bool = False) -> dict[str, Attrib
     return {name: parse_attribute(name, raw, key_values=key_values) for name, raw in body.items()}
 
 
+def check_entity_member(name: str, raw: Any) -> None:
+    """What Orion checks of `id`/`type` while it walks an entity's members: the JSON type,
+    forbidden characters, an empty type (`parseEntity`, `parseEntityObject`)."""
+    what = "entity id" if name == "id" else "entity type"
+    if not isinstance(raw, str) or (name == "type" and raw == ""):
+        check_identifier(raw, what)
+    if has_forbidden_id_chars(raw):
+        raise bad_request(f"Invalid characters in {what}")
+
+
+def check_entity_key(entity_id: Any, entity_type: Any | None) -> None:
+    """What `Entity::check` finds after the members: an empty or too long id, a too long type."""
+    check_identifier(entity_id, "entity id")
+    if entity_type is not None:
+        check_identifier(entity_type, "entity type")
+
+
 def parse_entity(body: Any, *, key_values: bool = False) -> Entity:
-    """The body of `POST /v2/entities`."""
+    """The body of `POST /v2/entities`, checked in Orion's order (`parseEntity`, then
+    `Entity::check`): member by member the JSON types, forbidden characters, an empty type and
+    the attributes; then an empty id; then the id's and the type's lengths."""
     body = require_object(body)
     if "id" not in body:
         raise bad_request("entity id length: 0, min length supported: 1")
     attrs: dict[str, Attribute] = {}
     for name, raw in body.items():  # Orion reports the first bad member in document order
-        if name == "id":
-            check_identifier(raw, "entity id")
-        elif name == "type":
-            check_identifier(raw, "entity type")
+        if name in ("id", "type"):
+            check_entity_member(name, raw)
         else:
             attrs[name] = parse_attribute(name, raw, key_values=key_values)
+    check_entity_key(body["id"], body.get("type"))
     return Entity(id=body["id"], type=body.get("type", DEFAULT_ENTITY_TYPE), attrs=attrs)
 
 

@@ -344,3 +344,25 @@ async def test_geo_distance_orders_only_as_the_whole_order_by(client: TestClient
     for order_by in ("n,geo:distance", "!geo:distance", "geo:distance,n"):
         r = await client.get("/v2/entities", params={**query, "orderBy": order_by})
         assert [e["id"] for e in await r.json()] == ["far", "near"], order_by
+
+
+# ---- order of checks on creation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "description"),
+    [
+        ({"id": "", "a": {"value": "x<"}}, "Invalid characters in attribute value"),  # empty id checked after the members
+        ({"id": "E" * 300, "a": {"value": 1, "x": 1}}, "unrecognized property for context attribute"),
+        ({"id": "E" * 300, "type": "T"}, "entity id length: 300, max length supported: 256"),
+        ({"id": "E", "type": "T" * 300, "a": 1}, "attribute must be a JSON object, unless keyValues option is used"),
+        ({"type": "T<", "id": "E<"}, "Invalid characters in entity type"),
+        ({"id": "E<", "type": ""}, "Invalid characters in entity id"),
+        ({"id": "E", "type": ""}, "entity type length: 0, min length supported: 1"),
+        ({"id": 3}, "Invalid JSON type for entity id"),
+    ],
+)
+async def test_create_reports_the_error_orion_finds_first(client: TestClient, body: dict[str, Any], description: str) -> None:
+    r = await client.post("/v2/entities", json=body)
+    assert r.status == 400
+    assert (await r.json())["description"] == description.replace("<", "&lt;")
