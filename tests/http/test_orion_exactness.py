@@ -366,3 +366,29 @@ async def test_create_reports_the_error_orion_finds_first(client: TestClient, bo
     r = await client.post("/v2/entities", json=body)
     assert r.status == 400
     assert (await r.json())["description"] == description.replace("<", "&lt;")
+
+
+async def test_every_operator_in_one_creation(client: TestClient) -> None:
+    """Orion's case 3814 several_operators_same_creation, rendered compactly (410 bytes there too)."""
+    ops = {
+        "A01": ({"$inc": 2}, "Number"), "A02": ({"$min": 0}, "Number"), "A03": ({"$max": 8}, "Number"),
+        "A04": ({"$mul": 5}, "Number"), "A05": ({"$push": "bar"}, "StructuredValue"),
+        "A06": ({"$addToSet": "foo"}, "StructuredValue"), "A07": ({"$pull": 2}, "StructuredValue"),
+        "A08": ({"$pullAll": [2, 4]}, "StructuredValue"), "A09": ({"$set": {"Y": 20, "Z": 30}}, "StructuredValue"),
+        "A10": ({"$unset": {"Y": 1}}, "StructuredValue"),
+    }
+    body = {"id": "E", "type": "T", **{k: {"value": v, "type": t} for k, (v, t) in ops.items()}}
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    r = await client.get("/v2/entities/E")
+    text = await r.text()
+    assert await r.json() == {
+        "id": "E", "type": "T",
+        "A01": {"type": "Number", "value": 2, "metadata": {}},
+        "A02": {"type": "Number", "value": 0, "metadata": {}},
+        "A03": {"type": "Number", "value": 8, "metadata": {}},
+        "A04": {"type": "Number", "value": 0, "metadata": {}},
+        "A05": {"type": "StructuredValue", "value": ["bar"], "metadata": {}},
+        "A06": {"type": "StructuredValue", "value": ["foo"], "metadata": {}},
+        "A09": {"type": "StructuredValue", "value": {"Y": 20, "Z": 30}, "metadata": {}},
+    }
+    assert len(text) == 410
