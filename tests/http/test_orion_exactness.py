@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -392,3 +393,19 @@ async def test_every_operator_in_one_creation(client: TestClient) -> None:
         "A09": {"type": "StructuredValue", "value": {"Y": 20, "Z": 30}, "metadata": {}},
     }
     assert len(text) == 410
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [("text/plain", "text/plain"), ("text/*", "text/plain"), ("text/plain, application/json", "application/json"), ("*/*", "application/json")],
+)
+async def test_value_errors_are_labelled_text_when_only_text_is_accepted(client: TestClient, accept: str, content_type: str) -> None:
+    """Orion's case 1887: the JSON error body goes out as text/plain to a text-only client."""
+    r = await client.get("/v2/entities/Nope/attrs/a/value", headers={"Accept": accept})
+    assert r.status == 404
+    assert r.headers["Content-Type"] == content_type
+    assert orjson.loads(await r.read()) == {
+        "error": "NotFound", "description": "The requested entity has not been found. Check type and id",
+    }
+    r = await client.put("/v2/entities/Nope/attrs/a/value", data="5", headers={"Accept": accept, "Content-Type": "text/plain"})
+    assert (r.status, r.headers["Content-Type"]) == (404, content_type)

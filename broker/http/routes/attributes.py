@@ -113,8 +113,32 @@ def _as_text(value: Any, attr: Attribute) -> str:
     return orjson.dumps(value).decode()
 
 
+def _error_mime(ranges: list[str]) -> str:
+    """Orion's `mimeTypeSelect`: JSON when it is accepted at all, else text when that is."""
+    if any(r in ("application/json", "application/*", "*/*") for r in ranges):
+        return "application/json"
+    if any(r in ("text/plain", "text/*") for r in ranges):
+        return "text/plain"
+    return "application/json"
+
+
+def _labelled(request: web.Request, err: NgsiError) -> NgsiError:
+    """The error with the Content-Type Orion gives it for this request's `Accept`."""
+    mime = _error_mime(_accepted(request))
+    if mime != "application/json":
+        err.headers = {**err.headers, "Content-Type": mime}
+    return err
+
+
 async def get_value(request: web.Request) -> web.Response:
     """Objects and arrays as JSON (or text); other values only as text/plain, as Orion does."""
+    try:
+        return await _get_value(request)
+    except NgsiError as err:
+        raise _labelled(request, err) from None
+
+
+async def _get_value(request: web.Request) -> web.Response:
     _, attr = await _attribute(request)
     value = attribute_value(attr)
     ranges = _accepted(request)
@@ -131,6 +155,13 @@ async def get_value(request: web.Request) -> web.Response:
 
 
 async def put_value(request: web.Request) -> web.Response:
+    try:
+        return await _put_value(request)
+    except NgsiError as err:
+        raise _labelled(request, err) from None
+
+
+async def _put_value(request: web.Request) -> web.Response:
     name = path_id(request, "attrName")
     if request.content_type.lower() == "text/plain":
         value = parse_text_value((await request.read()).decode("utf-8", errors="replace"))
