@@ -409,3 +409,29 @@ async def test_value_errors_are_labelled_text_when_only_text_is_accepted(client:
     }
     r = await client.put("/v2/entities/Nope/attrs/a/value", data="5", headers={"Accept": accept, "Content-Type": "text/plain"})
     assert (r.status, r.headers["Content-Type"]) == (404, content_type)
+
+
+# ---- transient entities ------------------------------------------------------------------------
+
+
+async def test_date_expires_must_be_a_datetime_on_creation(client: TestClient) -> None:
+    """Orion's processDateExpirationAtEntityCreation."""
+    r = await client.post("/v2/entities", json={"id": "E", "dateExpires": {"value": "2099-01-01T00:00:00Z"}})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "error processing date expiration attribute, see log traces"}
+    assert (await client.get("/v2/entities/E")).status == 404
+    body = {"id": "E", "dateExpires": {"type": "DateTime", "value": "2099-01-01T00:00:00Z"}}
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    r = await client.put("/v2/entities/E/attrs", json={"dateExpires": {"value": "soon"}})
+    assert r.status == 400
+
+
+async def test_date_expires_update_refuses_only_a_non_date_number(client: TestClient) -> None:
+    body = {"id": "E", "dateExpires": {"type": "DateTime", "value": "2099-01-01T00:00:00Z"}}
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    r = await client.patch("/v2/entities/E/attrs", json={"dateExpires": {"value": 12}})
+    assert r.status == 400
+    assert (await r.json())["description"] == "error processing date expiration attribute, see log traces"
+    r = await client.patch("/v2/entities/E/attrs", json={"dateExpires": {"value": "never"}})
+    assert r.status == 204  # Orion clears the expiration
+    assert await get_kv(client, "E", attrs="dateExpires") == {"id": "E", "type": "Thing", "dateExpires": "never"}
