@@ -82,9 +82,16 @@ BUILTIN_ATTR_NAMES = ("dateCreated", "dateModified", "dateExpires", "servicePath
 BUILTIN_MD_NAMES = ("dateCreated", "dateModified")
 
 
+def stored_order(names: Iterable[str]) -> list[str]:
+    """Names in the order Orion reads them back: it collects a document's field names into a
+    `std::set`, so attributes and metadata come sorted by their stored (`.` -> `=`) names."""
+    return sorted(names, key=lambda name: name.replace(".", "="))
+
+
 def render_metadata(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, m in attr.metadata.items():
+    for name in stored_order(attr.metadata):
+        m = attr.metadata[name]
         if md.includes_user(name):
             is_date = m.type in ("DateTime", "ISO8601")
             out[name] = {"type": m.type, "value": _typed_value(m.type, m.value, is_date)}
@@ -122,15 +129,17 @@ def _builtin_attributes(entity: Entity, attrs: Projection) -> Iterable[tuple[str
 def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, Attribute]]:
     """The attributes `attrs` selects, as Orion's `filterAndOrderAttrs`.
 
-    No list: the entity's own attributes in its order. A list with `*`: the same, then the
+    No list: the entity's own attributes in Orion's stored order (sorted by name, see
+    `stored_order`). A list with `*`: the same, then the
     built-ins it names (`dateExpires` keeps its place among the attributes). A list without `*`:
     the list's order (as `values` needs).
     """
+    own = [(name, entity.attrs[name]) for name in stored_order(entity.attrs)]
     if attrs.names is None:
-        return [(name, a) for name, a in entity.attrs.items() if name != EXPIRY_ATTR]
+        return [(name, a) for name, a in own if name != EXPIRY_ATTR]
     builtins = list(_builtin_attributes(entity, attrs))
     if "*" in attrs.names:
-        chosen = [(n, a) for n, a in entity.attrs.items() if n != EXPIRY_ATTR or EXPIRY_ATTR in attrs.names]
+        chosen = [(n, a) for n, a in own if n != EXPIRY_ATTR or EXPIRY_ATTR in attrs.names]
         return chosen + [(n, a) for n, a in builtins if n != EXPIRY_ATTR]
     pool = {name: a for name, a in entity.attrs.items() if name != EXPIRY_ATTR}
     pool.update(dict(builtins))

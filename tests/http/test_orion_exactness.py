@@ -232,8 +232,8 @@ async def test_decimals_render_as_orion_one_to_nine_decimals_case(client: TestCl
     r = await client.get("/v2/entities/E2/attrs", params={"options": "keyValues"})
     text = await r.text()
     assert text == (
-        '{"A1":42.1,"A2":42.01,"A3":42.001,"A4":42.0001,"A5":42.00001,"A6":42.000001,'
-        '"A7":42.0000001,"A8":42.00000001,"A9":42,"A10":42}'
+        '{"A1":42.1,"A10":42,"A2":42.01,"A3":42.001,"A4":42.0001,"A5":42.00001,"A6":42.000001,'
+        '"A7":42.0000001,"A8":42.00000001,"A9":42}'
     )
     assert len(text) == 126  # Orion's Content-Length for the same attributes
 
@@ -435,3 +435,19 @@ async def test_date_expires_update_refuses_only_a_non_date_number(client: TestCl
     r = await client.patch("/v2/entities/E/attrs", json={"dateExpires": {"value": "never"}})
     assert r.status == 204  # Orion clears the expiration
     assert await get_kv(client, "E", attrs="dateExpires") == {"id": "E", "type": "Thing", "dateExpires": "never"}
+
+
+async def test_attributes_and_metadata_render_sorted_by_stored_name(client: TestClient) -> None:
+    """Orion's ContextAttributeVector::fill walks a std::set of the stored names ('.' stored as '=')."""
+    body = {
+        "id": "E", "type": "T",
+        "zeta": {"value": 1, "metadata": {"z": {"value": 1}, "a.b": {"value": 2}, "a": {"value": 3}}},
+        "a.b": {"value": 2}, "a": {"value": 3}, "B": {"value": 4}, "a_": {"value": 5},
+    }
+    assert (await client.post("/v2/entities", json=body)).status == 201
+    kv = await get_kv(client, "E")
+    assert list(kv) == ["id", "type", "B", "a", "a.b", "a_", "zeta"]  # 'a=b' sorts before 'a_'
+    r = await client.get("/v2/entities", params={"options": "values"})
+    assert await r.json() == [[4, 3, 2, 5, 1]]
+    r = await client.get("/v2/entities/E/attrs/zeta")
+    assert list((await r.json())["metadata"]) == ["a", "a.b", "z"]
