@@ -451,3 +451,23 @@ async def test_attributes_and_metadata_render_sorted_by_stored_name(client: Test
     assert await r.json() == [[4, 3, 2, 5, 1]]
     r = await client.get("/v2/entities/E/attrs/zeta")
     assert list((await r.json())["metadata"]) == ["a", "a.b", "z"]
+
+
+@pytest.mark.parametrize(
+    ("attr", "description"),
+    [
+        # the attribute's own checks come before its metadata's (ContextAttribute::check)
+        ({"value": "x<", "metadata": {"m": {"value": "y>"}}}, "Invalid characters in attribute value"),
+        ({"value": 1, "type": "T<", "metadata": {"m<": {"value": 1}}}, "Invalid characters in attribute type"),
+        # metadata JSON shapes are read while walking the members, before those checks
+        ({"value": "x<", "metadata": {"m": 5}}, "metadata must be a JSON object"),
+        ({"type": "DateTime", "value": "x", "metadata": {"m": {"type": "DateTime", "value": "y"}}}, "date has invalid format"),
+        ({"foo": 1, "type": 5}, "unrecognized property for context attribute"),
+        ({"type": 5, "foo": 1}, "invalid JSON type for attribute type"),
+        ({"metadata": {"m": {"bad": 1, "type": 3}}}, "invalid JSON field for attribute metadata"),
+    ],
+)
+async def test_attribute_errors_come_in_orion_order(client: TestClient, attr: dict[str, Any], description: str) -> None:
+    r = await client.post("/v2/entities", json={"id": "E", "a": attr})
+    assert r.status == 400
+    assert (await r.json())["description"] == description
