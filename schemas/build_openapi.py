@@ -297,8 +297,10 @@ paths = {
             "(default 20, at most 1000). `options=count` adds the total as `Fiware-Total-Count`.",
             [ref("parameters", n) for n in ("id", "listType", "idPattern", "typePattern", "q", "mq", "georel", "geometry",
                                              "coords", "limit", "offset", "attrs", "metadata", "orderBy")]
-            + [options(["count", "keyValues", "values", "unique"], "`count` adds `Fiware-Total-Count`; `keyValues`, `values` "
-                       "and `unique` (values without duplicate rows) choose the representation.")],
+            + [options(["count", "keyValues", "values", "unique", "dateCreated", "dateModified"],
+                       "`count` adds `Fiware-Total-Count`; `keyValues`, `values` and `unique` (values, a value "
+                       "repeated within an entity left out) choose the representation; the deprecated `dateCreated` "
+                       "and `dateModified` add those built-in attributes.")],
             {"200": resp("The page of entities (an array of `EntityOut`, `EntityKeyValuesOut` or `EntityValuesOut`).",
                          {"type": "array", "items": entity_read},
                          {"Fiware-Total-Count": ref("headers", "FiwareTotalCount")}),
@@ -618,7 +620,7 @@ components = {
         "georel": qp("georel", "Spatial relationship: `near;maxDistance:M`, `near;minDistance:M`, `coveredBy`, `intersects`, `equals`, `disjoint`."),
         "geometry": qp("geometry", "Reference shape of a geo-query.", {"type": "string", "enum": ["point", "line", "polygon", "box"]}),
         "coords": qp("coords", "The shape's coordinates, latitude first: `lat,lon;lat,lon...`."),
-        "limit": qp("limit", "Page size (default 20).", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}),
+        "limit": qp("limit", "Page size (default 20); 0 lists nothing but still counts (`options=count`).", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 20}),
         "offset": qp("offset", "Entries to skip.", {"type": "integer", "minimum": 0, "default": 0}),
         "attrs": qp("attrs", "Comma-separated attributes to include; `*` is every user attribute; built-ins "
                     "(`dateCreated`, `dateModified`, `dateExpires`) only when listed.",

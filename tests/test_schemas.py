@@ -117,7 +117,10 @@ def test_operator_names_match_the_parser() -> None:
         ({"id": "Room1", "d": {"type": "ISO8601", "value": "2000-02-29T10"}}, True),
         ({"id": "Room1", "d": {"type": "ISO8601", "value": "1900-02-29T10"}}, False),
         ({"id": "Room1", "d": {"type": "DateTime", "value": "2024-01-01Z"}}, False),
-        ({"id": "Room1", "d": {"type": "DateTime"}}, False),
+        ({"id": "Room1", "d": {"type": "DateTime"}}, True),  # null is a DateTime value (Orion accepts it)
+        ({"id": "Room1", "d": {"type": "DateTime", "value": None, "metadata": {"m": {"type": "DateTime"}}}}, True),
+        ({"id": "Room1", "t": {"value": 1, "metadata": {"m": {"value": {"k": "it's"}}}}}, True),
+        ({"id": "Room1", "t": {"value": 1, "metadata": {"m": {"value": "it's"}}}}, False),
         ({"id": "Room1", "d": {"type": "DateTime", "value": {"$inc": 1}}}, True),
         ({"id": "Room1", "d": {"type": "DateTime", "value": {"$inc": 1, "$mul": 2}}}, False),
         ({"id": "Room1", "d": {"type": "DateTime", "value": {"$max": "2024-01-01T1030"}}}, True),

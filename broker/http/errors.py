@@ -20,11 +20,15 @@ def html_escape(text: str) -> str:
 
 
 def error_response(err: NgsiError) -> web.Response:
+    """The JSON error body; its Content-Type is `application/json` unless the error names another
+    (Orion labels the same JSON `text/plain` when the client accepts only text)."""
     body = orjson.dumps({"error": html_escape(err.error), "description": html_escape(err.description)})
+    headers = dict(err.headers)
+    content_type = headers.pop("Content-Type", "application/json")
     return web.Response(
         status=err.status,
         reason=REASONS.get(err.status),
         body=body,
-        content_type="application/json",
-        headers=err.headers or None,
+        content_type=content_type,
+        headers=headers or None,
     )

@@ -20,17 +20,16 @@ from broker.ngsi.entities import EntityRef, EntityService, UpdateMode, apply_upd
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
-from broker.ngsi.payload import parse_attribute
+from broker.ngsi.payload import check_entity_key, check_entity_member, parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
 from broker.personal.auth import forbidden
 from broker.personal.policy import View
 from broker.storage.port import EntityFilter, EntitySelector, Page, Write
 
-ACTIONS = {
-    "append": "append", "appendStrict": "appendStrict", "update": "update", "delete": "delete", "replace": "replace",
-    "APPEND": "append", "APPEND_STRICT": "appendStrict", "UPDATE": "update", "DELETE": "delete", "REPLACE": "replace",
-}
+V2_ACTIONS = ("append", "appendStrict", "update", "delete", "replace")
+# NGSIv1 spellings, which Orion still takes, compared without regard to case
+V1_ACTIONS = {"append": "append", "append_strict": "appendStrict", "update": "update", "delete": "delete", "replace": "replace"}
 MAX_RETRIES = 20
 MAX_SNAPSHOT = 10000
 
@@ -60,11 +59,22 @@ def _require_object(body: Any) -> dict[str, Any]:
     return body
 
 
+def parse_action_type(value: Any) -> str | None:
+    """Orion's `parseActionType`: the v2 names exactly, else the v1 names in any case."""
+    if not isinstance(value, str):
+        return None
+    if value in V2_ACTIONS:
+        return value
+    return V1_ACTIONS.get(value.lower())
+
+
 def _entity_object(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise bad_request("entity is not a JSON object")
     if "id" in raw and "idPattern" in raw:
         raise bad_request("both /id/ and /idPattern/ present")
+    if "id" not in raw and "idPattern" not in raw:
+        raise bad_request("nor /id/ nor /idPattern/ present")
     return raw
 
 
@@ -82,9 +92,10 @@ def parse_batch_update(body: Any, *, key_values: bool = False) -> BatchUpdate:
                 raise bad_request("not a JSON array")
             items = [_batch_item(raw, key_values) for raw in value]
         elif key == "actionType":
-            if not isinstance(value, str) or value not in ACTIONS:
+            parsed = parse_action_type(value)
+            if parsed is None:
                 raise bad_request("invalid update action type: right ones are: append, appendStric, delete, replace, update")
-            action = ACTIONS[value]
+            action = parsed
         else:
             raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
     if not items:
@@ -113,19 +124,19 @@ def parse_notify(body: Any, *, key_values: bool = False) -> BatchUpdate:
 
 
 def _batch_item(raw: Any, key_values: bool) -> BatchItem:
+    """One entity of an update batch, its members checked in document order as Orion does;
+    an `idPattern` there is Orion's 501 (batch updates by pattern are not implemented)."""
     raw = _entity_object(raw)
-    if "id" not in raw:
-        raise bad_request("nor /id/ nor /idPattern/ present")
-    entity_id = check_identifier(raw["id"], "entity id")
-    entity_type = raw.get("type")
-    if entity_type is not None or "type" in raw:
-        check_identifier(entity_type, "entity type")
-    attrs = {
-        name: parse_attribute(name, value, key_values=key_values)
-        for name, value in raw.items()
-        if name not in ("id", "type")
-    }
-    return BatchItem(entity_id, entity_type, attrs)
+    attrs: dict[str, Attribute] = {}
+    for name, value in raw.items():
+        if name in ("id", "type"):
+            check_entity_member(name, value)
+        elif name == "idPattern":
+            raise NgsiError(501, "NotImplemented", "NotImplemented")
+        else:
+            attrs[name] = parse_attribute(name, value, key_values=key_values)
+    check_entity_key(raw["id"], raw.get("type"))
+    return BatchItem(raw["id"], raw.get("type"), attrs)
 
 
 @dataclass
@@ -322,19 +333,18 @@ class BatchQuery:
 
 
 def _string_list(value: Any, what: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise bad_request(f"/{what}/ must be a JSON array of strings")
-    return tuple(value)
-
-
+    """Orion's parseStringList (duplicates dropped)."""
+    if not isinstance(value, list):
+        raise bad_request(f"the field /{what}/ must be a JSON array")
+    if not all(isinstance(v, str) for v in value):
+        raise bad_request(f"only JSON Strings allowed in {what} list")
+    return tuple(dict.fromkeys(value))
 
 
 def _selector(raw: Any) -> EntitySelector:
     raw = _entity_object(raw)
     if set(raw) - {"id", "idPattern", "type", "typePattern"}:
         raise bad_request("no attributes allowed in Entity in this payload")
-    if "id" not in raw and "idPattern" not in raw:
-        raise bad_request("nor /id/ nor /idPattern/ present")
     ids = (check_identifier(raw["id"], "entity id"),) if "id" in raw else ()
     id_pattern = check_pattern(raw["idPattern"], "idPattern") if "idPattern" in raw else None
     types = (check_identifier(raw["type"], "entity type"),) if "type" in raw else ()
@@ -360,22 +370,34 @@ def _expression(raw: Any) -> dict[str, Any]:
 
 
 def parse_batch_query(body: Any) -> BatchQuery:
+    """The body of `op/query`, checked member by member in document order as Orion does.
+
+    The deprecated `attributes` is NGSIv1's attribute list: only entities with at least one of
+    them match, and only those attributes are shown (within `attrs` when both are given).
+    """
     body = _require_object(body)
-    for key in body:
-        if key not in QUERY_KEYS:
-            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
     if not any(k in body for k in ("entities", "attributes", "attrs", "expression")):
         raise bad_request("Invalid JSON payload, no relevant fields found")
     selectors: tuple[EntitySelector, ...] = ()
-    if "entities" in body:
-        if not isinstance(body["entities"], list):
-            raise bad_request("not a JSON array")
-        selectors = tuple(_selector(raw) for raw in body["entities"])
-    attrs = None
-    if "attrs" in body or "attributes" in body:
-        attrs = _string_list(body.get("attrs", body.get("attributes")), "attrs")
-    metadata = _string_list(body["metadata"], "metadata") if "metadata" in body else None
-    expr = _expression(body["expression"]) if "expression" in body else {}
+    attrs: tuple[str, ...] | None = None
+    attributes: tuple[str, ...] = ()
+    metadata: tuple[str, ...] | None = None
+    expr: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "entities":
+            if not isinstance(value, list):
+                raise bad_request("not a JSON array")
+            selectors = tuple(_selector(raw) for raw in value)
+        elif key == "attributes":
+            attributes = _string_list(value, key)
+        elif key == "attrs":
+            attrs = _string_list(value, key)
+        elif key == "expression":
+            expr = _expression(value)
+        elif key == "metadata":
+            metadata = _string_list(value, key)
+        else:
+            raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
     geo = parse_geo_query(
         expr.get("georel"), expr.get("geometry"), expr.get("coords"),
         require_georel=True, error_prefix="error parsing geo-query fields: ",
@@ -385,5 +407,8 @@ def parse_batch_query(body: Any) -> BatchQuery:
         q=parse_q(expr["q"]) if "q" in expr else None,
         mq=parse_mq(expr["mq"]) if "mq" in expr else None,
         geo=geo,
+        any_attrs=attributes,
     )
+    if attributes:  # shown: those of `attrs` among them, or all of them
+        attrs = tuple(a for a in attrs or () if a in attributes) or attributes
     return BatchQuery(flt, attrs or None, metadata)

@@ -20,6 +20,7 @@ from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.errors import (
     NgsiError,
     attribute_not_found,
+    bad_request,
     entity_not_found,
     internal_error,
     too_many_results,
@@ -27,7 +28,7 @@ from broker.ngsi.errors import (
 )
 from broker.ngsi.geo import location_of
 from broker.ngsi.keylocks import KeyLocks
-from broker.ngsi.model import Attribute, Entity, Location
+from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Location
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
 from broker.personal.guard import PersonalGuard
@@ -59,8 +60,13 @@ def _names(names: list[str]) -> str:
     return "[ " + ", ".join(names) + " ]"
 
 
-def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override_md: bool) -> Attribute | None:
-    """The attribute after `new` is applied to `old` (None: it does not exist); None: not created."""
+def _merge_attribute(
+    old: Attribute | None, new: Attribute, now: float, override_md: bool, creation: bool = False
+) -> Attribute | None:
+    """The attribute after `new` is applied to `old` (None: it does not exist); None: not created.
+
+    `creation`: the entity is being created or replaced (operators then start from 0 for `$min`/`$max`).
+    """
     value = new.value
     if is_operator_value(value):
         if old is not None:
@@ -68,7 +74,7 @@ def _merge_attribute(old: Attribute | None, new: Attribute, now: float, override
         elif new.is_datetime and set(value) <= {"$min", "$max"}:
             value = apply_operator(value, 0.0)  # Orion: dates start from the epoch
         else:
-            value = apply_operator(value)
+            value = apply_operator(value, creation=creation)
         if value is SKIP:
             return old
     if old is None:
@@ -95,11 +101,26 @@ def locate_or_none(attrs: dict[str, Attribute]) -> Location | None:
         return None
 
 
+EXPIRY_ERROR = "error processing date expiration attribute, see log traces"
+
+
+def check_expiry(attr: Attribute | None, creating: bool) -> None:
+    """Orion's dateExpiration checks: a `dateExpires` must be a DateTime when an entity is created
+    or replaced; on an update only a non-zero number of another type is refused (any other value
+    just clears the expiration)."""
+    if attr is None or attr.is_datetime:
+        return
+    numeric = isinstance(attr.value, (int, float)) and not isinstance(attr.value, bool) and attr.value != 0
+    if creating or numeric:
+        raise bad_request(EXPIRY_ERROR)
+
+
 def fresh_attributes(attrs: dict[str, Attribute], now: float) -> dict[str, Attribute]:
     """Attributes of a new (or replaced) entity: operators applied to empty references."""
+    check_expiry(attrs.get(EXPIRY_ATTR), creating=True)
     out: dict[str, Attribute] = {}
     for name, attr in attrs.items():
-        merged = _merge_attribute(None, attr, now, True)
+        merged = _merge_attribute(None, attr, now, True, creation=True)
         if merged is not None:
             out[name] = merged
     return out
@@ -120,6 +141,7 @@ def apply_update(
     else:
         applied = 0
         rejected: list[str] = []
+        check_expiry(attrs.get(EXPIRY_ATTR), creating=False)
         for name, new in attrs.items():
             old = entity.attrs.get(name)
             if (mode is UpdateMode.UPDATE and old is None) or (mode is UpdateMode.APPEND_STRICT and old is not None):

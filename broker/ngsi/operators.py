@@ -1,8 +1,10 @@
 """Orion's attribute update operators (`{"$inc": 1}` ...), as pure functions of the old value.
 
-On an attribute that does not exist yet (and in creations and replacements) the operand is applied
-to an empty reference: 0 for `$inc`/`$mul`, `{}` for `$set`, `[]` for `$push`/`$addToSet`;
-`$pull`, `$pullAll` and `$unset` then do nothing, so the attribute is not created (`SKIP`).
+On an attribute that does not exist yet the operand is applied to an empty reference: 0 for
+`$inc`/`$mul`, `{}` for `$set`, `[]` for `$push`/`$addToSet`; `$pull`, `$pullAll` and `$unset`
+then do nothing, so the attribute is not created (`SKIP`). `$min`/`$max` set the operand on a new
+attribute of an existing entity (MongoDB's rule) but compare it with 0 when the entity is created
+or replaced (Orion's cases 3814 *_operator_creation: `$min: 2` gives 0, `$max: 10` gives 10).
 A type clash that MongoDB would refuse (`$inc` on a string) is Orion's "Database Error" text, but
 as a 400: it is the client's input, and no client input gets a 5xx from this broker (Orion: 500).
 """
@@ -70,12 +72,15 @@ def _ordered(a: Any, b: Any) -> bool:
     return (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
 
 
-def apply_operator(value: dict[str, Any], current: Any = _MISSING) -> Any:
-    """The attribute's new value when operator object `value` is applied to `current`."""
+def apply_operator(value: dict[str, Any], current: Any = _MISSING, *, creation: bool = False) -> Any:
+    """The attribute's new value when operator object `value` is applied to `current`
+    (`creation`: the entity is being created or replaced)."""
     if len(value) > 1:  # $set then $unset
         result = _apply_one("$set", value["$set"], current)
         return _apply_one("$unset", value["$unset"], result)
     ((op, operand),) = value.items()
+    if creation and current is _MISSING and op in ("$min", "$max"):
+        current = 0
     return _apply_one(op, operand, current)
 
 

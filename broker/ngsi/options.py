@@ -12,8 +12,10 @@ KNOWN_OPTIONS = frozenset(
         "count", "keyValues", "values", "unique", "upsert", "append", "overrideMetadata",
         "forcedUpdate", "skipForwarding", "flowControl", "noAttrDetail", "normalized",
         "fullCounters",  # /statistics; Orion knows it on every URL
+        "dateCreated", "dateModified",  # deprecated: as `attrs=*,dateCreated` (Orion still honours them)
     }
 )
+DATE_OPTIONS = ("dateCreated", "dateModified")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20
 
@@ -36,12 +38,17 @@ class Options:
         return name in self.flags
 
     @property
+    def builtin_attrs(self) -> tuple[str, ...]:
+        """The built-in attributes the deprecated `dateCreated`/`dateModified` options add."""
+        return tuple(name for name in DATE_OPTIONS if name in self.flags)
+
+    @property
     def format(self) -> str:
-        """The representation asked for: `values` (also implied by `unique`), `keyValues` or `normalized`."""
-        if "values" in self.flags or "unique" in self.flags:
-            return "values"
-        if "keyValues" in self.flags:
-            return "keyValues"
+        """The representation asked for, in Orion's precedence: `keyValues`, `values`, `unique`
+        (values without repeats), else `normalized`."""
+        for name in ("keyValues", "values", "unique"):
+            if name in self.flags:
+                return name
         return "normalized"
 
 
@@ -51,10 +58,9 @@ def parse_page(limit: str | None, offset: str | None, *, default_limit: int = DE
     if limit is not None:
         if not limit.isdigit():
             raise bad_request(f"Bad pagination limit: /{limit}/ [must be a decimal number]")
-        lim = int(limit)
-        if lim == 0 or lim > MAX_LIMIT:
-            raise bad_request(f"Bad pagination limit: /{limit}/ [a value of ZERO is unacceptable]"
-                              if lim == 0 else f"Bad pagination limit: /{limit}/ [max: {MAX_LIMIT}]")
+        lim = int(limit)  # 0 is allowed since Orion 3.7: no items, only the count
+        if lim > MAX_LIMIT:
+            raise bad_request(f"Bad pagination limit: /{limit}/ [max: {MAX_LIMIT}]")
     if offset is not None:
         if not offset.isdigit():
             raise bad_request(f"Bad pagination offset: /{offset}/ [must be a decimal number]")

@@ -1,5 +1,9 @@
-"""`orderBy`: a comma list of `id`, `type`, `dateCreated`, `dateModified`, `geo:distance` or
-attribute names (a dotted name orders by a path inside the attribute's value); `!` descends."""
+"""`orderBy`: a comma list of `id`, `type`, `dateCreated`, `dateModified` or attribute names (a
+dotted name orders by a path inside the attribute's value); `!` descends.
+
+`geo:distance` orders by distance only as the whole parameter (Orion compares `orderBy` with
+`geo:distance` as a string); inside a list, or as `!geo:distance`, it is an attribute name, which
+no entity can have (it is reserved), so it orders nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ MAX_ORDER_KEYS = 32  # MongoDB's limit on the keys of a sort, so Orion's too; SQ
 def parse_order_by(text: str | None) -> tuple[OrderKey, ...]:
     if not text:
         return ()
+    if text == "geo:distance":
+        return (OrderKey("geo:distance"),)
     keys: list[OrderKey] = []
     for token in text.split(","):
         token = token.strip()
@@ -20,7 +26,6 @@ def parse_order_by(text: str | None) -> tuple[OrderKey, ...]:
         if not name:
             continue
         if name == "geo:distance":
-            keys.append(OrderKey(name, (), descending))
             continue
         attr, *sub = name.split(".")
         keys.append(OrderKey(attr, tuple(sub), descending))

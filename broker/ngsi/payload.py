@@ -13,10 +13,8 @@ from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.model import DATETIME_TYPES, DEFAULT_ENTITY_TYPE, Attribute, Entity, Metadata, default_type
 from broker.ngsi.operators import is_operator_value
-from broker.ngsi.validation import RESERVED_ATTR_NAMES, check_identifier, check_value
+from broker.ngsi.validation import RESERVED_ATTR_NAMES, check_identifier, check_value, has_forbidden_id_chars
 
-ATTR_KEYS = frozenset({"value", "type", "metadata"})
-METADATA_KEYS = frozenset({"value", "type"})
 UNRESTRICTED_TYPE = "TextUnrestricted"
 
 
@@ -27,8 +25,10 @@ def require_object(body: Any) -> dict[str, Any]:
     return body
 
 
-def as_datetime(value: Any) -> float:
-    """A DateTime value as epoch seconds; Orion's error when it is not an ISO 8601 string."""
+def as_datetime(value: Any) -> float | None:
+    """A DateTime value as epoch seconds (null stays null); Orion's error when it is not ISO 8601."""
+    if value is None:
+        return None
     if isinstance(value, str):
         epoch = parse_iso8601(value)
         if epoch is not None:
@@ -56,46 +56,74 @@ def _default_type(value: Any) -> str:
     return default_type(value)
 
 
-def parse_metadata(raw: Any) -> dict[str, Metadata]:
+def _metadata_objects(raw: Any) -> dict[str, Metadata]:
+    """The `metadata` member as Orion's parseMetadataVector reads it, metadata by metadata in
+    document order: JSON shape, the type's JSON type, unknown members, then a DateTime's date."""
     if not isinstance(raw, dict):
         raise bad_request("metadata not a JSON object")
     out: dict[str, Metadata] = {}
     for name, body in raw.items():
         if not isinstance(body, dict):
             raise bad_request("metadata must be a JSON object")
-        if set(body) - METADATA_KEYS:
-            raise bad_request("invalid JSON field for attribute metadata")
+        for key, member in body.items():
+            if key == "type":
+                if not isinstance(member, str):
+                    check_identifier(member, "metadata type")
+            elif key != "value":
+                raise bad_request("invalid JSON field for attribute metadata")
         value = body.get("value")
         mtype = body["type"] if "type" in body else default_type(value)
-        if not isinstance(mtype, str):
-            check_identifier(mtype, "metadata type")
         if mtype in DATETIME_TYPES:
             value = as_datetime(value)
-        check_identifier(name, "metadata name")
-        check_identifier(mtype, "metadata type")
-        check_value(value, "metadata value")
         out[name] = Metadata(mtype, value)
     return out
 
 
+def check_metadata(metadata: dict[str, Metadata]) -> None:
+    """Orion's `Metadata::check`, for each metadata: name, type, then a plain string value
+    (whatever the metadata type; compound metadata values keep any text)."""
+    for name, m in metadata.items():
+        check_identifier(name, "metadata name")
+        check_identifier(m.type, "metadata type")
+        check_value(m.value, "metadata value", unrestricted=not isinstance(m.value, str))
+
+
+def parse_metadata(raw: Any) -> dict[str, Metadata]:
+    """A `metadata` member, read and checked."""
+    metadata = _metadata_objects(raw)
+    check_metadata(metadata)
+    return metadata
+
+
 def parse_attribute(name: str, raw: Any, *, key_values: bool = False) -> Attribute:
-    """One attribute: `{"value", "type", "metadata"}`, or any JSON value in keyValues mode."""
+    """One attribute: `{"value", "type", "metadata"}`, or any JSON value in keyValues mode.
+
+    In Orion's order: the members in document order (type's JSON type, metadata shapes,
+    unknown members), then a DateTime value's date, then `ContextAttribute::check` (name,
+    type, value) and last the metadata checks.
+    """
     if key_values:
         attr = Attribute(type=default_type(raw), value=raw)
-    else:
-        if not isinstance(raw, dict):
-            raise bad_request("attribute must be a JSON object, unless keyValues option is used")
-        if set(raw) - ATTR_KEYS:
+        check_attribute(name, attr)
+        return attr
+    if not isinstance(raw, dict):
+        raise bad_request("attribute must be a JSON object, unless keyValues option is used")
+    metadata: dict[str, Metadata] = {}
+    for key, member in raw.items():
+        if key == "type":
+            if not isinstance(member, str):
+                check_identifier(member, "attribute type")
+        elif key == "metadata":
+            metadata = _metadata_objects(member)
+        elif key != "value":
             raise bad_request("unrecognized property for context attribute")
-        value = raw.get("value")
-        atype = raw["type"] if "type" in raw else _default_type(value)
-        if not isinstance(atype, str):
-            check_identifier(atype, "attribute type")
-        if atype in DATETIME_TYPES:
-            value = _datetime_value(value)
-        metadata = parse_metadata(raw["metadata"]) if "metadata" in raw else {}
-        attr = Attribute(type=atype, value=value, metadata=metadata)
+    value = raw.get("value")
+    atype = raw["type"] if "type" in raw else _default_type(value)
+    if atype in DATETIME_TYPES:
+        value = _datetime_value(value)
+    attr = Attribute(type=atype, value=value, metadata=metadata)
     check_attribute(name, attr)
+    check_metadata(metadata)
     return attr
 
 
@@ -120,19 +148,37 @@ def parse_attributes(body: Any, *, key_values: bool = False) -> dict[str, Attrib
     return {name: parse_attribute(name, raw, key_values=key_values) for name, raw in body.items()}
 
 
+def check_entity_member(name: str, raw: Any) -> None:
+    """What Orion checks of `id`/`type` while it walks an entity's members: the JSON type,
+    forbidden characters, an empty type (`parseEntity`, `parseEntityObject`)."""
+    what = "entity id" if name == "id" else "entity type"
+    if not isinstance(raw, str) or (name == "type" and raw == ""):
+        check_identifier(raw, what)
+    if has_forbidden_id_chars(raw):
+        raise bad_request(f"Invalid characters in {what}")
+
+
+def check_entity_key(entity_id: Any, entity_type: Any | None) -> None:
+    """What `Entity::check` finds after the members: an empty or too long id, a too long type."""
+    check_identifier(entity_id, "entity id")
+    if entity_type is not None:
+        check_identifier(entity_type, "entity type")
+
+
 def parse_entity(body: Any, *, key_values: bool = False) -> Entity:
-    """The body of `POST /v2/entities`."""
+    """The body of `POST /v2/entities`, checked in Orion's order (`parseEntity`, then
+    `Entity::check`): member by member the JSON types, forbidden characters, an empty type and
+    the attributes; then an empty id; then the id's and the type's lengths."""
     body = require_object(body)
     if "id" not in body:
         raise bad_request("entity id length: 0, min length supported: 1")
     attrs: dict[str, Attribute] = {}
     for name, raw in body.items():  # Orion reports the first bad member in document order
-        if name == "id":
-            check_identifier(raw, "entity id")
-        elif name == "type":
-            check_identifier(raw, "entity type")
+        if name in ("id", "type"):
+            check_entity_member(name, raw)
         else:
             attrs[name] = parse_attribute(name, raw, key_values=key_values)
+    check_entity_key(body["id"], body.get("type"))
     return Entity(id=body["id"], type=body.get("type", DEFAULT_ENTITY_TYPE), attrs=attrs)
 
 

@@ -1,4 +1,4 @@
-"""Domain objects -> NGSI-v2 JSON trees, in Orion's formats (normalized, keyValues, values).
+"""Domain objects -> NGSI-v2 JSON trees, in Orion's formats (normalized, keyValues, values, unique).
 
 Numbers are rendered as Orion does (integral floats as integers, at most 9 decimals), dates as
 `YYYY-MM-DDThh:mm:ss.sssZ`. Built-in attributes and metadata appear only when asked for by name.
@@ -6,24 +6,31 @@ Numbers are rendered as Orion does (integral floats as integers, at most 9 decim
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+import orjson
 
 from broker.ngsi.datetimes import format_iso8601
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity
 
 _INT64 = 2**63
+_PRECISION = 1e-9
 
 
 def render_number(x: float) -> int | float:
+    """Orion's `double2string`: a value within 1e-9 of its integer part (toward zero) prints as that
+    integer (so 42.000000001 is 42), any other with nine decimals, trailing zeros removed."""
     if x != x or x in (float("inf"), float("-inf")):
         return 0
-    if x.is_integer() and -_INT64 <= x < _INT64:
-        return int(x)
-    rounded = round(x, 9)
-    if rounded.is_integer() and -_INT64 <= rounded < _INT64:
-        return int(rounded)
-    return rounded
+    whole = math.trunc(x)
+    if -_PRECISION < x - whole < _PRECISION and -_INT64 <= whole < _INT64:
+        return int(whole)
+    value = float("%.9f" % x)  # 42.9999999999 -> 43.000000000 -> 43
+    if value.is_integer() and -_INT64 <= value < _INT64:
+        return int(value)
+    return value
 
 
 def render_json(value: Any) -> Any:
@@ -55,6 +62,13 @@ class Projection:
             return cls(None)
         return cls(tuple(n for n in text.split(",") if n != ""))
 
+    def with_builtins(self, builtins: tuple[str, ...]) -> "Projection":
+        """Also these built-ins, besides what is already selected (every attribute when nothing was)."""
+        if not builtins:
+            return self
+        names = self.names or ("*",)
+        return Projection(names + tuple(b for b in builtins if b not in names))
+
     def includes_user(self, name: str) -> bool:
         return self.names is None or "*" in self.names or name in self.names
 
@@ -68,15 +82,23 @@ BUILTIN_ATTR_NAMES = ("dateCreated", "dateModified", "dateExpires", "servicePath
 BUILTIN_MD_NAMES = ("dateCreated", "dateModified")
 
 
+def stored_order(names: Iterable[str]) -> list[str]:
+    """Names in the order Orion reads them back: it collects a document's field names into a
+    `std::set`, so attributes and metadata come sorted by their stored (`.` -> `=`) names."""
+    return sorted(names, key=lambda name: name.replace(".", "="))
+
+
 def render_metadata(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, m in attr.metadata.items():
+    for name in stored_order(attr.metadata):
+        m = attr.metadata[name]
         if md.includes_user(name):
             is_date = m.type in ("DateTime", "ISO8601")
             out[name] = {"type": m.type, "value": _typed_value(m.type, m.value, is_date)}
-    if md.asks_for("dateCreated") and attr.cre_date:
+    # a metadata the client named like a built-in takes its place, as attributes do
+    if md.asks_for("dateCreated") and attr.cre_date and "dateCreated" not in attr.metadata:
         out["dateCreated"] = {"type": "DateTime", "value": format_iso8601(attr.cre_date)}
-    if md.asks_for("dateModified") and attr.mod_date:
+    if md.asks_for("dateModified") and attr.mod_date and "dateModified" not in attr.metadata:
         out["dateModified"] = {"type": "DateTime", "value": format_iso8601(attr.mod_date)}
     return out
 
@@ -105,23 +127,20 @@ def _builtin_attributes(entity: Entity, attrs: Projection) -> Iterable[tuple[str
 
 
 def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, Attribute]]:
-    """The attributes `attrs` selects, in the entity's order, then the requested built-ins.
+    """The attributes `attrs` selects, as Orion's `filterAndOrderAttrs`.
 
-    With an explicit list (no `*`), the order is the list's, as Orion does for `values`.
+    No list: the entity's own attributes in Orion's stored order (sorted by name, see
+    `stored_order`). A list with `*`: the same, then the
+    built-ins it names (`dateExpires` keeps its place among the attributes). A list without `*`:
+    the list's order (as `values` needs).
     """
+    own = [(name, entity.attrs[name]) for name in stored_order(entity.attrs)]
+    if attrs.names is None:
+        return [(name, a) for name, a in own if name != EXPIRY_ATTR]
     builtins = list(_builtin_attributes(entity, attrs))
-    if attrs.names is None or "*" in attrs.names:
-        chosen = [(name, a) for name, a in entity.attrs.items() if name != EXPIRY_ATTR]
-        if attrs.names is not None:
-            extra = dict(builtins)
-            ordered: list[tuple[str, Attribute]] = []
-            for name in attrs.names:
-                if name == "*":
-                    ordered += chosen
-                elif name in extra:
-                    ordered.append((name, extra[name]))
-            return ordered
-        return chosen
+    if "*" in attrs.names:
+        chosen = [(n, a) for n, a in own if n != EXPIRY_ATTR or EXPIRY_ATTR in attrs.names]
+        return chosen + [(n, a) for n, a in builtins if n != EXPIRY_ATTR]
     pool = {name: a for name, a in entity.attrs.items() if name != EXPIRY_ATTR}
     pool.update(dict(builtins))
     return [(name, pool[name]) for name in dict.fromkeys(attrs.names) if name in pool]
@@ -133,6 +152,16 @@ def render_entity(
     chosen = selected_attributes(entity, attrs)
     if fmt == "values":
         return [attribute_value(a) for _, a in chosen]
+    if fmt == "unique":  # Orion's toJsonUniqueValues: a value already in this entity's array is left out
+        out_values: list[Any] = []
+        seen: set[bytes] = set()
+        for _, a in chosen:
+            value = attribute_value(a)
+            key = orjson.dumps(value)
+            if key not in seen:
+                seen.add(key)
+                out_values.append(value)
+        return out_values
     out: dict[str, Any] = {"id": entity.id, "type": entity.type}
     if fmt == "keyValues":
         for name, a in chosen:

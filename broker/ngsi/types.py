@@ -6,14 +6,18 @@ from typing import Any
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import TYPE_NOT_FOUND, not_found
+from broker.ngsi.model import EXPIRY_ATTR
 from broker.personal.guard import PersonalGuard
 from broker.storage.port import EntityFilter, Page, Storage, TypeSummary
 
 
 def render_type_attrs(summary: TypeSummary, details: bool) -> dict[str, Any]:
-    """`{"attr": {"types": [...]}}`, names and types sorted as Orion does."""
+    """`{"attr": {"types": [...]}}`, names and types sorted as Orion does; the built-in
+    `dateExpires` (stored like an attribute) is not one of the type's attributes."""
     return {
-        name: {"types": sorted(summary.attrs[name]) if details else []} for name in sorted(summary.attrs)
+        name: {"types": sorted(summary.attrs[name]) if details else []}
+        for name in sorted(summary.attrs)
+        if name != EXPIRY_ATTR
     }
 
 

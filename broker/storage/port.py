@@ -81,6 +81,8 @@ class EntityFilter:
     mq: Query | None = None
     geo: GeoQuery | None = None
     visibility: Visibility | None = None
+    # entities having at least one of these attributes (op/query's deprecated `attributes`)
+    any_attrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ async def test_create_key_values_derives_types_from_values(client: TestClient) -
     }
 
 
-async def test_create_keeps_attribute_order_and_metadata(client: TestClient) -> None:
+async def test_create_renders_attributes_and_metadata_sorted_by_name(client: TestClient) -> None:
+    """Orion reads a document's field names into a std::set: attributes and metadata come sorted."""
     body = {
         "id": "E",
         "type": "T",
@@ -106,7 +107,8 @@ async def test_create_keeps_attribute_order_and_metadata(client: TestClient) -> 
         "a": {"type": "Int", "value": 2, "metadata": {}},
     }
     raw = await (await client.get("/v2/entities/E")).text()
-    assert raw.index('"b"') < raw.index('"a"')
+    assert raw.index('"a"') < raw.index('"b"')
+    assert raw.index('"acc"') < raw.index('"unit"')
     assert " " not in raw  # compact JSON
 
 
@@ -250,7 +252,7 @@ async def test_create_number_rendering_follows_orion(client: TestClient) -> None
     body = {"id": "E", "two": {"value": 2.0}, "third": {"value": 1 / 3}, "neg": {"value": -0.5}, "big": {"value": 1e15}}
     assert (await create(client, body)).status == 201
     raw = await (await client.get("/v2/entities/E", params={"options": "keyValues"})).text()
-    assert raw == '{"id":"E","type":"Thing","two":2,"third":0.333333333,"neg":-0.5,"big":1000000000000000}'
+    assert raw == '{"id":"E","type":"Thing","big":1000000000000000,"neg":-0.5,"third":0.333333333,"two":2}'
 
 
 async def test_create_with_long_but_valid_identifiers(client: TestClient) -> None:

@@ -132,7 +132,7 @@ async def test_get_entity_builtins_only_when_asked(client: TestClient) -> None:
     await seed(client, {"id": "E", "a": {"value": 1}})
     r = await client.get("/v2/entities/E", params={"attrs": "dateCreated,dateModified,*", "metadata": "dateModified"})
     body = await r.json()
-    assert list(body) == ["id", "type", "dateCreated", "dateModified", "a"]
+    assert list(body) == ["id", "type", "a", "dateCreated", "dateModified"]  # Orion: own attributes first
     assert body["dateCreated"]["type"] == "DateTime"
     assert body["a"]["metadata"]["dateModified"]["type"] == "DateTime"
     assert body["a"]["metadata"]["dateModified"]["value"] == body["dateModified"]["value"]

@@ -82,6 +82,10 @@ async def test_inc_is_cumulative(client: TestClient) -> None:
     [
         ({"$inc": 4}, True, 4),
         ({"$mul": 1000}, True, 0),
+        ({"$min": 2}, True, 0),  # Orion's case 3814 min_operator_creation: compared with 0
+        ({"$min": -2}, True, -2),
+        ({"$max": 10}, True, 10),  # max_operator_creation
+        ({"$max": -10}, True, 0),
         ({"$push": 4}, True, [4]),
         ({"$push": {"$each": [1, 2]}}, True, [1, 2]),
         ({"$addToSet": 4}, True, [4]),
@@ -219,3 +223,11 @@ async def test_operator_without_type_keeps_a_number_a_number(client: TestClient)
     assert r.status == 204
     r = await client.get("/v2/entities/N1/attrs/depth")
     assert await r.json() == {"type": "Number", "value": 35, "metadata": {}}
+
+
+async def test_min_on_a_new_attribute_of_an_existing_entity_sets_the_operand(client: TestClient) -> None:
+    """Only creation and replacement compare with 0; appending to an entity follows MongoDB's $min."""
+    await seed(client, {"B": {"value": 3}})
+    r = await client.post("/v2/entities/E/attrs", json={"A": {"value": {"$min": 7}}, "C": {"value": {"$max": -7}}})
+    assert r.status == 204
+    assert await keyvalues(client) == {"id": "E", "type": "T", "B": 3, "A": 7, "C": -7}

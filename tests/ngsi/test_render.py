@@ -51,3 +51,15 @@ def test_values_format_follows_the_attrs_order():
 def test_metadata_builtins_when_asked_for():
     out = render_entity(_entity(), "normalized", md=Projection.parse("dateModified"))
     assert out["t"]["metadata"] == {"dateModified": {"type": "DateTime", "value": "1970-01-01T00:00:06.000Z"}}
+
+
+def test_numbers_render_as_orion_double2string():
+    """Orion's case 2176 one_to_nine_decimals: within 1e-9 of the integer part -> that integer."""
+    cases = {
+        42.9: 42.9, 42.99999999: 42.99999999, 42.999999999: 42.999999999, 42.9999999999: 43,
+        42.1: 42.1, 42.00000001: 42.00000001, 42.000000001: 42, 42.0000000001: 42,
+        -42.000000001: -42, -2.5: -2.5, 1e-12: 0, 0.1 + 0.2: 0.3,
+    }
+    for given, shown in cases.items():
+        got = render_number(given)
+        assert got == shown and type(got) is type(shown), (given, got)

@@ -100,3 +100,21 @@ async def test_concurrent_writes_all_land(storage):
     assert all(results)
     _, total = await storage.query_entities("t", EntityFilter(), Page(), count=True)
     assert total == 200
+
+
+async def test_any_attrs_selects_entities_having_one_of_the_names(storage):
+    """op/query's deprecated `attributes`: at least one of the names (OR), not all of them."""
+    for i, names in enumerate((("a", "b"), ("b",), ("c",), ())):
+        await storage.insert_entity("t", Entity(f"E{i}", "T", attrs={n: Attribute("Number", i) for n in names}, cre_date=float(i)))
+    found, total = await storage.query_entities("t", EntityFilter(any_attrs=("a", "b")), Page(), count=True)
+    assert ([e.id for e in found], total) == (["E0", "E1"], 2)
+    found, _ = await storage.query_entities("t", EntityFilter(any_attrs=("c",)), Page())
+    assert [e.id for e in found] == ["E2"]
+
+
+async def test_limit_zero_reads_nothing_but_counts_everything(storage):
+    for i in range(3):
+        await storage.insert_entity("t", _entity(i))
+    assert await storage.query_entities("t", EntityFilter(), Page(limit=0), count=True) == ([], 3)
+    types, total = await storage.list_types("t", (), Page(limit=0), details=True)
+    assert (types, total) == ([], 1)

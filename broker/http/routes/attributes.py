@@ -22,7 +22,7 @@ async def get_attrs(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
     entity = await services(request).entities.get(ctx, entity_ref(request))
-    attrs = Projection.parse(param(request, "attrs"))
+    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return json_response(render_entity_attrs(entity, opts.format, attrs, md))
 
@@ -88,8 +88,23 @@ async def delete_attr(request: web.Request) -> web.Response:
 
 
 def _accepted(request: web.Request) -> list[str]:
-    accept = request.headers.get("Accept", "*/*")
-    return [p.split(";")[0].strip().lower() for p in accept.split(",") if p.strip()]
+    """The media ranges of `Accept`, highest `q` first (ties in header order), as Orion's
+    `outformatSelect` weighs them; ranges with q=0 are not accepted."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(request.headers.get("Accept", "*/*").split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 1.0
+        if q > 0:
+            ranked.append((-q, i, media.lower()))
+    return [media for _, _, media in sorted(ranked)]
 
 
 def _as_text(value: Any, attr: Attribute) -> str:
@@ -98,8 +113,32 @@ def _as_text(value: Any, attr: Attribute) -> str:
     return orjson.dumps(value).decode()
 
 
+def _error_mime(ranges: list[str]) -> str:
+    """Orion's `mimeTypeSelect`: JSON when it is accepted at all, else text when that is."""
+    if any(r in ("application/json", "application/*", "*/*") for r in ranges):
+        return "application/json"
+    if any(r in ("text/plain", "text/*") for r in ranges):
+        return "text/plain"
+    return "application/json"
+
+
+def _labelled(request: web.Request, err: NgsiError) -> NgsiError:
+    """The error with the Content-Type Orion gives it for this request's `Accept`."""
+    mime = _error_mime(_accepted(request))
+    if mime != "application/json":
+        err.headers = {**err.headers, "Content-Type": mime}
+    return err
+
+
 async def get_value(request: web.Request) -> web.Response:
     """Objects and arrays as JSON (or text); other values only as text/plain, as Orion does."""
+    try:
+        return await _get_value(request)
+    except NgsiError as err:
+        raise _labelled(request, err) from None
+
+
+async def _get_value(request: web.Request) -> web.Response:
     _, attr = await _attribute(request)
     value = attribute_value(attr)
     ranges = _accepted(request)
@@ -116,6 +155,13 @@ async def get_value(request: web.Request) -> web.Response:
 
 
 async def put_value(request: web.Request) -> web.Response:
+    try:
+        return await _put_value(request)
+    except NgsiError as err:
+        raise _labelled(request, err) from None
+
+
+async def _put_value(request: web.Request) -> web.Response:
     name = path_id(request, "attrName")
     if request.content_type.lower() == "text/plain":
         value = parse_text_value((await request.read()).decode("utf-8", errors="replace"))

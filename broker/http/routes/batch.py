@@ -37,7 +37,8 @@ async def batch_query(request: web.Request) -> web.Response:
     entities, total = await services(request).entities.query(
         ctx, query.filter, page, order=order, count="count" in opts
     )
-    return entity_page(entities, opts, Projection(query.attrs), Projection(query.metadata), total)
+    attrs = Projection(query.attrs).with_builtins(opts.builtin_attrs)
+    return entity_page(entities, opts, attrs, Projection(query.metadata), total)
 
 
 async def notify(request: web.Request) -> web.Response:

@@ -45,21 +45,11 @@ def entity_filter(request: web.Request) -> EntityFilter:
     )
 
 
-def unique_rows(rows: list[Any]) -> list[Any]:
-    seen: list[Any] = []
-    for row in rows:
-        if row not in seen:
-            seen.append(row)
-    return seen
-
-
 def entity_page(
     entities: list[Entity], opts: Options, attrs: Projection, md: Projection, total: int | None
 ) -> web.Response:
-    """A page of entities in the representation `options` asks for (`unique` drops repeated rows)."""
+    """A page of entities in the representation `options` asks for."""
     body = [render_entity(e, opts.format, attrs, md) for e in entities]
-    if "unique" in opts:
-        body = unique_rows(body)
     return json_response(body, total=total)
 
 
@@ -70,7 +60,7 @@ async def list_entities(request: web.Request) -> web.Response:
     page = parse_page(param(request, "limit"), param(request, "offset"))
     order = parse_order_by(param(request, "orderBy"))
     entities, total = await services(request).entities.query(ctx, flt, page, order=order, count="count" in opts)
-    attrs = Projection.parse(param(request, "attrs"))
+    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return entity_page(entities, opts, attrs, md, total)
 
@@ -101,7 +91,7 @@ async def get_entity(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
     entity = await services(request).entities.get(ctx, entity_ref(request))
-    attrs = Projection.parse(param(request, "attrs"))
+    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return json_response(render_entity(entity, opts.format, attrs, md))
 

@@ -101,6 +101,8 @@ async def _documents(
         if page is None:
             rows = await coll.find(match, sort=[(order, ASCENDING)]).to_list(None)
             return [dict(r["doc"]) for r in rows], len(rows)
+        if page.limit <= 0:  # MongoDB reads limit 0 as "no limit"
+            return [], await coll.count_documents(match)
         rows = await coll.find(match, sort=[(order, ASCENDING)], skip=page.offset, limit=page.limit).to_list(None)
         return [dict(r["doc"]) for r in rows], await coll.count_documents(match)
 
@@ -634,8 +636,9 @@ class MongoStorage:
         coll = self.database(tenant)[REGISTRATIONS]
         with _unavailable():
             # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
-            docs = await coll.find(match, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)], skip=page.offset,
-                                   limit=page.limit).to_list(None)
+            docs = [] if page.limit <= 0 else await coll.find(  # MongoDB reads limit 0 as "no limit"
+                match, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)], skip=page.offset, limit=page.limit
+            ).to_list(None)
             total = await coll.count_documents(match)
         return [registrations.from_orion(d, tenant) for d in docs], total
 

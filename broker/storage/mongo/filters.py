@@ -234,6 +234,8 @@ def entity_filter(flt: EntityFilter) -> Filter:
     for query in (flt.q, flt.mq):
         if query is not None:
             parts.append(query_filter(query, flt.visibility))
+    if flt.any_attrs:
+        parts.append({"$or": [query_filter(Query((Exists(Path(n)),)), flt.visibility) for n in flt.any_attrs]})
     if flt.geo is not None and flt.geo.relation != "near":
         parts.append(geo_filter(flt.geo))
     if flt.visibility is not None:
@@ -249,8 +251,6 @@ def sort_spec(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sort:
     """Sort keys in MongoDB's (so Orion's) mixed-type order; ties end on creation order."""
     near = is_near(flt)
     spec: Sort = []
-    if not order and near:
-        spec.append((DISTANCE, 1))
     for key in order:
         direction = -1 if key.descending else 1
         if key.name == "geo:distance" and not key.sub:

@@ -6,7 +6,7 @@ from typing import Any
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import search_box
-from broker.ngsi.query.ast import Exists, Query
+from broker.ngsi.query.ast import Exists, Path, Query
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.functions import register
@@ -150,6 +150,11 @@ def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
             sql, p = _query_sql(query, flt.visibility)
             where.append(sql)
             params += p
+    if flt.any_attrs:
+        alternatives = [_query_sql(Query((Exists(Path(name)),)), flt.visibility) for name in flt.any_attrs]
+        where.append("(" + " OR ".join(f"({sql})" for sql, _ in alternatives) + ")")
+        for _, p in alternatives:
+            params += p
     if flt.geo is not None:
         sql, p = _geo_sql(flt)
         where.append(sql)
@@ -173,15 +178,14 @@ def _json_path(key: OrderKey) -> str:
 
 
 def order_sql(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sql:
-    """ORDER BY terms; ties end on creation order, so pages never overlap or skip."""
+    """ORDER BY terms; ties end on creation order, so pages never overlap or skip.
+
+    `near` alone keeps creation order, as Orion's (its sort on creDate overrides $near's);
+    only `orderBy=geo:distance` sorts by distance."""
     terms: list[str] = []
     params: list[Any] = []
     near = flt.geo is not None and flt.geo.relation == "near"
     distance = "geo_distance(?, (SELECT g.geojson FROM geometries g WHERE g.entity_pk = e.pk))"
-    if not order and near:
-        assert flt.geo is not None
-        terms.append(distance)
-        params.append(register(flt.geo))
     for key in order:
         direction = " DESC" if key.descending else ""
         if key.name == "geo:distance" and not key.sub:
