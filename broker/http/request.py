@@ -85,10 +85,8 @@ def _check_pagination(key: str, value: str) -> None:
     elif key == "limit":
         if not _DECIMAL.fullmatch(value):
             raise bad_request(f"Bad pagination limit: /{value}/ [must be a decimal number]")
-        if int(value) > MAX_LIMIT:
+        if int(value) > MAX_LIMIT:  # 0 is fine: an empty page, with the count (Orion 3.7+)
             raise bad_request(f"Bad pagination limit: /{value}/ [max: {MAX_LIMIT}]")
-        if int(value) == 0:
-            raise bad_request(f"Bad pagination limit: /{value}/ [a value of ZERO is unacceptable]")
 
 
 def check_query_string(request: web.Request) -> None:
