@@ -25,9 +25,10 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -51,14 +52,16 @@ class Phase:
     max_ms: float
 
 
-
-
 def entity(i: int) -> dict[str, Any]:
     """A small but typical entity: a few typed attributes, one with metadata."""
     return {
         "id": f"urn:ngsi-ld:Sensor:{i:07d}",
         "type": "Sensor",
-        "temperature": {"type": "Number", "value": 20 + i % 10 + 0.5, "metadata": {"unit": {"type": "Text", "value": "CEL"}}},
+        "temperature": {
+            "type": "Number",
+            "value": 20 + i % 10 + 0.5,
+            "metadata": {"unit": {"type": "Text", "value": "CEL"}},
+        },
         "humidity": {"type": "Number", "value": i % 100},
         "name": {"type": "Text", "value": f"sensor {i}"},
         "location": {"type": "geo:json", "value": {"type": "Point", "coordinates": [-3.7 + i * 1e-6, 40.4]}},
@@ -79,7 +82,7 @@ async def run_phase(name: str, url: str, n: int, concurrency: int, call: Call, o
                 t0 = time.perf_counter()
                 try:
                     status = await call(s, i)
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     status = -1
                 latencies.append(time.perf_counter() - t0)
                 if status != ok:
@@ -90,8 +93,13 @@ async def run_phase(name: str, url: str, n: int, concurrency: int, call: Call, o
     seconds = time.perf_counter() - started
     latencies.sort()
     return Phase(
-        name=name, requests=n, errors=errors, seconds=round(seconds, 3), rps=round(n / seconds, 1),
-        p50_ms=round(percentile(latencies, 50) * 1000, 2), p99_ms=round(percentile(latencies, 99) * 1000, 2),
+        name=name,
+        requests=n,
+        errors=errors,
+        seconds=round(seconds, 3),
+        rps=round(n / seconds, 1),
+        p50_ms=round(percentile(latencies, 50) * 1000, 2),
+        p99_ms=round(percentile(latencies, 99) * 1000, 2),
         max_ms=round(latencies[-1] * 1000, 2) if latencies else float("nan"),
     )
 

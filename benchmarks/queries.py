@@ -32,10 +32,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 import orjson
@@ -51,7 +52,7 @@ EARTH_RADIUS_M = 6378100.0  # as the broker (MongoDB's 2dsphere radius)
 DLAT = math.degrees(HALF_SIDE_M / EARTH_RADIUS_M)
 DLON = DLAT / math.cos(math.radians(CENTER_LAT))
 DISTRICTS = [f"district-{k:02d}" for k in range(50)]
-EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 Q_THRESHOLD = 99.9
 NEAR_METRES = 1000
@@ -159,9 +160,7 @@ async def load(url: str, n: int, batch: int, concurrency: int, seed: int) -> tup
     """N entities through POST /v2/op/update (append), `concurrency` batches in flight."""
     rng = random.Random(seed)
     docs = [make_entity(i, rng) for i in range(n)]
-    bodies = [
-        orjson.dumps({"actionType": "append", "entities": docs[k : k + batch]}) for k in range(0, n, batch)
-    ]
+    bodies = [orjson.dumps({"actionType": "append", "entities": docs[k : k + batch]}) for k in range(0, n, batch)]
     next_body = iter(bodies)
     errors = 0
     done = 0
@@ -171,9 +170,7 @@ async def load(url: str, n: int, batch: int, concurrency: int, seed: int) -> tup
         nonlocal errors, done
         async with session(url) as s:
             for body in next_body:
-                async with s.post(
-                    "/v2/op/update", data=body, headers={"Content-Type": "application/json"}
-                ) as resp:
+                async with s.post("/v2/op/update", data=body, headers={"Content-Type": "application/json"}) as resp:
                     text = await resp.read()
                     if resp.status != 204:
                         errors += 1
@@ -222,7 +219,7 @@ async def run_phase(
                     async with s.get(request(c * per_client + k)) as resp:
                         await resp.read()
                         status = resp.status
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     status = -1
                 latencies.append(time.perf_counter() - t0)
                 errors += status != 200
@@ -231,9 +228,15 @@ async def run_phase(
     seconds = time.perf_counter() - started
     latencies.sort()
     return Phase(
-        name=name, size=size, requests=len(latencies), errors=errors, seconds=round(seconds, 2),
-        rps=round(len(latencies) / seconds, 1), p50_ms=round(percentile(latencies, 50) * 1000, 2),
-        p99_ms=round(percentile(latencies, 99) * 1000, 2), max_ms=round(latencies[-1] * 1000, 2),
+        name=name,
+        size=size,
+        requests=len(latencies),
+        errors=errors,
+        seconds=round(seconds, 2),
+        rps=round(len(latencies) / seconds, 1),
+        p50_ms=round(percentile(latencies, 50) * 1000, 2),
+        p99_ms=round(percentile(latencies, 99) * 1000, 2),
+        max_ms=round(latencies[-1] * 1000, 2),
     )
 
 
@@ -319,15 +322,23 @@ async def check_results(
             status, body, headers = await get_json(s, q_path(threshold, count=True))
             total = int(headers.get("Fiware-Total-Count", -1)) if status == 200 else None
             page_ok = status == 200 and [e["id"] for e in body] == expected[:100]
-            checks.append(Check(f"q{name} >{threshold:g}", n, total, len(expected), page_ok, page_ok and total == len(expected)))
+            checks.append(
+                Check(f"q{name} >{threshold:g}", n, total, len(expected), page_ok, page_ok and total == len(expected))
+            )
             for lat, lon in centres:
                 expected = answer_near(rows, lat, lon, metres)
                 status, body, headers = await get_json(s, near_path(lat, lon, metres, count=True))
                 total = int(headers.get("Fiware-Total-Count", -1)) if status == 200 else None
                 page_ok = status == 200 and [e["id"] for e in body] == expected[:100]
                 checks.append(
-                    Check(f"near{name} {metres:g} m {lat:.4f},{lon:.4f}", n, total, len(expected), page_ok,
-                          page_ok and total == len(expected))
+                    Check(
+                        f"near{name} {metres:g} m {lat:.4f},{lon:.4f}",
+                        n,
+                        total,
+                        len(expected),
+                        page_ok,
+                        page_ok and total == len(expected),
+                    )
                 )
         if n > 0:
             offset = n // 2
@@ -365,7 +376,10 @@ async def bench_size(
 ) -> tuple[Load, Scan, list[Phase], list[Check]]:
     print(f"[N={n}] loading {n} entities: batches of {args.batch}, {args.load_concurrency} in flight", flush=True)
     loaded, docs = await load(url, n, args.batch, args.load_concurrency, seed)
-    print(f"[N={n}] loaded in {loaded.seconds:.1f} s = {loaded.entities_per_s:.0f} entities/s, {loaded.errors} errors", flush=True)
+    print(
+        f"[N={n}] loaded in {loaded.seconds:.1f} s = {loaded.entities_per_s:.0f} entities/s, {loaded.errors} errors",
+        flush=True,
+    )
     ids = [d["id"] for d in docs]
     del docs
 
@@ -391,8 +405,8 @@ async def bench_size(
         "deep": lambda k: deep_path(n // 2),
     }
     for suffix, (threshold, metres) in variants.items():
-        scan.answer_ms["q" + suffix] = round(timed_ms(lambda: answer_q(rows, threshold)), 3)
-        scan.answer_ms["near" + suffix] = round(timed_ms(lambda: answer_near(rows, *centres[0], metres)), 3)
+        scan.answer_ms["q" + suffix] = round(timed_ms(lambda t=threshold: answer_q(rows, t)), 3)
+        scan.answer_ms["near" + suffix] = round(timed_ms(lambda m=metres: answer_near(rows, *centres[0], m)), 3)
         requests["q" + suffix] = lambda k, t=threshold: q_path(t)
         requests["near" + suffix] = lambda k, m=metres: near_path(*centres[k % len(centres)], m)
         DESCRIPTIONS["q" + suffix] = f"q=temperature>{threshold:g} limit=100"
@@ -464,17 +478,25 @@ def growth(big: Run, small: Run) -> dict[str, dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.queries", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="entities for the main run (default 100000)")
-    parser.add_argument("--small", type=int, default=10_000, help="entities for the growth run; 0 skips it (default 10000)")
+    parser.add_argument(
+        "--small", type=int, default=10_000, help="entities for the growth run; 0 skips it (default 10000)"
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent sequential clients per phase (default 4)")
     parser.add_argument("--requests", type=int, default=200, help="requests per client per phase (default 200)")
     parser.add_argument("--phase-seconds", type=float, default=20.0, help="time bound of one phase (default 20)")
-    parser.add_argument("--scans", type=int, default=2, help="full scans per size; the median is the baseline (default 2)")
+    parser.add_argument(
+        "--scans", type=int, default=2, help="full scans per size; the median is the baseline (default 2)"
+    )
     parser.add_argument("--batch", type=int, default=1000, help="entities per POST /v2/op/update (default 1000)")
     parser.add_argument("--load-concurrency", type=int, default=4, help="batches in flight while loading (default 4)")
-    parser.add_argument("--check-centres", type=int, default=20, help="near queries checked against the scan (default 20)")
+    parser.add_argument(
+        "--check-centres", type=int, default=20, help="near queries checked against the scan (default 20)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT})")
-    parser.add_argument("--keep-store", type=Path, help="keep each store under DIR/n<N>/broker.db (for EXPLAIN QUERY PLAN)")
+    parser.add_argument(
+        "--keep-store", type=Path, help="keep each store under DIR/n<N>/broker.db (for EXPLAIN QUERY PLAN)"
+    )
     parser.add_argument("--log-level", default="WARN", help="the broker's -logLevel (default WARN)")
     args = parser.parse_args(argv)
 
@@ -513,8 +535,11 @@ def main(argv: list[str] | None = None) -> int:
                 "load": asdict(r.load),
                 "scan": {**asdict(r.scan), "median_seconds": r.scan.median},
                 "phases": [
-                    {**asdict(p), "scan_seconds": round(r.scan.baseline(p.name), 3),
-                     "speed_up": round(r.scan.baseline(p.name) * 1000 / p.p50_ms, 1)}
+                    {
+                        **asdict(p),
+                        "scan_seconds": round(r.scan.baseline(p.name), 3),
+                        "speed_up": round(r.scan.baseline(p.name) * 1000 / p.p50_ms, 1),
+                    }
                     for p in r.phases
                 ],
                 "checks": [asdict(c) for c in r.checks],

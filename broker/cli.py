@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -74,12 +74,19 @@ def start_delivery_worker(config: Config) -> subprocess.Popen[bytes]:
     """The process that sends notifications (broker.subscriptions.worker), on the same store."""
     return subprocess.Popen(
         [
-            sys.executable, "-m", "broker.subscriptions.worker",
-            "-dbPath", config.dbPath,
-            "-notifRetryWindow", str(config.notifRetryWindow),
-            "-httpTimeout", str(config.httpTimeout),
-            "-logLevel", config.logLevel,
-            "-parent", str(os.getpid()),
+            sys.executable,
+            "-m",
+            "broker.subscriptions.worker",
+            "-dbPath",
+            config.dbPath,
+            "-notifRetryWindow",
+            str(config.notifRetryWindow),
+            "-httpTimeout",
+            str(config.httpTimeout),
+            "-logLevel",
+            config.logLevel,
+            "-parent",
+            str(os.getpid()),
         ],
         stdin=subprocess.DEVNULL,
     )
@@ -105,7 +112,9 @@ async def serve(config: Config, *, parent: int | None = None) -> None:
     await runner.setup()
     worker = None if uses_mongo(config) or parent is not None else start_delivery_worker(config)
     watch = None if parent is None else asyncio.create_task(_exit_with(parent))
-    store = {"db": config.db} if uses_mongo(config) else {"dbPath": config.dbPath}  # never the URI: it may hold a password
+    store = (
+        {"db": config.db} if uses_mongo(config) else {"dbPath": config.dbPath}
+    )  # never the URI: it may hold a password
     try:
         site = web.TCPSite(
             runner, config.localIp, config.port, reuse_address=True, reuse_port=parent is not None, backlog=1024

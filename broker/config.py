@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,14 @@ FLAGS: dict[str, tuple[str, str]] = {
     "port": ("ORION_PORT", "port to listen on (default 1026)"),
     "localIp": ("ORION_LOCALIP", "IP address to listen on (default 0.0.0.0, all interfaces)"),
     "logLevel": ("ORION_LOG_LEVEL", "NONE, FATAL, ERROR, WARN, INFO (default: one line per request) or DEBUG"),
-    "multiservice": ("ORION_MULTI_SERVICE", "tenants by Fiware-Service (database orion-<service> on MongoDB); without it the header is ignored, as in Orion"),
-    "corsOrigin": ("ORION_CORS_ALLOWED_ORIGIN", "enable CORS for this origin; __ALL for any origin (default: CORS off)"),
+    "multiservice": (
+        "ORION_MULTI_SERVICE",
+        "tenants by Fiware-Service (database orion-<service> on MongoDB); without it the header is ignored, as in Orion",
+    ),
+    "corsOrigin": (
+        "ORION_CORS_ALLOWED_ORIGIN",
+        "enable CORS for this origin; __ALL for any origin (default: CORS off)",
+    ),
     "corsMaxAge": ("ORION_CORS_MAX_AGE", "Access-Control-Max-Age of preflight answers, seconds (default 86400)"),
     "inReqPayloadMaxSize": ("ORION_IN_REQ_PAYLOAD_MAX_SIZE", "largest request body in bytes (default 1048576)"),
     "reqTimeout": ("ORION_REQ_TIMEOUT", "seconds an idle client connection is kept open; 0 for the default"),
@@ -77,7 +84,10 @@ FLAGS: dict[str, tuple[str, str]] = {
         "BROKER_AUTH_MAX_LIFETIME",
         "longest lifetime of a bearer token (exp - iat), seconds; 0 for no bound (default 86400)",
     ),
-    "personalMinK": ("BROKER_PERSONAL_MIN_K", "statistics cells with fewer distinct subjects are suppressed (default 10)"),
+    "personalMinK": (
+        "BROKER_PERSONAL_MIN_K",
+        "statistics cells with fewer distinct subjects are suppressed (default 10)",
+    ),
     "workers": (
         "BROKER_WORKERS",
         "serving processes sharing the port (SO_REUSEPORT) on one store, under a supervisor (default 1: one process)",

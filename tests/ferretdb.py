@@ -10,9 +10,9 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pymongo
 
@@ -76,8 +76,10 @@ def start_ferretdb(
             with pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=500, directConnection=True) as client:
                 client.admin.command("ping")
             return server
-        except pymongo.errors.PyMongoError:
+        except pymongo.errors.PyMongoError as exc:
             if time.monotonic() > deadline:
                 server.stop()
-                raise RuntimeError(f"FerretDB did not answer within {timeout}s; see {state_dir / 'ferretdb.log'}")
+                raise RuntimeError(
+                    f"FerretDB did not answer within {timeout}s; see {state_dir / 'ferretdb.log'}"
+                ) from exc
             time.sleep(0.1)

@@ -8,8 +8,9 @@ levels, which JSON Schema cannot express; the generated values stay well below i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,7 +128,10 @@ def test_operator_names_match_the_parser() -> None:
         ({"id": "Room1", "d": {"type": "DateTime", "value": {"$min": "yesterday"}}}, False),
         ({"id": "Room1", "d": {"type": "DateTime", "value": "2024-01-01T103000.5+0100"}}, True),
         ({"id": "Room1", "d": {"type": "DateTime", "value": "2024-01-01T10:3000"}}, False),
-        ({"id": "Room1", "t": {"value": 1, "metadata": {"m": {"type": "DateTime", "value": "2024-01-01T00:00Z"}}}}, True),
+        (
+            {"id": "Room1", "t": {"value": 1, "metadata": {"m": {"type": "DateTime", "value": "2024-01-01T00:00Z"}}}},
+            True,
+        ),
         ({"id": "Room1", "t": {"value": 1, "metadata": {"m": {"type": "DateTime", "value": {"$inc": 1}}}}}, False),
         ([{"id": "Room1"}], False),
     ],
@@ -195,7 +199,9 @@ values = st.recursive(
 @st.composite
 def iso_dates(draw: st.DrawFn) -> str:
     """Dates near the edge of Orion's grammar: out-of-range fields, leap days, odd zones and separators."""
-    year = draw(st.one_of(st.integers(1, 9999).map(lambda y: f"{y:04d}"), st.sampled_from(["2000", "1900", "2024", "99"])))
+    year = draw(
+        st.one_of(st.integers(1, 9999).map(lambda y: f"{y:04d}"), st.sampled_from(["2000", "1900", "2024", "99"]))
+    )
     month = draw(st.integers(0, 13))
     day = draw(st.one_of(st.integers(0, 32), st.sampled_from([28, 29, 30, 31])))
     text = f"{year}-{month:02d}-{day:02d}"
@@ -214,7 +220,9 @@ operators = st.builds(lambda op, arg: {op: arg}, st.sampled_from([*OPERATORS, "$
 attr_values = st.one_of(values, iso_dates(), st.text(st.sampled_from("0123456789-T:.Z+x"), max_size=12), operators)
 
 
-def objects(fields: dict[str, st.SearchStrategy[Any]], extra: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+def objects(
+    fields: dict[str, st.SearchStrategy[Any]], extra: st.SearchStrategy[str]
+) -> st.SearchStrategy[dict[str, Any]]:
     """Objects with any subset of `fields`, and now and then an extra key."""
     return st.fixed_dictionaries({}, optional=fields).flatmap(
         lambda d: st.one_of(st.just(d), st.builds(lambda k: {**d, k: 1}, extra))
@@ -229,7 +237,9 @@ metadata_objects = st.one_of(
 metadata_maps = st.one_of(st.dictionaries(identifiers, metadata_objects, max_size=2), values)
 attribute_objects = st.one_of(
     objects({"value": attr_values, "type": types, "metadata": metadata_maps}, st.sampled_from(["name", "unit"])),
-    objects({"value": values, "metadata": st.dictionaries(valid_identifiers, metadata_objects, max_size=2)}, st.just("unit")),
+    objects(
+        {"value": values, "metadata": st.dictionaries(valid_identifiers, metadata_objects, max_size=2)}, st.just("unit")
+    ),
     values,
 )
 safe_values = st.recursive(
@@ -237,7 +247,10 @@ safe_values = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=2), st.dictionaries(strings, inner, max_size=2)),
     max_leaves=4,
 )
-plain_attributes = objects({"value": st.one_of(safe_values, values), "type": st.sampled_from(["Text", "Number", "Room", "TextUnrestricted"])}, st.just("unit"))
+plain_attributes = objects(
+    {"value": st.one_of(safe_values, values), "type": st.sampled_from(["Text", "Number", "Room", "TextUnrestricted"])},
+    st.just("unit"),
+)
 attribute_maps = st.one_of(
     st.dictionaries(identifiers, attribute_objects, max_size=3),
     st.dictionaries(valid_identifiers, st.one_of(plain_attributes, attribute_objects), max_size=3),
@@ -294,7 +307,10 @@ def test_key_values_attributes_schema_accepts_exactly_what_parse_attributes_acce
 
 
 @PROPERTY
-@given(st.sampled_from(["DateTime", "ISO8601"]), st.one_of(iso_dates(), st.text(st.sampled_from("0123456789-T:.Z+"), max_size=16)))
+@given(
+    st.sampled_from(["DateTime", "ISO8601"]),
+    st.one_of(iso_dates(), st.text(st.sampled_from("0123456789-T:.Z+"), max_size=16)),
+)
 def test_datetime_value_schema_accepts_exactly_what_the_parser_accepts(atype: str, text: str) -> None:
     body = {"type": atype, "value": text}
     assert ATTRIBUTE.is_valid(body) == parser_accepts(lambda: parse_attribute("when", body))

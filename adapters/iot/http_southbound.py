@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -49,7 +50,9 @@ async def _answer(request: web.Request, result: Ingested) -> web.Response:
         raise errors.IotError(400, "WRONG_MEASURE", f"No measure of device {result.device_id} could be used: {detail}")
     done, not_done = await asyncio.wait(result.updates, timeout=request.app[HTTP_WAIT])
     if not_done:
-        raise errors.broker_unavailable(f"{len(not_done)} update(s) of device {result.device_id} still queued, not lost")
+        raise errors.broker_unavailable(
+            f"{len(not_done)} update(s) of device {result.device_id} still queued, not lost"
+        )
     for f in done:
         exc = f.exception()
         if isinstance(exc, BrokerError):
@@ -83,8 +86,13 @@ async def json_measures(request: web.Request) -> web.Response:
     return await _answer(request, result)
 
 
-def build_southbound_app(ingestor: Ingestor, resource: str = "/iot/d", json_resource: str = "/iot/json",
-                         max_payload: int = 1024 * 1024, http_wait: float = 30.0) -> web.Application:
+def build_southbound_app(
+    ingestor: Ingestor,
+    resource: str = "/iot/d",
+    json_resource: str = "/iot/json",
+    max_payload: int = 1024 * 1024,
+    http_wait: float = 30.0,
+) -> web.Application:
     app = make_app(max_payload)
     app[INGESTOR] = ingestor
     app[RESOURCE] = resource

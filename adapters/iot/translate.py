@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.iot.measures import MeasureGroup
@@ -23,14 +23,14 @@ class Translation:
 
 
 def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_timestamp(text: str) -> str:
     """A device timestamp in ISO 8601 as UTC `...sssZ`; naive times are taken as UTC."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return iso_utc(moment)
 
 
@@ -80,7 +80,9 @@ def _mappings(device: Device, group: ServiceGroup | None) -> dict[str, AttrMappi
     return out
 
 
-def translate(device: Device, group: ServiceGroup | None, measures: MeasureGroup, now: datetime, add_timestamp: bool) -> Translation:
+def translate(
+    device: Device, group: ServiceGroup | None, measures: MeasureGroup, now: datetime, add_timestamp: bool
+) -> Translation:
     """The entity update for one measure group; bad values are left out and reported, the rest goes on."""
     mappings = _mappings(device, group)
     explicit = device.explicit_attrs if device.explicit_attrs is not None else bool(group and group.explicit_attrs)

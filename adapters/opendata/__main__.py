@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import aiohttp
 from tqdm import tqdm
@@ -26,7 +26,9 @@ PROGRESS_FROM = 500  # records; smaller files finish before a bar means anything
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m adapters.opendata", description="Import CSV, GeoJSON or CKAN open data into an NGSI-v2 broker")
+    p = argparse.ArgumentParser(
+        prog="python -m adapters.opendata", description="Import CSV, GeoJSON or CKAN open data into an NGSI-v2 broker"
+    )
     p.add_argument("source", metavar="SOURCE", help="file path, http(s) URL, or CKAN dataset/resource URL")
     p.add_argument("--mapping", required=True, help="mapping JSON file")
     p.add_argument("--broker", required=True, help="broker base URL, e.g. http://localhost:1026")
@@ -55,19 +57,37 @@ async def main(argv: Sequence[str] | None = None) -> int:
         except SourceError as e:
             print(f"source: {e}", file=sys.stderr)
             return 2
-        print(f"{dataset.name}: {len(dataset.records)} records ({dataset.kind}"
-              + (f", {dataset.encoding}" if dataset.kind == "csv" else "") + ")", file=sys.stderr)
+        print(
+            f"{dataset.name}: {len(dataset.records)} records ({dataset.kind}"
+            + (f", {dataset.encoding}" if dataset.kind == "csv" else "")
+            + ")",
+            file=sys.stderr,
+        )
         bars: list[tqdm] = []
 
         def bar(total: int, desc: str) -> tqdm:
-            bars.append(tqdm(total=total, unit="rec", file=sys.stderr, desc=desc,
-                             disable=args.no_progress or total < PROGRESS_FROM or None))
+            bars.append(
+                tqdm(
+                    total=total,
+                    unit="rec",
+                    file=sys.stderr,
+                    desc=desc,
+                    disable=args.no_progress or total < PROGRESS_FROM or None,
+                )
+            )
             return bars[-1]
 
         reading = bar(len(dataset.records), "mapping")
         try:
-            plan, summary = await run_import(session, dest, mapping, dataset, args.dry_run, reading.update,
-                                             lambda n: (reading.close(), bar(n, "writing").update)[1])
+            plan, summary = await run_import(
+                session,
+                dest,
+                mapping,
+                dataset,
+                args.dry_run,
+                reading.update,
+                lambda n: (reading.close(), bar(n, "writing").update)[1],
+            )
         except (BrokerError, aiohttp.ClientError, OSError, TimeoutError) as e:
             print(f"broker {args.broker}: {e}", file=sys.stderr)
             return 2

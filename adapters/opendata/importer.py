@@ -6,8 +6,9 @@ Re-running the same import finds every entity unchanged and writes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -44,7 +45,9 @@ class Summary:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def build_entities(mapping: Mapping, dataset: Dataset, progress: Progress | None = None) -> tuple[list[tuple[str, dict[str, Any]]], list[Rejection]]:
+def build_entities(
+    mapping: Mapping, dataset: Dataset, progress: Progress | None = None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Rejection]]:
     """Each usable record's entity (first record wins an id), and the rejected records with reasons."""
     types = column_types(mapping, dataset.records)
     entities: list[tuple[str, dict[str, Any]]] = []
@@ -57,7 +60,9 @@ def build_entities(mapping: Mapping, dataset: Dataset, progress: Progress | None
             rejected.append(Rejection(record.label, str(e)))
         else:
             if entity["id"] in first_label:
-                rejected.append(Rejection(record.label, f"id {entity['id']} is already used by {first_label[entity['id']]}"))
+                rejected.append(
+                    Rejection(record.label, f"id {entity['id']} is already used by {first_label[entity['id']]}")
+                )
             else:
                 first_label[entity["id"]] = record.label
                 entities.append((record.label, entity))
@@ -66,8 +71,9 @@ def build_entities(mapping: Mapping, dataset: Dataset, progress: Progress | None
     return entities, rejected
 
 
-async def plan_import(client: NgsiClient, dest: Destination, mapping: Mapping, dataset: Dataset,
-                      progress: Progress | None = None) -> Plan:
+async def plan_import(
+    client: NgsiClient, dest: Destination, mapping: Mapping, dataset: Dataset, progress: Progress | None = None
+) -> Plan:
     entities, rejected = build_entities(mapping, dataset, progress)
     held = await client.query_ids(dest, mapping.entity_type, [e["id"] for _, e in entities])
     plan = Plan(rejected=rejected)
@@ -85,8 +91,9 @@ async def plan_import(client: NgsiClient, dest: Destination, mapping: Mapping, d
     return plan
 
 
-async def apply_plan(client: NgsiClient, dest: Destination, plan: Plan, batch_size: int = 100,
-                     progress: Progress | None = None) -> Summary:
+async def apply_plan(
+    client: NgsiClient, dest: Destination, plan: Plan, batch_size: int = 100, progress: Progress | None = None
+) -> Summary:
     """Write creates and updates (upsert, `append`); a batch the broker refuses is split to find the bad entities."""
     summary = Summary(unchanged=len(plan.unchanged), rejected=list(plan.rejected))
     changes = plan.creates + plan.updates
@@ -111,7 +118,9 @@ async def _write(client: NgsiClient, dest: Destination, batch: list[Change], sum
         if e.transient:
             raise
         if len(batch) == 1:
-            summary.rejected.append(Rejection(batch[0].label, f"the broker refused entity {batch[0].entity['id']}: {e.body}"))
+            summary.rejected.append(
+                Rejection(batch[0].label, f"the broker refused entity {batch[0].entity['id']}: {e.body}")
+            )
             return []
     done: list[Change] = []
     for change in batch:
@@ -119,9 +128,15 @@ async def _write(client: NgsiClient, dest: Destination, batch: list[Change], sum
     return done
 
 
-async def run_import(session: aiohttp.ClientSession, dest: Destination, mapping: Mapping, dataset: Dataset,
-                     dry_run: bool = False, progress: Progress | None = None,
-                     writing: Callable[[int], Progress | None] | None = None) -> tuple[Plan, Summary]:
+async def run_import(
+    session: aiohttp.ClientSession,
+    dest: Destination,
+    mapping: Mapping,
+    dataset: Dataset,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    writing: Callable[[int], Progress | None] | None = None,
+) -> tuple[Plan, Summary]:
     """Plan, then (unless `dry_run`) apply; `writing(n)` may return a progress callback for the n writes."""
     client = NgsiClient(session)
     plan = await plan_import(client, dest, mapping, dataset, progress)

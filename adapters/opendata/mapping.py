@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -78,7 +78,7 @@ def parse_mapping(doc: Any) -> Mapping:
             if type_ is not None and (not isinstance(type_, str) or not is_valid_name(type_)):
                 raise MappingError(f"attrs.{column}: type {type_!r} is not a valid NGSI-v2 type")
         else:
-            raise MappingError(f"attrs.{column}: give a target name or {{\"name\": ..., \"type\": ...}}")
+            raise MappingError(f'attrs.{column}: give a target name or {{"name": ..., "type": ...}}')
         if not is_valid_name(name) or name in RESERVED_ATTRS:
             raise MappingError(f"attrs.{column}: {name!r} is not an attribute name NGSI-v2 accepts")
         specs.append(AttrSpec(column, name, type_))
@@ -120,7 +120,7 @@ def parse_datetime(text: str, tz: str) -> str:
     moment = datetime.fromisoformat(t.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -177,8 +177,10 @@ def convert(value: Any, type_: str, tz: str) -> Any:
         return value
     text = value if isinstance(value, str) else str(value)
     if type_ != "TextUnrestricted" and FORBIDDEN_VALUE_CHARS & set(text):
-        raise ValueError(f"{text!r} holds characters NGSI-v2 forbids in text (< > \" ' = ; ( )); "
-                         'declare the attribute {"type": "TextUnrestricted"} to keep them')
+        raise ValueError(
+            f"{text!r} holds characters NGSI-v2 forbids in text (< > \" ' = ; ( )); "
+            'declare the attribute {"type": "TextUnrestricted"} to keep them'
+        )
     return text
 
 
@@ -204,7 +206,10 @@ def point(record: Record, spec: LocationSpec) -> dict[str, Any]:
 def column_types(mapping: Mapping, records: list[Record]) -> dict[str, str]:
     """Each mapped column's type: the declared one, else inferred over all usable records."""
     usable = [r for r in records if r.problem is None]
-    return {s.column: s.type or infer_type([r.fields.get(s.column) for r in usable], mapping.timezone) for s in mapping.attrs}
+    return {
+        s.column: s.type or infer_type([r.fields.get(s.column) for r in usable], mapping.timezone)
+        for s in mapping.attrs
+    }
 
 
 def to_entity(mapping: Mapping, record: Record, types: dict[str, str]) -> dict[str, Any]:
@@ -214,7 +219,9 @@ def to_entity(mapping: Mapping, record: Record, types: dict[str, str]) -> dict[s
     try:
         raw_id = render_template(mapping.id_template, record.fields)
     except KeyError as e:
-        raise ValueError(f"id template {mapping.id_template!r} needs column {e.args[0]!r}, which is missing or empty") from None
+        raise ValueError(
+            f"id template {mapping.id_template!r} needs column {e.args[0]!r}, which is missing or empty"
+        ) from None
     entity: dict[str, Any] = {"id": sanitize_id(raw_id), "type": mapping.entity_type}
     for spec in mapping.attrs:
         value = record.fields.get(spec.column)

@@ -5,32 +5,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from broker.http.pipeline import AUTHENTICATOR, orion_headers, pipeline
-from broker.http.settings import SETTINGS, HttpSettings
-from broker.personal.auth import AuthSettings, Authenticator
-from broker.personal.service import PersonalDataService
-from broker.subscriptions.dispatcher import DeliverySettings
 from broker.http.observe import OBSERVABILITY, TRACE_LEVELS, observe
+from broker.http.pipeline import AUTHENTICATOR, orion_headers, pipeline
 from broker.http.routes import admin, attributes, batch, entities, meta, personal, registrations, subscriptions, types
-from broker.observability import hooks
-from broker.observability.recorder import ObservabilitySettings, Recorder
-from broker.observability.trace import TraceLevels
 from broker.http.services import SERVICES, Services
+from broker.http.settings import SETTINGS, HttpSettings
 from broker.logs import event
 from broker.ngsi.batch import BatchService
 from broker.ngsi.entities import EntityService
 from broker.ngsi.types import TypeService
-from broker.storage.port import Storage, StorageUnavailable
-from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.leases import LeasedDispatcher
-from broker.subscriptions.wakeup import WakeSender
-from broker.subscriptions.notifier import Notifier
+from broker.observability import hooks
+from broker.observability.recorder import ObservabilitySettings, Recorder
+from broker.observability.trace import TraceLevels
+from broker.personal.auth import Authenticator, AuthSettings
+from broker.personal.service import PersonalDataService
 from broker.registrations.service import RegistrationService
+from broker.storage.port import Storage, StorageUnavailable
+from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
+from broker.subscriptions.leases import LeasedDispatcher
+from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.service import SubscriptionService
+from broker.subscriptions.wakeup import WakeSender
 
 FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound
 EXPIRY_SECONDS = 1.0  # how often expired transient entities are deleted (Orion: MongoDB's TTL monitor, 60 s)
@@ -168,7 +167,9 @@ def build_app(
         types=TypeService(storage, notifier.guard),
         batch=BatchService(entity_service),
         subscriptions=SubscriptionService(
-            notifier, counters_in_store=not deliver_here or shared_delivery, owned=app[AUTHENTICATOR].settings.configured
+            notifier,
+            counters_in_store=not deliver_here or shared_delivery,
+            owned=app[AUTHENTICATOR].settings.configured,
         ),
         registrations=RegistrationService(storage),
         personal=PersonalDataService(entity_service, min_k=personal_min_k),

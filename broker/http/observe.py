@@ -7,7 +7,7 @@ once, with the status the client gets.
 from __future__ import annotations
 
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractResource

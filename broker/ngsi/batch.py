@@ -29,7 +29,13 @@ from broker.storage.port import EntityFilter, EntitySelector, Page, Write
 
 V2_ACTIONS = ("append", "appendStrict", "update", "delete", "replace")
 # NGSIv1 spellings, which Orion still takes, compared without regard to case
-V1_ACTIONS = {"append": "append", "append_strict": "appendStrict", "update": "update", "delete": "delete", "replace": "replace"}
+V1_ACTIONS = {
+    "append": "append",
+    "append_strict": "appendStrict",
+    "update": "update",
+    "delete": "delete",
+    "replace": "replace",
+}
 MAX_RETRIES = 20
 MAX_SNAPSHOT = 10000
 
@@ -94,7 +100,9 @@ def parse_batch_update(body: Any, *, key_values: bool = False) -> BatchUpdate:
         elif key == "actionType":
             parsed = parse_action_type(value)
             if parsed is None:
-                raise bad_request("invalid update action type: right ones are: append, appendStric, delete, replace, update")
+                raise bad_request(
+                    "invalid update action type: right ones are: append, appendStric, delete, replace, update"
+                )
             action = parsed
         else:
             raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
@@ -181,13 +189,17 @@ class _Snapshot:
     hidden: set[tuple[str, str, str]] = field(default_factory=set)  # personal, not the caller's to write
     request_attrs: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
 
-    def touch(self, key: tuple[str, str, str], item: "BatchItem") -> None:
+    def touch(self, key: tuple[str, str, str], item: BatchItem) -> None:
         names = self.request_attrs.get(key, ())
         self.request_attrs[key] = names + tuple(n for n in item.attrs if n not in names)
 
     def find(self, item: BatchItem) -> Entity | None | str:
         """The current entity for the item, None if there is none, "ambiguous" if several."""
-        found = [e for k, e in self.now.items() if e is not None and k[0] == item.id and (item.type is None or k[1] == item.type)]
+        found = [
+            e
+            for k, e in self.now.items()
+            if e is not None and k[0] == item.id and (item.type is None or k[1] == item.type)
+        ]
         if len(found) > 1:
             return "ambiguous"
         return found[0] if found else None
@@ -224,7 +236,9 @@ class BatchService:
             events: list[ChangeEvent] = []
             for w in writes:  # all checked before anything is written
                 key = (w.entity.id, w.entity.type, w.entity.service_path)
-                guard.check_write(ctx, view, w.entity, () if w.action == "delete" else snapshot.request_attrs.get(key, ()))
+                guard.check_write(
+                    ctx, view, w.entity, () if w.action == "delete" else snapshot.request_attrs.get(key, ())
+                )
             for w in writes:
                 if w.action != "delete":
                     w.entity.location = locate(w.entity.attrs)
@@ -233,8 +247,17 @@ class BatchService:
                 before = snapshot.read.get(key)
                 after = snapshot.now.get(key)
                 names = snapshot.request_attrs.get(key, ())
-                events.append(ChangeEvent(ctx.tenant, before, after, names, ctx.correlator,
-                                          auth_token=ctx.auth_token, forced=ctx.forced_update))
+                events.append(
+                    ChangeEvent(
+                        ctx.tenant,
+                        before,
+                        after,
+                        names,
+                        ctx.correlator,
+                        auth_token=ctx.auth_token,
+                        forced=ctx.forced_update,
+                    )
+                )
             outbox = await self.entities.changes.outbox_for(events)
             storage = self.entities.storage
             if not writes or await storage.write_batch(ctx.tenant, writes, outbox):
@@ -304,7 +327,9 @@ class BatchService:
                 report.applied = True
             if missing:
                 names = "[ " + ", ".join(missing) + " ]"
-                report.attributes(item, NgsiError(422, "Unprocessable", f"do not exist: {item.ref.describe()} - {names}"))
+                report.attributes(
+                    item, NgsiError(422, "Unprocessable", f"do not exist: {item.ref.describe()} - {names}")
+                )
             return
         mode = {
             "append": UpdateMode.APPEND,
@@ -399,8 +424,11 @@ def parse_batch_query(body: Any) -> BatchQuery:
         else:
             raise bad_request(f"Unrecognized field in JSON payload: /{key}/")
     geo = parse_geo_query(
-        expr.get("georel"), expr.get("geometry"), expr.get("coords"),
-        require_georel=True, error_prefix="error parsing geo-query fields: ",
+        expr.get("georel"),
+        expr.get("geometry"),
+        expr.get("coords"),
+        require_georel=True,
+        error_prefix="error parsing geo-query fields: ",
     )
     flt = EntityFilter(
         selectors=selectors,

@@ -5,8 +5,9 @@ the notifications owed, which the store writes in the same transaction as the ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from broker.ngsi.model import Attribute, Entity
 
@@ -67,15 +68,15 @@ def _differs(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
 
 
 class ChangeSink(Protocol):
-    async def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
+    async def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
         """The notifications owed for these changes (written with them)."""
         ...
 
-    async def committed(self, records: Sequence["OutboxRecord"]) -> None:
+    async def committed(self, records: Sequence[OutboxRecord]) -> None:
         """Called once the change and its notifications are durable."""
         ...
 
-    async def abandoned(self, records: Sequence["OutboxRecord"]) -> None:
+    async def abandoned(self, records: Sequence[OutboxRecord]) -> None:
         """Called when the store refused the write these records were computed for."""
         ...
 
@@ -83,13 +84,13 @@ class ChangeSink(Protocol):
 class NoSink:
     """No subscriptions: nothing is owed."""
 
-    async def outbox_for(self, events: list[ChangeEvent]) -> list["OutboxRecord"]:
+    async def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
         return []
 
-    async def committed(self, records: Sequence["OutboxRecord"]) -> None:
+    async def committed(self, records: Sequence[OutboxRecord]) -> None:
         return None
 
-    async def abandoned(self, records: Sequence["OutboxRecord"]) -> None:
+    async def abandoned(self, records: Sequence[OutboxRecord]) -> None:
         return None
 
 

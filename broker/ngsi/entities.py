@@ -12,8 +12,9 @@ import copy
 import dataclasses
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from broker.ngsi.changes import ChangeEvent, ChangeSink, NoSink
 from broker.ngsi.context import RequestContext, ServicePathScope
@@ -152,7 +153,11 @@ def apply_update(
                 result.attrs[name] = merged
             applied += 1
         if rejected:
-            what = "do not exist" if mode is UpdateMode.UPDATE else "one or more of the attributes in the request already exist"
+            what = (
+                "do not exist"
+                if mode is UpdateMode.UPDATE
+                else "one or more of the attributes in the request already exist"
+            )
             if mode is UpdateMode.UPDATE:
                 text = f"do not exist: {ref.describe()} - {_names(rejected)}"
             else:
@@ -228,7 +233,9 @@ class EntityService:
         new.correlator = ctx.correlator
         view = await self.guard.view(ctx, "write")
         self.guard.check_write(ctx, view, new, new.attrs)
-        outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator, ctx.auth_token)])
+        outbox = await self.changes.outbox_for(
+            [ChangeEvent(ctx.tenant, None, new, tuple(new.attrs), ctx.correlator, ctx.auth_token)]
+        )
         for _ in range(MAX_RETRIES):
             if await self.storage.insert_entity(ctx.tenant, new, outbox):
                 await self.changes.committed(outbox)
@@ -300,7 +307,9 @@ class EntityService:
             entity, view = await self._find_one(ctx, ref, self._write_scope(ctx), "write")
             self.guard.check_write(ctx, view, entity, ())
             entity.location = locate_or_none(entity.attrs)
-            outbox = await self.changes.outbox_for([ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator, ctx.auth_token)])
+            outbox = await self.changes.outbox_for(
+                [ChangeEvent(ctx.tenant, entity, None, (), ctx.correlator, ctx.auth_token)]
+            )
             if await self.storage.delete_entity(ctx.tenant, entity, outbox):
                 await self.changes.committed(outbox)
                 return
@@ -332,8 +341,15 @@ class EntityService:
                 updated.location = locate(updated.attrs)
                 entity.location = locate_or_none(entity.attrs)
                 updated.correlator = ctx.correlator
-                event = ChangeEvent(ctx.tenant, entity, updated, request_attrs, ctx.correlator,
-                                    auth_token=ctx.auth_token, forced=ctx.forced_update)
+                event = ChangeEvent(
+                    ctx.tenant,
+                    entity,
+                    updated,
+                    request_attrs,
+                    ctx.correlator,
+                    auth_token=ctx.auth_token,
+                    forced=ctx.forced_update,
+                )
                 outbox = await self.changes.outbox_for([event])
                 if await self.storage.replace_entity(ctx.tenant, updated, outbox):
                     await self.changes.committed(outbox)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable
 
 
 class KeyLocks:

@@ -41,12 +41,12 @@ class Entity:
     cre_date: float = 0.0
     mod_date: float = 0.0
     version: int = 0  # optimistic-concurrency token owned by the storage backend
-    location: "Location | None" = None  # set by the core on every write, indexed by the store
+    location: Location | None = None  # set by the core on every write, indexed by the store
     # the Fiware-Correlator of the request that wrote it (Orion's `lastCorrelator`), set by the core
     correlator: str | None = field(default=None, compare=False)
 
     @property
-    def key(self) -> "EntityKey":
+    def key(self) -> EntityKey:
         return EntityKey(self.id, self.type, self.service_path)
 
 

@@ -9,10 +9,21 @@ from broker.storage.port import Page
 
 KNOWN_OPTIONS = frozenset(
     {
-        "count", "keyValues", "values", "unique", "upsert", "append", "overrideMetadata",
-        "forcedUpdate", "skipForwarding", "flowControl", "noAttrDetail", "normalized",
+        "count",
+        "keyValues",
+        "values",
+        "unique",
+        "upsert",
+        "append",
+        "overrideMetadata",
+        "forcedUpdate",
+        "skipForwarding",
+        "flowControl",
+        "noAttrDetail",
+        "normalized",
         "fullCounters",  # /statistics; Orion knows it on every URL
-        "dateCreated", "dateModified",  # deprecated: as `attrs=*,dateCreated` (Orion still honours them)
+        "dateCreated",
+        "dateModified",  # deprecated: as `attrs=*,dateCreated` (Orion still honours them)
     }
 )
 DATE_OPTIONS = ("dateCreated", "dateModified")
@@ -25,7 +36,7 @@ class Options:
     flags: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, text: str | None) -> "Options":
+    def parse(cls, text: str | None) -> Options:
         if not text:
             return cls()
         names = [n.strip() for n in text.split(",") if n.strip() != ""]

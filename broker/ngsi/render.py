@@ -7,8 +7,9 @@ Numbers are rendered as Orion does (integral floats as integers, at most 9 decim
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -27,7 +28,7 @@ def render_number(x: float) -> int | float:
     whole = math.trunc(x)
     if -_PRECISION < x - whole < _PRECISION and -_INT64 <= whole < _INT64:
         return int(whole)
-    value = float("%.9f" % x)  # 42.9999999999 -> 43.000000000 -> 43
+    value = float(f"{x:.9f}")  # 42.9999999999 -> 43.000000000 -> 43
     if value.is_integer() and -_INT64 <= value < _INT64:
         return int(value)
     return value
@@ -57,12 +58,12 @@ class Projection:
     names: tuple[str, ...] | None = None
 
     @classmethod
-    def parse(cls, text: str | None) -> "Projection":
+    def parse(cls, text: str | None) -> Projection:
         if text is None or text == "":
             return cls(None)
         return cls(tuple(n for n in text.split(",") if n != ""))
 
-    def with_builtins(self, builtins: tuple[str, ...]) -> "Projection":
+    def with_builtins(self, builtins: tuple[str, ...]) -> Projection:
         """Also these built-ins, besides what is already selected (every attribute when nothing was)."""
         if not builtins:
             return self
@@ -146,9 +147,7 @@ def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, At
     return [(name, pool[name]) for name in dict.fromkeys(attrs.names) if name in pool]
 
 
-def render_entity(
-    entity: Entity, fmt: str = "normalized", attrs: Projection = ALL, md: Projection = ALL
-) -> Any:
+def render_entity(entity: Entity, fmt: str = "normalized", attrs: Projection = ALL, md: Projection = ALL) -> Any:
     chosen = selected_attributes(entity, attrs)
     if fmt == "values":
         return [attribute_value(a) for _, a in chosen]
@@ -172,9 +171,7 @@ def render_entity(
     return out
 
 
-def render_entity_attrs(
-    entity: Entity, fmt: str = "normalized", attrs: Projection = ALL, md: Projection = ALL
-) -> Any:
+def render_entity_attrs(entity: Entity, fmt: str = "normalized", attrs: Projection = ALL, md: Projection = ALL) -> Any:
     """`GET /v2/entities/{id}/attrs`: the entity without id and type."""
     rendered = render_entity(entity, fmt, attrs, md)
     if isinstance(rendered, dict):

@@ -15,7 +15,7 @@ class Recorder(Protocol):
     def notification(self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float) -> None: ...
 
 
-_RECORDERS: "WeakKeyDictionary[object, Recorder]" = WeakKeyDictionary()
+_RECORDERS: WeakKeyDictionary[object, Recorder] = WeakKeyDictionary()
 
 
 def register(owner: object, recorder: Recorder) -> None:
@@ -26,7 +26,9 @@ def unregister(owner: object) -> None:
     _RECORDERS.pop(owner, None)
 
 
-def notification_attempt(owner: object, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float) -> None:
+def notification_attempt(
+    owner: object, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float
+) -> None:
     """One notification attempt of `owner`'s subscriptions: `ok` when delivered, `waited` seconds
     after its change was written."""
     recorder = _RECORDERS.get(owner)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from broker.observability import relay
 from broker.observability.metrics import (
     TOTAL_SERVICE_TIME,
     TRANS_IN,
@@ -15,12 +16,12 @@ from broker.observability.metrics import (
     TRANS_OUT,
     TRANS_OUT_ERRORS,
     TRANS_OUT_REQ_SIZE,
+    Counts,
     Metrics,
+    render_tree,
     service_key,
     subservice_key,
 )
-from broker.observability import relay
-from broker.observability.metrics import Counts, render_tree
 from broker.observability.statistics import Statistics, StatSettings
 
 

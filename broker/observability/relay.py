@@ -42,7 +42,7 @@ class Delivered:
     waited: float = 0.0
     metrics: dict[str, dict[str, Counts]] = field(default_factory=dict)
 
-    def minus(self, base: "Delivered") -> "Delivered":
+    def minus(self, base: Delivered) -> Delivered:
         """What was counted since `base` (all of it when `base` is another worker's, or none)."""
         if base.pid != self.pid:
             return self
@@ -52,7 +52,12 @@ class Delivered:
                 before = base.metrics.get(service, {}).get(sub, {})
                 metrics.setdefault(service, {})[sub] = {k: v - before.get(k, 0) for k, v in counts.items()}
         return Delivered(
-            self.pid, self.sent - base.sent, self.ok - base.ok, self.error - base.error, self.waited - base.waited, metrics
+            self.pid,
+            self.sent - base.sent,
+            self.ok - base.ok,
+            self.error - base.error,
+            self.waited - base.waited,
+            metrics,
         )
 
 
@@ -79,8 +84,14 @@ class DeliveryCounters:
     def document(self) -> bytes:
         s = self.state
         return orjson.dumps(
-            {"pid": s.pid, "sent": s.sent, "ok": s.ok, "error": s.error, "waited": s.waited,
-             "metrics": self._metrics.snapshot()}
+            {
+                "pid": s.pid,
+                "sent": s.sent,
+                "ok": s.ok,
+                "error": s.error,
+                "waited": s.waited,
+                "metrics": self._metrics.snapshot(),
+            }
         )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 VERBS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")  # Orion's rendering order
 
@@ -180,8 +181,9 @@ class Statistics:
             if extra is not None:
                 sent, ok, error, waited = extra
                 counters = replace(counters, notifications_sent=counters.notifications_sent + sent)
-                queue = _Queue(queue.attempts + sent, queue.sent_ok + ok, queue.sent_error + error,
-                               queue.time_in_queue + waited)
+                queue = _Queue(
+                    queue.attempts + sent, queue.sent_ok + ok, queue.sent_error + error, queue.time_in_queue + waited
+                )
             if self.settings.counters:
                 out["counters"] = self._render_counters(counters, full)
             if self.settings.timing:

@@ -9,7 +9,8 @@ store keeps apart from the records. No attribute value is ever part of a record.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 import orjson
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Entity
@@ -61,7 +61,9 @@ class PersonalGuard:
             self._views.popitem(last=False)
         return view
 
-    async def restrict(self, ctx: RequestContext, flt: EntityFilter, operation: str = "read") -> tuple[EntityFilter, View | None]:
+    async def restrict(
+        self, ctx: RequestContext, flt: EntityFilter, operation: str = "read"
+    ) -> tuple[EntityFilter, View | None]:
         """The filter with the caller's visibility ANDed in (401 when it names a personal type anonymously)."""
         view = await self.view(ctx, operation)
         if view is None:
@@ -86,7 +88,11 @@ class PersonalGuard:
             shown.append(narrow(entity, access))
             if access.consents and SELF not in access.consents:  # personal, and not the caller's own
                 subject = view.subject(entity) or ""
-                records.append(self._record(ctx.tenant, ctx.principal or "", subject, shown[-1], access, channel, ctx.correlator, now))
+                records.append(
+                    self._record(
+                        ctx.tenant, ctx.principal or "", subject, shown[-1], access, channel, ctx.correlator, now
+                    )
+                )
         await self.log(ctx.tenant, records, wait=False)
         return shown
 
@@ -123,7 +129,7 @@ class PersonalGuard:
         """This process changed the tenant's personal types: no copy of them is current any more."""
         self._types.pop(tenant, None)
 
-    async def audience(self, tenant: str, entity_type: str, subject: str) -> "Audience":
+    async def audience(self, tenant: str, entity_type: str, subject: str) -> Audience:
         """Who may receive this subject's entities of this type now (the consents active now)."""
         now = self.clock()
         docs, _ = await self.storage.find_consents(tenant, subject=subject, active_at=now)
@@ -154,7 +160,14 @@ class PersonalGuard:
 
     @staticmethod
     def _record(
-        tenant: str, recipient: str, subject: str, entity: Entity, access: Access, channel: str, correlator: str, now: float
+        tenant: str,
+        recipient: str,
+        subject: str,
+        entity: Entity,
+        access: Access,
+        channel: str,
+        correlator: str,
+        now: float,
     ) -> dict:
         return access_log.disclosure(
             time=now,
@@ -168,7 +181,6 @@ class PersonalGuard:
             channel=channel,
             correlator=correlator,
         )
-
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,11 @@ class Audience:
         if principal is None:
             return None
         view = build_view(
-            {self.entity_type: ""}, self.consents, principal=principal, roles=tuple(roles), operation="read", now=self.now
+            {self.entity_type: ""},
+            self.consents,
+            principal=principal,
+            roles=tuple(roles),
+            operation="read",
+            now=self.now,
         )
         return view.access.get((self.entity_type, self.subject))

@@ -49,7 +49,7 @@ class Consent:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "Consent":
+    def from_doc(cls, doc: dict[str, Any]) -> Consent:
         attrs = doc.get("attrs")
         return cls(
             id=doc["id"],

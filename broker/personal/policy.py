@@ -9,8 +9,8 @@ sees and writes its own data; an operator has no access to personal data at all.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from broker.ngsi.model import Entity
 from broker.personal.model import Consent

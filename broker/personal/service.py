@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from broker.ngsi.context import ALL_PATHS, RequestContext
 from broker.ngsi.datetimes import format_iso8601, parse_iso8601
@@ -59,15 +60,13 @@ def render_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class PersonalDataService:
-    def __init__(
-        self, entities: EntityService, *, clock: Callable[[], float] = time.time, min_k: int = 10
-    ) -> None:
+    def __init__(self, entities: EntityService, *, clock: Callable[[], float] = time.time, min_k: int = 10) -> None:
         self.entities = entities
         self.storage: Storage = entities.storage
         self.guard: PersonalGuard = entities.guard
         self.clock = clock
         self.min_k = min_k
-        self._signer: "ReceiptSigner | None" = None
+        self._signer: ReceiptSigner | None = None
 
     # -- personal types (operator) -----------------------------------------------------------
     async def put_type(self, ctx: RequestContext, type_name: str, body: Any) -> None:
@@ -137,7 +136,7 @@ class PersonalDataService:
             withdrawn = dataclasses.replace(consent, withdrawn_at=self.clock())
             await self.storage.save_consent(ctx.tenant, withdrawn.to_doc())
 
-    async def signer(self) -> "ReceiptSigner":
+    async def signer(self) -> ReceiptSigner:
         from broker.personal.receipts import ReceiptSigner, new_private_key_pem  # cryptography: only when used
 
         if self._signer is None:
@@ -227,15 +226,30 @@ class PersonalDataService:
                     raise
         await self.storage.drop_notifications_of(ctx.tenant, subject)
         erasure = access_log.disclosure(
-            time=now, tenant=ctx.tenant, recipient=subject, subject=subject, entity_id=None, entity_type=None,
-            attrs=[], consents=(), channel="erasure", correlator=ctx.correlator,
+            time=now,
+            tenant=ctx.tenant,
+            recipient=subject,
+            subject=subject,
+            entity_id=None,
+            entity_type=None,
+            attrs=[],
+            consents=(),
+            channel="erasure",
+            correlator=ctx.correlator,
         )
         await self.guard.log(ctx.tenant, [erasure])
 
     def _record(self, ctx: RequestContext, subject: str, entity: Entity, channel: str, now: float) -> dict:
         return access_log.disclosure(
-            time=now, tenant=ctx.tenant, recipient=subject, subject=subject, entity_id=entity.id,
-            entity_type=entity.type, attrs=list(entity.attrs), consents=(SELF,), channel=channel,
+            time=now,
+            tenant=ctx.tenant,
+            recipient=subject,
+            subject=subject,
+            entity_id=entity.id,
+            entity_type=entity.type,
+            attrs=list(entity.attrs),
+            consents=(SELF,),
+            channel=channel,
             correlator=ctx.correlator,
         )
 
@@ -260,4 +274,3 @@ class PersonalDataService:
             if len(found) < CHUNK:
                 break
         return aggregate(req, rows, self.min_k)
-

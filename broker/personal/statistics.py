@@ -6,8 +6,9 @@ the next smallest is left out too, so no total minus the published cells reveals
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.model import Entity

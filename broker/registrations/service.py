@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found

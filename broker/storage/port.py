@@ -7,8 +7,9 @@ on a conflict. `insert_entity` fails (returns False) when the key is taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
@@ -155,7 +156,7 @@ class Storage(Protocol):
         one page of them, and the total if asked. Ties never make paging repeat or skip."""
         ...
 
-    async def write_batch(self, tenant: str, writes: list["Write"], outbox: Sequence[OutboxRecord] = ()) -> bool:
+    async def write_batch(self, tenant: str, writes: list[Write], outbox: Sequence[OutboxRecord] = ()) -> bool:
         """Apply every write in one transaction, or none of them when any is refused
         (a taken key for an insert, a changed version for a replace or delete)."""
         ...

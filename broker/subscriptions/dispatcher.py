@@ -16,8 +16,9 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -89,7 +90,7 @@ class Dispatcher:
     @classmethod
     def from_settings(
         cls, storage: Storage, notifier: Notifier, settings: DeliverySettings, **options: Any
-    ) -> "Dispatcher":
+    ) -> Dispatcher:
         """A dispatcher with the `-notifRetryWindow`/`-httpTimeout` settings and an MQTT publisher."""
         return cls(
             storage,
@@ -149,7 +150,7 @@ class Dispatcher:
                 event(logging.ERROR, "dispatcher round failed", error=repr(exc))
             try:
                 await asyncio.wait_for(wake.wait(), timeout=self.poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             pause = started + MIN_ROUND - loop.time()
             if pause > 0 and not self.notifier.commit.is_set():  # woken by a finished drain: pace the
@@ -215,7 +216,9 @@ class Dispatcher:
                 value = payload["attrs"].get(subject_attr, {}).get("value")
                 subject = value if isinstance(value, str) else ""
         if subject is not None:  # personal: the read rule decides again, as things stand now
-            access = await guard.notification_access(record.tenant, payload["type"], subject, sub.owner, sub.owner_roles)
+            access = await guard.notification_access(
+                record.tenant, payload["type"], subject, sub.owner, sub.owner_roles
+            )
             if access is None:
                 return True  # withdrawn, expired or erased since the change: nothing is sent
             payload = narrowed(payload, access.shows)
@@ -227,13 +230,22 @@ class Dispatcher:
                 await self._save_counters(sub)
         outcome = await self._send(sub, outgoing)
         notification_attempt(
-            self.notifier, sub.tenant, sub.service_path, len(outgoing.body), outcome.answered,
+            self.notifier,
+            sub.tenant,
+            sub.service_path,
+            len(outgoing.body),
+            outcome.answered,
             self.clock() - record.created,
         )
         if count_outcome(sub.delivery, outcome, self.clock(), first=first):
             if over_limit(sub.delivery, sub.notification.max_fails_limit) and sub.status != "inactive":
-                event(logging.WARNING, "subscription disabled: failsCounter passed maxFailsLimit", subscription=sub.id,
-                      failsCounter=sub.delivery.fails_counter, maxFailsLimit=sub.notification.max_fails_limit)
+                event(
+                    logging.WARNING,
+                    "subscription disabled: failsCounter passed maxFailsLimit",
+                    subscription=sub.id,
+                    failsCounter=sub.delivery.fails_counter,
+                    maxFailsLimit=sub.notification.max_fails_limit,
+                )
                 sub.status = "inactive"
                 await self.notifier.save(sub)
             await self._save_counters(sub)  # before the next notification: a GET now shows them
@@ -276,7 +288,7 @@ class Dispatcher:
             ) as resp:
                 await resp.read()
                 return Outcome.http_answer(resp.status)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             return failure_of(exc)
 
     async def _save_counters(self, sub: Subscription) -> None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 import re2
@@ -35,8 +36,35 @@ class JexlError(Exception):
 
 # ---------------------------------------------------------------------------------- lexer
 
-_PUNCT = ("//", "==", "!=", ">=", "<=", "&&", "||", "+", "-", "*", "/", "%", "^", ">", "<", "!",
-          "|", "?", ":", ".", ",", "(", ")", "[", "]", "{", "}")
+_PUNCT = (
+    "//",
+    "==",
+    "!=",
+    ">=",
+    "<=",
+    "&&",
+    "||",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    ">",
+    "<",
+    "!",
+    "|",
+    "?",
+    ":",
+    ".",
+    ",",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", "'": "'", '"': '"', "/": "/"}
 
 
@@ -260,6 +288,7 @@ class _Parser:
 
 # ------------------------------------------------------------------------------ evaluator
 
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -399,6 +428,7 @@ def _eval(node: tuple, ctx: Any, rel: Any) -> Any:
 
 
 # ------------------------------------------------------------------------ transformations
+
 
 def _str(v: Any) -> str:
     if not isinstance(v, str):
@@ -583,7 +613,7 @@ def _now(v: Any = 0) -> Any:
 def _to_iso_string(v: Any) -> str:
     seconds = _num(v)
     try:
-        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise JexlError("time out of range") from exc
     return moment.isoformat()
@@ -595,7 +625,7 @@ def _get_time(v: Any) -> Any:
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return _tidy(moment.timestamp())
 
 
@@ -643,6 +673,7 @@ TRANSFORMS: dict[str, Callable[..., Any]] = {
 
 
 # ---------------------------------------------------------------------------------- API
+
 
 @dataclass(frozen=True)
 class Expression:

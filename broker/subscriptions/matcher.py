@@ -9,14 +9,14 @@ geo expression hold for the entity as it is now.
 
 from __future__ import annotations
 
-from broker.ngsi import geo
-from broker.ngsi.context import ServicePathScope
-from broker.ngsi.query import matches as q_matches
-from broker.ngsi.patterns import compile_pattern
-from broker.ngsi.changes import ChangeEvent
-from broker.subscriptions.model import DEFAULT_ALTERATION_TYPES, EntityPattern, Subscription
-
 from shapely.geometry import shape
+
+from broker.ngsi import geo
+from broker.ngsi.changes import ChangeEvent
+from broker.ngsi.context import ServicePathScope
+from broker.ngsi.patterns import compile_pattern
+from broker.ngsi.query import matches as q_matches
+from broker.subscriptions.model import DEFAULT_ALTERATION_TYPES, EntityPattern, Subscription
 
 
 def scope_of(service_path: str) -> ServicePathScope:

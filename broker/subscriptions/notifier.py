@@ -9,20 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from broker.logs import event as log_event
+from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.errors import NgsiError
+from broker.observability.statistics import CacheCounters
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow
-from broker.observability.statistics import CacheCounters
 from broker.storage.port import OutboxRecord, Storage, subject_of
 from broker.subscriptions.codec import from_doc, to_doc
-from broker.ngsi.changes import ChangeEvent
 from broker.subscriptions.matcher import triggers
 from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import snapshot
-
 
 ONESHOT_CLAIM_SECONDS = 30.0  # longest a write may take between matching and committing
 
@@ -66,8 +65,13 @@ class Notifier:
             try:
                 fresh.append(from_doc(doc, delivery))
             except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
-                log_event(logging.ERROR, "stored subscription not loaded", subscription=doc.get("id"),
-                      tenant=doc.get("tenant"), error=getattr(exc, "description", None) or repr(exc))
+                log_event(
+                    logging.ERROR,
+                    "stored subscription not loaded",
+                    subscription=doc.get("id"),
+                    tenant=doc.get("tenant"),
+                    error=getattr(exc, "description", None) or repr(exc),
+                )
         if self.keeps_counters:
             for sub in fresh:
                 held = self.get(sub.tenant, sub.id)
@@ -256,7 +260,6 @@ class Notifier:
         """The store refused the write: the oneshot notifications it would have owed are free again."""
         for record in records:
             self._oneshot_claims.pop((record.tenant, record.subscription_id), None)
-
 
 
 def _as_seen(event: ChangeEvent, access: Access) -> ChangeEvent:

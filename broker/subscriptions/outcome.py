@@ -47,7 +47,7 @@ class Outcome:
     transient: bool = False  # worth another attempt, in order
 
     @classmethod
-    def http_answer(cls, status: int) -> "Outcome":
+    def http_answer(cls, status: int) -> Outcome:
         return cls(True, status, None, status in TRANSIENT_STATUSES)
 
     @property

@@ -8,16 +8,17 @@ Custom notifications (`httpCustom`, `mqttCustom`) evaluate every `${...}` as a J
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
+from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.model import Attribute, Entity, Metadata, default_type
 from broker.ngsi.render import Projection, attribute_value, render_entity, render_json
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
-from broker.ngsi.changes import ChangeEvent
 from broker.subscriptions.jexl import evaluate, to_text
 from broker.subscriptions.model import HttpTarget, MqttTarget, Subscription
 from broker.version import ORION_API_VERSION
@@ -90,7 +91,7 @@ def _action_type(snap: dict[str, Any], name: str) -> str:
 
 
 def notified_entity(
-    sub: Subscription, snap: dict[str, Any], patch: "NgsiPatch | None" = None
+    sub: Subscription, snap: dict[str, Any], patch: NgsiPatch | None = None
 ) -> tuple[Entity, Projection, Projection]:
     """The entity as the subscription sees it: selected attributes, covered ones, built-ins.
 
@@ -135,7 +136,7 @@ def notified_entity(
     return shown, attr_projection, md_projection
 
 
-def render_body(sub: Subscription, snap: dict[str, Any], patch: "NgsiPatch | None" = None) -> Any:
+def render_body(sub: Subscription, snap: dict[str, Any], patch: NgsiPatch | None = None) -> Any:
     entity, attrs, md = notified_entity(sub, snap, patch)
     fmt = sub.notification.attrs_format
     if fmt == "simplifiedNormalized":
@@ -146,6 +147,7 @@ def render_body(sub: Subscription, snap: dict[str, Any], patch: "NgsiPatch | Non
 
 
 # ------------------------------------------------------------------------- expressions
+
 
 def expression_context(entity: Entity, tenant: str, auth_token: str = "") -> dict[str, Any]:
     """What `${...}` expressions see: attribute values by name, then Orion's built-in names."""
@@ -267,6 +269,7 @@ def ngsi_patch(template: dict[str, Any], ctx: dict[str, Any]) -> NgsiPatch:
 
 # ----------------------------------------------------------------------------- request
 
+
 def _decoded(text: str) -> str:
     """Orion takes templates percent-encoded (its forbidden characters) and sends them decoded."""
     return unquote(text) if "%" in text else text
@@ -282,9 +285,7 @@ def _host(url: str) -> str:
 def _with_query(url: str, qs: dict[str, str]) -> str:
     """Query parameters in key order (Orion keeps them in a sorted map), empty keys or values
     left out, each quoted only where a URL cannot carry the character."""
-    pairs = [
-        f"{quote(k, safe=_QS_SAFE)}={quote(v, safe=_QS_SAFE)}" for k, v in sorted(qs.items()) if k and v
-    ]
+    pairs = [f"{quote(k, safe=_QS_SAFE)}={quote(v, safe=_QS_SAFE)}" for k, v in sorted(qs.items()) if k and v]
     if not pairs:
         return url
     base, _, fragment = url.partition("#")

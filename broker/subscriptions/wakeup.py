@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from broker.logs import event
 

@@ -7,8 +7,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -21,7 +21,9 @@ from broker.http.settings import HttpSettings
 from broker.storage.sqlite import SqliteStorage
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (apt-get install -y mosquitto)")
+needs_mosquitto = pytest.mark.skipif(
+    MOSQUITTO is None, reason="mosquitto is not installed (apt-get install -y mosquitto)"
+)
 
 
 def free_port() -> int:
@@ -45,7 +47,9 @@ async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: f
 
 
 async def start_broker(tmp_path: Path, port: int | None = None) -> TestServer:
-    server = TestServer(build_app(SqliteStorage(str(tmp_path / "broker.db")), HttpSettings()), host="127.0.0.1", port=port)
+    server = TestServer(
+        build_app(SqliteStorage(str(tmp_path / "broker.db")), HttpSettings()), host="127.0.0.1", port=port
+    )
     await server.start_server()
     return server
 
@@ -87,7 +91,9 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
 
 
 def agent_config(tmp_path: Path, cb_url: str, **kw: object) -> AgentConfig:
-    base = dict(cb_url=cb_url, north_port=0, http_port=0, host="127.0.0.1", db_path=str(tmp_path / "iota.db"), http_wait=10.0)
+    base = dict(
+        cb_url=cb_url, north_port=0, http_port=0, host="127.0.0.1", db_path=str(tmp_path / "iota.db"), http_wait=10.0
+    )
     base.update(kw)
     return AgentConfig(**base)  # type: ignore[arg-type]
 

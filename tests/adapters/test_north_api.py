@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -12,13 +12,28 @@ from adapters.iot.north_api import build_north_app
 from adapters.iot.provisioning_store import ProvisioningStore
 
 H = {"Fiware-Service": "kaga", "Fiware-ServicePath": "/rivers"}
-GROUP = {"apikey": "kaga-key", "cbroker": "http://cb:1026", "entity_type": "WaterLevelSensor", "resource": "/iot/d",
-         "attributes": [{"object_id": "l", "name": "level", "type": "Number"}], "lazy": [{"name": "status", "type": "Text"}],
-         "static_attributes": [{"name": "river", "type": "Text", "value": "Daishoji"}], "explicitAttrs": False}
-DEVICE = {"device_id": "wl001", "entity_name": "urn:ngsi-ld:WaterLevel:001", "entity_type": "WaterLevelSensor",
-          "protocol": "PDI-IoTA-UltraLight", "transport": "MQTT", "timezone": "Asia/Tokyo",
-          "attributes": [{"object_id": "l", "name": "level", "type": "Number"}],
-          "static_attributes": [{"name": "location", "type": "geo:json", "value": {"type": "Point", "coordinates": [136.3, 36.3]}}]}
+GROUP = {
+    "apikey": "kaga-key",
+    "cbroker": "http://cb:1026",
+    "entity_type": "WaterLevelSensor",
+    "resource": "/iot/d",
+    "attributes": [{"object_id": "l", "name": "level", "type": "Number"}],
+    "lazy": [{"name": "status", "type": "Text"}],
+    "static_attributes": [{"name": "river", "type": "Text", "value": "Daishoji"}],
+    "explicitAttrs": False,
+}
+DEVICE = {
+    "device_id": "wl001",
+    "entity_name": "urn:ngsi-ld:WaterLevel:001",
+    "entity_type": "WaterLevelSensor",
+    "protocol": "PDI-IoTA-UltraLight",
+    "transport": "MQTT",
+    "timezone": "Asia/Tokyo",
+    "attributes": [{"object_id": "l", "name": "level", "type": "Number"}],
+    "static_attributes": [
+        {"name": "location", "type": "geo:json", "value": {"type": "Point", "coordinates": [136.3, 36.3]}}
+    ],
+}
 
 
 async def _client(path: Path) -> TestClient:
@@ -54,16 +69,20 @@ async def test_duplicate_group_is_409_duplicate_group_and_nothing_is_added(north
     await north.post("/iot/services", json={"services": [GROUP]}, headers=H)
     r = await north.post("/iot/services", json={"services": [{"apikey": "new", "entity_type": "T"}, GROUP]}, headers=H)
     assert r.status == 409
-    assert await r.json() == {"name": "DUPLICATE_GROUP",
-                              "message": "A device configuration already exists for resource /iot/d and API Key kaga-key"}
+    assert await r.json() == {
+        "name": "DUPLICATE_GROUP",
+        "message": "A device configuration already exists for resource /iot/d and API Key kaga-key",
+    }
     assert (await (await north.get("/iot/services", headers=H)).json())["count"] == 1
 
 
 async def test_missing_tenancy_headers_are_400_missing_headers(north: TestClient):
     r = await north.get("/iot/devices", headers={"Fiware-Service": "kaga"})
     assert r.status == 400
-    assert await r.json() == {"name": "MISSING_HEADERS",
-                              "message": 'Some headers were missing from the request: ["fiware-servicepath"]'}
+    assert await r.json() == {
+        "name": "MISSING_HEADERS",
+        "message": 'Some headers were missing from the request: ["fiware-servicepath"]',
+    }
 
 
 @pytest.mark.parametrize("body", [{"services": [{"entity_type": "T"}]}, {"services": "x"}, {}, [1]])
@@ -95,15 +114,22 @@ async def test_update_and_delete_group_by_resource_and_apikey(north: TestClient)
 
 async def test_group_of_another_subservice_cannot_be_changed(north: TestClient):
     await north.post("/iot/services", json={"services": [GROUP]}, headers=H)
-    r = await north.put("/iot/services", params={"resource": "/iot/d", "apikey": "kaga-key"}, json={"entity_type": "X"},
-                        headers={**H, "Fiware-ServicePath": "/elsewhere"})
+    r = await north.put(
+        "/iot/services",
+        params={"resource": "/iot/d", "apikey": "kaga-key"},
+        json={"entity_type": "X"},
+        headers={**H, "Fiware-ServicePath": "/elsewhere"},
+    )
     assert r.status == 404
 
 
 async def test_update_group_without_resource_and_apikey_is_400(north: TestClient):
     r = await north.put("/iot/services", params={"apikey": "kaga-key"}, json={}, headers=H)
     assert r.status == 400
-    assert await r.json() == {"name": "MISSING_HEADERS", "message": 'Some headers were missing from the request: ["resource"]'}
+    assert await r.json() == {
+        "name": "MISSING_HEADERS",
+        "message": 'Some headers were missing from the request: ["resource"]',
+    }
 
 
 async def test_device_crud(north: TestClient):
@@ -127,8 +153,10 @@ async def test_device_ids_are_per_service_and_subservice(north: TestClient):
     await north.post("/iot/devices", json={"devices": [DEVICE]}, headers=H)
     r = await north.post("/iot/devices", json={"devices": [DEVICE]}, headers=H)
     assert r.status == 409
-    assert await r.json() == {"name": "DUPLICATE_DEVICE_ID",
-                              "message": "A device with the same pair (Service, DeviceId) was found:wl001"}
+    assert await r.json() == {
+        "name": "DUPLICATE_DEVICE_ID",
+        "message": "A device with the same pair (Service, DeviceId) was found:wl001",
+    }
     r = await north.post("/iot/devices", json={"devices": [DEVICE]}, headers={**H, "Fiware-ServicePath": "/other"})
     assert r.status == 201
     assert (await north.get("/iot/devices/wl001", headers={**H, "Fiware-Service": "nomi"})).status == 404
@@ -166,7 +194,9 @@ async def test_provisioning_survives_a_restart(tmp_path: Path):
     await first.close()
     second = await _client(tmp_path / "iota.db")
     try:
-        assert (await (await second.get("/iot/devices/wl001", headers=H)).json())["entity_name"] == DEVICE["entity_name"]
+        assert (await (await second.get("/iot/devices/wl001", headers=H)).json())["entity_name"] == DEVICE[
+            "entity_name"
+        ]
         assert (await (await second.get("/iot/services", headers=H)).json())["count"] == 1
     finally:
         await second.close()
@@ -174,8 +204,14 @@ async def test_provisioning_survives_a_restart(tmp_path: Path):
 
 async def test_deleting_a_group_with_device_true_removes_its_devices_too(north: TestClient):
     await north.post("/iot/services", json={"services": [GROUP, {**GROUP, "apikey": "other-key"}]}, headers=H)
-    await north.post("/iot/devices", json={"devices": [{**DEVICE, "apikey": "kaga-key"}, {"device_id": "keep", "apikey": "other-key"}]}, headers=H)
-    r = await north.delete("/iot/services", params={"resource": "/iot/d", "apikey": "kaga-key", "device": "true"}, headers=H)
+    await north.post(
+        "/iot/devices",
+        json={"devices": [{**DEVICE, "apikey": "kaga-key"}, {"device_id": "keep", "apikey": "other-key"}]},
+        headers=H,
+    )
+    r = await north.delete(
+        "/iot/services", params={"resource": "/iot/d", "apikey": "kaga-key", "device": "true"}, headers=H
+    )
     assert r.status == 204
     body = await (await north.get("/iot/devices", headers=H)).json()
     assert [d["device_id"] for d in body["devices"]] == ["keep"]

@@ -16,10 +16,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 AGENT_DIR = Path(__file__).resolve().parent / "iotagent"
@@ -84,8 +85,13 @@ class AgentProcess:
         try:
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(
-                    [self.node, "agent.js"], cwd=AGENT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, pass_fds=(ready_w,),
+                    [self.node, "agent.js"],
+                    cwd=AGENT_DIR,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(ready_w,),
                 )
             os.close(ready_w)
             ready_w = -1

@@ -12,8 +12,9 @@ Skipped only where Node.js is missing; the library is installed by `make iotagen
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -150,9 +151,9 @@ def test_timestamp_in_a_time_zone_is_stored_in_utc(stack) -> None:
     broker, agent = stack
     device = tutorial_sensor("zoned001", "urn:ngsi-ld:Temperature:zoned", timestamp=True, timezone="Europe/Berlin")
     provision(agent, device)
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     assert measure(agent, "zoned001", "t|7") == 200, agent.logs()  # the agent stamps it in local time (+01:00)
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     stored = entity(broker, "urn:ngsi-ld:Temperature:zoned")
     assert stored["TimeInstant"]["type"] == "DateTime"
     assert stored["TimeInstant"]["value"].endswith("Z")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import schemathesis
@@ -31,8 +31,13 @@ BOUND = 5.0  # seconds any one request may take
 
 # what the answers must show; the document does not try to say which inputs Orion accepts
 # (negative/positive data checks), since Orion's rules are more than a schema can hold
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 schema = schemathesis.openapi.from_path(str(DOC))
 

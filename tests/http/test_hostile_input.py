@@ -8,8 +8,8 @@ import time
 import jwt
 from aiohttp.test_utils import TestClient
 
-from broker.personal.auth import AuthSettings, Authenticator
 from broker.ngsi.errors import NgsiError
+from broker.personal.auth import Authenticator, AuthSettings
 
 STALL_BOUND = 10.0  # seconds; a backtracking engine needs hours on these inputs, RE2 microseconds
 
@@ -47,7 +47,10 @@ async def test_catastrophic_match_pattern_on_a_long_value_answers(client: TestCl
 
 
 async def test_catastrophic_subscription_pattern_does_not_slow_matching_writes(client: TestClient) -> None:
-    sub = {"subject": {"entities": [{"idPattern": "^(a+)+$"}]}, "notification": {"http": {"url": "http://localhost:9/x"}}}
+    sub = {
+        "subject": {"entities": [{"idPattern": "^(a+)+$"}]},
+        "notification": {"http": {"url": "http://localhost:9/x"}},
+    }
     assert (await client.post("/v2/subscriptions", json=sub)).status == 201
     r = await _within_bound(client.post("/v2/entities", json={"id": "a" * 40 + "!", "type": "T"}))
     assert r.status == 201
@@ -107,8 +110,11 @@ async def test_inc_beyond_a_double_is_400_and_changes_nothing(client: TestClient
 
 
 async def test_unclosed_ipv6_urls_are_400(client: TestClient) -> None:
-    for notification in ({"http": {"url": "http://[::1"}}, {"mqtt": {"url": "mqtt://[::1", "topic": "t"}},
-                         {"httpCustom": {"url": "http://[::1"}}):
+    for notification in (
+        {"http": {"url": "http://[::1"}},
+        {"mqtt": {"url": "mqtt://[::1", "topic": "t"}},
+        {"httpCustom": {"url": "http://[::1"}},
+    ):
         sub = {"subject": {"entities": [{"idPattern": ".*"}]}, "notification": notification}
         r = await client.post("/v2/subscriptions", json=sub)
         assert r.status == 400, notification

@@ -8,8 +8,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -72,7 +73,15 @@ async def test_version_is_written_line_by_line_as_orion_writes_it(client):
     assert lines[:3] == ["{", '"orion" : {', '  "version" : "4.7.0",']
     keys = [line.split(" : ")[0].strip().strip('"') for line in lines[2:11]]
     assert keys == [
-        "version", "uptime", "git_hash", "compile_time", "compiled_by", "compiled_in", "release_date", "machine", "doc",
+        "version",
+        "uptime",
+        "git_hash",
+        "compile_time",
+        "compiled_by",
+        "compiled_in",
+        "release_date",
+        "machine",
+        "doc",
     ]
     assert lines[11] == '  "libversions": {'
     assert lines[-5:] == [lines[-5], "  }", "}", "}", ""]  # the last library line has no comma
@@ -132,12 +141,24 @@ async def test_full_counters_show_every_orion_counter_in_orions_order(stats_clie
     body = await get_json(stats_client, "/statistics?options=fullCounters")
     counters = body["counters"]
     assert list(counters) == [
-        "jsonRequests", "textRequests", "noPayloadRequests", "requests", "missedVerb", "invalidRequests",
-        "registrationUpdateErrors", "discoveryErrors", "notificationsSent",
+        "jsonRequests",
+        "textRequests",
+        "noPayloadRequests",
+        "requests",
+        "missedVerb",
+        "invalidRequests",
+        "registrationUpdateErrors",
+        "discoveryErrors",
+        "notificationsSent",
     ]
     assert list(counters["requests"])[:3] == ["/v2", "/v2/entities", "/v2/entities/{id}[/attrs]"]
     assert counters["requests"]["/v2/entities/{id}[/attrs]"] == {
-        "GET": 0, "POST": 0, "PATCH": 0, "PUT": 0, "DELETE": 0, "OPTIONS": 0,
+        "GET": 0,
+        "POST": 0,
+        "PATCH": 0,
+        "PUT": 0,
+        "DELETE": 0,
+        "OPTIONS": 0,
     }
     assert counters["requests"]["/statistics"] == {"GET": 1, "DELETE": 0}
     assert counters["requests"]["/log/trace[/{level}]"] == {"GET": 0, "PUT": 0, "DELETE": 0}
@@ -161,7 +182,7 @@ async def test_statistics_with_other_methods_is_405_get_delete(client):
     assert r.headers["Allow"] == "GET, DELETE"
 
 
-async def test_notification_attempts_count_in_statistics_and_metrics(stats_client, sink):
+async def test_notification_attempts_count_in_statistics_and_metrics(stats_client, sink):  # noqa: F811
     await create(stats_client, subscription(sink.url()), **{"Fiware-Service": "city"})
     r = await stats_client.post(
         "/v2/entities",
@@ -221,7 +242,9 @@ async def test_put_admin_log_changes_the_broker_logger_level_at_once(client, bro
     ("url", "body"),
     [("/admin/log", {"error": "log level missing"}), ("/admin/log?level=verbose", {"error": "invalid log level"})],
 )
-async def test_put_admin_log_without_a_valid_level_is_orions_400_and_changes_nothing(client, broker_log_level, url, body):
+async def test_put_admin_log_without_a_valid_level_is_orions_400_and_changes_nothing(
+    client, broker_log_level, url, body
+):
     logging.getLogger("broker").setLevel(logging.ERROR)
     r = await client.put(url)
     assert r.status == 400
@@ -259,7 +282,9 @@ async def test_badly_formed_trace_levels_answer_orions_message_and_change_nothin
     assert await get_json(client, "/log/trace") == {"tracelevels": "3"}
 
 
-@pytest.mark.parametrize(("method", "url", "text"), [("GET", "/log/trace/1", "GET log/trace/1"), ("PUT", "/log/trace", "PUT log/trace")])
+@pytest.mark.parametrize(
+    ("method", "url", "text"), [("GET", "/log/trace/1", "GET log/trace/1"), ("PUT", "/log/trace", "PUT log/trace")]
+)
 async def test_trace_verb_and_url_combinations_orion_refuses_are_400(client, method, url, text):
     r = await client.request(method, url)
     assert r.status == 400
@@ -314,8 +339,11 @@ async def test_metrics_tree_is_orions_per_service_and_subservice(client):
     assert list(tree["services"]) == ["default-service", "city"]
     north = tree["services"]["city"]["subservs"]["north"]
     assert list(north) == [
-        "incomingTransactionErrors", "incomingTransactionRequestSize", "incomingTransactionResponseSize",
-        "serviceTime", "incomingTransactions",
+        "incomingTransactionErrors",
+        "incomingTransactionRequestSize",
+        "incomingTransactionResponseSize",
+        "serviceTime",
+        "incomingTransactions",
     ]
     assert north["incomingTransactions"] == 2 and north["incomingTransactionErrors"] == 1
     assert north["incomingTransactionRequestSize"] == len(body)
@@ -336,7 +364,10 @@ async def test_metrics_reset_by_delete_and_by_get_with_reset(client):
     r = await client.delete("/admin/metrics")
     assert r.status == 204 and await r.read() == b""
     body = await get_json(client, "/admin/metrics")
-    assert body["sum"]["sum"] == {"serviceTime": pytest.approx(body["sum"]["sum"]["serviceTime"]), "incomingTransactions": 1}
+    assert body["sum"]["sum"] == {
+        "serviceTime": pytest.approx(body["sum"]["sum"]["serviceTime"]),
+        "incomingTransactions": 1,
+    }
 
 
 async def test_disabled_metrics_answer_400_and_count_nothing(no_metrics_client):

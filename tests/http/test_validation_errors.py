@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -67,8 +68,13 @@ FORBIDDEN_VALUE_CHARS = ["<", ">", '"', "'", "=", ";", "(", ")"]
 @pytest.mark.parametrize("payload", [b"{", b'{"id": "E",}', b"not json", b'{"id": "E"} x', b"\xff\xfe"])
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/v2/entities"), ("POST", "/v2/entities/Seed/attrs"), ("PATCH", "/v2/entities/Seed/attrs"),
-     ("PUT", "/v2/entities/Seed/attrs"), ("PUT", "/v2/entities/Seed/attrs/a")],
+    [
+        ("POST", "/v2/entities"),
+        ("POST", "/v2/entities/Seed/attrs"),
+        ("PATCH", "/v2/entities/Seed/attrs"),
+        ("PUT", "/v2/entities/Seed/attrs"),
+        ("PUT", "/v2/entities/Seed/attrs/a"),
+    ],
 )
 async def test_invalid_json_is_parse_error(seeded: TestClient, method: str, path: str, payload: bytes) -> None:
     await rejected(
@@ -175,8 +181,14 @@ ATTR_ERRORS = [
     ({"a": {"value": 1, "metadata": {"m": 5}}}, "metadata must be a JSON object"),
     ({"a": {"value": 1, "metadata": {"m": {"value": 1, "type": 5}}}}, "invalid JSON type for attribute metadata type"),
     ({"a": {"value": 1, "metadata": {"m": {"value": 1, "x": 5}}}}, "invalid JSON field for attribute metadata"),
-    ({"a": {"value": 1, "metadata": {"m": {"value": 1, "type": ""}}}}, "metadata type length: 0, min length supported: 1"),
-    ({"a": {"value": 1, "metadata": {"m" * 257: {"value": 1}}}}, "metadata name length: 257, max length supported: 256"),
+    (
+        {"a": {"value": 1, "metadata": {"m": {"value": 1, "type": ""}}}},
+        "metadata type length: 0, min length supported: 1",
+    ),
+    (
+        {"a": {"value": 1, "metadata": {"m" * 257: {"value": 1}}}},
+        "metadata name length: 257, max length supported: 256",
+    ),
     (
         {"a": {"value": 1, "metadata": {"m": {"value": 1, "type": "t" * 257}}}},
         "metadata type length: 257, max length supported: 256",
@@ -200,7 +212,9 @@ async def test_bad_attribute_on_create(seeded: TestClient, attrs: dict[str, Any]
 
 @pytest.mark.parametrize(("attrs", "description"), ATTR_ERRORS)
 @pytest.mark.parametrize("method", ["POST", "PATCH", "PUT"])
-async def test_bad_attribute_on_update(seeded: TestClient, method: str, attrs: dict[str, Any], description: str) -> None:
+async def test_bad_attribute_on_update(
+    seeded: TestClient, method: str, attrs: dict[str, Any], description: str
+) -> None:
     """A bad attribute next to a good one: nothing at all is applied."""
     body = {"b": {"value": 2}, **attrs} if "a" in attrs else {**attrs}
     await rejected(seeded, method, "/v2/entities/Seed/attrs", 400, "BadRequest", description, json=body)
@@ -310,7 +324,9 @@ def nested(depth: int) -> Any:
 
 
 async def test_nesting_over_limit_is_parse_error(seeded: TestClient) -> None:
-    await rejected(seeded, "POST", "/v2/entities", 400, "ParseError", None, json={"id": "E", "a": {"value": nested(100)}})
+    await rejected(
+        seeded, "POST", "/v2/entities", 400, "ParseError", None, json={"id": "E", "a": {"value": nested(100)}}
+    )
     await rejected(
         seeded, "PATCH", "/v2/entities/Seed/attrs", 400, "ParseError", None, json={"a": {"value": [nested(80)]}}
     )
@@ -487,7 +503,13 @@ async def test_bad_uri_params_on_writes(seeded: TestClient, params: dict[str, st
         seeded, "POST", "/v2/entities", 400, "BadRequest", description, params=params, json={"id": "Seed", "type": "T"}
     )
     await rejected(
-        seeded, "PATCH", "/v2/entities/Seed/attrs", 400, "BadRequest", description, params=params,
+        seeded,
+        "PATCH",
+        "/v2/entities/Seed/attrs",
+        400,
+        "BadRequest",
+        description,
+        params=params,
         json={"a": {"value": 9}},
     )
 

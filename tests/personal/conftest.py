@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import jwt
 import orjson
@@ -84,8 +85,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.server.close()
 
 
-async def declare(api: TestClient, type_: str = "HealthRecord", subject_attr: str = "refResident", **headers: str) -> None:
-    r = await api.put(f"/personal/v1/types/{type_}", json={"subjectAttr": subject_attr}, headers={**OPERATOR, **headers})
+async def declare(
+    api: TestClient, type_: str = "HealthRecord", subject_attr: str = "refResident", **headers: str
+) -> None:
+    r = await api.put(
+        f"/personal/v1/types/{type_}", json={"subjectAttr": subject_attr}, headers={**OPERATOR, **headers}
+    )
     assert r.status == 204, await r.text()
 
 
@@ -96,7 +101,9 @@ async def grant(api: TestClient, who: dict[str, str], **body: Any) -> str:
     return r.headers["Location"].rsplit("/", 1)[1]
 
 
-async def create_record(api: TestClient, entity_id: str, resident: str, who: dict[str, str] | None = None, **attrs: Any) -> None:
+async def create_record(
+    api: TestClient, entity_id: str, resident: str, who: dict[str, str] | None = None, **attrs: Any
+) -> None:
     body = {
         "id": entity_id,
         "type": "HealthRecord",

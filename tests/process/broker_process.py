@@ -14,9 +14,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_INTERVAL = 0.02

@@ -14,8 +14,6 @@ import pytest
 from broker.config import Config, load_config
 from tests.process.broker_process import REPO_ROOT, BrokerProcess, broker_env, free_port, version_status
 
-
-
 # --- load_config, in process -------------------------------------------------------------------------------
 
 
@@ -42,20 +40,50 @@ def test_each_variable_sets_its_setting_with_its_type() -> None:
         },
     )
     assert config == Config(
-        port=2026, localIp="127.0.0.1", logLevel="WARN", multiservice=True, corsMaxAge=600,
-        inReqPayloadMaxSize=2048, reqTimeout=30, dbPath="/tmp/x.db",
+        port=2026,
+        localIp="127.0.0.1",
+        logLevel="WARN",
+        multiservice=True,
+        corsMaxAge=600,
+        inReqPayloadMaxSize=2048,
+        reqTimeout=30,
+        dbPath="/tmp/x.db",
     )
 
 
 def test_each_flag_sets_its_setting_with_its_type() -> None:
     config = load_config(
-        ["-port", "2027", "-localIp", "::1", "-logLevel", "DEBUG", "-multiservice", "-corsOrigin", "__ALL",
-         "-corsMaxAge", "5", "-inReqPayloadMaxSize", "10", "-reqTimeout", "7", "-dbPath", "a.db"],
+        [
+            "-port",
+            "2027",
+            "-localIp",
+            "::1",
+            "-logLevel",
+            "DEBUG",
+            "-multiservice",
+            "-corsOrigin",
+            "__ALL",
+            "-corsMaxAge",
+            "5",
+            "-inReqPayloadMaxSize",
+            "10",
+            "-reqTimeout",
+            "7",
+            "-dbPath",
+            "a.db",
+        ],
         {},
     )
     assert config == Config(
-        port=2027, localIp="::1", logLevel="DEBUG", multiservice=True, corsOrigin="__ALL", corsMaxAge=5,
-        inReqPayloadMaxSize=10, reqTimeout=7, dbPath="a.db",
+        port=2027,
+        localIp="::1",
+        logLevel="DEBUG",
+        multiservice=True,
+        corsOrigin="__ALL",
+        corsMaxAge=5,
+        inReqPayloadMaxSize=10,
+        reqTimeout=7,
+        dbPath="a.db",
     )
 
 
@@ -128,7 +156,10 @@ def test_orion_db_path_variable_chooses_the_store_file(tmp_path: Path) -> None:
 def test_a_non_integer_orion_port_stops_the_process_with_a_message(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "broker", "-dbPath", str(tmp_path / "b.db")],
-        cwd=REPO_ROOT, env=broker_env({"ORION_PORT": "http"}), capture_output=True, timeout=30,
+        cwd=REPO_ROOT,
+        env=broker_env({"ORION_PORT": "http"}),
+        capture_output=True,
+        timeout=30,
     )
     assert done.returncode == 1
     assert done.stderr.decode().strip() == "ORION_PORT must be an integer, got 'http'"

@@ -77,7 +77,7 @@ class Wave:
                             self.acked[entity["id"]] = entity
                         else:
                             self.failures.append((entity["id"], resp.status))
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     self.errors += 1
                     if self.stopped.is_set():
                         return

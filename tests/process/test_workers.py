@@ -6,8 +6,8 @@ import asyncio
 import os
 import signal
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
@@ -63,7 +63,9 @@ async def test_a_process_that_dies_is_logged_and_started_again(broker) -> None:
     os.kill(victim, signal.SIGKILL)
     pids = await workers.wait_listening(broker, WORKERS + 1)
     restarted = [e for e in workers.log_lines(broker) if e["msg"] == "process exited, restarting it"]
-    assert [(e["level"], e["child"], e["role"], e["status"]) for e in restarted] == [("ERROR", victim, "broker", -9)], broker.logs()
+    assert [(e["level"], e["child"], e["role"], e["status"]) for e in restarted] == [("ERROR", victim, "broker", -9)], (
+        broker.logs()
+    )
     assert pids[-1] not in first
     assert version_status(broker.port) == 200
     assert broker.stop(signal.SIGTERM, timeout=15) == 0, broker.logs()

@@ -11,7 +11,8 @@ import asyncio
 import json
 import os
 import time
-from typing import Any, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import aiohttp
 import orjson
@@ -124,9 +125,12 @@ async def every_update_notified_once(
     async with new_connection_each_time() as http:
         await create_entity(http, creator.url, "G1")
         sub_id = await create_subscription(
-            http, creator.url,
-            {"subject": {"entities": [{"id": "G1", "type": "Gauge"}]},
-             "notification": {"http": {"url": sink.url}, "attrs": ["n"]}},
+            http,
+            creator.url,
+            {
+                "subject": {"entities": [{"id": "G1", "type": "Gauge"}]},
+                "notification": {"http": {"url": sink.url}, "attrs": ["n"]},
+            },
         )
         created = time.monotonic()
         sent: list[tuple[int, float]] = []
@@ -168,9 +172,13 @@ async def throttling_holds_across_processes(
     async with new_connection_each_time() as http:
         await create_entity(http, broker.url, "T1")
         await create_subscription(
-            http, broker.url,
-            {"subject": {"entities": [{"id": "T1", "type": "Gauge"}]},
-             "notification": {"http": {"url": sink.url}, "attrs": ["n"]}, "throttling": 3},
+            http,
+            broker.url,
+            {
+                "subject": {"entities": [{"id": "T1", "type": "Gauge"}]},
+                "notification": {"http": {"url": sink.url}, "attrs": ["n"]},
+                "throttling": 3,
+            },
         )
         await asyncio.sleep(PROPAGATION_BOUND + 0.2)
         first = time.monotonic()
@@ -218,9 +226,12 @@ async def subscription_changes_reach_every_process(broker: BrokerProcess, sink: 
     async with new_connection_each_time() as http:
         await create_entity(http, url, "S1")
         sub_id = await create_subscription(
-            http, url,
-            {"subject": {"entities": [{"id": "S1", "type": "Gauge"}]},
-             "notification": {"http": {"url": sink.url}, "attrs": ["n"]}},
+            http,
+            url,
+            {
+                "subject": {"entities": [{"id": "S1", "type": "Gauge"}]},
+                "notification": {"http": {"url": sink.url}, "attrs": ["n"]},
+            },
         )
         await asyncio.sleep(PROPAGATION_BOUND)
         assert await statuses(http, sub_id) == {(200, "active")}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import pymongo
 import pytest
@@ -37,7 +38,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("storage") if callspec is not None else None
         if backend == "mongo" or "mongo_db" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.skip(reason="needs a real MongoDB (set MONGO_URI): FerretDB has no geo-queries"))
+            item.add_marker(
+                pytest.mark.skip(reason="needs a real MongoDB (set MONGO_URI): FerretDB has no geo-queries")
+            )
 
 
 @pytest.fixture(scope="session")

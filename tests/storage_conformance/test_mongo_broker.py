@@ -46,10 +46,14 @@ async def test_the_broker_serves_and_notifies_from_mongodb(tmp_path: Path, mongo
     receiver = TestServer(app, host="127.0.0.1")
     await receiver.start_server()
     try:
-        with BrokerProcess(tmp_path / "unused.db", pass_db_path=False, args=["-dbURI", uri, "-db", prefix, "-multiservice"]) as broker:
+        with BrokerProcess(
+            tmp_path / "unused.db", pass_db_path=False, args=["-dbURI", uri, "-db", prefix, "-multiservice"]
+        ) as broker:
             broker.start()
-            sub = {"subject": {"entities": [{"idPattern": ".*"}]},
-                   "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/notify"}}}
+            sub = {
+                "subject": {"entities": [{"idPattern": ".*"}]},
+                "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/notify"}},
+            }
             status, _ = _call(broker, "POST", "/v2/subscriptions", sub, tenant="city")
             assert status == 201
             room = {"id": "Room1", "type": "Room", "temp": {"value": 21, "metadata": {"unit": {"value": "CEL"}}}}
@@ -85,14 +89,16 @@ def _wait_for_log(broker: BrokerProcess, text: str, timeout: float = 30.0) -> No
 def test_a_mongodb_that_starts_after_the_broker_is_waited_for_then_served(tmp_path: Path) -> None:
     db_port = free_port()
     broker = BrokerProcess(
-        tmp_path / "unused.db", pass_db_path=False, log_dir=tmp_path,
+        tmp_path / "unused.db",
+        pass_db_path=False,
+        log_dir=tmp_path,
         args=["-dbURI", f"mongodb://127.0.0.1:{db_port}/", "-dbTimeout", "300"],
     )
     broker.spawn()
     server = None
     try:
         _wait_for_log(broker, "database unreachable, retrying")
-        line = next(json.loads(l) for l in broker.logs().splitlines() if "database unreachable" in l)
+        line = next(json.loads(x) for x in broker.logs().splitlines() if "database unreachable" in x)
         assert line["level"] == "WARNING" and line["attempt"] == 1 and "MongoDB" in line["error"]
         assert "Traceback" not in broker.logs()
         assert version_status(broker.port) is None  # not serving without its database
@@ -113,7 +119,9 @@ def test_a_mongodb_that_starts_after_the_broker_is_waited_for_then_served(tmp_pa
 
 def test_a_broker_waiting_for_its_database_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     broker = BrokerProcess(
-        tmp_path / "unused.db", pass_db_path=False, log_dir=tmp_path,
+        tmp_path / "unused.db",
+        pass_db_path=False,
+        log_dir=tmp_path,
         args=["-dbURI", f"mongodb://127.0.0.1:{free_port()}/", "-dbTimeout", "300"],
     )
     broker.spawn()
@@ -130,7 +138,9 @@ def test_a_database_lost_mid_run_gives_500s_then_serves_again_when_it_returns(tm
         pytest.fail(str(exc), pytrace=False)
     db_port = int(server.uri.rsplit(":", 1)[1].strip("/"))
     broker = BrokerProcess(
-        tmp_path / "unused.db", pass_db_path=False, log_dir=tmp_path,
+        tmp_path / "unused.db",
+        pass_db_path=False,
+        log_dir=tmp_path,
         args=["-dbURI", server.uri, "-db", "lost", "-dbTimeout", "500"],
     )
     try:
@@ -144,8 +154,14 @@ def test_a_database_lost_mid_run_gives_500s_then_serves_again_when_it_returns(tm
             ("PATCH", "/v2/entities/E1/attrs", {"n": {"value": 2}}),
             ("GET", "/v2/types", None),
             ("POST", "/v2/op/update", {"actionType": "append", "entities": [{"id": "E3", "type": "T"}]}),
-            ("POST", "/v2/subscriptions", {"subject": {"entities": [{"idPattern": ".*"}]},
-                                           "notification": {"http": {"url": "http://127.0.0.1:9/n"}}}),
+            (
+                "POST",
+                "/v2/subscriptions",
+                {
+                    "subject": {"entities": [{"idPattern": ".*"}]},
+                    "notification": {"http": {"url": "http://127.0.0.1:9/n"}},
+                },
+            ),
         ]:
             status, error = _call(broker, method, path, body)
             assert status == 500, (method, path, status, error)

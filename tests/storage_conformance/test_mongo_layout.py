@@ -6,14 +6,13 @@ Entities are written through the port and read back raw with PyMongo.
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from broker.ngsi.model import Attribute, Entity, Location, Metadata
 from broker.storage.mongo import MongoStorage
 from broker.storage.port import EntityFilter, OutboxRecord, Page
-
 from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub_doc
 
 
@@ -72,10 +71,15 @@ async def test_an_entity_is_stored_in_orions_layout(mongo: MongoStorage, raw, mo
 async def test_numbers_are_stored_as_doubles_and_the_last_correlator_is_kept(mongo: MongoStorage, raw, mongo_db):
     _, prefix = mongo_db
     entity = Entity(
-        "E1", "T",
-        attrs={"n": Attribute("Number", 7, {"m": Metadata("Number", 2)}, 1.0, 1.0),
-               "c": Attribute("StructuredValue", {"a": [1, 2.5, True, None, "x"]}, {}, 1.0, 1.0)},
-        cre_date=1.0, mod_date=1.0, correlator="corr-1",
+        "E1",
+        "T",
+        attrs={
+            "n": Attribute("Number", 7, {"m": Metadata("Number", 2)}, 1.0, 1.0),
+            "c": Attribute("StructuredValue", {"a": [1, 2.5, True, None, "x"]}, {}, 1.0, 1.0),
+        },
+        cre_date=1.0,
+        mod_date=1.0,
+        correlator="corr-1",
     )
     assert await mongo.insert_entity("", entity)
     doc = raw[prefix]["entities"].find_one()
@@ -128,8 +132,17 @@ async def test_an_entity_orion_wrote_reads_and_updates_as_version_zero(mongo: Mo
 async def test_a_subscription_is_stored_in_csubs_as_orion_reads_it(mongo: MongoStorage, raw, mongo_db):
     _, prefix = mongo_db
     await mongo.save_subscription("t", SUB, _sub_doc(expires=1800000000.0, throttling=5))
-    await mongo.save_delivery("t", SUB, {"times_sent": 2, "last_notification": 1700000001.9, "last_success": 1700000001.9,
-                                         "last_success_code": 200, "fails_counter": 0})
+    await mongo.save_delivery(
+        "t",
+        SUB,
+        {
+            "times_sent": 2,
+            "last_notification": 1700000001.9,
+            "last_success": 1700000001.9,
+            "last_success_code": 200,
+            "fails_counter": 0,
+        },
+    )
     doc = raw[f"{prefix}-t"]["csubs"].find_one()
     from bson import ObjectId
 
@@ -179,7 +192,9 @@ async def test_a_transient_entity_has_orions_exp_date_and_loses_it_with_its_expi
     import datetime
 
     _, prefix = mongo_db
-    entity = Entity("T1", "Ticket", attrs={"dateExpires": Attribute("DateTime", 1830000000.5)}, cre_date=1.0, mod_date=1.0)
+    entity = Entity(
+        "T1", "Ticket", attrs={"dateExpires": Attribute("DateTime", 1830000000.5)}, cre_date=1.0, mod_date=1.0
+    )
     assert await mongo.insert_entity("", entity)
     doc = raw[prefix]["entities"].find_one()
     assert doc["expDate"] == datetime.datetime(2027, 12, 28, 13, 20, 0, 500000)  # a BSON date, UTC

@@ -4,8 +4,8 @@ port: notifications once (leases), subscriptions followed within the bound, thro
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pymongo
 import pytest
@@ -37,7 +37,9 @@ async def supervised(tmp_path: Path, mongo_db: tuple[str, str]) -> AsyncIterator
 
 async def test_three_processes_on_one_port_notify_each_update_once(supervised, sink, mongo_db) -> None:
     delay = await workers.every_update_notified_once(supervised, [supervised], sink)
-    print(f"\nMongoDB (FerretDB), -workers {WORKERS}: an update went unnotified at most {delay:.3f} s after the subscription")
+    print(
+        f"\nMongoDB (FerretDB), -workers {WORKERS}: an update went unnotified at most {delay:.3f} s after the subscription"
+    )
     assert delay <= workers.PROPAGATION_BOUND
     assert not any(e["msg"] == "delivery worker started" for e in workers.log_lines(supervised))
     uri, prefix = mongo_db

@@ -20,7 +20,10 @@ def _with(i: int, value: Any) -> Entity:
     return Entity(f"E{i}", "T", "/", attrs, cre_date=float(i), mod_date=float(100 - i))
 
 
-async def _ids(storage, flt: EntityFilter, order: tuple[OrderKey, ...] = (), page: Page = Page(limit=100)) -> list[str]:
+PAGE = Page(limit=100)
+
+
+async def _ids(storage, flt: EntityFilter, order: tuple[OrderKey, ...] = (), page: Page = PAGE) -> list[str]:
     return [e.id for e in (await storage.query_entities("t", flt, page, order=order))[0]]
 
 
@@ -28,7 +31,14 @@ async def test_order_by_an_attribute_breaks_ties_in_creation_order(storage):
     for i, v in enumerate([3, 1, 2, 1, 3, 1]):
         await storage.insert_entity("t", _with(i, v))
     assert await _ids(storage, EntityFilter(), (OrderKey("v"),)) == ["E1", "E3", "E5", "E2", "E0", "E4"]
-    assert await _ids(storage, EntityFilter(), (OrderKey("v", descending=True),)) == ["E0", "E4", "E2", "E1", "E3", "E5"]
+    assert await _ids(storage, EntityFilter(), (OrderKey("v", descending=True),)) == [
+        "E0",
+        "E4",
+        "E2",
+        "E1",
+        "E3",
+        "E5",
+    ]
     pages = [await _ids(storage, EntityFilter(), (OrderKey("v"),), Page(limit=2, offset=o)) for o in (0, 2, 4)]
     assert sum(pages, []) == ["E1", "E3", "E5", "E2", "E0", "E4"]
 
@@ -63,8 +73,15 @@ PLACES = {  # name: (lon, lat)
 async def _load_places(storage) -> None:
     for i, (name, (lon, lat)) in enumerate(PLACES.items()):
         point = {"type": "Point", "coordinates": [lon, lat]}
-        e = Entity(name, "City", "/", {"loc": Attribute("geo:json", point)}, cre_date=float(i), mod_date=float(i),
-                   location=Location("loc", point))
+        e = Entity(
+            name,
+            "City",
+            "/",
+            {"loc": Attribute("geo:json", point)},
+            cre_date=float(i),
+            mod_date=float(i),
+            location=Location("loc", point),
+        )
         assert await storage.insert_entity("t", e)
     assert await storage.insert_entity("t", Entity("Nowhere", "City", cre_date=9.0, mod_date=9.0))
 

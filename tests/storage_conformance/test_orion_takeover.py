@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import bson
 import pytest
@@ -21,10 +22,24 @@ from broker.http.app import build_app
 from broker.storage.mongo import MongoStorage
 from tests.storage_conformance import orion_documents as orion
 
-COUNTERS = ("timesSent", "lastNotification", "lastSuccess", "lastSuccessCode", "lastFailure", "lastFailureReason",
-            "failsCounter")
-RAW_COUNTERS = ("count", "lastNotification", "lastSuccess", "lastSuccessCode", "lastFailure", "lastFailureReason",
-                "failsCounter")
+COUNTERS = (
+    "timesSent",
+    "lastNotification",
+    "lastSuccess",
+    "lastSuccessCode",
+    "lastFailure",
+    "lastFailureReason",
+    "failsCounter",
+)
+RAW_COUNTERS = (
+    "count",
+    "lastNotification",
+    "lastSuccess",
+    "lastSuccessCode",
+    "lastFailure",
+    "lastFailureReason",
+    "failsCounter",
+)
 
 
 class Receiver:
@@ -35,8 +50,9 @@ class Receiver:
         self.server = TestServer(app)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.got.append((request.method, request.path, dict(request.query), request.headers.get("X-City", ""),
-                         await request.read()))
+        self.got.append(
+            (request.method, request.path, dict(request.query), request.headers.get("X-City", ""), await request.read())
+        )
         return web.Response(status=204)
 
     @property
@@ -99,14 +115,26 @@ async def _json(api: TestClient, path: str, **headers: str) -> Any:
 async def test_entities_orion_wrote_are_served_as_orion_renders_them(api: TestClient) -> None:
     assert await _json(api, "/v2/entities/Room1") == orion.ROOM_RENDERED
     # Orion's order: ContextAttributeVector::fill walks a std::set of the stored names ('.' stored as '=')
-    assert list(await _json(api, "/v2/entities/Room1/attrs")) == sorted(orion.ROOM["attrNames"], key=lambda n: n.replace(".", "="))
+    assert list(await _json(api, "/v2/entities/Room1/attrs")) == sorted(
+        orion.ROOM["attrNames"], key=lambda n: n.replace(".", "=")
+    )
     dated = await _json(api, "/v2/entities/Room1?attrs=dateCreated,dateModified&options=keyValues")
-    assert dated == {"id": "Room1", "type": "Room", "dateCreated": "2023-11-14T22:13:20.250Z",
-                     "dateModified": "2023-11-14T22:15:00.500Z"}
+    assert dated == {
+        "id": "Room1",
+        "type": "Room",
+        "dateCreated": "2023-11-14T22:13:20.250Z",
+        "dateModified": "2023-11-14T22:15:00.500Z",
+    }
     r = await api.get("/v2/entities/Room1/attrs/temp.max/value", headers={"Accept": "text/plain"})
     assert (r.status, await r.text()) == (200, "30.5")
-    for q in ("temperature>20", "temperature==23", "seen>2017-12-31T00:00:00Z", "config.limits.max==28",
-              "'temp.max'>30", "position"):
+    for q in (
+        "temperature>20",
+        "temperature==23",
+        "seen>2017-12-31T00:00:00Z",
+        "config.limits.max==28",
+        "'temp.max'>30",
+        "position",
+    ):
         found = await _json(api, f"/v2/entities?q={q}&options=keyValues&attrs=temperature")
         assert found == [{"id": "Room1", "type": "Room", "temperature": 23}], q
     assert await _json(api, "/v2/entities?q=temperature<20") == []
@@ -120,8 +148,9 @@ async def test_entities_orion_wrote_are_served_as_orion_renders_them(api: TestCl
 
 async def test_each_tenant_and_service_path_orion_wrote_is_its_own(api: TestClient) -> None:
     park = await _json(api, "/v2/entities?options=keyValues", **{"Fiware-Service": "city"})
-    assert park == [{"id": "Park1", "type": "Park", "area": {"type": "Point", "coordinates": [139.7, 35.68]},
-                     "visitors": 120}]
+    assert park == [
+        {"id": "Park1", "type": "Park", "area": {"type": "Point", "coordinates": [139.7, 35.68]}, "visitors": 120}
+    ]
     scoped = {"Fiware-Service": "city", "Fiware-ServicePath": "/parks"}
     assert [e["id"] for e in await _json(api, "/v2/entities", **scoped)] == ["Park1"]
     assert await _json(api, "/v2/entities", **{"Fiware-Service": "city", "Fiware-ServicePath": "/streets"}) == []
@@ -130,8 +159,11 @@ async def test_each_tenant_and_service_path_orion_wrote_is_its_own(api: TestClie
 
 async def test_an_update_leaves_a_document_orion_can_read(api: TestClient, raw, mongo_db) -> None:
     _, prefix = mongo_db
-    r = await api.patch("/v2/entities/Room1/attrs", json={"temperature": {"value": 24, "type": "Number"}},
-                        headers={"Fiware-Correlator": "takeover-1"})
+    r = await api.patch(
+        "/v2/entities/Room1/attrs",
+        json={"temperature": {"value": 24, "type": "Number"}},
+        headers={"Fiware-Correlator": "takeover-1"},
+    )
     assert r.status == 204, await r.text()
     doc = raw[prefix]["entities"].find_one()
     assert doc["_id"] == orion.ROOM["_id"] and doc["attrNames"] == orion.ROOM["attrNames"]
@@ -144,8 +176,9 @@ async def test_an_update_leaves_a_document_orion_can_read(api: TestClient, raw, 
     assert doc["creDate"] == orion.ROOM["creDate"] and doc["modDate"] > orion.ROOM["modDate"]
 
 
-async def test_subscriptions_orion_wrote_render_as_the_same_ones_created_through_the_api(api: TestClient,
-                                                                                         orion_database) -> None:
+async def test_subscriptions_orion_wrote_render_as_the_same_ones_created_through_the_api(
+    api: TestClient, orion_database
+) -> None:
     listed = await _json(api, "/v2/subscriptions?limit=100")
     by_id = {s["id"]: s for s in listed}
     assert set(by_id) == {str(doc["_id"]) for doc, _ in orion_database} | {str(orion.LEGACY["_id"])}
@@ -186,8 +219,13 @@ async def test_subscriptions_orion_wrote_notify(api: TestClient, receiver: Recei
 
     note = orjson.loads(body)
     assert note["subscriptionId"] == "5f1a2b3c4d5e6f7a8b9c0d01"
-    assert note["data"] == [{"id": "Room1", "type": "Room", "temperature": {
-        "type": "Number", "value": 25, "metadata": {"unit.code": {"type": "Text", "value": "CEL"}}}}]
+    assert note["data"] == [
+        {
+            "id": "Room1",
+            "type": "Room",
+            "temperature": {"type": "Number", "value": 25, "metadata": {"unit.code": {"type": "Text", "value": "CEL"}}},
+        }
+    ]
     method, _, query, city, body = await receiver.wait_for("/custom")
     assert (method, query, city, body) == ("PUT", {"entity": "Room1"}, "", b"temperature is 25")
     _, _, _, _, body = await receiver.wait_for("/json")
@@ -202,8 +240,11 @@ async def test_what_the_api_creates_is_stored_as_orion_stores_it(mongo_db, raw, 
     _, prefix = mongo_db
     api = await _broker(mongo_db)
     try:
-        body = {"id": "Room1", "type": "Room", **{k: {kk: vv for kk, vv in v.items()}
-                                                for k, v in orion.ROOM_RENDERED.items() if k not in ("id", "type")}}
+        body = {
+            "id": "Room1",
+            "type": "Room",
+            **{k: {kk: vv for kk, vv in v.items()} for k, v in orion.ROOM_RENDERED.items() if k not in ("id", "type")},
+        }
         r = await api.post("/v2/entities", json=body, headers={"Fiware-Correlator": "created-1"})
         assert r.status == 201, await r.text()
         doc = raw[prefix]["entities"].find_one()
@@ -283,9 +324,11 @@ async def test_registrations_created_through_the_api_are_stored_as_orion_stores_
         for expected, body in orion.REGISTRATIONS:
             headers = {}
             if body is None:  # the one of Orion <= 4.2: we write isPattern as 4.3+ does, a boolean
-                body = {"dataProvided": {"entities": [{"idPattern": ".*"}]},
-                        "provider": {"http": {"url": "https://weather.example/v2"}, "supportedForwardingMode": "query"},
-                        "expires": "2038-01-01T00:00:00Z"}
+                body = {
+                    "dataProvided": {"entities": [{"idPattern": ".*"}]},
+                    "provider": {"http": {"url": "https://weather.example/v2"}, "supportedForwardingMode": "query"},
+                    "expires": "2038-01-01T00:00:00Z",
+                }
                 headers = {"Fiware-ServicePath": "/parks"}
                 expected = copy.deepcopy(expected)
                 expected["contextRegistration"][0]["entities"][0]["isPattern"] = True
@@ -312,9 +355,19 @@ async def test_what_orion_changed_in_our_subscriptions_since_is_taken_over_too(m
         await api.close()
     stored = raw[prefix]["csubs"].find_one({"_id": bson.ObjectId(sub_id)})
     assert type(stored["expiration"]) is bson.Int64  # NumberLong, as Orion writes it
-    raw[prefix]["csubs"].update_one({"_id": stored["_id"]}, {
-        "$set": {"status": "inactive", "count": 7, "failsCounter": 3, "lastNotification": 1700000100,
-                 "lastFailure": 1700000100, "lastFailureReason": "Timeout was reached"}})
+    raw[prefix]["csubs"].update_one(
+        {"_id": stored["_id"]},
+        {
+            "$set": {
+                "status": "inactive",
+                "count": 7,
+                "failsCounter": 3,
+                "lastNotification": 1700000100,
+                "lastFailure": 1700000100,
+                "lastFailureReason": "Timeout was reached",
+            }
+        },
+    )
     api = await _broker(mongo_db)
     try:
         sub = await _json(api, f"/v2/subscriptions/{sub_id}")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 from pathlib import Path
 
 import orjson
@@ -19,13 +17,22 @@ from broker.storage.sqlite.connection import open_connection as connect
 
 def _record(i: int, subject: str) -> dict:
     return access_log.disclosure(
-        time=float(i), tenant="t", recipient="svc", subject=subject, entity_id=f"E{i}", entity_type="T",
-        attrs=["a"], consents=("c1",), channel="query", correlator="x",
+        time=float(i),
+        tenant="t",
+        recipient="svc",
+        subject=subject,
+        entity_id=f"E{i}",
+        entity_type="T",
+        attrs=["a"],
+        consents=("c1",),
+        channel="query",
+        correlator="x",
     )
 
 
 async def _indexed(store: SqliteStorage) -> tuple[int, int]:
     """(the indexed mark, rows in the subject index)."""
+
     def run(conn: sqlite3.Connection) -> tuple[int, int]:
         mark = conn.execute("SELECT value FROM meta WHERE key = ?", (sqlite_log.INDEXED_KEY,)).fetchone()[0]
         return int(mark), conn.execute("SELECT count(*) FROM access_log_subjects").fetchone()[0]
@@ -57,8 +64,13 @@ def test_a_pack_keeps_shared_fields_once_and_gives_back_every_record_whole():
     assert doc["own"] == ["subject", "entityId", "hash"] and doc["at"] == {"subject": 0}
     again = [sqlite_log.unpack(orjson.loads(orjson.dumps(doc)), 1, i) for i in range(3)]
     assert again == records and [list(r) for r in again] == [list(r) for r in records]  # in appended order
-    assert sqlite_log._runs([_record(0, "a"), {**_record(0, "b"), "extra": 1}, {**_record(0, "c"), "recipient": "x"}]) == [
-        [_record(0, "a")], [{**_record(0, "b"), "extra": 1}], [{**_record(0, "c"), "recipient": "x"}]]  # one kind of record a pack
+    assert sqlite_log._runs(
+        [_record(0, "a"), {**_record(0, "b"), "extra": 1}, {**_record(0, "c"), "recipient": "x"}]
+    ) == [
+        [_record(0, "a")],
+        [{**_record(0, "b"), "extra": 1}],
+        [{**_record(0, "c"), "recipient": "x"}],
+    ]  # one kind of record a pack
     mixed = _sealed([{**_record(0, "a"), "n": n} for n in (1, 1.0, True)])  # equal for Python, not as JSON
     doc = orjson.loads(orjson.dumps(sqlite_log.pack("", mixed)))
     assert "n" in doc["own"] and [sqlite_log.unpack(doc, 1, i)["n"] for i in range(3)] == [1, 1.0, True]
@@ -101,7 +113,9 @@ async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Pat
         subjects = ["alice", "bob", "carol"]
         for i in range(26):  # appends of 2 records: folded at 10, 20, ... 50; 2 left in the tail
             conn.execute("BEGIN IMMEDIATE")
-            sqlite_log.append(conn, [("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)])
+            sqlite_log.append(
+                conn, [("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)]
+            )
             conn.execute("COMMIT")
         mark, rows = await _indexed(store)
         assert mark == 50 and rows == 25 * 2 - 8  # a row per pack and subject: 8 packs hold only bob
@@ -131,8 +145,10 @@ async def test_a_store_with_a_row_per_record_is_packed_and_folded_once_at_start(
     conn.execute("DROP TABLE access_log_packs")
     conn.execute("DROP TABLE access_log_subjects")  # one index over all records, as it was
     conn.execute("DROP TABLE access_log_segments")
-    conn.execute("CREATE TABLE access_log_subjects(tenant TEXT NOT NULL, subject TEXT NOT NULL, seq INTEGER NOT NULL,"
-                 " PRIMARY KEY(tenant, subject, seq)) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE access_log_subjects(tenant TEXT NOT NULL, subject TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " PRIMARY KEY(tenant, subject, seq)) WITHOUT ROWID"
+    )
     conn.executemany("INSERT INTO access_log_subjects VALUES('t', ?, ?)", [(r["subject"], r["seq"]) for r in records])
     conn.execute("UPDATE meta SET value = '6' WHERE key = ?", (sqlite_log.INDEXED_KEY,))
     conn.execute(
@@ -144,7 +160,10 @@ async def test_a_store_with_a_row_per_record_is_packed_and_folded_once_at_start(
         "INSERT INTO access_log(seq, tenant, time, subject, recipient, doc) VALUES(?, 't', ?, ?, 'svc', ?)",
         [(r["seq"], r["time"], r["subject"], orjson.dumps(r).decode()) for r in records],
     )
-    conn.execute("INSERT INTO meta(key, value) VALUES(?, ?)", (sqlite_log.head_key("t"), orjson.dumps([6, records[-1]["hash"]]).decode()))
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES(?, ?)",
+        (sqlite_log.head_key("t"), orjson.dumps([6, records[-1]["hash"]]).decode()),
+    )
     conn.commit()
     conn.close()
 
@@ -177,14 +196,20 @@ async def test_a_store_whose_index_names_records_gains_pack_subjects_and_is_fold
     conn = sqlite3.connect(path)  # as the broker of December 3 left it: no subjects, a row per record
     conn.execute("ALTER TABLE access_log_packs RENAME TO packs_now")
     conn.execute("DROP INDEX access_log_packs_by_recipient")
-    conn.execute("CREATE TABLE access_log_packs(last INTEGER PRIMARY KEY, first INTEGER NOT NULL, tenant TEXT NOT NULL,"
-                 " recipient TEXT, doc TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE access_log_packs(last INTEGER PRIMARY KEY, first INTEGER NOT NULL, tenant TEXT NOT NULL,"
+        " recipient TEXT, doc TEXT NOT NULL)"
+    )
     conn.execute("INSERT INTO access_log_packs SELECT last, first, tenant, recipient, doc FROM packs_now")
     conn.execute("DROP TABLE packs_now")
     conn.execute("DROP TABLE access_log_subjects")
-    conn.execute("CREATE TABLE access_log_subjects(segment INTEGER NOT NULL, tenant TEXT NOT NULL, subject TEXT NOT NULL,"
-                 " seq INTEGER NOT NULL, PRIMARY KEY(segment, tenant, subject, seq)) WITHOUT ROWID")
-    conn.executemany("INSERT INTO access_log_subjects VALUES(0, 't', ?, ?)", [("alice", 1), ("bob", 2), ("alice", 3), ("carol", 4)])
+    conn.execute(
+        "CREATE TABLE access_log_subjects(segment INTEGER NOT NULL, tenant TEXT NOT NULL, subject TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, PRIMARY KEY(segment, tenant, subject, seq)) WITHOUT ROWID"
+    )
+    conn.executemany(
+        "INSERT INTO access_log_subjects VALUES(0, 't', ?, ?)", [("alice", 1), ("bob", 2), ("alice", 3), ("carol", 4)]
+    )
     conn.execute("UPDATE meta SET value = '4' WHERE key = ?", (sqlite_log.INDEXED_KEY,))
     conn.commit()
     conn.close()
@@ -207,11 +232,15 @@ async def test_pages_of_the_log_cut_through_packs_and_filter_by_recipient_and_ti
         await store.append_access_log("t", [_record(i, f"s{i % 3}") for i in range(5)], access_log.seal)
         other = [{**_record(5 + i, "s1"), "recipient": "lab"} for i in range(2)] + [_record(7, "s1")]
         await store.append_access_log("t", other, access_log.seal)  # three packs: svc, lab, svc
-        packs = await store._read(lambda c: c.execute("SELECT first, last, recipient FROM access_log_packs ORDER BY last").fetchall())
+        packs = await store._read(
+            lambda c: c.execute("SELECT first, last, recipient FROM access_log_packs ORDER BY last").fetchall()
+        )
         assert packs == [(1, 5, "svc"), (6, 7, "lab"), (8, 8, "svc")]
         page, total = await store.read_access_log("t", page=Page(limit=3, offset=3))
         assert [r["seq"] for r in page] == [4, 5, 6] and total == 8
-        assert [r["prev"] for r in page] == [r["hash"] for r in (await store.read_access_log("t", page=Page(limit=3, offset=2)))[0]]
+        assert [r["prev"] for r in page] == [
+            r["hash"] for r in (await store.read_access_log("t", page=Page(limit=3, offset=2)))[0]
+        ]
         lab, total = await store.read_access_log("t", recipient="lab")
         assert [r["entityId"] for r in lab] == ["E5", "E6"] and total == 2
         svc_s1, total = await store.read_access_log("t", subject="s1", recipient="svc", since=1.0, until=8.0)

@@ -6,9 +6,9 @@ import asyncio
 import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -27,8 +27,16 @@ SEAL = seal_name(access_log.seal)
 
 def _record(i: int, subject: str = "alice") -> dict:
     return access_log.disclosure(
-        time=float(i), tenant="t", recipient="svc", subject=subject, entity_id=f"E{i}", entity_type="T",
-        attrs=["a"], consents=("c1",), channel="query", correlator="x",
+        time=float(i),
+        tenant="t",
+        recipient="svc",
+        subject=subject,
+        entity_id=f"E{i}",
+        entity_type="T",
+        attrs=["a"],
+        consents=("c1",),
+        channel="query",
+        correlator="x",
     )
 
 
@@ -67,7 +75,9 @@ async def test_disclosures_handed_over_are_read_back_at_once_and_committed_at_cl
     await store.start()
     try:
         assert await _entity_ids(store) == ["E0", "E1", "E2"]
-        marks = await store._read(lambda c: c.execute("SELECT count(*) FROM meta WHERE key LIKE 'access_log_writer:%'").fetchone()[0])
+        marks = await store._read(
+            lambda c: c.execute("SELECT count(*) FROM meta WHERE key LIKE 'access_log_writer:%'").fetchone()[0]
+        )
         assert marks == 0  # a writer that stopped in order leaves no mark
     finally:
         await store.close()
@@ -166,7 +176,10 @@ async def test_the_child_acknowledges_only_when_asked_or_after_the_interval(tmp_
     assert _serve(path, "tok", unasked) == [{"ready": 0}]  # committed, not said: nobody waits
     asked = [encode(n, "t", SEAL, [_record(n)], ack=False) for n in (3, 4)] + [encode(5, "", "", [], ack=True)]
     assert _serve(path, "tok2", asked) == [{"ready": 0}, {"ok": 5, "commits": 1}]
-    assert _serve(path, "tok3", [encode(1, "", "", [], ack=True)]) == [{"ready": 0}, {"ok": 1, "commits": 0}]  # no transaction
+    assert _serve(path, "tok3", [encode(1, "", "", [], ack=True)]) == [
+        {"ready": 0},
+        {"ok": 1, "commits": 0},
+    ]  # no transaction
     store = SqliteStorage(path)
     await store.start()
     try:
@@ -180,10 +193,12 @@ async def test_a_failed_append_fails_its_waiter_and_the_next_appends_go_on(tmp_p
     store = SqliteStorage(path)
     await store.start()
     try:
-        await store._write(lambda c: c.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON access_log_packs WHEN NEW.tenant = 'bad'"
-            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        ))
+        await store._write(
+            lambda c: c.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON access_log_packs WHEN NEW.tenant = 'bad'"
+                " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
         with pytest.raises(StorageUnavailable, match="refused"):
             await asyncio.wait_for(store.append_access_log("bad", [_record(0)], access_log.seal), timeout=30)
         await asyncio.wait_for(store.append_access_log("t", [_record(1)], access_log.seal), timeout=30)
@@ -193,7 +208,9 @@ async def test_a_failed_append_fails_its_waiter_and_the_next_appends_go_on(tmp_p
         await store.close()
 
 
-async def test_a_seal_that_is_not_a_module_function_or_a_record_that_is_not_json_is_refused_and_nothing_is_sent(tmp_path: Path):
+async def test_a_seal_that_is_not_a_module_function_or_a_record_that_is_not_json_is_refused_and_nothing_is_sent(
+    tmp_path: Path,
+):
     store = SqliteStorage(str(tmp_path / "s.db"))
     await store.start()
     try:
@@ -226,7 +243,9 @@ async def test_a_child_whose_parent_is_gone_commits_all_of_its_input(tmp_path: P
     await store.close()
     child = subprocess.Popen(
         [sys.executable, "-m", "broker.storage.sqlite.log_writer_process", path, "orphan"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert child.stdin is not None and child.stdout is not None
     child.stdout.close()  # as after a SIGKILL of the parent: every `ready` or `ok` meets a broken pipe

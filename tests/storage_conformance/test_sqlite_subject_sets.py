@@ -36,12 +36,16 @@ async def test_many_subject_sets_on_one_connection_each_select_exactly_their_sub
         views = [_only(*SUBJECTS[k : k + 2]) for k in range(5)] + [_only("s5"), _only()]
         for _ in range(2):  # the second pass meets sets that were dropped and must be made again
             for vis in views:
-                found, total = await store.query_entities("t", EntityFilter(types=("Person",), visibility=vis), Page(), count=True)
+                found, total = await store.query_entities(
+                    "t", EntityFilter(types=("Person",), visibility=vis), Page(), count=True
+                )
                 expected = [f"P{SUBJECTS.index(s)}" for s in vis.grants[0].subjects]
                 assert [e.id for e in found] == expected and total == len(expected)
                 summary = await store.get_type("t", "Person", (), visibility=vis)
                 assert (summary.count if summary else 0) == len(expected)
-        tables = await store._read(lambda c: [r[0] for r in c.execute("SELECT name FROM temp.sqlite_master WHERE type = 'table'")])
+        tables = await store._read(
+            lambda c: [r[0] for r in c.execute("SELECT name FROM temp.sqlite_master WHERE type = 'table'")]
+        )
         assert 1 <= len(tables) <= 2 and all(t.startswith("grant_") for t in tables)
     finally:
         await store.close()
@@ -59,7 +63,7 @@ async def test_a_reader_connection_stays_read_only_after_making_a_set(tmp_path: 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM entities")
 
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (whatever SQLite raises: the write must fail)
             await store._read(write)
         assert (await store.query_entities("t", EntityFilter(types=("Person",)), Page()))[0][0].id == "P0"
     finally:
@@ -87,7 +91,9 @@ async def test_a_store_made_before_the_subject_column_gains_it_filled_at_start(t
     store = SqliteStorage(path, readers=1)
     await store.start()
     try:
-        found, total = await store.query_entities("t", EntityFilter(types=("Person",), visibility=_only("s1", "s2")), Page(), count=True)
+        found, total = await store.query_entities(
+            "t", EntityFilter(types=("Person",), visibility=_only("s1", "s2")), Page(), count=True
+        )
         assert [e.id for e in found] == ["P1", "P2"] and total == 2
     finally:
         await store.close()

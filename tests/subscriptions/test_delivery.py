@@ -15,7 +15,7 @@ from broker.ngsi.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.model import Attribute, Entity
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import EntityPattern, Condition, HttpTarget, Notification, Subscription
+from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 
 
@@ -78,7 +78,9 @@ async def test_a_create_is_notified_with_orions_headers_and_body(stack):
     entities, notifier, _, receiver, _ = stack
     await notifier.save(_subscription(receiver.url, tenant="city"))
     ctx = RequestContext(tenant="city", write_path="/a", correlator="corr-1")
-    await entities.create(ctx, Entity("R1", "Room", attrs={"temp": Attribute("Number", 21.0), "x": Attribute("Text", "y")}))
+    await entities.create(
+        ctx, Entity("R1", "Room", attrs={"temp": Attribute("Number", 21.0), "x": Attribute("Text", "y")})
+    )
     await _wait_for(lambda: len(receiver.received) == 1)
     headers, body = receiver.received[0]
     assert body == {

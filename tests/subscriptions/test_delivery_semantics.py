@@ -5,9 +5,10 @@ visible as soon as the receiver could look; a commit wakes the deliverer (no pol
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -245,7 +246,9 @@ async def test_a_commit_wakes_the_dispatcher_without_any_polling(tmp_path: Path,
         await entities.create(ctx, Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)}))
         for i in range(1, 21):  # each one committed while the previous drain may still be finishing
             await receiver.wait_calls(i)
-            await entities.update_attributes(ctx, EntityRef("G1", "Gauge"), {"n": Attribute("Number", i)}, UpdateMode.UPDATE)
+            await entities.update_attributes(
+                ctx, EntityRef("G1", "Gauge"), {"n": Attribute("Number", i)}, UpdateMode.UPDATE
+            )
         await receiver.wait_calls(21)
         assert [n for n, _ in receiver.calls] == list(range(21))
     finally:
@@ -273,7 +276,9 @@ async def test_a_commit_in_the_serving_process_wakes_the_delivery_process(tmp_pa
     try:
         await serving.save(_gauge_subscription(receiver.url))
         entities = EntityService(serving_store, changes=serving)
-        await entities.create(RequestContext(write_path="/"), Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)}))
+        await entities.create(
+            RequestContext(write_path="/"), Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)})
+        )
         await receiver.wait_calls(1)
         assert receiver.calls == [(0, 200)]
     finally:
@@ -286,7 +291,9 @@ async def test_a_commit_in_the_serving_process_wakes_the_delivery_process(tmp_pa
 
 def _gauge_subscription(url: str) -> Subscription:
     sub = _subscription(url)
-    return replace(sub, entities=(EntityPattern(id="G1", type="Gauge"),), notification=replace(sub.notification, attrs=("n",)))
+    return replace(
+        sub, entities=(EntityPattern(id="G1", type="Gauge"),), notification=replace(sub.notification, attrs=("n",))
+    )
 
 
 async def test_a_reload_of_the_delivering_cache_keeps_the_counters_it_holds(tmp_path: Path, receiver):

@@ -4,8 +4,8 @@ by one lease holder at a time, a dead holder's lease expires, counters carry ove
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -71,7 +71,9 @@ async def test_two_leased_dispatchers_deliver_every_notification_once_and_in_ord
     assert _temps(receiver) == list(range(60))
 
 
-async def test_a_lease_held_by_a_dead_process_expires_and_another_takes_the_subscription_over(processes, receiver) -> None:
+async def test_a_lease_held_by_a_dead_process_expires_and_another_takes_the_subscription_over(
+    processes, receiver
+) -> None:
     notifier, _, storage = await processes()
     await notifier.save(_subscription(receiver.url))
     now = time.time()

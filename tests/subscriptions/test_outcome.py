@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 
@@ -34,7 +32,7 @@ def test_every_other_answer_settles_the_notification(status):
 def test_no_connection_and_timeouts_are_retried_with_libcurls_texts():
     refused = aiohttp.ClientConnectorError(None, ConnectionRefusedError(111, "Connection refused"))  # type: ignore[arg-type]
     assert failure_of(refused) == Outcome(False, None, COULDNT_CONNECT, True)
-    assert failure_of(asyncio.TimeoutError()) == Outcome(False, None, TIMEOUT, True)
+    assert failure_of(TimeoutError()) == Outcome(False, None, TIMEOUT, True)
     assert failure_of(aiohttp.ServerDisconnectedError()).transient
     assert not failure_of(aiohttp.InvalidURL("http://")).transient
 
@@ -44,8 +42,11 @@ def test_first_attempt_without_answer_counts_one_failure_in_whole_seconds():
     count_sent(status, 1700000000.75)
     assert count_outcome(status, Outcome(False, None, COULDNT_CONNECT, True), 1700000001.5, first=True)
     assert status == SubscriptionStatus(
-        times_sent=1, last_notification=1700000000.0, last_failure=1700000001.0,
-        last_failure_reason=COULDNT_CONNECT, fails_counter=1,
+        times_sent=1,
+        last_notification=1700000000.0,
+        last_failure=1700000001.0,
+        last_failure_reason=COULDNT_CONNECT,
+        fails_counter=1,
     )
 
 

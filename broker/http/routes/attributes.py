@@ -32,9 +32,7 @@ async def _update(request: web.Request, mode: UpdateMode) -> web.Response:
     attrs = parse_attributes(await json_body(request), key_values="keyValues" in opts)
     ctx = context(request, write=True)
     ref = entity_ref(request)
-    await services(request).entities.update_attributes(
-        ctx, ref, attrs, mode, override_md="overrideMetadata" in opts
-    )
+    await services(request).entities.update_attributes(ctx, ref, attrs, mode, override_md="overrideMetadata" in opts)
     return no_content()
 
 
@@ -96,10 +94,10 @@ def _accepted(request: web.Request) -> list[str]:
         if not media:
             continue
         q = 1.0
-        for param in params:
-            if param.startswith("q="):
+        for parameter in params:
+            if parameter.startswith("q="):
                 try:
-                    q = float(param[2:])
+                    q = float(parameter[2:])
                 except ValueError:
                     q = 1.0
         if q > 0:

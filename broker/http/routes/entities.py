@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from broker.http.request import context, json_body, options, param, path_id, type_param

@@ -8,7 +8,6 @@ and ISO 8601 dates are `DateValue` (epoch seconds, compared as numbers, as Orion
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -18,8 +17,8 @@ class DateValue:
     epoch: float
 
 
-Scalar = Union[float, str, bool, None, DateValue]
-Orderable = Union[float, str, DateValue]
+Scalar = float | str | bool | None | DateValue
+Orderable = float | str | DateValue
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class ValueList:
     values: tuple[Orderable, ...]
 
 
-Value = Union[Scalar, Range, ValueList]
+Value = Scalar | Range | ValueList
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class Compare:
     value: Value
 
 
-Statement = Union[Exists, Compare]
+Statement = Exists | Compare
 
 
 @dataclass(frozen=True)

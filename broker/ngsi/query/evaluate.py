@@ -13,9 +13,8 @@ It reproduces what Orion's MongoDB filters (`StringFilter::mongoFilterPopulate`)
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Iterable, Iterator
-
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from broker.ngsi.model import Attribute, Entity
 from broker.ngsi.patterns import compile_pattern

@@ -18,7 +18,8 @@ import contextlib
 import datetime
 import logging
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 from bson import Binary
@@ -32,7 +33,6 @@ from pymongo.write_concern import WriteConcern
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.storage.mongo import csubs, registrations
-from broker.storage.mongo.keys import object_id
 from broker.storage.mongo.documents import (
     EXP_DATE,
     VERSION,
@@ -47,12 +47,13 @@ from broker.storage.mongo.filters import (
     SEQ,
     encode_key,
     entity_filter,
-    is_near,
     hidden_sort_keys,
+    is_near,
     near_stage,
     scopes_filter,
     sort_spec,
 )
+from broker.storage.mongo.keys import object_id
 from broker.storage.mongo.visibility import attr_visible, entity_visible, shown_value
 from broker.storage.port import (
     EntityFilter,
@@ -110,8 +111,13 @@ async def _documents(
 class _Undo:
     """How to take one applied write of a batch back, when a later one is refused."""
 
-    def __init__(self, coll: AsyncCollection[dict[str, Any]], key: dict[str, str], version: int | None,
-                 before: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        coll: AsyncCollection[dict[str, Any]],
+        key: dict[str, str],
+        version: int | None,
+        before: dict[str, Any] | None,
+    ) -> None:
         self.coll, self.key, self.version, self.before = coll, key, version, before
 
     async def run(self) -> None:
@@ -301,8 +307,11 @@ class MongoStorage:
         condition = {"_id": key, VERSION: version_condition(entity.version)}
         if write.action == "replace":
             update: dict[str, Any] = {"$set": {**content_fields(entity), VERSION: entity.version + 1}}
-            gone = {k: "" for k, absent in (("location", entity.location is None), (EXP_DATE, expiry(entity) is None))
-                    if absent}
+            gone = {
+                k: ""
+                for k, absent in (("location", entity.location is None), (EXP_DATE, expiry(entity) is None))
+                if absent
+            }
             if gone:
                 update["$unset"] = gone
             before = await coll.find_one_and_update(condition, update, session=session)
@@ -320,8 +329,17 @@ class MongoStorage:
             if blob is None:
                 blob = blobs[id(r.payload)] = Binary(orjson.dumps(r.payload))
             docs.append(
-                {"_id": first_id + i, "tenant": r.tenant, "sub": r.subscription_id, "payload": blob,
-                 "created": r.created, "due": r.due, "attempts": 0, "cbnotif": r.cbnotif, "subject": r.subject}
+                {
+                    "_id": first_id + i,
+                    "tenant": r.tenant,
+                    "sub": r.subscription_id,
+                    "payload": blob,
+                    "created": r.created,
+                    "due": r.due,
+                    "attempts": 0,
+                    "cbnotif": r.cbnotif,
+                    "subject": r.subject,
+                }
             )
         await self._main[OUTBOX].insert_many(docs, session=session)
 
@@ -382,7 +400,7 @@ class MongoStorage:
 
     async def delete_expired(self, now: float) -> int:
         assert self._client is not None
-        when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).replace(tzinfo=None)
+        when = datetime.datetime.fromtimestamp(now, datetime.UTC).replace(tzinfo=None)
         deleted = 0
         with _unavailable():
             for name in await self._client.list_database_names():
@@ -416,7 +434,9 @@ class MongoStorage:
         return attrs
 
     @staticmethod
-    def _types_match(scopes: tuple[ServicePathScope, ...], vis: Visibility | None, *more: dict[str, Any]) -> dict[str, Any]:
+    def _types_match(
+        scopes: tuple[ServicePathScope, ...], vis: Visibility | None, *more: dict[str, Any]
+    ) -> dict[str, Any]:
         parts = [scopes_filter(scopes), *(m for m in more)]
         if vis is not None:
             parts.append(entity_visible(vis))
@@ -496,9 +516,11 @@ class MongoStorage:
         assert self._client is not None
         out: list[tuple[dict[str, Any], dict[str, Any]]] = []
         with _unavailable():
-            names = sorted(n for n in await self._client.list_database_names() if n == self.db or n.startswith(self.db + "-"))
+            names = sorted(
+                n for n in await self._client.list_database_names() if n == self.db or n.startswith(self.db + "-")
+            )
             for name in names:
-                tenant = "" if name == self.db else name[len(self.db) + 1:]
+                tenant = "" if name == self.db else name[len(self.db) + 1 :]
                 # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
                 cursor = self._client[name][CSUBS].find({}, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)])
                 out += [csubs.from_csubs(d, tenant) async for d in cursor]
@@ -537,8 +559,15 @@ class MongoStorage:
             docs = await self._main[OUTBOX].find({"sub": sub_id}, sort=[("_id", ASCENDING)], limit=limit).to_list(None)
         return [
             OutboxRecord(
-                d["tenant"], d["sub"], orjson.loads(d["payload"]), created=d["created"], due=d["due"],
-                attempts=d["attempts"], cbnotif=d["cbnotif"], id=d["_id"], subject=d.get("subject"),
+                d["tenant"],
+                d["sub"],
+                orjson.loads(d["payload"]),
+                created=d["created"],
+                due=d["due"],
+                attempts=d["attempts"],
+                cbnotif=d["cbnotif"],
+                id=d["_id"],
+                subject=d.get("subject"),
             )
             for d in docs
         ]
@@ -636,9 +665,13 @@ class MongoStorage:
         coll = self.database(tenant)[REGISTRATIONS]
         with _unavailable():
             # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
-            docs = [] if page.limit <= 0 else await coll.find(  # MongoDB reads limit 0 as "no limit"
-                match, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)], skip=page.offset, limit=page.limit
-            ).to_list(None)
+            docs = (
+                []
+                if page.limit <= 0
+                else await coll.find(  # MongoDB reads limit 0 as "no limit"
+                    match, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)], skip=page.offset, limit=page.limit
+                ).to_list(None)
+            )
             total = await coll.count_documents(match)
         return [registrations.from_orion(d, tenant) for d in docs], total
 
@@ -649,8 +682,13 @@ class MongoStorage:
 
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
         coll = self.database(tenant)[CONSENTS]
-        fields = {"subject": doc["subject"], "recipient": doc["recipient"], "expires": doc.get("expires"),
-                  "withdrawnAt": doc.get("withdrawnAt"), "doc": doc}
+        fields = {
+            "subject": doc["subject"],
+            "recipient": doc["recipient"],
+            "expires": doc.get("expires"),
+            "withdrawnAt": doc.get("withdrawnAt"),
+            "doc": doc,
+        }
         with _unavailable():
             existing = await coll.find_one({"_id": doc["id"]}, projection={SEQ: True})
             seq = existing[SEQ] if existing else await self._next(f"consents:{tenant}")
@@ -707,8 +745,15 @@ class MongoStorage:
                     record["hash"] = seal(prev, record)
                     record["seq"] = count + i + 1
                     prev = record["hash"]
-                    docs.append({"_id": record["seq"], "time": record["time"], "subject": record.get("subject"),
-                                 "recipient": record.get("recipient"), "doc": record})
+                    docs.append(
+                        {
+                            "_id": record["seq"],
+                            "time": record["time"],
+                            "subject": record.get("subject"),
+                            "recipient": record.get("recipient"),
+                            "doc": record,
+                        }
+                    )
                 try:
                     await log_coll.insert_many(docs, ordered=True)
                 except DuplicateKeyError:  # another process appended first, or one crashed before its head moved
@@ -743,7 +788,10 @@ class MongoStorage:
         if recipient is not None:
             match["recipient"] = recipient
         if since is not None or until is not None:
-            match["time"] = {**({"$gte": since} if since is not None else {}), **({"$lt": until} if until is not None else {})}
+            match["time"] = {
+                **({"$gte": since} if since is not None else {}),
+                **({"$lt": until} if until is not None else {}),
+            }
         return await _documents(self.database(tenant)[ACCESS_LOG], match, "_id", page)
 
     async def access_log_index_faults(self, tenant: str) -> set[int]:
@@ -753,8 +801,12 @@ class MongoStorage:
         with _unavailable():
             async for row in self.database(tenant)[ACCESS_LOG].find({}):
                 doc = row.get("doc") or {}
-                if (row["_id"] != doc.get("seq") or row.get("time") != doc.get("time")
-                        or row.get("subject") != doc.get("subject") or row.get("recipient") != doc.get("recipient")):
+                if (
+                    row["_id"] != doc.get("seq")
+                    or row.get("time") != doc.get("time")
+                    or row.get("subject") != doc.get("subject")
+                    or row.get("recipient") != doc.get("recipient")
+                ):
                     faults.add(doc.get("seq") if isinstance(doc.get("seq"), int) else row["_id"])
         return faults
 

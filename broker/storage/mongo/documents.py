@@ -10,9 +10,8 @@ version 0 and sorts first.
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime
+from typing import Any
 
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Metadata
 from broker.storage.mongo.filters import SEQ
@@ -61,7 +60,7 @@ def content_fields(entity: Entity) -> dict[str, Any]:
         fields["lastCorrelator"] = entity.correlator
     expires = expiry(entity)
     if expires is not None:
-        fields[EXP_DATE] = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).replace(tzinfo=None)
+        fields[EXP_DATE] = datetime.datetime.fromtimestamp(expires, datetime.UTC).replace(tzinfo=None)
     return fields
 
 

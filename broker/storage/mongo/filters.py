@@ -13,8 +13,8 @@ from typing import Any
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
-from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, ValueList
 from broker.ngsi.patterns import compile_pattern
+from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, ValueList
 from broker.storage.mongo import visibility as visible
 from broker.storage.mongo.keys import FALSE, Filter, encode_key
 from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
@@ -102,7 +102,9 @@ def _exists(statement: Exists) -> Filter:
     elif not path.sub and path.metadata in _ENTITY_DATES:
         field = f"attrs.{attr}"  # an attribute always has its dates
     else:
-        field = ".".join((f"attrs.{attr}.md.{encode_key(path.metadata)}",) + (("value",) + path.sub if path.sub else ()))
+        field = ".".join(
+            (f"attrs.{attr}.md.{encode_key(path.metadata)}",) + (("value",) + path.sub if path.sub else ())
+        )
     return {field: {"$exists": not statement.negated}}
 
 
@@ -269,7 +271,6 @@ def sort_spec(order: tuple[OrderKey, ...], flt: EntityFilter) -> Sort:
             seen.add(field)
             unique.append((field, direction))
     return unique
-
 
 
 def hidden_sort_keys(order: tuple[OrderKey, ...], flt: EntityFilter) -> list[tuple[str, str]]:

@@ -26,8 +26,9 @@ keep them cheap:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -181,8 +182,14 @@ def migrate(conn: sqlite3.Connection) -> None:
                 conn.execute(
                     "INSERT OR IGNORE INTO access_log_packs(last, first, tenant, recipient, doc, subjects)"
                     " VALUES(?, ?, ?, ?, ?, ?)",
-                    (seq, seq, tenant, recipient, orjson.dumps(pack(record.get("prev", ""), [record])).decode(),
-                     _subjects([record])),
+                    (
+                        seq,
+                        seq,
+                        tenant,
+                        recipient,
+                        orjson.dumps(pack(record.get("prev", ""), [record])).decode(),
+                        _subjects([record]),
+                    ),
                 )
         conn.execute("DROP TABLE access_log")  # its indexes go with it
     if conn.execute("SELECT 1 FROM meta WHERE key = ?", (INDEXED_KEY,)).fetchone() is None:
@@ -256,7 +263,8 @@ def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
             [value for row in chunk for value in row],
         )
     conn.execute(
-        "INSERT INTO meta(key, value) VALUES " + ",".join(["(?, ?)"] * len(keys))
+        "INSERT INTO meta(key, value) VALUES "
+        + ",".join(["(?, ?)"] * len(keys))
         + " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [v for key in keys for v in (key, orjson.dumps(list(heads[key])).decode())],
     )
@@ -327,7 +335,9 @@ def index_faults(conn: sqlite3.Connection, tenant: str) -> set[int]:
 
 def _scan(conn: sqlite3.Connection, where: str, params: list[Any]) -> Iterator[tuple[int, dict[str, Any], int, Any]]:
     """Every record of the packs matching `where` (on the packs as `p`), in order."""
-    for first, text in conn.execute(f"SELECT p.first, p.doc FROM access_log_packs p WHERE {where} ORDER BY p.last", params):
+    for first, text in conn.execute(
+        f"SELECT p.first, p.doc FROM access_log_packs p WHERE {where} ORDER BY p.last", params
+    ):
         yield from _records(first, orjson.loads(text))
 
 

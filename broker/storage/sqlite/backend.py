@@ -7,8 +7,9 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from shapely.geometry import shape
@@ -28,8 +29,8 @@ from broker.storage.port import (
 )
 from broker.storage.sqlite import access_log, subjects
 from broker.storage.sqlite import visibility as visible
-from broker.storage.sqlite.log_writer import LogWriter
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql
+from broker.storage.sqlite.log_writer import LogWriter
 from broker.storage.sqlite.outbox_index import OutboxIndex
 from broker.storage.sqlite.schema import connect, migrate
 from broker.storage.sqlite.writer import GroupCommitWriter
@@ -85,7 +86,9 @@ def _write_index_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None
             "INSERT INTO geometries(entity_pk, attr, geojson) VALUES(?, ?, ?)",
             (pk, entity.location.attr, orjson.dumps(geojson).decode()),
         )
-        conn.execute("INSERT INTO locations(id, minx, maxx, miny, maxy) VALUES(?, ?, ?, ?, ?)", (pk, minx, maxx, miny, maxy))
+        conn.execute(
+            "INSERT INTO locations(id, minx, maxx, miny, maxy) VALUES(?, ?, ?, ?, ?)", (pk, minx, maxx, miny, maxy)
+        )
 
 
 def _insert(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
@@ -93,8 +96,14 @@ def _insert(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
         "INSERT OR IGNORE INTO entities(tenant, id, type, service_path, cre_date, mod_date, version, attrs, subject)"
         " VALUES(?, ?, ?, ?, ?, ?, 1, ?, ?)",
         (
-            tenant, entity.id, entity.type, entity.service_path, entity.cre_date, entity.mod_date,
-            _attrs_json(entity), subjects.subject_of(conn, tenant, entity),
+            tenant,
+            entity.id,
+            entity.type,
+            entity.service_path,
+            entity.cre_date,
+            entity.mod_date,
+            _attrs_json(entity),
+            subjects.subject_of(conn, tenant, entity),
         ),
     )
     if cur.rowcount == 0:
@@ -110,8 +119,14 @@ def _replace(conn: sqlite3.Connection, tenant: str, entity: Entity) -> bool:
         " WHERE tenant = ? AND id = ? AND type = ? AND service_path = ? AND version = ?"
         " RETURNING pk",
         (
-            entity.mod_date, _attrs_json(entity), subjects.subject_of(conn, tenant, entity),
-            tenant, entity.id, entity.type, entity.service_path, entity.version,
+            entity.mod_date,
+            _attrs_json(entity),
+            subjects.subject_of(conn, tenant, entity),
+            tenant,
+            entity.id,
+            entity.type,
+            entity.service_path,
+            entity.version,
         ),
     ).fetchone()
     if row is None:
@@ -158,7 +173,9 @@ def _enqueue(conn: sqlite3.Connection, outbox: Sequence[OutboxRecord]) -> None:
     )
 
 
-def _with_outbox(write: Callable[[sqlite3.Connection], bool], outbox: Sequence[OutboxRecord]) -> Callable[[sqlite3.Connection], bool]:
+def _with_outbox(
+    write: Callable[[sqlite3.Connection], bool], outbox: Sequence[OutboxRecord]
+) -> Callable[[sqlite3.Connection], bool]:
     def run(conn: sqlite3.Connection) -> bool:
         if not write(conn):
             return False
@@ -396,7 +413,9 @@ class SqliteStorage:
 
     async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute("SELECT delivery FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+            row = conn.execute(
+                "SELECT delivery FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
+            ).fetchone()
             return orjson.loads(row[0]) if row else None
 
         return await self._read(run)
@@ -422,9 +441,9 @@ class SqliteStorage:
         while True:
             tail = self._outbox.tail
             rows = await self._read(
-                lambda conn: conn.execute(
+                lambda conn: conn.execute(  # awaited within this iteration
                     "SELECT id, subscription_id, due FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                    (tail, OUTBOX_PAGE),
+                    (tail, OUTBOX_PAGE),  # noqa: B023
                 ).fetchall()
             )
             self._outbox.add(rows)
@@ -443,11 +462,11 @@ class SqliteStorage:
                 return []
 
             def run(conn: sqlite3.Connection) -> list[Any]:
-                marks = ",".join("?" * len(ids))
+                marks = ",".join("?" * len(ids))  # noqa: B023 (run is awaited within this iteration)
                 return conn.execute(
                     "SELECT id, tenant, subscription_id, payload, created, due, attempts, cbnotif, subject FROM outbox"
                     f" WHERE id IN ({marks}) ORDER BY id",
-                    ids,
+                    ids,  # noqa: B023
                 ).fetchall()
 
             rows = await self._read(run)
@@ -470,27 +489,35 @@ class SqliteStorage:
 
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None:
         await self._write(
-            lambda conn: conn.execute("UPDATE outbox SET due = ?, attempts = ? WHERE id = ?", (due, attempts, record_id))
+            lambda conn: conn.execute(
+                "UPDATE outbox SET due = ?, attempts = ? WHERE id = ?", (due, attempts, record_id)
+            )
         )
         self._outbox.set_due(record_id, due)
 
     # -- leases and throttling windows -------------------------------------------------------
     async def claim_lease(self, name: str, owner: str, token: str, until: float, now: float) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
-            return conn.execute(
-                "INSERT INTO leases(name, owner, token, expires) VALUES(?, ?, ?, ?) ON CONFLICT(name) DO UPDATE"
-                " SET owner = excluded.owner, token = excluded.token, expires = excluded.expires"
-                " WHERE leases.owner = excluded.owner OR leases.expires <= ?",
-                (name, owner, token, until, now),
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "INSERT INTO leases(name, owner, token, expires) VALUES(?, ?, ?, ?) ON CONFLICT(name) DO UPDATE"
+                    " SET owner = excluded.owner, token = excluded.token, expires = excluded.expires"
+                    " WHERE leases.owner = excluded.owner OR leases.expires <= ?",
+                    (name, owner, token, until, now),
+                ).rowcount
+                > 0
+            )
 
         return await self._write(run)
 
     async def renew_lease(self, name: str, token: str, until: float) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
-            return conn.execute(
-                "UPDATE leases SET expires = ? WHERE name = ? AND token = ?", (until, name, token)
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "UPDATE leases SET expires = ? WHERE name = ? AND token = ?", (until, name, token)
+                ).rowcount
+                > 0
+            )
 
         return await self._write(run)
 
@@ -499,11 +526,14 @@ class SqliteStorage:
 
     async def open_throttle_window(self, tenant: str, sub_id: str, now: float, throttling: float) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
-            return conn.execute(
-                "UPDATE subscriptions SET throttled = ? WHERE tenant = ? AND id = ?"
-                " AND (throttled IS NULL OR throttled <= ?)",
-                (now, tenant, sub_id, now - throttling),
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "UPDATE subscriptions SET throttled = ? WHERE tenant = ? AND id = ?"
+                    " AND (throttled IS NULL OR throttled <= ?)",
+                    (now, tenant, sub_id, now - throttling),
+                ).rowcount
+                > 0
+            )
 
         return await self._write(run)
 
@@ -628,8 +658,9 @@ class SqliteStorage:
 
     async def delete_registration(self, tenant: str, reg_id: str) -> bool:
         return await self._write(
-            lambda conn: conn.execute("DELETE FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).rowcount
-            > 0
+            lambda conn: (
+                conn.execute("DELETE FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).rowcount > 0
+            )
         )
 
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:

@@ -36,13 +36,13 @@ def _selector_sql(sel: EntitySelector) -> Sql:
     where: list[str] = []
     params: list[Any] = []
     if sel.ids:
-        where.append("e.id IN (%s)" % ",".join("?" * len(sel.ids)))
+        where.append(f"e.id IN ({','.join('?' * len(sel.ids))})")
         params += list(sel.ids)
     if sel.id_pattern is not None:
         where.append("regexp(?, e.id)")
         params.append(sel.id_pattern)
     if sel.types:
-        where.append("e.type IN (%s)" % ",".join("?" * len(sel.types)))
+        where.append(f"e.type IN ({','.join('?' * len(sel.types))})")
         params += list(sel.types)
     if sel.type_pattern is not None:
         where.append("regexp(?, e.type)")

@@ -18,8 +18,8 @@ from shapely.geometry.base import BaseGeometry
 
 from broker.ngsi import geo
 from broker.ngsi.model import Entity
-from broker.ngsi.query import Query, matches
 from broker.ngsi.patterns import compile_pattern
+from broker.ngsi.query import Query, matches
 from broker.ngsi.query.ast import Statement
 from broker.storage.codec import attrs_from_doc
 
@@ -56,7 +56,9 @@ def ngsi_match(token: str, attrs_json: str, cre_date: float, mod_date: float) ->
     statement: Statement | None = _lookup(token)
     if statement is None:
         return False
-    entity = Entity(id="", type="", attrs=attrs_from_doc(orjson.loads(attrs_json)), cre_date=cre_date, mod_date=mod_date)
+    entity = Entity(
+        id="", type="", attrs=attrs_from_doc(orjson.loads(attrs_json)), cre_date=cre_date, mod_date=mod_date
+    )
     return matches(Query((statement,)), entity)
 
 

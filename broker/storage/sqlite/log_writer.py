@@ -26,7 +26,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -71,7 +72,9 @@ class LogWriter:
         self.commits = 0  # transactions the child committed, for tests and metrics
 
     # -- the event loop's side ---------------------------------------------------------------
-    def add(self, tenant: str, records: list[dict[str, Any]], seal: Callable[..., Any], *, now: bool) -> asyncio.Future[None] | None:
+    def add(
+        self, tenant: str, records: list[dict[str, Any]], seal: Callable[..., Any], *, now: bool
+    ) -> asyncio.Future[None] | None:
         """Hand the records over, in order; with `now`, a future settling once they are committed."""
         name = self._seals.get(seal)
         if name is None:
@@ -105,7 +108,9 @@ class LogWriter:
                 await asyncio.to_thread(thread.join, STOP_TIMEOUT)
 
     # -- the pipe (called with the lock held) ------------------------------------------------
-    def _hand_over(self, tenant: str, seal: str, records: list[dict[str, Any]], *, wait: bool) -> asyncio.Future[None] | None:
+    def _hand_over(
+        self, tenant: str, seal: str, records: list[dict[str, Any]], *, wait: bool
+    ) -> asyncio.Future[None] | None:
         if self._closing:
             raise StorageUnavailable("the store is closed")
         number = self._next + 1

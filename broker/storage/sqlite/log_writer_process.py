@@ -36,7 +36,8 @@ import sqlite3
 import struct
 import sys
 import time
-from typing import Any, BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 import orjson
 

@@ -11,7 +11,7 @@ erased resident) are noticed when fetched and forgotten.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class OutboxIndex:
