@@ -70,7 +70,9 @@ class NgsiClient:
             offset = 0
             while True:
                 params = {"limit": str(QUERY_PAGE), "offset": str(offset)}
-                async with self._session.post(url, data=body, headers=headers, params=params, timeout=self._timeout) as resp:
+                async with self._session.post(
+                    url, data=body, headers=headers, params=params, timeout=self._timeout
+                ) as resp:
                     text = await resp.text()
                     if resp.status != 200:
                         raise BrokerError(resp.status, text)

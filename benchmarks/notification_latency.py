@@ -58,7 +58,9 @@ async def measure(updates: int, repo: Path | None) -> dict[str, float]:
                 }
                 async with http.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
                     assert r.status == 201
-                async with http.post(f"{broker.url}/v2/entities", json={"id": "L1", "type": "Lat", "n": {"value": 0}}) as r:
+                async with http.post(
+                    f"{broker.url}/v2/entities", json={"id": "L1", "type": "Lat", "n": {"value": 0}}
+                ) as r:
                     assert r.status == 201
                 await asyncio.sleep(1.0)  # the first notification, and a warm worker
                 gaps: list[float] = []

@@ -36,8 +36,6 @@ from tests.process.broker_process import BrokerProcess, free_port
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "area-broker-bench" / "notifications.json"
 
 
-
-
 class Receiver:
     """Counts notifications per subscription; `down` subscriptions are answered 503.
 
@@ -105,7 +103,9 @@ class Receiver:
 class ReceiverProcess:
     def __init__(self) -> None:
         self.port = free_port()
-        self._proc = multiprocessing.get_context("fork").Process(target=Receiver().serve, args=(self.port,), daemon=True)
+        self._proc = multiprocessing.get_context("fork").Process(
+            target=Receiver().serve, args=(self.port,), daemon=True
+        )
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         self._proc.start()
@@ -186,7 +186,9 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             entities = [
                 {"id": f"E{t}", "type": f"T{t}", "sentAt": {"value": 0}, "n": {"value": 0}} for t in range(args.types)
             ]
-            async with session.post(f"{broker.url}/v2/op/update", json={"actionType": "append", "entities": entities}) as r:
+            async with session.post(
+                f"{broker.url}/v2/op/update", json={"actionType": "append", "entities": entities}
+            ) as r:
                 assert r.status == 204, await r.text()
 
             seconds = await run_updates(session, broker.url, args.updates, args.types, args.concurrency)
@@ -200,7 +202,10 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 keys.append(key)
                 sub = {
                     "subject": {"entities": [{"idPattern": ".*", "type": f"T{t}"}]},
-                    "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/r/{key}"}, "attrs": ["sentAt", "n"]},
+                    "notification": {
+                        "http": {"url": f"http://127.0.0.1:{receiver.port}/r/{key}"},
+                        "attrs": ["sentAt", "n"],
+                    },
                 }
                 async with session.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
                     assert r.status == 201, await r.text()
@@ -267,7 +272,9 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     print(f"{args.subs} subscriptions over {args.types} types, {args.updates} updates, {args.concurrency} clients")
-    print(f"{'phase':10} {'upd/s':>8} {'x base':>7} {'notif exp':>9} {'recv':>7} {'notif/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5} {'dup':>5}")
+    print(
+        f"{'phase':10} {'upd/s':>8} {'x base':>7} {'notif exp':>9} {'recv':>7} {'notif/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5} {'dup':>5}"
+    )
     for r in results:
         print(
             f"{r.phase:10} {r.updates_per_s:8.0f} {r.ratio_to_baseline:7.2f} {r.notifications_expected:9d} "

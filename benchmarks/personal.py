@@ -104,7 +104,9 @@ async def load(session: aiohttp.ClientSession, url: str, entities: list[dict[str
     await asyncio.gather(*(one(entities[i : i + batch]) for i in range(0, len(entities), batch)))
 
 
-async def grant_all(session: aiohttp.ClientSession, url: str, grants: list[tuple[int, int, bool]]) -> dict[tuple[int, int], str]:
+async def grant_all(
+    session: aiohttp.ClientSession, url: str, grants: list[tuple[int, int, bool]]
+) -> dict[tuple[int, int], str]:
     """(subject, service, all attributes) -> consent id, over the API, 16 requests in flight."""
     sem = asyncio.Semaphore(16)
     ids: dict[tuple[int, int], str] = {}
@@ -145,7 +147,9 @@ async def measure(
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - started
-    return Phase(name, type_, len(latencies), elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, errors)
+    return Phase(
+        name, type_, len(latencies), elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, errors
+    )
 
 
 def prepared_paths(args: argparse.Namespace) -> tuple[Path, Path] | None:
@@ -175,7 +179,8 @@ async def prepare(
         await load(session, url, entities)
     load_s = time.perf_counter() - t0
     async with session.put(
-        f"{url}/personal/v1/types/HealthRecord", json={"subjectAttr": "refResident"},
+        f"{url}/personal/v1/types/HealthRecord",
+        json={"subjectAttr": "refResident"},
         headers=bearer("admin", "operator"),
     ) as r:
         assert r.status == 204
@@ -244,7 +249,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             phase.round = rnd
                             phases.append(phase)
 
-                async with session.get(f"{url}/personal/v1/access-log/verify", headers=bearer("admin", "operator")) as r:
+                async with session.get(
+                    f"{url}/personal/v1/access-log/verify", headers=bearer("admin", "operator")
+                ) as r:
                     verdict = await r.json()
 
                 withdrawals = []
@@ -266,7 +273,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             status = r.status
                         if status == 404 or reads >= 100:
                             break
-                    withdrawals.append({"reads_until_denied": reads, "ms": (time.perf_counter() - answered) * 1000, "denied": status == 404})
+                    withdrawals.append(
+                        {
+                            "reads_until_denied": reads,
+                            "ms": (time.perf_counter() - answered) * 1000,
+                            "denied": status == 404,
+                        }
+                    )
         finally:
             broker.stop()
     return {
@@ -318,7 +331,9 @@ def report(result: dict[str, Any]) -> None:
         f"over {result['services']} services; load {result['load_seconds']:.0f} s, grants {result['grant_seconds']:.0f} s; "
         f"{result['rounds']} rounds per phase"
     )
-    print(f"{'phase':8} {'type':13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}   ratio personal/open: median (min-max)")
+    print(
+        f"{'phase':8} {'type':13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}   ratio personal/open: median (min-max)"
+    )
     for name, s in result["summary"].items():
         for t in TYPES:
             x = s[t]
@@ -343,14 +358,26 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=10,
-                        help="each phase alternates open and personal this many times, --requests/rounds requests each")
-    parser.add_argument("--phases", type=lambda v: v.split(","), default=list(PHASES),
-                        help="which of list,query,get to run (query with its count is the slow one)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=10,
+        help="each phase alternates open and personal this many times, --requests/rounds requests each",
+    )
+    parser.add_argument(
+        "--phases",
+        type=lambda v: v.split(","),
+        default=list(PHASES),
+        help="which of list,query,get to run (query with its count is the slow one)",
+    )
     parser.add_argument("--withdrawals", type=int, default=20)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--prepared", type=Path, default=None,
-                        help="keep the loaded and granted store here and reuse it on the next run of the same sizes")
+    parser.add_argument(
+        "--prepared",
+        type=Path,
+        default=None,
+        help="keep the loaded and granted store here and reuse it on the next run of the same sizes",
+    )
     args = parser.parse_args()
     if not args.phases or not set(args.phases) <= set(PHASES):
         parser.error(f"--phases: a comma-separated subset of {','.join(PHASES)}")

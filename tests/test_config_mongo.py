@@ -24,16 +24,29 @@ def test_flags_select_and_configure_mongodb() -> None:
     store = open_storage(config)
     assert isinstance(store, MongoStorage)
     assert (store.uri, store.db, store.write_concern, store.pool_size, store.timeout_ms) == (
-        "mongodb://h:27017/", "city", 0, 3, 250,
+        "mongodb://h:27017/",
+        "city",
+        0,
+        3,
+        250,
     )
 
 
 def test_orions_variables_configure_mongodb_and_flags_win() -> None:
-    env = {"ORION_MONGO_URI": "mongodb://env/", "ORION_MONGO_DB": "envdb", "ORION_MONGO_WRITE_CONCERN": "0",
-           "ORION_MONGO_POOL_SIZE": "7", "ORION_MONGO_TIMEOUT": "99"}
+    env = {
+        "ORION_MONGO_URI": "mongodb://env/",
+        "ORION_MONGO_DB": "envdb",
+        "ORION_MONGO_WRITE_CONCERN": "0",
+        "ORION_MONGO_POOL_SIZE": "7",
+        "ORION_MONGO_TIMEOUT": "99",
+    }
     config = load_config(["-db", "flagdb"], env)
     assert (config.dbURI, config.db, config.writeConcern, config.dbPoolSize, config.dbTimeout) == (
-        "mongodb://env/", "flagdb", 0, 7, 99,
+        "mongodb://env/",
+        "flagdb",
+        0,
+        7,
+        99,
     )
 
 

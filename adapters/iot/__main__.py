@@ -13,8 +13,9 @@ from adapters.iot.config import load_config
 
 async def _main() -> None:
     config = load_config()
-    logging.basicConfig(level=config.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=config.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     agent = Agent(config)
     await agent.start()
     stop = asyncio.Event()

@@ -46,11 +46,22 @@ class Agent:
         south = build_southbound_app(self.ingestor, c.default_resource, c.json_resource, c.max_payload, c.http_wait)
         self.http_port = await self._serve(south, c.http_port)
         if c.mqtt_host:
-            self.mqtt = MqttSouthbound(self.ingestor, c.mqtt_host, c.mqtt_port, username=c.mqtt_username,
-                                       password=c.mqtt_password, max_payload=c.max_payload)
+            self.mqtt = MqttSouthbound(
+                self.ingestor,
+                c.mqtt_host,
+                c.mqtt_port,
+                username=c.mqtt_username,
+                password=c.mqtt_password,
+                max_payload=c.max_payload,
+            )
             self._mqtt_task = asyncio.create_task(self.mqtt.run(), name="mqtt-southbound")
-        log.info("IoT agent up: provisioning on %d, southbound HTTP on %d, MQTT %s, broker %s", self.north_port,
-                 self.http_port, f"{c.mqtt_host}:{c.mqtt_port}" if c.mqtt_host else "off", c.cb_url)
+        log.info(
+            "IoT agent up: provisioning on %d, southbound HTTP on %d, MQTT %s, broker %s",
+            self.north_port,
+            self.http_port,
+            f"{c.mqtt_host}:{c.mqtt_port}" if c.mqtt_host else "off",
+            c.cb_url,
+        )
 
     async def _serve(self, app: web.Application, port: int) -> int:
         runner = web.AppRunner(app, access_log=None)
@@ -69,8 +80,13 @@ class Agent:
             await runner.cleanup()
         await self.northbound.close()
         st = self.northbound.stats
-        log.info("IoT agent stopped: %d updates sent in %d op/update requests, %d retries, %d refused by the broker",
-                 st.sent_updates, st.sent_batches, st.retries, st.rejected)
+        log.info(
+            "IoT agent stopped: %d updates sent in %d op/update requests, %d retries, %d refused by the broker",
+            st.sent_updates,
+            st.sent_batches,
+            st.retries,
+            st.rejected,
+        )
         if self._session is not None:
             await self._session.close()
         self.store.close()

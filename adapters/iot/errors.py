@@ -33,21 +33,31 @@ def device_not_found(device_id: str) -> IotError:
 
 
 def duplicate_device(device_id: str) -> IotError:
-    return IotError(409, "DUPLICATE_DEVICE_ID", "A device with the same pair (Service, DeviceId) was found:" + device_id)
+    return IotError(
+        409, "DUPLICATE_DEVICE_ID", "A device with the same pair (Service, DeviceId) was found:" + device_id
+    )
 
 
 def duplicate_group(resource: str, apikey: str) -> IotError:
-    return IotError(409, "DUPLICATE_GROUP", f"A device configuration already exists for resource {resource} and API Key {apikey}")
+    return IotError(
+        409, "DUPLICATE_GROUP", f"A device configuration already exists for resource {resource} and API Key {apikey}"
+    )
 
 
 def group_not_found(fields: list[str], values: list[str]) -> IotError:
-    return IotError(404, "DEVICE_GROUP_NOT_FOUND",
-                    f"Couldn't find device group for fields: {','.join(fields)} and values: {','.join(values)}")
+    return IotError(
+        404,
+        "DEVICE_GROUP_NOT_FOUND",
+        f"Couldn't find device group for fields: {','.join(fields)} and values: {','.join(values)}",
+    )
 
 
 def mandatory_params(params: list[str]) -> IotError:
-    return IotError(400, "MANDATORY_PARAMS_NOT_FOUND",
-                    "Some of the mandatory params weren't found in the request: " + json.dumps(params))
+    return IotError(
+        400,
+        "MANDATORY_PARAMS_NOT_FOUND",
+        "Some of the mandatory params weren't found in the request: " + json.dumps(params),
+    )
 
 
 def parse_error(detail: str) -> IotError:
@@ -59,4 +69,6 @@ def payload_too_large(limit: int) -> IotError:
 
 
 def broker_unavailable(detail: str) -> IotError:
-    return IotError(503, "CONTEXT_BROKER_UNAVAILABLE", "The context broker did not accept the update in time: " + detail)
+    return IotError(
+        503, "CONTEXT_BROKER_UNAVAILABLE", "The context broker did not accept the update in time: " + detail
+    )

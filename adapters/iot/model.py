@@ -12,14 +12,21 @@ NGSI_NAME = r"^[!$%*+,.:@\[\]^_`{|}~0-9A-Za-z\\-]{1,256}$"
 _ATTR = {
     "type": "object",
     "required": ["name"],
-    "properties": {"object_id": {"type": "string", "minLength": 1}, "name": {"type": "string", "pattern": NGSI_NAME},
-                   "type": {"type": "string", "pattern": NGSI_NAME}, "metadata": {"type": "object"}},
+    "properties": {
+        "object_id": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "pattern": NGSI_NAME},
+        "type": {"type": "string", "pattern": NGSI_NAME},
+        "metadata": {"type": "object"},
+    },
 }
 _STATIC = {
     "type": "object",
     "required": ["name", "value"],
-    "properties": {"name": {"type": "string", "pattern": NGSI_NAME}, "type": {"type": "string", "pattern": NGSI_NAME},
-                   "metadata": {"type": "object"}},
+    "properties": {
+        "name": {"type": "string", "pattern": NGSI_NAME},
+        "type": {"type": "string", "pattern": NGSI_NAME},
+        "metadata": {"type": "object"},
+    },
 }
 _LISTS = {
     "attributes": {"type": "array", "items": _ATTR},
@@ -82,7 +89,9 @@ class AttrMapping:
 
     @classmethod
     def from_api(cls, d: dict[str, Any]) -> AttrMapping:
-        return cls(name=d["name"], type=d.get("type") or "Text", object_id=d.get("object_id"), metadata=d.get("metadata"))
+        return cls(
+            name=d["name"], type=d.get("type") or "Text", object_id=d.get("object_id"), metadata=d.get("metadata")
+        )
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {"object_id": self.object_id, "name": self.name, "type": self.type}
@@ -115,17 +124,37 @@ class ServiceGroup:
     autoprovision: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KNOWN = ("apikey", "resource", "entity_type", "cbroker", "cbHost", "attributes", "lazy", "static_attributes",
-              "explicitAttrs", "timestamp", "autoprovision", "service", "subservice")
+    _KNOWN = (
+        "apikey",
+        "resource",
+        "entity_type",
+        "cbroker",
+        "cbHost",
+        "attributes",
+        "lazy",
+        "static_attributes",
+        "explicitAttrs",
+        "timestamp",
+        "autoprovision",
+        "service",
+        "subservice",
+    )
 
     @classmethod
     def from_api(cls, service: str, subservice: str, d: dict[str, Any], default_resource: str) -> ServiceGroup:
         return cls(
-            service=service, subservice=subservice, apikey=d["apikey"], resource=d.get("resource") or default_resource,
-            entity_type=d.get("entity_type"), cbroker=d.get("cbroker") or d.get("cbHost"),
-            attributes=_mappings(d.get("attributes")), lazy=_mappings(d.get("lazy")),
-            static_attributes=tuple(d.get("static_attributes") or ()), explicit_attrs=d.get("explicitAttrs") is True,
-            timestamp=d.get("timestamp"), autoprovision=d.get("autoprovision", True) is not False,
+            service=service,
+            subservice=subservice,
+            apikey=d["apikey"],
+            resource=d.get("resource") or default_resource,
+            entity_type=d.get("entity_type"),
+            cbroker=d.get("cbroker") or d.get("cbHost"),
+            attributes=_mappings(d.get("attributes")),
+            lazy=_mappings(d.get("lazy")),
+            static_attributes=tuple(d.get("static_attributes") or ()),
+            explicit_attrs=d.get("explicitAttrs") is True,
+            timestamp=d.get("timestamp"),
+            autoprovision=d.get("autoprovision", True) is not False,
             extra={k: v for k, v in d.items() if k not in cls._KNOWN},
         )
 
@@ -138,10 +167,17 @@ class ServiceGroup:
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            **self.extra, "service": self.service, "subservice": self.subservice, "resource": self.resource,
-            "apikey": self.apikey, "entity_type": self.entity_type, "cbroker": self.cbroker,
-            "attributes": [a.to_api() for a in self.attributes], "lazy": [a.to_api() for a in self.lazy],
-            "static_attributes": list(self.static_attributes), "explicitAttrs": self.explicit_attrs,
+            **self.extra,
+            "service": self.service,
+            "subservice": self.subservice,
+            "resource": self.resource,
+            "apikey": self.apikey,
+            "entity_type": self.entity_type,
+            "cbroker": self.cbroker,
+            "attributes": [a.to_api() for a in self.attributes],
+            "lazy": [a.to_api() for a in self.lazy],
+            "static_attributes": list(self.static_attributes),
+            "explicitAttrs": self.explicit_attrs,
             "autoprovision": self.autoprovision,
         }
         if self.timestamp is not None:
@@ -169,20 +205,42 @@ class Device:
     timestamp: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KNOWN = ("device_id", "entity_name", "entity_type", "apikey", "protocol", "transport", "timezone", "attributes",
-              "lazy", "static_attributes", "explicitAttrs", "timestamp", "service", "service_path")
+    _KNOWN = (
+        "device_id",
+        "entity_name",
+        "entity_type",
+        "apikey",
+        "protocol",
+        "transport",
+        "timezone",
+        "attributes",
+        "lazy",
+        "static_attributes",
+        "explicitAttrs",
+        "timestamp",
+        "service",
+        "service_path",
+    )
 
     @classmethod
     def from_api(cls, service: str, subservice: str, d: dict[str, Any], default_type: str = "Thing") -> Device:
         entity_type = d.get("entity_type") or default_type
         explicit = d.get("explicitAttrs")
         return cls(
-            service=service, subservice=subservice, device_id=d["device_id"],
-            entity_name=d.get("entity_name") or f"{entity_type}:{d['device_id']}", entity_type=entity_type,
-            apikey=d.get("apikey"), protocol=d.get("protocol"), transport=d.get("transport"), timezone=d.get("timezone"),
-            attributes=_mappings(d.get("attributes")), lazy=_mappings(d.get("lazy")),
+            service=service,
+            subservice=subservice,
+            device_id=d["device_id"],
+            entity_name=d.get("entity_name") or f"{entity_type}:{d['device_id']}",
+            entity_type=entity_type,
+            apikey=d.get("apikey"),
+            protocol=d.get("protocol"),
+            transport=d.get("transport"),
+            timezone=d.get("timezone"),
+            attributes=_mappings(d.get("attributes")),
+            lazy=_mappings(d.get("lazy")),
             static_attributes=tuple(d.get("static_attributes") or ()),
-            explicit_attrs=None if explicit is None else explicit is True, timestamp=d.get("timestamp"),
+            explicit_attrs=None if explicit is None else explicit is True,
+            timestamp=d.get("timestamp"),
             extra={k: v for k, v in d.items() if k not in cls._KNOWN},
         )
 
@@ -191,11 +249,20 @@ class Device:
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            **self.extra, "device_id": self.device_id, "service": self.service, "service_path": self.subservice,
-            "entity_name": self.entity_name, "entity_type": self.entity_type, "apikey": self.apikey,
-            "protocol": self.protocol, "transport": self.transport, "timezone": self.timezone,
-            "attributes": [a.to_api() for a in self.attributes], "lazy": [a.to_api() for a in self.lazy],
-            "static_attributes": list(self.static_attributes), "explicitAttrs": self.explicit_attrs,
+            **self.extra,
+            "device_id": self.device_id,
+            "service": self.service,
+            "service_path": self.subservice,
+            "entity_name": self.entity_name,
+            "entity_type": self.entity_type,
+            "apikey": self.apikey,
+            "protocol": self.protocol,
+            "transport": self.transport,
+            "timezone": self.timezone,
+            "attributes": [a.to_api() for a in self.attributes],
+            "lazy": [a.to_api() for a in self.lazy],
+            "static_attributes": list(self.static_attributes),
+            "explicitAttrs": self.explicit_attrs,
             "timestamp": self.timestamp,
         }
         return {k: v for k, v in out.items() if v is not None}
@@ -206,5 +273,6 @@ def autoprovisioned(group: ServiceGroup, device_id: str, transport: str) -> Devi
     entity_type = group.entity_type or "Thing"
     return replace(
         Device.from_api(group.service, group.subservice, {"device_id": device_id, "entity_type": entity_type}),
-        apikey=group.apikey, transport=transport,
+        apikey=group.apikey,
+        transport=transport,
     )

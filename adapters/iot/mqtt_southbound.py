@@ -21,9 +21,18 @@ from adapters.iot.ultralight import parse_single, parse_ultralight
 log = logging.getLogger("adapters.iot.mqtt")
 
 TOPICS = [
-    "/+/+/attrs", "/+/+/attrs/+", "+/+/attrs", "+/+/attrs/+",
-    "/json/+/+/attrs", "/json/+/+/attrs/+", "json/+/+/attrs", "json/+/+/attrs/+",
-    "/ul/+/+/attrs", "/ul/+/+/attrs/+", "ul/+/+/attrs", "ul/+/+/attrs/+",
+    "/+/+/attrs",
+    "/+/+/attrs/+",
+    "+/+/attrs",
+    "+/+/attrs/+",
+    "/json/+/+/attrs",
+    "/json/+/+/attrs/+",
+    "json/+/+/attrs",
+    "json/+/+/attrs/+",
+    "/ul/+/+/attrs",
+    "/ul/+/+/attrs/+",
+    "ul/+/+/attrs",
+    "ul/+/+/attrs/+",
 ]
 
 
@@ -54,8 +63,16 @@ def parse_message(r: Route, payload: bytes) -> list[MeasureGroup]:
 
 
 class MqttSouthbound:
-    def __init__(self, ingestor: Ingestor, host: str, port: int = 1883, *, username: str | None = None,
-                 password: str | None = None, max_payload: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        host: str,
+        port: int = 1883,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        max_payload: int = 1024 * 1024,
+    ) -> None:
         self._ingestor = ingestor
         self._host = host
         self._port = port
@@ -91,18 +108,23 @@ class MqttSouthbound:
         delay = 0.2
         while True:
             try:
-                async with aiomqtt.Client(self._host, self._port, username=self._username, password=self._password,
-                                          identifier=None) as client:
+                async with aiomqtt.Client(
+                    self._host, self._port, username=self._username, password=self._password, identifier=None
+                ) as client:
                     for t in TOPICS:
                         await client.subscribe(t, qos=1)
                     log.info("MQTT southbound subscribed on %s:%d", self._host, self._port)
                     self.subscribed.set()
                     delay = 0.2
                     async for message in client.messages:
-                        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                        payload = (
+                            message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                        )
                         await self.handle(message.topic.value, payload)
             except aiomqtt.MqttError as e:
                 self.subscribed.clear()
-                log.warning("MQTT connection to %s:%d lost (%s); reconnecting in %.1f s", self._host, self._port, e, delay)
+                log.warning(
+                    "MQTT connection to %s:%d lost (%s); reconnecting in %.1f s", self._host, self._port, e, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

@@ -9,7 +9,13 @@ from aiohttp import web
 
 from adapters.iot import errors
 from adapters.iot.model import (
-    DEVICE_SCHEMA, DEVICE_UPDATE_SCHEMA, GROUP_SCHEMA, GROUP_UPDATE_SCHEMA, Device, ServiceGroup, schema_errors,
+    DEVICE_SCHEMA,
+    DEVICE_UPDATE_SCHEMA,
+    GROUP_SCHEMA,
+    GROUP_UPDATE_SCHEMA,
+    Device,
+    ServiceGroup,
+    schema_errors,
 )
 from adapters.iot.provisioning_store import ProvisioningStore
 from adapters.iot.web import make_app
@@ -63,8 +69,14 @@ async def list_groups(request: web.Request) -> web.Response:
 async def create_groups(request: web.Request) -> web.Response:
     service, subservice = _tenancy(request)
     body = await _json(request)
-    _validated({"type": "object", "required": ["services"],
-                "properties": {"services": {"type": "array", "minItems": 1, "items": GROUP_SCHEMA}}}, body)
+    _validated(
+        {
+            "type": "object",
+            "required": ["services"],
+            "properties": {"services": {"type": "array", "minItems": 1, "items": GROUP_SCHEMA}},
+        },
+        body,
+    )
     default = request.app[DEFAULT_RESOURCE]
     groups = [ServiceGroup.from_api(service, subservice, g, default) for g in body["services"]]
     clash = await request.app[STORE].add_groups(groups)
@@ -81,7 +93,9 @@ def _target_group(request: web.Request) -> ServiceGroup:
     resource, apikey = request.query["resource"], request.query["apikey"]
     group = request.app[STORE].group(resource, apikey)
     if group is None or group.service != service or group.subservice != subservice:
-        raise errors.group_not_found(["service", "subservice", "resource", "apikey"], [service, subservice, resource, apikey])
+        raise errors.group_not_found(
+            ["service", "subservice", "resource", "apikey"], [service, subservice, resource, apikey]
+        )
     return group
 
 
@@ -125,8 +139,14 @@ async def list_devices(request: web.Request) -> web.Response:
 async def create_devices(request: web.Request) -> web.Response:
     service, subservice = _tenancy(request)
     body = await _json(request)
-    _validated({"type": "object", "required": ["devices"],
-                "properties": {"devices": {"type": "array", "minItems": 1, "items": DEVICE_SCHEMA}}}, body)
+    _validated(
+        {
+            "type": "object",
+            "required": ["devices"],
+            "properties": {"devices": {"type": "array", "minItems": 1, "items": DEVICE_SCHEMA}},
+        },
+        body,
+    )
     store = request.app[STORE]
     devices = [
         Device.from_api(service, subservice, d, _default_type(store, service, subservice, d.get("apikey")))
@@ -168,11 +188,20 @@ async def delete_device(request: web.Request) -> web.Response:
 
 
 async def about(request: web.Request) -> web.Response:
-    return web.json_response({"libVersion": VERSION, "port": request.app[NORTH_PORT], "baseRoot": "/",
-                              "version": VERSION, "agent": "area-broker IoT agent (UltraLight 2.0, JSON)"})
+    return web.json_response(
+        {
+            "libVersion": VERSION,
+            "port": request.app[NORTH_PORT],
+            "baseRoot": "/",
+            "version": VERSION,
+            "agent": "area-broker IoT agent (UltraLight 2.0, JSON)",
+        }
+    )
 
 
-def build_north_app(store: ProvisioningStore, default_resource: str = "/iot/d", north_port: int = 4041) -> web.Application:
+def build_north_app(
+    store: ProvisioningStore, default_resource: str = "/iot/d", north_port: int = 4041
+) -> web.Application:
     app = make_app(1024 * 1024)
     app[STORE] = store
     app[DEFAULT_RESOURCE] = default_resource

@@ -40,8 +40,16 @@ class Stats:
 
 
 class Northbound:
-    def __init__(self, client: NgsiClient, *, workers: int = 4, batch_max: int = 200, queue_limit: int = 10_000,
-                 max_backoff: float = 5.0, linger: float = 0.005) -> None:
+    def __init__(
+        self,
+        client: NgsiClient,
+        *,
+        workers: int = 4,
+        batch_max: int = 200,
+        queue_limit: int = 10_000,
+        max_backoff: float = 5.0,
+        linger: float = 0.005,
+    ) -> None:
         self._client = client
         self._batch_max = batch_max
         self._max_backoff = max_backoff
@@ -56,7 +64,9 @@ class Northbound:
     async def submit(self, dest: Destination, entity: dict[str, Any], label: str) -> asyncio.Future[None]:
         """Queue one update (waiting while the queue is full); the future completes when the broker accepted it."""
         item = Pending(dest, entity, label)
-        shard = zlib.crc32(f"{dest.broker}|{dest.service}|{dest.service_path}|{entity['id']}".encode()) % len(self._queues)
+        shard = zlib.crc32(f"{dest.broker}|{dest.service}|{dest.service_path}|{entity['id']}".encode()) % len(
+            self._queues
+        )
         await self._queues[shard].put(item)
         return item.future
 
@@ -146,6 +156,12 @@ class Northbound:
             attempt += 1
             self.stats.retries += 1
             delay = min(self._max_backoff, 0.05 * 2**attempt)
-            log.warning("broker %s unavailable (%s); %d updates kept, retry %d in %.2f s",
-                        dest.broker, reason, len(items), attempt, delay)
+            log.warning(
+                "broker %s unavailable (%s); %d updates kept, retry %d in %.2f s",
+                dest.broker,
+                reason,
+                len(items),
+                attempt,
+                delay,
+            )
             await asyncio.sleep(delay)

@@ -62,7 +62,11 @@ class ProvisioningStore:
 
     def groups(self, service: str, subservice: str | None) -> list[ServiceGroup]:
         """Groups of a service, in creation order; every subservice when `subservice` is None (`/*`)."""
-        return [g for g in self._groups.values() if g.service == service and (subservice is None or g.subservice == subservice)]
+        return [
+            g
+            for g in self._groups.values()
+            if g.service == service and (subservice is None or g.subservice == subservice)
+        ]
 
     def group(self, resource: str, apikey: str) -> ServiceGroup | None:
         return self._groups.get((resource, apikey))
@@ -89,7 +93,9 @@ class ProvisioningStore:
             def insert() -> None:
                 with db:
                     db.execute("BEGIN")
-                    db.executemany("INSERT INTO groups (resource, apikey, service, subservice, body) VALUES (?,?,?,?,?)", rows)
+                    db.executemany(
+                        "INSERT INTO groups (resource, apikey, service, subservice, body) VALUES (?,?,?,?,?)", rows
+                    )
 
             await asyncio.to_thread(insert)
             for g in groups:
@@ -98,8 +104,10 @@ class ProvisioningStore:
 
     async def replace_group(self, group: ServiceGroup) -> None:
         async with self._lock:
-            await self._run("UPDATE groups SET body=? WHERE resource=? AND apikey=?",
-                            (json.dumps(group.to_api()), group.resource, group.apikey))
+            await self._run(
+                "UPDATE groups SET body=? WHERE resource=? AND apikey=?",
+                (json.dumps(group.to_api()), group.resource, group.apikey),
+            )
             self._groups[(group.resource, group.apikey)] = group
 
     async def remove_group(self, group: ServiceGroup) -> None:
@@ -110,7 +118,11 @@ class ProvisioningStore:
     # --- devices
 
     def devices(self, service: str, subservice: str | None) -> list[Device]:
-        return [d for d in self._devices.values() if d.service == service and (subservice is None or d.subservice == subservice)]
+        return [
+            d
+            for d in self._devices.values()
+            if d.service == service and (subservice is None or d.subservice == subservice)
+        ]
 
     def all_devices(self) -> list[Device]:
         return list(self._devices.values())
@@ -143,12 +155,16 @@ class ProvisioningStore:
 
     async def replace_device(self, device: Device) -> None:
         async with self._lock:
-            await self._run("UPDATE devices SET body=? WHERE service=? AND subservice=? AND device_id=?",
-                            (json.dumps(device.to_api()), device.service, device.subservice, device.device_id))
+            await self._run(
+                "UPDATE devices SET body=? WHERE service=? AND subservice=? AND device_id=?",
+                (json.dumps(device.to_api()), device.service, device.subservice, device.device_id),
+            )
             self._devices[(device.service, device.subservice, device.device_id)] = device
 
     async def remove_device(self, device: Device) -> None:
         async with self._lock:
-            await self._run("DELETE FROM devices WHERE service=? AND subservice=? AND device_id=?",
-                            (device.service, device.subservice, device.device_id))
+            await self._run(
+                "DELETE FROM devices WHERE service=? AND subservice=? AND device_id=?",
+                (device.service, device.subservice, device.device_id),
+            )
             self._devices.pop((device.service, device.subservice, device.device_id), None)

@@ -27,7 +27,9 @@ class CkanResource:
 
 def is_ckan_url(url: str) -> bool:
     path = urlsplit(url).path
-    return bool(_DATASET.match(url.split("?")[0]) or _ACTION.match(path)) and not path.lower().endswith((".csv", ".geojson", ".json"))
+    return bool(_DATASET.match(url.split("?")[0]) or _ACTION.match(path)) and not path.lower().endswith(
+        (".csv", ".geojson", ".json")
+    )
 
 
 def _kind(resource: dict[str, Any]) -> str | None:
@@ -50,7 +52,11 @@ async def _action(session: aiohttp.ClientSession, base: str, action: str, ident:
         except ValueError:
             raise CkanError(f"{url} did not answer JSON (status {resp.status})") from None
     if not isinstance(body, dict) or not body.get("success"):
-        message = body.get("error", {}).get("message") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+        message = (
+            body.get("error", {}).get("message")
+            if isinstance(body, dict) and isinstance(body.get("error"), dict)
+            else None
+        )
         raise CkanError(f"CKAN {action} {ident!r} failed: {message or 'no such dataset or resource'}")
     return body["result"]
 
@@ -58,7 +64,9 @@ async def _action(session: aiohttp.ClientSession, base: str, action: str, ident:
 def _resource(result: dict[str, Any]) -> CkanResource:
     kind = _kind(result)
     if kind is None:
-        raise CkanError(f"resource {result.get('name') or result.get('id')!r} is {result.get('format')!r}, not CSV or GeoJSON")
+        raise CkanError(
+            f"resource {result.get('name') or result.get('id')!r} is {result.get('format')!r}, not CSV or GeoJSON"
+        )
     return CkanResource(str(result["url"]), kind, str(result.get("name") or result.get("id")))
 
 

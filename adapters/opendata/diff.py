@@ -25,6 +25,10 @@ def changed_attrs(desired: dict[str, Any], existing: dict[str, Any]) -> list[str
         if name in ("id", "type"):
             continue
         held = existing.get(name)
-        if not isinstance(held, dict) or held.get("type") != attr["type"] or not same_value(attr["value"], held.get("value")):
+        if (
+            not isinstance(held, dict)
+            or held.get("type") != attr["type"]
+            or not same_value(attr["value"], held.get("value"))
+        ):
             out.append(name)
     return out

@@ -16,7 +16,11 @@ class NotGeoJson(ValueError):
 
 
 def _positions(coords: Any) -> list[Any]:
-    if isinstance(coords, list) and coords and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords):
+    if (
+        isinstance(coords, list)
+        and coords
+        and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords)
+    ):
         return [coords]
     if isinstance(coords, list) and coords:
         return [p for c in coords for p in _positions(c)]

@@ -18,10 +18,15 @@ def _short(value: Any) -> str:
 def dry_run_lines(plan: Plan) -> list[str]:
     lines = []
     for c in plan.creates:
-        lines.append(f"create {c.entity['id']} ({c.label}): " + ", ".join(f"{k}={_short(c.entity[k]['value'])}" for k in c.changed))
+        lines.append(
+            f"create {c.entity['id']} ({c.label}): "
+            + ", ".join(f"{k}={_short(c.entity[k]['value'])}" for k in c.changed)
+        )
     for c in plan.updates:
         before = c.before or {}
-        parts = [f"{k}: {_short((before.get(k) or {}).get('value'))} -> {_short(c.entity[k]['value'])}" for k in c.changed]
+        parts = [
+            f"{k}: {_short((before.get(k) or {}).get('value'))} -> {_short(c.entity[k]['value'])}" for k in c.changed
+        ]
         lines.append(f"update {c.entity['id']} ({c.label}): " + "; ".join(parts))
     return lines
 

@@ -44,8 +44,9 @@ async def _fetch(session: aiohttp.ClientSession, url: str) -> tuple[bytes, str |
         raise SourceError(f"cannot fetch {url}: {e}") from None
 
 
-async def load(session: aiohttp.ClientSession, source: str, encoding: str | None = None,
-               delimiter: str | None = None) -> Dataset:
+async def load(
+    session: aiohttp.ClientSession, source: str, encoding: str | None = None, delimiter: str | None = None
+) -> Dataset:
     kind: str | None = None
     name = source
     if source.startswith(("http://", "https://")):

@@ -166,7 +166,9 @@ def _not_found(request: web.Request) -> NgsiError:
     if len(parts) > 3 and parts[1:3] == ["v2", "entities"]:
         if parts[3:] == ["", ""] and request.method not in ("GET", "DELETE"):
             # `/v2/entities//` is the entity "" (Orion strips one trailing slash): a verb it lacks
-            return NgsiError(405, "MethodNotAllowed", "method not allowed", headers={"Allow": allow_header(["GET", "DELETE"])})
+            return NgsiError(
+                405, "MethodNotAllowed", "method not allowed", headers={"Allow": allow_header(["GET", "DELETE"])}
+            )
         if parts[3] == "" and len(parts) > 4:
             return bad_request("entity id length: 0, min length supported: 1")
         if len(parts) > 6 and parts[4] == "attrs" and parts[5] == "":

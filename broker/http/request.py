@@ -55,8 +55,12 @@ def context(request: web.Request, *, write: bool = False) -> RequestContext:
     tenant = check_tenant(request)
     sp_header = headers.get("Fiware-ServicePath")
     caller = request.get(CALLER, ANONYMOUS)
-    who = {"correlator": request[CORRELATOR], "principal": caller.principal, "roles": caller.roles,
-           "auth_token": headers.get("X-Auth-Token", "")}
+    who = {
+        "correlator": request[CORRELATOR],
+        "principal": caller.principal,
+        "roles": caller.roles,
+        "auth_token": headers.get("X-Auth-Token", ""),
+    }
     if write:
         forced = "forcedUpdate" in (request.query.get("options") or "").split(",")
         return RequestContext(tenant=tenant, write_path=parse_write_path(sp_header), forced_update=forced, **who)

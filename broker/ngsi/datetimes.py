@@ -53,4 +53,6 @@ def format_iso8601(epoch: float) -> str:
         tm = time.gmtime(seconds)
     except (OverflowError, OSError, ValueError):
         tm = time.gmtime(0)
-    return f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}.{ms:03d}Z"
+    return (
+        f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}.{ms:03d}Z"
+    )

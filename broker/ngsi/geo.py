@@ -228,7 +228,9 @@ def _parse_coords(coords: str, geometry: str) -> list[tuple[float, float]]:
     for item in coords.split(";"):
         parts = item.split(",")
         if len(parts) != 2:
-            raise _invalid("invalid coordinates for point" if geometry == "point" else "invalid point in URI param /coords/")
+            raise _invalid(
+                "invalid coordinates for point" if geometry == "point" else "invalid point in URI param /coords/"
+            )
         try:
             lat, lon = float(parts[0]), float(parts[1])
         except ValueError:

@@ -131,7 +131,9 @@ def check_attribute(name: str, attr: Attribute) -> None:
     """Orion's `ContextAttribute::check`: name, type, then value."""
     check_identifier(name, "attribute name")
     if name in RESERVED_ATTR_NAMES:
-        raise bad_request(f"attribute name is reserved: {name}" if name not in ("id", "type") else "invalid input, 'id' as attribute")
+        raise bad_request(
+            f"attribute name is reserved: {name}" if name not in ("id", "type") else "invalid input, 'id' as attribute"
+        )
     check_identifier(attr.type, "attribute type")
     check_value(attr.value, unrestricted=attr.type == UNRESTRICTED_TYPE)
 
@@ -192,9 +194,15 @@ def parse_json_value(body: Any) -> Any:
 
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # what strtod reads, in ASCII
 _TEXT_LITERALS = {
-    "true": True, "True": True, "TRUE": True,
-    "false": False, "False": False, "FALSE": False,
-    "null": None, "Null": None, "NULL": None,
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+    "null": None,
+    "Null": None,
+    "NULL": None,
 }
 
 

@@ -38,4 +38,3 @@ class TypeService:
         if summary is None:
             raise not_found(TYPE_NOT_FOUND)
         return summary
-

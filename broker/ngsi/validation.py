@@ -11,7 +11,7 @@ MAX_ID_LEN = 256
 MAX_NESTING = 50
 
 # Forbidden everywhere Orion checks (ids, names, types and string values)
-FORBIDDEN_CHARS = frozenset('<>"\'=;()')
+FORBIDDEN_CHARS = frozenset("<>\"'=;()")
 # Also forbidden in identifiers (they would break URLs): whitespace, & ? / #
 FORBIDDEN_ID_CHARS = FORBIDDEN_CHARS | frozenset("&?/#")
 

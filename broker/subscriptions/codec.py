@@ -24,7 +24,10 @@ def to_doc(sub: Subscription) -> dict[str, Any]:
     cond = {k: v for k, v in dataclasses.asdict(sub.condition).items() if k not in _PARSED}
     target = sub.notification.target
     notification = dataclasses.asdict(sub.notification)
-    notification["target"] = {"kind": "mqtt" if isinstance(target, MqttTarget) else "http", **dataclasses.asdict(target)}
+    notification["target"] = {
+        "kind": "mqtt" if isinstance(target, MqttTarget) else "http",
+        **dataclasses.asdict(target),
+    }
     return {
         "id": sub.id,
         "tenant": sub.tenant,

@@ -14,7 +14,9 @@ from broker.subscriptions.payload import Outgoing
 
 class MqttPublisher:
     def __init__(self) -> None:
-        self._clients: dict[tuple[str, int, str | None, str | None], tuple[aiomqtt.Client, contextlib.AsyncExitStack]] = {}
+        self._clients: dict[
+            tuple[str, int, str | None, str | None], tuple[aiomqtt.Client, contextlib.AsyncExitStack]
+        ] = {}
         self._lock = asyncio.Lock()
 
     async def _client(self, target: MqttTarget) -> aiomqtt.Client:

@@ -99,8 +99,11 @@ def _expression(raw: Any) -> dict[str, Any]:
     if "mq" in out:
         out["mq_ast"] = parse_mq(out["mq"])
     geo = parse_geo_query(
-        out.get("georel"), out.get("geometry"), out.get("coords"),
-        require_georel=True, error_prefix="error parsing geo-query fields: ",
+        out.get("georel"),
+        out.get("geometry"),
+        out.get("coords"),
+        require_georel=True,
+        error_prefix="error parsing geo-query fields: ",
     )
     if geo is not None:
         out["geo"] = geo
@@ -185,7 +188,9 @@ def _dictionary(raw: dict[str, Any], key: str) -> dict[str, str]:
 
 def _custom_payload(raw: dict[str, Any], fields: dict[str, Any]) -> None:
     if sum(k in raw for k in ("payload", "json", "ngsi")) > 1:
-        raise bad_request("only one of payload, json or ngsi fields accepted at the same time in httpCustom or mqttCustom")
+        raise bad_request(
+            "only one of payload, json or ngsi fields accepted at the same time in httpCustom or mqttCustom"
+        )
     if "payload" in raw:
         payload = raw["payload"]
         if payload is not None:

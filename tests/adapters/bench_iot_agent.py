@@ -30,8 +30,15 @@ H = {"Fiware-Service": "bench", "Fiware-ServicePath": "/iot"}
 
 def start_agent(tmp: Path, broker_url: str, mqtt_port: int | None) -> tuple[subprocess.Popen[bytes], int, int]:
     north, south = free_port(), free_port()
-    env = {**os.environ, "IOTA_CB_URL": broker_url, "IOTA_NORTH_PORT": str(north), "IOTA_HTTP_PORT": str(south),
-           "IOTA_DB_PATH": str(tmp / "iota.db"), "IOTA_HOST": "127.0.0.1", "IOTA_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "IOTA_CB_URL": broker_url,
+        "IOTA_NORTH_PORT": str(north),
+        "IOTA_HTTP_PORT": str(south),
+        "IOTA_DB_PATH": str(tmp / "iota.db"),
+        "IOTA_HOST": "127.0.0.1",
+        "IOTA_LOG_LEVEL": "INFO",
+    }
     if mqtt_port:
         env.update(IOTA_MQTT_HOST="127.0.0.1", IOTA_MQTT_PORT=str(mqtt_port))
     log = open(tmp / "agent.log", "wb")
@@ -48,11 +55,21 @@ async def provision(http: aiohttp.ClientSession, north: int, devices: int) -> No
             return False
 
     await wait_until(up, timeout=30)
-    group = {"apikey": "bench", "entity_type": "Sensor", "attributes": [{"object_id": "n", "name": "seq", "type": "Integer"},
-                                                                         {"object_id": "t", "name": "temperature", "type": "Number"}]}
+    group = {
+        "apikey": "bench",
+        "entity_type": "Sensor",
+        "attributes": [
+            {"object_id": "n", "name": "seq", "type": "Integer"},
+            {"object_id": "t", "name": "temperature", "type": "Number"},
+        ],
+    }
     r = await http.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [group]}, headers=H)
     assert r.status == 201, await r.text()
-    r = await http.post(f"http://127.0.0.1:{north}/iot/devices", json={"devices": [{"device_id": f"d{i}"} for i in range(devices)]}, headers=H)
+    r = await http.post(
+        f"http://127.0.0.1:{north}/iot/devices",
+        json={"devices": [{"device_id": f"d{i}"} for i in range(devices)]},
+        headers=H,
+    )
     assert r.status == 201, await r.text()
 
 
@@ -64,7 +81,9 @@ async def bench_http(http: aiohttp.ClientSession, south: int, devices: int, meas
     async def client() -> None:
         nonlocal failures
         for n in counter:
-            async with http.post(url, params={"k": "bench", "i": f"d{n % devices}"}, data=f"n|{n}|t|{20 + n % 10}") as r:
+            async with http.post(
+                url, params={"k": "bench", "i": f"d{n % devices}"}, data=f"n|{n}|t|{20 + n % 10}"
+            ) as r:
                 await r.read()
                 failures += r.status != 200
 
@@ -75,7 +94,9 @@ async def bench_http(http: aiohttp.ClientSession, south: int, devices: int, meas
     return measures / elapsed
 
 
-async def bench_mqtt(http: aiohttp.ClientSession, broker_url: str, mqtt_port: int, devices: int, measures: int) -> float:
+async def bench_mqtt(
+    http: aiohttp.ClientSession, broker_url: str, mqtt_port: int, devices: int, measures: int
+) -> float:
     last = measures - 1
     start = time.perf_counter()
     async with aiomqtt.Client("127.0.0.1", mqtt_port, max_queued_outgoing_messages=measures + 10) as pub:
@@ -103,8 +124,12 @@ async def main() -> None:
         mqtt_port = None
         if MOSQUITTO:
             mqtt_port = free_port()
-            (tmp / "m.conf").write_text(f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n")
-            mosq = subprocess.Popen([MOSQUITTO, "-c", str(tmp / "m.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            (tmp / "m.conf").write_text(
+                f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n"
+            )
+            mosq = subprocess.Popen(
+                [MOSQUITTO, "-c", str(tmp / "m.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         with BrokerProcess(tmp / "broker.db") as broker:
             broker.start()
             agent, north, south = start_agent(tmp, broker.url, mqtt_port)
@@ -113,10 +138,14 @@ async def main() -> None:
                     await provision(http, north, a.devices)
                     await bench_http(http, south, a.devices, min(500, a.measures), a.concurrency)  # warm-up
                     rate = await bench_http(http, south, a.devices, a.measures, a.concurrency)
-                    print(f"HTTP UltraLight: {a.measures} measures, {a.devices} devices, {a.concurrency} clients: {rate:.0f} measures/s")
+                    print(
+                        f"HTTP UltraLight: {a.measures} measures, {a.devices} devices, {a.concurrency} clients: {rate:.0f} measures/s"
+                    )
                     if mqtt_port:
                         rate = await bench_mqtt(http, broker.url, mqtt_port, a.devices, a.measures)
-                        print(f"MQTT UltraLight (QoS 1): {a.measures} measures, {a.devices} devices: {rate:.0f} measures/s")
+                        print(
+                            f"MQTT UltraLight (QoS 1): {a.measures} measures, {a.devices} devices: {rate:.0f} measures/s"
+                        )
             finally:
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(30)

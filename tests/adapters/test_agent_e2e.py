@@ -17,16 +17,33 @@ from adapters.iot.agent import Agent
 from tests.adapters.conftest import MOSQUITTO, agent_config, free_port, start_broker, wait_until
 
 SNOW = {"Fiware-Service": "hakui", "Fiware-ServicePath": "/snow"}
-GROUP = {"apikey": "hakui-snow", "entity_type": "SnowDepthSensor", "resource": "/iot/d",
-         "attributes": [{"object_id": "d", "name": "depth", "type": "Number"},
-                        {"object_id": "b", "name": "battery", "type": "Integer"}],
-         "static_attributes": [{"name": "city", "type": "Text", "value": "Hakui"}]}
-DEVICE = {"device_id": "snow001", "entity_name": "urn:ngsi-ld:SnowDepth:001", "entity_type": "SnowDepthSensor",
-          "protocol": "PDI-IoTA-UltraLight", "transport": "HTTP", "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}]}
+GROUP = {
+    "apikey": "hakui-snow",
+    "entity_type": "SnowDepthSensor",
+    "resource": "/iot/d",
+    "attributes": [
+        {"object_id": "d", "name": "depth", "type": "Number"},
+        {"object_id": "b", "name": "battery", "type": "Integer"},
+    ],
+    "static_attributes": [{"name": "city", "type": "Text", "value": "Hakui"}],
+}
+DEVICE = {
+    "device_id": "snow001",
+    "entity_name": "urn:ngsi-ld:SnowDepth:001",
+    "entity_type": "SnowDepthSensor",
+    "protocol": "PDI-IoTA-UltraLight",
+    "transport": "HTTP",
+    "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
+}
 
 
-async def provision(http: aiohttp.ClientSession, agent: Agent, headers: dict[str, str] = SNOW,
-                    group: dict[str, Any] = GROUP, devices: list[dict[str, Any]] | None = None) -> None:
+async def provision(
+    http: aiohttp.ClientSession,
+    agent: Agent,
+    headers: dict[str, str] = SNOW,
+    group: dict[str, Any] = GROUP,
+    devices: list[dict[str, Any]] | None = None,
+) -> None:
     north = f"http://127.0.0.1:{agent.north_port}"
     r = await http.post(f"{north}/iot/services", json={"services": [group]}, headers=headers)
     assert r.status == 201, await r.text()
@@ -35,7 +52,9 @@ async def provision(http: aiohttp.ClientSession, agent: Agent, headers: dict[str
         assert r.status == 201, await r.text()
 
 
-async def entity(http: aiohttp.ClientSession, broker: str, entity_id: str, headers: dict[str, str] = SNOW) -> dict[str, Any] | None:
+async def entity(
+    http: aiohttp.ClientSession, broker: str, entity_id: str, headers: dict[str, str] = SNOW
+) -> dict[str, Any] | None:
     r = await http.get(f"{broker}/v2/entities/{entity_id}", headers=headers)
     return await r.json() if r.status == 200 else None
 
@@ -44,7 +63,9 @@ def south(agent: Agent) -> str:
     return f"http://127.0.0.1:{agent.http_port}"
 
 
-async def test_ultralight_post_updates_the_entity_typed_with_time_instant(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+async def test_ultralight_post_updates_the_entity_typed_with_time_instant(
+    agent: Agent, broker_url: str, http: aiohttp.ClientSession
+):
     await provision(http, agent, devices=[DEVICE])
     r = await http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "snow001"}, data="d|31.5|b|87|t|-2")
     assert r.status == 200 and await r.text() == ""
@@ -60,14 +81,18 @@ async def test_ultralight_post_updates_the_entity_typed_with_time_instant(agent:
 
 async def test_ultralight_get_with_d_and_device_timestamp(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
     await provision(http, agent, devices=[DEVICE])
-    r = await http.get(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "snow001", "d": "d|12", "t": "2026-01-15T09:00:00Z"})
+    r = await http.get(
+        f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "snow001", "d": "d|12", "t": "2026-01-15T09:00:00Z"}
+    )
     assert r.status == 200
     e = await entity(http, broker_url, "urn:ngsi-ld:SnowDepth:001")
     assert e is not None and e["depth"]["value"] == 12
     assert e["TimeInstant"]["value"] == "2026-01-15T09:00:00.000Z"
 
 
-async def test_multi_group_ultralight_sends_each_group_in_order(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+async def test_multi_group_ultralight_sends_each_group_in_order(
+    agent: Agent, broker_url: str, http: aiohttp.ClientSession
+):
     await provision(http, agent, devices=[DEVICE])
     r = await http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "snow001"}, data="d|1#d|2\nd|3|b|5")
     assert r.status == 200
@@ -75,9 +100,13 @@ async def test_multi_group_ultralight_sends_each_group_in_order(agent: Agent, br
     assert e is not None and e["depth"]["value"] == 3 and e["battery"]["value"] == 5
 
 
-async def test_json_measures_and_auto_provisioning_of_an_unknown_device(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+async def test_json_measures_and_auto_provisioning_of_an_unknown_device(
+    agent: Agent, broker_url: str, http: aiohttp.ClientSession
+):
     await provision(http, agent)
-    r = await http.post(f"{south(agent)}/iot/json", params={"k": "hakui-snow", "i": "new7"}, json={"d": 40, "open": True})
+    r = await http.post(
+        f"{south(agent)}/iot/json", params={"k": "hakui-snow", "i": "new7"}, json={"d": 40, "open": True}
+    )
     assert r.status == 200, await r.text()
     e = await entity(http, broker_url, "SnowDepthSensor:new7")
     assert e is not None and e["depth"]["value"] == 40 and e["open"]["type"] == "Boolean"
@@ -90,8 +119,10 @@ async def test_json_measures_and_auto_provisioning_of_an_unknown_device(agent: A
 async def test_unknown_apikey_is_404_and_nothing_is_written(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
     r = await http.post(f"{south(agent)}/iot/d", params={"k": "nope", "i": "x"}, data="t|1")
     assert r.status == 404
-    assert await r.json() == {"name": "DEVICE_GROUP_NOT_FOUND",
-                              "message": "Couldn't find device group for fields: resource,apikey and values: /iot/d,nope"}
+    assert await r.json() == {
+        "name": "DEVICE_GROUP_NOT_FOUND",
+        "message": "Couldn't find device group for fields: resource,apikey and values: /iot/d,nope",
+    }
     r = await http.get(f"{broker_url}/v2/entities")
     assert await r.json() == []
 
@@ -105,8 +136,15 @@ async def test_unknown_apikey_is_404_and_nothing_is_written(agent: Agent, broker
         ({"k": "hakui-snow", "i": "snow001"}, "d|" + "9" * 2_000_000, 413, "PAYLOAD_TOO_LARGE"),
     ],
 )
-async def test_bad_ultralight_messages_get_a_clear_error(agent: Agent, broker_url: str, http: aiohttp.ClientSession,
-                                                        params: dict[str, str], data: str, status: int, name: str):
+async def test_bad_ultralight_messages_get_a_clear_error(
+    agent: Agent,
+    broker_url: str,
+    http: aiohttp.ClientSession,
+    params: dict[str, str],
+    data: str,
+    status: int,
+    name: str,
+):
     await provision(http, agent, devices=[DEVICE])
     r = await http.post(f"{south(agent)}/iot/d", params=params, data=data)
     assert r.status == status
@@ -122,7 +160,8 @@ async def test_malformed_json_is_400_parse_error(agent: Agent, http: aiohttp.Cli
 
 
 async def test_a_value_the_broker_refuses_fails_alone_and_the_rest_of_the_batch_goes_through(
-        agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+    agent: Agent, broker_url: str, http: aiohttp.ClientSession
+):
     await provision(http, agent)
     url = f"{south(agent)}/iot/d"
     good = [http.post(url, params={"k": "hakui-snow", "i": f"g{i}"}, data=f"d|{i}") for i in range(20)]
@@ -135,10 +174,14 @@ async def test_a_value_the_broker_refuses_fails_alone_and_the_rest_of_the_batch_
     assert r.headers["Fiware-Total-Count"] == "20"
 
 
-async def test_concurrent_measures_are_batched_into_few_op_update_requests(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+async def test_concurrent_measures_are_batched_into_few_op_update_requests(
+    agent: Agent, broker_url: str, http: aiohttp.ClientSession
+):
     await provision(http, agent, devices=[{"device_id": f"s{i}"} for i in range(200)])
     url = f"{south(agent)}/iot/d"
-    responses = await asyncio.gather(*(http.post(url, params={"k": "hakui-snow", "i": f"s{i}"}, data=f"d|{i}") for i in range(200)))
+    responses = await asyncio.gather(
+        *(http.post(url, params={"k": "hakui-snow", "i": f"s{i}"}, data=f"d|{i}") for i in range(200))
+    )
     assert {r.status for r in responses} == {200}
     stats = agent.northbound.stats
     assert stats.sent_updates == 200
@@ -147,13 +190,17 @@ async def test_concurrent_measures_are_batched_into_few_op_update_requests(agent
     assert r.headers["Fiware-Total-Count"] == "200"
 
 
-async def test_updates_wait_for_a_broker_that_is_down_and_arrive_when_it_is_back(tmp_path: Path, http: aiohttp.ClientSession):
+async def test_updates_wait_for_a_broker_that_is_down_and_arrive_when_it_is_back(
+    tmp_path: Path, http: aiohttp.ClientSession
+):
     port = free_port()
     agent = Agent(agent_config(tmp_path, f"http://127.0.0.1:{port}"))
     await agent.start()
     try:
         await provision(http, agent)
-        post = asyncio.ensure_future(http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "late"}, data="d|7"))
+        post = asyncio.ensure_future(
+            http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "late"}, data="d|7")
+        )
         await wait_until(lambda: agent.northbound.stats.retries >= 2)
         assert not post.done()
         server = await start_broker(tmp_path, port)
@@ -168,7 +215,9 @@ async def test_updates_wait_for_a_broker_that_is_down_and_arrive_when_it_is_back
         await agent.close()
 
 
-async def test_a_device_waiting_past_the_limit_gets_503_but_the_update_is_kept(tmp_path: Path, http: aiohttp.ClientSession):
+async def test_a_device_waiting_past_the_limit_gets_503_but_the_update_is_kept(
+    tmp_path: Path, http: aiohttp.ClientSession
+):
     port = free_port()
     agent = Agent(agent_config(tmp_path, f"http://127.0.0.1:{port}", http_wait=0.3))
     await agent.start()
@@ -219,13 +268,29 @@ async def mqtt_agent(tmp_path: Path, broker_url: str, mosquitto: int):
     await agent.close()
 
 
-async def test_mqtt_ultralight_and_json_measures_reach_the_broker(mqtt_agent: Agent, mosquitto: int, broker_url: str,
-                                                                 http: aiohttp.ClientSession):
+async def test_mqtt_ultralight_and_json_measures_reach_the_broker(
+    mqtt_agent: Agent, mosquitto: int, broker_url: str, http: aiohttp.ClientSession
+):
     nomi = {"Fiware-Service": "nomi", "Fiware-ServicePath": "/homes"}
-    await provision(http, mqtt_agent, headers=nomi, group={"apikey": "nomi-home", "entity_type": "Appliance",
-                                                            "attributes": [{"object_id": "p", "name": "power", "type": "Number"}]},
-                    devices=[{"device_id": "kettle1", "entity_name": "urn:Appliance:kettle1", "entity_type": "Appliance",
-                              "transport": "MQTT", "attributes": [{"object_id": "on", "name": "inUse", "type": "Boolean"}]}])
+    await provision(
+        http,
+        mqtt_agent,
+        headers=nomi,
+        group={
+            "apikey": "nomi-home",
+            "entity_type": "Appliance",
+            "attributes": [{"object_id": "p", "name": "power", "type": "Number"}],
+        },
+        devices=[
+            {
+                "device_id": "kettle1",
+                "entity_name": "urn:Appliance:kettle1",
+                "entity_type": "Appliance",
+                "transport": "MQTT",
+                "attributes": [{"object_id": "on", "name": "inUse", "type": "Boolean"}],
+            }
+        ],
+    )
     async with aiomqtt.Client("127.0.0.1", mosquitto) as pub:
         await pub.publish("/nomi-home/kettle1/attrs", b"p|1200|on|1", qos=1)
         await pub.publish("/json/nomi-home/fridge2/attrs", json.dumps({"p": 80, "door": "closed"}).encode(), qos=1)
@@ -240,7 +305,8 @@ async def test_mqtt_ultralight_and_json_measures_reach_the_broker(mqtt_agent: Ag
 
 
 async def test_bad_mqtt_messages_are_logged_per_device_and_the_others_go_through(
-        mqtt_agent: Agent, mosquitto: int, broker_url: str, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture):
+    mqtt_agent: Agent, mosquitto: int, broker_url: str, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+):
     await provision(http, mqtt_agent)
     async with aiomqtt.Client("127.0.0.1", mosquitto) as pub:
         await pub.publish("/unknown-key/dev1/attrs", b"d|1", qos=1)
@@ -261,7 +327,9 @@ async def test_bad_mqtt_messages_are_logged_per_device_and_the_others_go_through
     assert "device huge refused: PAYLOAD_TOO_LARGE" in logged
 
 
-async def test_the_mqtt_southbound_reconnects_after_mosquitto_restarts(tmp_path: Path, broker_url: str, http: aiohttp.ClientSession):
+async def test_the_mqtt_southbound_reconnects_after_mosquitto_restarts(
+    tmp_path: Path, broker_url: str, http: aiohttp.ClientSession
+):
     if MOSQUITTO is None:
         pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
     port = free_port()
@@ -306,9 +374,21 @@ def _listening(port: int) -> bool:
 
 
 async def test_a_device_with_its_own_apikey_needs_no_group(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
-    r = await http.post(f"http://127.0.0.1:{agent.north_port}/iot/devices", headers=SNOW, json={"devices": [
-        {"device_id": "solo1", "apikey": "solo-key", "entity_name": "urn:Solo:1", "entity_type": "Solo",
-         "attributes": [{"object_id": "v", "name": "volume", "type": "Number"}]}]})
+    r = await http.post(
+        f"http://127.0.0.1:{agent.north_port}/iot/devices",
+        headers=SNOW,
+        json={
+            "devices": [
+                {
+                    "device_id": "solo1",
+                    "apikey": "solo-key",
+                    "entity_name": "urn:Solo:1",
+                    "entity_type": "Solo",
+                    "attributes": [{"object_id": "v", "name": "volume", "type": "Number"}],
+                }
+            ]
+        },
+    )
     assert r.status == 201
     r = await http.post(f"{south(agent)}/iot/d", params={"k": "solo-key", "i": "solo1"}, data="v|3")
     assert r.status == 200
@@ -316,7 +396,9 @@ async def test_a_device_with_its_own_apikey_needs_no_group(agent: Agent, broker_
     assert e is not None and e["volume"]["value"] == 3
 
 
-async def test_a_group_without_autoprovision_refuses_unknown_devices(agent: Agent, broker_url: str, http: aiohttp.ClientSession):
+async def test_a_group_without_autoprovision_refuses_unknown_devices(
+    agent: Agent, broker_url: str, http: aiohttp.ClientSession
+):
     await provision(http, agent, group={**GROUP, "autoprovision": False})
     r = await http.post(f"{south(agent)}/iot/d", params={"k": "hakui-snow", "i": "stranger"}, data="d|1")
     assert r.status == 404
@@ -325,15 +407,20 @@ async def test_a_group_without_autoprovision_refuses_unknown_devices(agent: Agen
     assert r.status == 404
 
 
-@pytest.mark.parametrize("group", [
-    {**GROUP, "attributes": [{"object_id": "d", "name": "depth", "type": "Number", "metadata": "m"}]},
-    {**GROUP, "attributes": [{"object_id": "d", "name": "de pth", "type": "Number"}]},
-    {**GROUP, "static_attributes": [{"name": "city", "value": "x", "metadata": []}]},
-    {**GROUP, "static_attributes": [{"name": "city"}]},
-    {**GROUP, "entity_type": "Snow Sensor"},
-    {**GROUP, "apikey": 5},
-])
-async def test_provisioning_that_could_not_work_is_refused_up_front(agent: Agent, http: aiohttp.ClientSession, group: dict[str, Any]):
+@pytest.mark.parametrize(
+    "group",
+    [
+        {**GROUP, "attributes": [{"object_id": "d", "name": "depth", "type": "Number", "metadata": "m"}]},
+        {**GROUP, "attributes": [{"object_id": "d", "name": "de pth", "type": "Number"}]},
+        {**GROUP, "static_attributes": [{"name": "city", "value": "x", "metadata": []}]},
+        {**GROUP, "static_attributes": [{"name": "city"}]},
+        {**GROUP, "entity_type": "Snow Sensor"},
+        {**GROUP, "apikey": 5},
+    ],
+)
+async def test_provisioning_that_could_not_work_is_refused_up_front(
+    agent: Agent, http: aiohttp.ClientSession, group: dict[str, Any]
+):
     r = await http.post(f"http://127.0.0.1:{agent.north_port}/iot/services", json={"services": [group]}, headers=SNOW)
     assert r.status == 400
     assert (await r.json())["name"] == "WRONG_SYNTAX"

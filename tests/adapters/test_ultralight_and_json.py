@@ -15,7 +15,11 @@ def test_ultralight_pairs_become_one_group_of_string_values():
 
 
 def test_ultralight_hash_and_newlines_separate_groups():
-    assert parse_ultralight("t|15#h|30\nl|2") == [MeasureGroup({"t": "15"}), MeasureGroup({"h": "30"}), MeasureGroup({"l": "2"})]
+    assert parse_ultralight("t|15#h|30\nl|2") == [
+        MeasureGroup({"t": "15"}),
+        MeasureGroup({"h": "30"}),
+        MeasureGroup({"l": "2"}),
+    ]
 
 
 def test_ultralight_leading_timestamp_is_the_group_time():
@@ -35,7 +39,9 @@ def test_ultralight_single_measure_topic_takes_the_plain_value():
 def test_json_object_and_array_of_measures():
     assert parse_json_measures(b'{"t": 21.5, "on": true}') == [MeasureGroup({"t": 21.5, "on": True})]
     assert parse_json_measures(b'[{"t": 1}, {"t": 2, "TimeInstant": "2024-01-01T00:00:00Z"}]') == [
-        MeasureGroup({"t": 1}), MeasureGroup({"t": 2}, "2024-01-01T00:00:00Z")]
+        MeasureGroup({"t": 1}),
+        MeasureGroup({"t": 2}, "2024-01-01T00:00:00Z"),
+    ]
 
 
 @pytest.mark.parametrize("payload", [b"{", b"[]", b"3", b"{}", b'[{"t": 1}, 2]', b'{"t": 1, "TimeInstant": 5}'])

@@ -141,7 +141,11 @@ async def test_put_value_keeps_type_and_metadata(client: TestClient) -> None:
         "metadata": {"m": {"type": "Number", "value": 1}},
     }
     assert (await client.put(VALUE.format("o"), data=b"5", headers=TEXT)).status == 204
-    assert await attr(client, "o") == {"type": "StructuredValue", "value": 5, "metadata": {"m": {"type": "Number", "value": 1}}}
+    assert await attr(client, "o") == {
+        "type": "StructuredValue",
+        "value": 5,
+        "metadata": {"m": {"type": "Number", "value": 1}},
+    }
 
 
 async def test_put_json_array_value(client: TestClient) -> None:

@@ -116,9 +116,7 @@ async def test_post_attrs_append_strict_all_existing_is_unprocessable_and_change
 
 async def test_post_attrs_append_strict_with_type_names_entity_and_type(client: TestClient) -> None:
     await seed(client, {"id": "E", "type": "T", "a": {"value": 1}})
-    r = await client.post(
-        "/v2/entities/E/attrs", params={"options": "append", "type": "T"}, json={"a": {"value": 9}}
-    )
+    r = await client.post("/v2/entities/E/attrs", params={"options": "append", "type": "T"}, json={"a": {"value": 9}})
     assert r.status == 422
     assert await r.json() == {
         "error": "Unprocessable",
@@ -410,8 +408,6 @@ async def test_delete_attribute_with_type_disambiguates(client: TestClient) -> N
     assert r.status == 204
     assert await entity(client, "E", type="T2", options="keyValues") == {"id": "E", "type": "T2"}
     assert await entity(client, "E", type="T1", options="keyValues") == {"id": "E", "type": "T1", "a": 1}
-
-
 
 
 @pytest.mark.parametrize(

@@ -299,8 +299,6 @@ async def test_entity_created_in_trailing_slash_collection(client: TestClient) -
     assert r.headers["Location"] == "/v2/entities/E?type=Thing"
 
 
-
-
 @pytest.mark.parametrize(
     ("text", "rendered"),
     [
@@ -330,15 +328,33 @@ async def test_datetime_values_are_parsed_and_rendered_in_utc(client: TestClient
     r = await create(client, body)
     assert r.status == 201, await r.text()
     entity = await get_json(client, "/v2/entities/E")
-    assert entity["d"] == {"type": "DateTime", "value": rendered, "metadata": {"when": {"type": "DateTime", "value": rendered}}}
+    assert entity["d"] == {
+        "type": "DateTime",
+        "value": rendered,
+        "metadata": {"when": {"type": "DateTime", "value": rendered}},
+    }
     assert entity["i"] == {"type": "ISO8601", "value": rendered, "metadata": {}}
-    assert await get_json(client, "/v2/entities/E", options="keyValues", attrs="d") == {"id": "E", "type": "Thing", "d": rendered}
+    assert await get_json(client, "/v2/entities/E", options="keyValues", attrs="d") == {
+        "id": "E",
+        "type": "Thing",
+        "d": rendered,
+    }
 
 
 @pytest.mark.parametrize(
     "text",
-    ["2017-06-17Z", "2017-13-01", "2017-02-30", "17-06-17", "2017-06-17T25:00:00", "2017/06/17", "", "now",
-     "2017-06-17T07:21:24+25:00", "2017-06-17 07:21:24"],
+    [
+        "2017-06-17Z",
+        "2017-13-01",
+        "2017-02-30",
+        "17-06-17",
+        "2017-06-17T25:00:00",
+        "2017/06/17",
+        "",
+        "now",
+        "2017-06-17T07:21:24+25:00",
+        "2017-06-17 07:21:24",
+    ],
 )
 async def test_invalid_datetime_is_rejected(client: TestClient, text: str) -> None:
     r = await create(client, {"id": "E", "d": {"type": "DateTime", "value": text}})
@@ -349,8 +365,15 @@ async def test_invalid_datetime_is_rejected(client: TestClient, text: str) -> No
 
 @pytest.mark.parametrize(
     ("value", "rendered"),
-    [(2.0, "2"), (1 / 3, "0.333333333"), (-2 / 3, "-0.666666667"), (0.1 + 0.2, "0.3"), (1.5, "1.5"), (100, "100"),
-     (123456.7891234567, "123456.789123457")],
+    [
+        (2.0, "2"),
+        (1 / 3, "0.333333333"),
+        (-2 / 3, "-0.666666667"),
+        (0.1 + 0.2, "0.3"),
+        (1.5, "1.5"),
+        (100, "100"),
+        (123456.7891234567, "123456.789123457"),
+    ],
 )
 async def test_numbers_are_rendered_like_orion(client: TestClient, value: float, rendered: str) -> None:
     assert (await create(client, {"id": "E", "n": {"value": value, "metadata": {"m": {"value": value}}}})).status == 201
@@ -364,16 +387,34 @@ async def test_numbers_are_rendered_like_orion(client: TestClient, value: float,
 
 
 async def test_date_expires_is_shown_only_when_asked_for_as_a_builtin(client) -> None:
-    body = {"id": "t1", "type": "Ticket", "n": {"value": 1},
-            "dateExpires": {"value": "2099-07-07T21:35:00Z", "type": "DateTime"}}
+    body = {
+        "id": "t1",
+        "type": "Ticket",
+        "n": {"value": 1},
+        "dateExpires": {"value": "2099-07-07T21:35:00Z", "type": "DateTime"},
+    }
     assert (await client.post("/v2/entities", json=body)).status == 201
-    assert await (await client.get("/v2/entities/t1?options=keyValues")).json() == {"id": "t1", "type": "Ticket", "n": 1}
+    assert await (await client.get("/v2/entities/t1?options=keyValues")).json() == {
+        "id": "t1",
+        "type": "Ticket",
+        "n": 1,
+    }
     assert await (await client.get("/v2/entities/t1?options=keyValues&attrs=*")).json() == {
-        "id": "t1", "type": "Ticket", "n": 1}
+        "id": "t1",
+        "type": "Ticket",
+        "n": 1,
+    }
     assert await (await client.get("/v2/entities/t1?options=keyValues&attrs=dateExpires")).json() == {
-        "id": "t1", "type": "Ticket", "dateExpires": "2099-07-07T21:35:00.000Z"}
+        "id": "t1",
+        "type": "Ticket",
+        "dateExpires": "2099-07-07T21:35:00.000Z",
+    }
     assert await (await client.get("/v2/entities/t1?options=keyValues&attrs=*,dateExpires")).json() == {
-        "id": "t1", "type": "Ticket", "n": 1, "dateExpires": "2099-07-07T21:35:00.000Z"}
+        "id": "t1",
+        "type": "Ticket",
+        "n": 1,
+        "dateExpires": "2099-07-07T21:35:00.000Z",
+    }
     r = await client.get("/v2/entities/t1/attrs/dateExpires/value", headers={"Accept": "text/plain"})
     assert (r.status, await r.text()) == (200, "2099-07-07T21:35:00.000Z")
 

@@ -141,7 +141,13 @@ async def test_count_option_sets_total_count_header(client: TestClient) -> None:
 async def test_total_count_header_order(client: TestClient) -> None:
     await three(client)
     r = await client.get("/v2/entities", params={"options": "count"})
-    assert list(r.headers.keys()) == ["Date", "Fiware-Correlator", "Fiware-Total-Count", "Content-Type", "Content-Length"]
+    assert list(r.headers.keys()) == [
+        "Date",
+        "Fiware-Correlator",
+        "Fiware-Total-Count",
+        "Content-Type",
+        "Content-Length",
+    ]
 
 
 async def test_count_combined_with_key_values(client: TestClient) -> None:

@@ -42,13 +42,21 @@ async def located(client: TestClient) -> TestClient:
                 "type": "P",
                 "loc": {"type": "geo:polygon", "value": ["44, 142", "44, 143", "45, 143", "45, 142", "44, 142"]},
             },
-            {"id": "json", "type": "P", "loc": {"type": "geo:json", "value": {"type": "Point", "coordinates": [141.5, 43.5]}}},
+            {
+                "id": "json",
+                "type": "P",
+                "loc": {"type": "geo:json", "value": {"type": "Point", "coordinates": [141.5, 43.5]}},
+            },
             {
                 "id": "feature",
                 "type": "P",
                 "loc": {
                     "type": "geo:json",
-                    "value": {"type": "Feature", "geometry": {"type": "Point", "coordinates": [150.0, 10.0]}, "properties": {}},
+                    "value": {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [150.0, 10.0]},
+                        "properties": {},
+                    },
                 },
             },
             {"id": "nowhere", "type": "P", "temp": {"value": 1}},
@@ -58,15 +66,22 @@ async def located(client: TestClient) -> TestClient:
 
 
 async def test_near_max_distance_is_on_the_sphere_in_metres(located):
-    assert await ids(located, "georel=near;maxDistance:1010&geometry=point&coords=43.0,141.0&type=P&idPattern=^(base|north1km)$") == [
+    assert await ids(
+        located, "georel=near;maxDistance:1010&geometry=point&coords=43.0,141.0&type=P&idPattern=^(base|north1km)$"
+    ) == [
         "base",
         "north1km",
     ]
-    assert await ids(located, "georel=near;maxDistance:990&geometry=point&coords=43.0,141.0&idPattern=^(base|north1km)$") == ["base"]
+    assert await ids(
+        located, "georel=near;maxDistance:990&geometry=point&coords=43.0,141.0&idPattern=^(base|north1km)$"
+    ) == ["base"]
 
 
 async def test_near_min_distance_and_default_order_by_distance(located):
-    got = await ids(located, "georel=near;minDistance:500;maxDistance:200000&geometry=point&coords=43.0,141.0&idPattern=^(north1km|json)$")
+    got = await ids(
+        located,
+        "georel=near;minDistance:500;maxDistance:200000&geometry=point&coords=43.0,141.0&idPattern=^(north1km|json)$",
+    )
     assert got == ["north1km", "json"]
 
 
@@ -91,26 +106,47 @@ async def test_equals_and_disjoint(located):
 
 
 async def test_order_by_geo_distance(located):
-    got = await ids(located, "georel=near;maxDistance:5000000&geometry=point&coords=44.5,142.5&orderBy=geo:distance&idPattern=^(base|json|poly)$")
+    got = await ids(
+        located,
+        "georel=near;maxDistance:5000000&geometry=point&coords=44.5,142.5&orderBy=geo:distance&idPattern=^(base|json|poly)$",
+    )
     assert got == ["poly", "json", "base"]
 
 
 @pytest.mark.parametrize(
     "query, description",
     [
-        ("georel=near&geometry=point&coords=1,2", "Invalid query: georel /near/ without either minDistance nor maxDistance"),
-        ("georel=near;maxDistance:10&geometry=box&coords=1,2;3,4", "Invalid query: georel /near/ used with geometry different than point"),
-        ("georel=coveredBy&geometry=point&coords=1,2", "Invalid query: point geometry cannot be used with coveredBy georel"),
+        (
+            "georel=near&geometry=point&coords=1,2",
+            "Invalid query: georel /near/ without either minDistance nor maxDistance",
+        ),
+        (
+            "georel=near;maxDistance:10&geometry=box&coords=1,2;3,4",
+            "Invalid query: georel /near/ used with geometry different than point",
+        ),
+        (
+            "georel=coveredBy&geometry=point&coords=1,2",
+            "Invalid query: point geometry cannot be used with coveredBy georel",
+        ),
         ("georel=within&geometry=point&coords=1,2", "Invalid query: Invalid modifier in georel parameter"),
-        ("georel=intersects&geometry=circle&coords=1,2", "Invalid query: error parsing geometry: Invalid selector in geometry specification"),
+        (
+            "georel=intersects&geometry=circle&coords=1,2",
+            "Invalid query: error parsing geometry: Invalid selector in geometry specification",
+        ),
         ("georel=intersects&geometry=polygon&coords=1,2;3,4;5,6", "Invalid query: Too few coordinates for polygon"),
-        ("georel=intersects&geometry=polygon&coords=1,2;3,4;5,6;7,8", "Invalid query: First and last point in polygon not the same"),
+        (
+            "georel=intersects&geometry=polygon&coords=1,2;3,4;5,6;7,8",
+            "Invalid query: First and last point in polygon not the same",
+        ),
         ("georel=intersects&geometry=box&coords=1,2", "Invalid query: invalid number of coordinates for /box/"),
         ("georel=intersects&geometry=point&coords=1,x", "Invalid query: invalid coordinates"),
         ("geometry=point&coords=1,2;3,4", "Invalid query: invalid number of coordinates for /point/"),
         ("georel=intersects&geometry=point", "Invalid query: URI param /geometry/ used without /coords/"),
         ("georel=intersects&coords=1,2", "Invalid query: URI param /coords/ used without /geometry/"),
-        ("georel=coveredBy;maxDistance:4&geometry=box&coords=1,2;3,4", "Invalid query: maxDistance erroneously used with georel /coveredBy/"),
+        (
+            "georel=coveredBy;maxDistance:4&geometry=box&coords=1,2;3,4",
+            "Invalid query: maxDistance erroneously used with georel /coveredBy/",
+        ),
     ],
 )
 async def test_malformed_geo_queries_are_400(client: TestClient, query: str, description: str):
@@ -125,7 +161,10 @@ async def test_malformed_geo_queries_are_400(client: TestClient, query: str, des
         ({"type": "geo:point", "value": "91, 0"}, "geo coordinates format error [see Orion user manual]: 91, 0"),
         ({"type": "geo:line", "value": ["1, 2"]}, "geo:line uses at least 2 coordinates"),
         ({"type": "geo:box", "value": ["1, 2", "3, 4", "5, 6"]}, "geo:box uses exactly 2 coordinates"),
-        ({"type": "geo:polygon", "value": ["1, 2", "3, 4", "5, 6", "7, 8"]}, "geo:polygon first and last coordinates must match"),
+        (
+            {"type": "geo:polygon", "value": ["1, 2", "3, 4", "5, 6", "7, 8"]},
+            "geo:polygon first and last coordinates must match",
+        ),
         ({"type": "geo:line", "value": "1, 2"}, "geo:line, geo:box and geo:polygon needs array of strings as value"),
         ({"type": "geo:json", "value": {"type": "Feature"}}, "geometry in Feature not found"),
     ],
@@ -214,16 +253,42 @@ async def two(client: TestClient) -> TestClient:
 @pytest.mark.parametrize(
     "entities, status, error, description",
     [
-        ([{"id": "E3", "type": "T", "A": {"value": 1}}, {"id": "E4", "type": "T", "A": {"value": 1}}], 404, "NotFound",
-         "do not exist: E3/T - [entity itself], E4/T [entity itself]"),
-        ([{"id": "E1", "type": "T", "A": {"value": 9}}, {"id": "E3", "type": "T", "A": {"value": 1}}], 422, "PartialUpdate",
-         "do not exist: E3/T - [entity itself]"),
-        ([{"id": "E1", "type": "T", "A": {"value": 9}, "C": {"value": 1}}, {"id": "E2", "type": "T", "A": {"value": 9}}], 422,
-         "PartialUpdate", "do not exist: E1/T - [ C ]"),
-        ([{"id": "E1", "type": "T", "A": {"value": 9}, "C": {"value": 1}}, {"id": "E3", "type": "T", "A": {"value": 1}}], 422,
-         "PartialUpdate", "do not exist: E1/T - [ C ], E3/T [entity itself]"),
-        ([{"id": "E1", "type": "T", "C": {"value": 1}}, {"id": "E2", "type": "T", "C": {"value": 1}}], 422, "Unprocessable",
-         "do not exist: E1/T - [ C ], E2/T - [ C ]"),
+        (
+            [{"id": "E3", "type": "T", "A": {"value": 1}}, {"id": "E4", "type": "T", "A": {"value": 1}}],
+            404,
+            "NotFound",
+            "do not exist: E3/T - [entity itself], E4/T [entity itself]",
+        ),
+        (
+            [{"id": "E1", "type": "T", "A": {"value": 9}}, {"id": "E3", "type": "T", "A": {"value": 1}}],
+            422,
+            "PartialUpdate",
+            "do not exist: E3/T - [entity itself]",
+        ),
+        (
+            [
+                {"id": "E1", "type": "T", "A": {"value": 9}, "C": {"value": 1}},
+                {"id": "E2", "type": "T", "A": {"value": 9}},
+            ],
+            422,
+            "PartialUpdate",
+            "do not exist: E1/T - [ C ]",
+        ),
+        (
+            [
+                {"id": "E1", "type": "T", "A": {"value": 9}, "C": {"value": 1}},
+                {"id": "E3", "type": "T", "A": {"value": 1}},
+            ],
+            422,
+            "PartialUpdate",
+            "do not exist: E1/T - [ C ], E3/T [entity itself]",
+        ),
+        (
+            [{"id": "E1", "type": "T", "C": {"value": 1}}, {"id": "E2", "type": "T", "C": {"value": 1}}],
+            422,
+            "Unprocessable",
+            "do not exist: E1/T - [ C ], E2/T - [ C ]",
+        ),
     ],
 )
 async def test_update_partial_failures(two, entities, status, error, description):
@@ -233,15 +298,24 @@ async def test_update_partial_failures(two, entities, status, error, description
 
 
 async def test_update_applies_what_it_can(two):
-    await batch(two, "update", [{"id": "E1", "type": "T", "A": {"value": 9}}, {"id": "E3", "type": "T", "A": {"value": 1}}])
+    await batch(
+        two, "update", [{"id": "E1", "type": "T", "A": {"value": 9}}, {"id": "E3", "type": "T", "A": {"value": 1}}]
+    )
     assert (await (await two.get("/v2/entities/E1?options=keyValues")).json())["A"] == 9
     assert (await two.get("/v2/entities/E3")).status == 404
 
 
 async def test_append_strict_reports_existing_attributes(two):
-    r = await batch(two, "appendStrict", [{"id": "E1", "type": "T", "A": {"value": 5}, "G": {"value": 1}}, {"id": "E2", "type": "T", "B": {"value": 1}}])
+    r = await batch(
+        two,
+        "appendStrict",
+        [{"id": "E1", "type": "T", "A": {"value": 5}, "G": {"value": 1}}, {"id": "E2", "type": "T", "B": {"value": 1}}],
+    )
     assert r.status == 422
-    assert await r.json() == {"error": "PartialUpdate", "description": "one or more of the attributes in the request already exist: E1/T - [ A ]"}
+    assert await r.json() == {
+        "error": "PartialUpdate",
+        "description": "one or more of the attributes in the request already exist: E1/T - [ A ]",
+    }
     e1 = await (await two.get("/v2/entities/E1?options=keyValues")).json()
     assert e1 == {"id": "E1", "type": "T", "A": 1, "G": 1}
 
@@ -270,11 +344,17 @@ async def test_append_creates_with_key_values(client: TestClient):
     [
         ({"entities": []}, "Invalid JSON payload, mandatory field /actionType/ not found"),
         ({"actionType": "append"}, "Invalid JSON payload, mandatory field /entities/ not found"),
-        ({"actionType": "upsert", "entities": [{"id": "E"}]}, "invalid update action type: right ones are: append, appendStric, delete, replace, update"),
+        (
+            {"actionType": "upsert", "entities": [{"id": "E"}]},
+            "invalid update action type: right ones are: append, appendStric, delete, replace, update",
+        ),
         ({"actionType": "append", "entities": []}, "empty entities vector"),
         ({"actionType": "append", "entities": [{"type": "T"}]}, "nor /id/ nor /idPattern/ present"),
         ({"actionType": "append", "entities": [{"id": "ok"}, {"id": "bad id"}]}, "Invalid characters in entity id"),
-        ({"actionType": "append", "entities": [{"id": "E"}], "extra": 1}, "Unrecognized field in JSON payload: /extra/"),
+        (
+            {"actionType": "append", "entities": [{"id": "E"}], "extra": 1},
+            "Unrecognized field in JSON payload: /extra/",
+        ),
     ],
 )
 async def test_bad_batches_are_400_and_change_nothing(client: TestClient, body: dict, description: str):
@@ -312,7 +392,10 @@ async def test_batch_query_alternatives_expression_and_projection(client: TestCl
         ({"metadata": ["x"]}, "Invalid JSON payload, no relevant fields found"),
         ({"entities": [{"idPattern": ".*", "temp": 1}]}, "no attributes allowed in Entity in this payload"),
         ({"expression": {"q": ""}}, "q is empty"),
-        ({"expression": {"georel": "near"}}, "partial geo expression: geometry, georel and coords have to be provided together"),
+        (
+            {"expression": {"georel": "near"}},
+            "partial geo expression: geometry, georel and coords have to be provided together",
+        ),
         ({"entities": [{"idPattern": "("}]}, "Invalid regex for entity idPattern"),
         ({"bogus": 1}, "Invalid JSON payload, no relevant fields found"),  # checked before the members
     ],

@@ -91,7 +91,9 @@ async def test_batch_query_attributes_selects_entities_with_one_of_them_and_proj
     assert r.status == 200
     assert r.headers["Fiware-Total-Count"] == "2"
     assert await r.json() == [{"id": "E1", "type": "T", "a": 1, "b": 2}, {"id": "E2", "type": "T", "b": 4}]
-    r = await client.post("/v2/op/query", json={"attributes": ["a", "b"], "attrs": ["b"]}, params={"options": "keyValues"})
+    r = await client.post(
+        "/v2/op/query", json={"attributes": ["a", "b"], "attrs": ["b"]}, params={"options": "keyValues"}
+    )
     assert await r.json() == [{"id": "E1", "type": "T", "b": 2}, {"id": "E2", "type": "T", "b": 4}]
 
 
@@ -129,7 +131,9 @@ async def test_limit_zero_with_count_gives_only_the_count(client: TestClient) ->
         assert (await client.post("/v2/entities", json={"id": eid, "type": "T"})).status == 201
     r = await client.get("/v2/entities", params={"limit": "0", "options": "count"})
     assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "2", "[]")
-    r = await client.post("/v2/op/query", json={"entities": [{"idPattern": ".*"}]}, params={"limit": "0", "options": "count"})
+    r = await client.post(
+        "/v2/op/query", json={"entities": [{"idPattern": ".*"}]}, params={"limit": "0", "options": "count"}
+    )
     assert (r.status, r.headers["Fiware-Total-Count"], await r.text()) == (200, "2", "[]")
 
 
@@ -152,7 +156,11 @@ async def test_plain_string_metadata_value_with_forbidden_characters_is_refused(
 
 
 async def test_text_unrestricted_skips_the_check_for_attribute_values_only(client: TestClient) -> None:
-    body = {"id": "E", "a": {"type": "TextUnrestricted", "value": "<b>it's</b>"}, "c": {"type": "TextUnrestricted", "value": ["x=(y)"]}}
+    body = {
+        "id": "E",
+        "a": {"type": "TextUnrestricted", "value": "<b>it's</b>"},
+        "c": {"type": "TextUnrestricted", "value": ["x=(y)"]},
+    }
     assert (await client.post("/v2/entities", json=body)).status == 201
     r = await client.get("/v2/entities/E", params={"options": "keyValues"})
     assert await r.json() == {"id": "E", "type": "Thing", "a": "<b>it's</b>", "c": ["x=(y)"]}
@@ -177,7 +185,9 @@ async def test_datetime_attribute_and_metadata_may_be_null(client: TestClient) -
         "t": {"type": "DateTime", "value": None, "metadata": {"when": {"type": "DateTime", "value": None}}},
         "u": {"type": "DateTime", "value": None, "metadata": {}},
     }
-    r = await client.patch("/v2/entities/E/attrs", json={"u": {"type": "DateTime", "value": "2024-05-01T10:00:00+02:00"}})
+    r = await client.patch(
+        "/v2/entities/E/attrs", json={"u": {"type": "DateTime", "value": "2024-05-01T10:00:00+02:00"}}
+    )
     assert r.status == 204
     assert (await get_kv(client, "E", attrs="u"))["u"] == "2024-05-01T08:00:00.000Z"
 
@@ -205,16 +215,28 @@ async def test_deprecated_date_options_add_the_builtin_attributes(client: TestCl
 
 
 async def test_user_attributes_named_like_builtins_are_stored_and_shown(client: TestClient) -> None:
-    body = {"id": "E", "dateCreated": {"type": "DateTime", "value": "2020-01-01T00:00:00Z"}, "dateModified": {"value": "x"}}
+    body = {
+        "id": "E",
+        "dateCreated": {"type": "DateTime", "value": "2020-01-01T00:00:00Z"},
+        "dateModified": {"value": "x"},
+    }
     assert (await client.post("/v2/entities", json=body)).status == 201
     assert await get_kv(client, "E") == {
-        "id": "E", "type": "Thing", "dateCreated": "2020-01-01T00:00:00.000Z", "dateModified": "x",
+        "id": "E",
+        "type": "Thing",
+        "dateCreated": "2020-01-01T00:00:00.000Z",
+        "dateModified": "x",
     }
     assert await get_kv(client, "E", attrs="dateModified") == {"id": "E", "type": "Thing", "dateModified": "x"}
 
 
 async def test_date_expires_is_not_an_attribute_of_its_type(client: TestClient) -> None:
-    body = {"id": "E", "type": "T", "a": {"value": 1}, "dateExpires": {"type": "DateTime", "value": "2099-01-01T00:00:00Z"}}
+    body = {
+        "id": "E",
+        "type": "T",
+        "a": {"value": 1},
+        "dateExpires": {"type": "DateTime", "value": "2099-01-01T00:00:00Z"},
+    }
     assert (await client.post("/v2/entities", json=body)).status == 201
     r = await client.get("/v2/types")
     assert await r.json() == [{"type": "T", "attrs": {"a": {"types": ["Number"]}}, "count": 1}]
@@ -261,7 +283,9 @@ async def test_key_values_takes_precedence_over_values(client: TestClient) -> No
 
 
 async def test_star_lists_own_attributes_first_then_named_builtins(client: TestClient) -> None:
-    assert (await client.post("/v2/entities", json={"id": "E", "type": "T", "a": {"value": 1}, "b": {"value": 2}})).status == 201
+    assert (
+        await client.post("/v2/entities", json={"id": "E", "type": "T", "a": {"value": 1}, "b": {"value": 2}})
+    ).status == 201
     kv = await get_kv(client, "E", attrs="dateModified,*,dateCreated")
     assert list(kv) == ["id", "type", "a", "b", "dateCreated", "dateModified"]
     kv = await get_kv(client, "E", attrs="dateModified,b")
@@ -311,7 +335,9 @@ async def test_near_keeps_creation_order_unless_ordered_by_distance(client: Test
         ("application/json", 200, "application/json"),
     ],
 )
-async def test_value_of_an_object_follows_the_highest_q(client: TestClient, accept: str, status: int, content_type: str) -> None:
+async def test_value_of_an_object_follows_the_highest_q(
+    client: TestClient, accept: str, status: int, content_type: str
+) -> None:
     assert (await client.post("/v2/entities", json={"id": "E", "o": {"value": {"k": 1}}})).status == 201
     r = await client.get("/v2/entities/E/attrs/o/value", headers={"Accept": accept})
     assert (r.status, r.headers["Content-Type"].split(";")[0], await r.text()) == (status, content_type, '{"k":1}')
@@ -353,7 +379,10 @@ async def test_geo_distance_orders_only_as_the_whole_order_by(client: TestClient
 @pytest.mark.parametrize(
     ("body", "description"),
     [
-        ({"id": "", "a": {"value": "x<"}}, "Invalid characters in attribute value"),  # empty id checked after the members
+        (
+            {"id": "", "a": {"value": "x<"}},
+            "Invalid characters in attribute value",
+        ),  # empty id checked after the members
         ({"id": "E" * 300, "a": {"value": 1, "x": 1}}, "unrecognized property for context attribute"),
         ({"id": "E" * 300, "type": "T"}, "entity id length: 300, max length supported: 256"),
         ({"id": "E", "type": "T" * 300, "a": 1}, "attribute must be a JSON object, unless keyValues option is used"),
@@ -363,7 +392,9 @@ async def test_geo_distance_orders_only_as_the_whole_order_by(client: TestClient
         ({"id": 3}, "Invalid JSON type for entity id"),
     ],
 )
-async def test_create_reports_the_error_orion_finds_first(client: TestClient, body: dict[str, Any], description: str) -> None:
+async def test_create_reports_the_error_orion_finds_first(
+    client: TestClient, body: dict[str, Any], description: str
+) -> None:
     r = await client.post("/v2/entities", json=body)
     assert r.status == 400
     assert (await r.json())["description"] == description.replace("<", "&lt;")
@@ -372,10 +403,15 @@ async def test_create_reports_the_error_orion_finds_first(client: TestClient, bo
 async def test_every_operator_in_one_creation(client: TestClient) -> None:
     """Orion's case 3814 several_operators_same_creation, rendered compactly (410 bytes there too)."""
     ops = {
-        "A01": ({"$inc": 2}, "Number"), "A02": ({"$min": 0}, "Number"), "A03": ({"$max": 8}, "Number"),
-        "A04": ({"$mul": 5}, "Number"), "A05": ({"$push": "bar"}, "StructuredValue"),
-        "A06": ({"$addToSet": "foo"}, "StructuredValue"), "A07": ({"$pull": 2}, "StructuredValue"),
-        "A08": ({"$pullAll": [2, 4]}, "StructuredValue"), "A09": ({"$set": {"Y": 20, "Z": 30}}, "StructuredValue"),
+        "A01": ({"$inc": 2}, "Number"),
+        "A02": ({"$min": 0}, "Number"),
+        "A03": ({"$max": 8}, "Number"),
+        "A04": ({"$mul": 5}, "Number"),
+        "A05": ({"$push": "bar"}, "StructuredValue"),
+        "A06": ({"$addToSet": "foo"}, "StructuredValue"),
+        "A07": ({"$pull": 2}, "StructuredValue"),
+        "A08": ({"$pullAll": [2, 4]}, "StructuredValue"),
+        "A09": ({"$set": {"Y": 20, "Z": 30}}, "StructuredValue"),
         "A10": ({"$unset": {"Y": 1}}, "StructuredValue"),
     }
     body = {"id": "E", "type": "T", **{k: {"value": v, "type": t} for k, (v, t) in ops.items()}}
@@ -383,7 +419,8 @@ async def test_every_operator_in_one_creation(client: TestClient) -> None:
     r = await client.get("/v2/entities/E")
     text = await r.text()
     assert await r.json() == {
-        "id": "E", "type": "T",
+        "id": "E",
+        "type": "T",
         "A01": {"type": "Number", "value": 2, "metadata": {}},
         "A02": {"type": "Number", "value": 0, "metadata": {}},
         "A03": {"type": "Number", "value": 8, "metadata": {}},
@@ -397,17 +434,27 @@ async def test_every_operator_in_one_creation(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("accept", "content_type"),
-    [("text/plain", "text/plain"), ("text/*", "text/plain"), ("text/plain, application/json", "application/json"), ("*/*", "application/json")],
+    [
+        ("text/plain", "text/plain"),
+        ("text/*", "text/plain"),
+        ("text/plain, application/json", "application/json"),
+        ("*/*", "application/json"),
+    ],
 )
-async def test_value_errors_are_labelled_text_when_only_text_is_accepted(client: TestClient, accept: str, content_type: str) -> None:
+async def test_value_errors_are_labelled_text_when_only_text_is_accepted(
+    client: TestClient, accept: str, content_type: str
+) -> None:
     """Orion's case 1887: the JSON error body goes out as text/plain to a text-only client."""
     r = await client.get("/v2/entities/Nope/attrs/a/value", headers={"Accept": accept})
     assert r.status == 404
     assert r.headers["Content-Type"] == content_type
     assert orjson.loads(await r.read()) == {
-        "error": "NotFound", "description": "The requested entity has not been found. Check type and id",
+        "error": "NotFound",
+        "description": "The requested entity has not been found. Check type and id",
     }
-    r = await client.put("/v2/entities/Nope/attrs/a/value", data="5", headers={"Accept": accept, "Content-Type": "text/plain"})
+    r = await client.put(
+        "/v2/entities/Nope/attrs/a/value", data="5", headers={"Accept": accept, "Content-Type": "text/plain"}
+    )
     assert (r.status, r.headers["Content-Type"]) == (404, content_type)
 
 
@@ -418,7 +465,10 @@ async def test_date_expires_must_be_a_datetime_on_creation(client: TestClient) -
     """Orion's processDateExpirationAtEntityCreation."""
     r = await client.post("/v2/entities", json={"id": "E", "dateExpires": {"value": "2099-01-01T00:00:00Z"}})
     assert r.status == 400
-    assert await r.json() == {"error": "BadRequest", "description": "error processing date expiration attribute, see log traces"}
+    assert await r.json() == {
+        "error": "BadRequest",
+        "description": "error processing date expiration attribute, see log traces",
+    }
     assert (await client.get("/v2/entities/E")).status == 404
     body = {"id": "E", "dateExpires": {"type": "DateTime", "value": "2099-01-01T00:00:00Z"}}
     assert (await client.post("/v2/entities", json=body)).status == 201
@@ -440,9 +490,13 @@ async def test_date_expires_update_refuses_only_a_non_date_number(client: TestCl
 async def test_attributes_and_metadata_render_sorted_by_stored_name(client: TestClient) -> None:
     """Orion's ContextAttributeVector::fill walks a std::set of the stored names ('.' stored as '=')."""
     body = {
-        "id": "E", "type": "T",
+        "id": "E",
+        "type": "T",
         "zeta": {"value": 1, "metadata": {"z": {"value": 1}, "a.b": {"value": 2}, "a": {"value": 3}}},
-        "a.b": {"value": 2}, "a": {"value": 3}, "B": {"value": 4}, "a_": {"value": 5},
+        "a.b": {"value": 2},
+        "a": {"value": 3},
+        "B": {"value": 4},
+        "a_": {"value": 5},
     }
     assert (await client.post("/v2/entities", json=body)).status == 201
     kv = await get_kv(client, "E")
@@ -461,7 +515,10 @@ async def test_attributes_and_metadata_render_sorted_by_stored_name(client: Test
         ({"value": 1, "type": "T<", "metadata": {"m<": {"value": 1}}}, "Invalid characters in attribute type"),
         # metadata JSON shapes are read while walking the members, before those checks
         ({"value": "x<", "metadata": {"m": 5}}, "metadata must be a JSON object"),
-        ({"type": "DateTime", "value": "x", "metadata": {"m": {"type": "DateTime", "value": "y"}}}, "date has invalid format"),
+        (
+            {"type": "DateTime", "value": "x", "metadata": {"m": {"type": "DateTime", "value": "y"}}},
+            "date has invalid format",
+        ),
         ({"foo": 1, "type": 5}, "unrecognized property for context attribute"),
         ({"type": 5, "foo": 1}, "invalid JSON type for attribute type"),
         ({"metadata": {"m": {"bad": 1, "type": 3}}}, "invalid JSON field for attribute metadata"),

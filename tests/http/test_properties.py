@@ -42,7 +42,9 @@ json_value = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(json_key, inner, max_size=3)),
     max_leaves=8,
 )
-attr_type = st.one_of(ident, st.sampled_from(["DateTime", "ISO8601", "TextUnrestricted", "Number", "geo:json"]), json_scalar)
+attr_type = st.one_of(
+    ident, st.sampled_from(["DateTime", "ISO8601", "TextUnrestricted", "Number", "geo:json"]), json_scalar
+)
 metadata = st.one_of(
     st.dictionaries(ident, st.fixed_dictionaries({}, optional={"value": json_value, "type": attr_type}), max_size=2),
     json_value,
@@ -57,7 +59,9 @@ headers = st.fixed_dictionaries(
     {},
     optional={
         "Fiware-Service": st.one_of(header_text, st.sampled_from(["", "a", "MyCity", "x" * 51, "a-b"])),
-        "Fiware-ServicePath": st.one_of(header_text, st.sampled_from(["/", "/a", "/a/#", "/a,/b", "a", "/" + "c" * 51])),
+        "Fiware-ServicePath": st.one_of(
+            header_text, st.sampled_from(["/", "/a", "/a/#", "/a,/b", "a", "/" + "c" * 51])
+        ),
         "Accept": st.sampled_from(["*/*", "application/json", "text/plain", "text/html", "application/*"]),
     },
 )
@@ -142,9 +146,14 @@ async def test_attribute_updates_never_fail_with_5xx_and_rejections_change_nothi
 @given(hdrs=headers, eid=ident)
 async def test_random_headers_never_fail_with_5xx(client: TestClient, hdrs: dict[str, str], eid: str) -> None:
     before = await snapshot(client)
-    r = await client.post("/v2/entities", data=encode({"id": eid, "a": {"value": 1}}), headers={
-        "Content-Type": "application/json", **hdrs,
-    })
+    r = await client.post(
+        "/v2/entities",
+        data=encode({"id": eid, "a": {"value": 1}}),
+        headers={
+            "Content-Type": "application/json",
+            **hdrs,
+        },
+    )
     assert r.status < 500, await r.text()
     assert r.headers["Fiware-Correlator"]
     assert "Server" not in r.headers
@@ -157,9 +166,12 @@ async def test_random_headers_never_fail_with_5xx(client: TestClient, hdrs: dict
 @PROPERTY_SETTINGS
 @given(
     raw_body=st.one_of(st.binary(max_size=64), st.text(max_size=64).map(str.encode)),
-    content_type=st.sampled_from(["application/json", "text/plain", "application/xml", "application/json; charset=utf-8"]),
-    path=st.sampled_from(["/v2/entities", "/v2/entities/{eid}/attrs", "/v2/entities/{eid}/attrs/a",
-                          "/v2/entities/{eid}/attrs/a/value"]),
+    content_type=st.sampled_from(
+        ["application/json", "text/plain", "application/xml", "application/json; charset=utf-8"]
+    ),
+    path=st.sampled_from(
+        ["/v2/entities", "/v2/entities/{eid}/attrs", "/v2/entities/{eid}/attrs/a", "/v2/entities/{eid}/attrs/a/value"]
+    ),
     method=st.sampled_from(["POST", "PATCH", "PUT"]),
 )
 async def test_arbitrary_bodies_never_fail_with_5xx_and_rejections_change_nothing(

@@ -45,18 +45,24 @@ async def test_retrieve_renders_orions_fields_in_orions_order(client: TestClient
 
 
 async def test_defaults_expires_and_idpattern_are_rendered_as_orion_does(client: TestClient) -> None:
-    location = await _create(client, {
-        "dataProvided": {"entities": [{"idPattern": ".*", "type": "Car"}]},
-        "provider": {"http": {"url": "http://cp.example/v2"}, "supportedForwardingMode": "update"},
-        "expires": "2040-05-06T07:08:09.999Z",
-    })
+    location = await _create(
+        client,
+        {
+            "dataProvided": {"entities": [{"idPattern": ".*", "type": "Car"}]},
+            "provider": {"http": {"url": "http://cp.example/v2"}, "supportedForwardingMode": "update"},
+            "expires": "2040-05-06T07:08:09.999Z",
+        },
+    )
     body = await (await client.get(location)).json()
     assert body == {
         "id": location.rsplit("/", 1)[1],
         "expires": "2040-05-06T07:08:09.00Z",
         "dataProvided": {"entities": [{"idPattern": ".*", "type": "Car"}], "attrs": []},
-        "provider": {"http": {"url": "http://cp.example/v2"}, "supportedForwardingMode": "update",
-                     "legacyForwarding": False},
+        "provider": {
+            "http": {"url": "http://cp.example/v2"},
+            "supportedForwardingMode": "update",
+            "legacyForwarding": False,
+        },
         "status": "active",
     }
 
@@ -76,9 +82,11 @@ async def test_list_is_in_creation_order_paged_and_counted(client: TestClient) -
 async def test_list_with_a_service_path_shows_only_that_path(client: TestClient) -> None:
     root = (await _create(client, HUMIDITY)).rsplit("/", 1)[1]
     parks = (await _create(client, HUMIDITY, **{"Fiware-ServicePath": "/parks"})).rsplit("/", 1)[1]
+
     async def listed(path: str | None) -> list[str]:
         headers = {"Fiware-ServicePath": path} if path else {}
         return [reg["id"] for reg in await (await client.get("/v2/registrations", headers=headers)).json()]
+
     assert await listed(None) == [root, parks]
     assert await listed("/#") == [root, parks]
     assert await listed("/parks") == [parks]
@@ -102,8 +110,10 @@ async def test_delete_returns_204_then_404(client: TestClient) -> None:
     for call in (client.get, client.delete):
         r = await call(location)
         assert r.status == 404
-        assert await r.json() == {"error": "NotFound",
-                                  "description": "The requested registration has not been found. Check id"}
+        assert await r.json() == {
+            "error": "NotFound",
+            "description": "The requested registration has not been found. Check id",
+        }
 
 
 async def test_an_id_that_is_not_an_objectid_is_404(client: TestClient) -> None:
@@ -124,7 +134,10 @@ async def test_patch_is_405_as_in_orion_and_changes_nothing(client: TestClient) 
 async def test_bad_input_is_400_and_stores_nothing(client: TestClient) -> None:
     for body, description in [
         ({"provider": {"http": {"url": "http://x"}}}, "the field /dataProvided/ is missing in payload"),
-        ({"dataProvided": {"attrs": ["A"]}, "provider": {"http": {"url": "mqtt://x"}}}, "/url/ field of /http/ is invalid"),
+        (
+            {"dataProvided": {"attrs": ["A"]}, "provider": {"http": {"url": "mqtt://x"}}},
+            "/url/ field of /http/ is invalid",
+        ),
         ({**HUMIDITY, "status": "expired"}, "invalid value for /status/"),
     ]:
         r = await client.post("/v2/registrations", json=body)

@@ -71,9 +71,7 @@ def names(reply: Reply) -> list[str]:
 
 
 async def test_unknown_method_is_405_with_allow_as_orion_and_the_connection_goes_on(port: int) -> None:
-    first, second = await exchange(
-        port, b"FOO /v2/entities HTTP/1.1\r\nHost: x\r\n\r\n", get("/v2/entities")
-    )
+    first, second = await exchange(port, b"FOO /v2/entities HTTP/1.1\r\nHost: x\r\n\r\n", get("/v2/entities"))
     status, headers, body = first
     assert status == 405
     assert dict(headers)["Allow"] == "POST, GET"

@@ -61,7 +61,9 @@ async def create(client, body: dict, **headers) -> str:
 
 
 async def test_created_subscription_is_rendered_as_orion_does(client):
-    sub_id = await create(client, subscription("http://localhost:1028/accumulate", throttling=5, expires="2040-01-01T14:00:00Z"))
+    sub_id = await create(
+        client, subscription("http://localhost:1028/accumulate", throttling=5, expires="2040-01-01T14:00:00Z")
+    )
     r = await client.get(f"/v2/subscriptions/{sub_id}")
     assert r.status == 200
     assert await r.json() == {
@@ -127,13 +129,25 @@ async def test_patch_replaces_the_given_fields_and_delete_removes(client):
     [
         {"subject": {"entities": []}, "notification": {"http": {"url": "http://a"}}},
         {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "ftp://a"}}},
-        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "attrs": ["a"], "exceptAttrs": ["b"]}},
+        {
+            "subject": {"entities": [{"id": "E"}]},
+            "notification": {"http": {"url": "http://a"}, "attrs": ["a"], "exceptAttrs": ["b"]},
+        },
         {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "covered": True}},
-        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "attrsFormat": "pretty"}},
+        {
+            "subject": {"entities": [{"id": "E"}]},
+            "notification": {"http": {"url": "http://a"}, "attrsFormat": "pretty"},
+        },
         {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}}, "expires": "tomorrow"},
         {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}}, "throttling": -1},
-        {"subject": {"entities": [{"id": "E"}], "condition": {"expression": {"q": "a>>1"}}}, "notification": {"http": {"url": "http://a"}}},
-        {"subject": {"entities": [{"id": "E"}]}, "notification": {"http": {"url": "http://a"}, "mqtt": {"url": "mqtt://a", "topic": "t"}}},
+        {
+            "subject": {"entities": [{"id": "E"}], "condition": {"expression": {"q": "a>>1"}}},
+            "notification": {"http": {"url": "http://a"}},
+        },
+        {
+            "subject": {"entities": [{"id": "E"}]},
+            "notification": {"http": {"url": "http://a"}, "mqtt": {"url": "mqtt://a", "topic": "t"}},
+        },
         {"subject": {"entities": [{"id": "E"}]}},
         {"notification": {"http": {"url": "http://a"}}},
     ],
@@ -157,7 +171,9 @@ async def test_notification_on_wire(client, sink):
     assert sink.requests == []  # the subscription is in the default tenant
     sub_id = await create(client, subscription(sink.url()), **{"Fiware-Service": "city"})
     await client.patch(
-        "/v2/entities/R1/attrs", json={"temp": {"value": 22}}, headers={"Fiware-Service": "city", "Fiware-Correlator": "c-2", "Fiware-ServicePath": "/north"}
+        "/v2/entities/R1/attrs",
+        json={"temp": {"value": 22}},
+        headers={"Fiware-Service": "city", "Fiware-Correlator": "c-2", "Fiware-ServicePath": "/north"},
     )
     await sink.wait(1)
     method, path, headers, body = sink.requests[0]
@@ -259,7 +275,10 @@ async def test_q_condition_filters_notifications(client, sink):
 async def test_op_notify_applies_a_notification_from_another_broker(client):
     r = await client.post(
         "/v2/op/notify",
-        json={"subscriptionId": "5f0000000000000000000000", "data": [{"id": "R9", "type": "Room", "temp": {"type": "Number", "value": 3}}]},
+        json={
+            "subscriptionId": "5f0000000000000000000000",
+            "data": [{"id": "R9", "type": "Room", "temp": {"type": "Number", "value": 3}}],
+        },
     )
     assert r.status == 200
     body = await (await client.get("/v2/entities/R9?options=keyValues")).json()
@@ -286,7 +305,9 @@ async def test_list_shows_only_the_subscriptions_of_the_given_service_path(clien
 
 
 async def test_a_subscription_takes_one_service_path(client):
-    r = await client.post("/v2/subscriptions", json=subscription("http://localhost:1028/x"), headers={"Fiware-ServicePath": "/a,/b"})
+    r = await client.post(
+        "/v2/subscriptions", json=subscription("http://localhost:1028/x"), headers={"Fiware-ServicePath": "/a,/b"}
+    )
     assert r.status == 400
     assert await r.json() == {"error": "BadRequest", "description": "max one service-path allowed for subscriptions"}
     assert await (await client.get("/v2/subscriptions")).json() == []
@@ -312,17 +333,30 @@ async def test_forced_update_notifies_an_unchanged_value(client, sink):
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}})
     same = {"temp": {"value": 20}}
     assert (await client.patch("/v2/entities/R1/attrs", json=same)).status == 204
-    assert (await client.post("/v2/op/update", json={"actionType": "update", "entities": [{"id": "R1", "type": "Room", **same}]})).status == 204
+    assert (
+        await client.post(
+            "/v2/op/update", json={"actionType": "update", "entities": [{"id": "R1", "type": "Room", **same}]}
+        )
+    ).status == 204
     text = {"Content-Type": "text/plain"}
     assert (await client.put("/v2/entities/R1/attrs/temp/value", data="20", headers=text)).status == 204
     await asyncio.sleep(0.3)
     assert sink.requests == []  # nothing changed, nothing forced
     assert (await client.patch("/v2/entities/R1/attrs?options=forcedUpdate", json=same)).status == 204
-    assert (await client.post("/v2/op/update?options=forcedUpdate", json={"actionType": "update", "entities": [{"id": "R1", "type": "Room", **same}]})).status == 204
-    assert (await client.put("/v2/entities/R1/attrs/temp/value?options=forcedUpdate", data="20", headers=text)).status == 204
+    assert (
+        await client.post(
+            "/v2/op/update?options=forcedUpdate",
+            json={"actionType": "update", "entities": [{"id": "R1", "type": "Room", **same}]},
+        )
+    ).status == 204
+    assert (
+        await client.put("/v2/entities/R1/attrs/temp/value?options=forcedUpdate", data="20", headers=text)
+    ).status == 204
     await sink.wait(3)
     for _, _, _, raw in sink.requests:
-        assert orjson.loads(raw)["data"] == [{"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 20, "metadata": {}}}]
+        assert orjson.loads(raw)["data"] == [
+            {"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 20, "metadata": {}}}
+        ]
 
 
 async def test_only_changed_attrs_sends_nothing_for_an_unchanged_value(client, sink):
@@ -334,7 +368,9 @@ async def test_only_changed_attrs_sends_nothing_for_an_unchanged_value(client, s
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}, "hum": {"value": 50}})
     text = {"Content-Type": "text/plain"}
     assert (await client.put("/v2/entities/R1/attrs/temp/value", data="20", headers=text)).status == 204
-    assert (await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 20}, "hum": {"value": 51}})).status == 204
+    assert (
+        await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 20}, "hum": {"value": 51}})
+    ).status == 204
     await sink.wait(1)
     await asyncio.sleep(0.3)
     assert len(sink.requests) == 1
@@ -346,7 +382,11 @@ async def test_q_on_service_path_selects_notifications(client, sink):
     body["subject"]["condition"]["expression"] = {"q": "servicePath==/north"}
     await create(client, body)
     for path in ("/south", "/north"):
-        r = await client.post("/v2/entities", json={"id": "R" + path[1:], "type": "Room", "temp": {"value": 1}}, headers={"Fiware-ServicePath": path})
+        r = await client.post(
+            "/v2/entities",
+            json={"id": "R" + path[1:], "type": "Room", "temp": {"value": 1}},
+            headers={"Fiware-ServicePath": path},
+        )
         assert r.status == 201
     await sink.wait(1)
     await asyncio.sleep(0.3)

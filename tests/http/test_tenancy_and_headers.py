@@ -216,7 +216,9 @@ async def test_bad_body_is_reported_before_bad_tenant(client: TestClient) -> Non
 # ---- Correlator and common headers --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path"), [("get", "/v2/entities"), ("get", "/v2/entities/Nope"), ("get", "/v2/bogus")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", "/v2/entities"), ("get", "/v2/entities/Nope"), ("get", "/v2/bogus")]
+)
 async def test_correlator_is_echoed(client: TestClient, method: str, path: str) -> None:
     r = await getattr(client, method)(path, headers={"Fiware-Correlator": "my-corr-123"})
     assert r.headers["Fiware-Correlator"] == "my-corr-123"

@@ -95,7 +95,9 @@ async def test_inc_is_cumulative(client: TestClient) -> None:
         ({"$unset": {"X": 1}}, False, None),
     ],
 )
-async def test_operator_on_entity_creation(client: TestClient, op: dict[str, Any], created: bool, expected: Any) -> None:
+async def test_operator_on_entity_creation(
+    client: TestClient, op: dict[str, Any], created: bool, expected: Any
+) -> None:
     r = await client.post("/v2/entities", json={"id": "E", "type": "T", "A": {"value": op}, "B": {"value": 3}})
     assert r.status == 201
     body = await keyvalues(client)
@@ -153,7 +155,9 @@ async def test_upsert_applies_operator_to_existing_value(client: TestClient) -> 
         (5, {"$pull": 1}),
     ],
 )
-async def test_operator_type_clash_is_400_and_changes_nothing(client: TestClient, before: Any, op: dict[str, Any]) -> None:
+async def test_operator_type_clash_is_400_and_changes_nothing(
+    client: TestClient, before: Any, op: dict[str, Any]
+) -> None:
     """Orion answers 500 with this text; client input never gets a 5xx here."""
     await seed(client, {"A": {"value": before}})
     r = await client.patch("/v2/entities/E/attrs", json={"A": {"value": op}})
@@ -163,8 +167,6 @@ async def test_operator_type_clash_is_400_and_changes_nothing(client: TestClient
     assert body["description"].startswith("Database Error &#40;")
     assert "(" not in body["description"] and ")" not in body["description"]
     assert await value(client) == before
-
-
 
 
 async def test_datetime_max_on_existing_attribute(client: TestClient) -> None:
@@ -187,7 +189,8 @@ async def test_datetime_max_with_earlier_date_keeps_value(client: TestClient) ->
 
 async def test_datetime_min_on_creation_uses_epoch(client: TestClient) -> None:
     r = await client.post(
-        "/v2/entities", json={"id": "E", "type": "T", "A": {"value": {"$min": "2020-01-01T00:00:00Z"}, "type": "DateTime"}}
+        "/v2/entities",
+        json={"id": "E", "type": "T", "A": {"value": {"$min": "2020-01-01T00:00:00Z"}, "type": "DateTime"}},
     )
     assert r.status == 201
     assert await value(client) == "1970-01-01T00:00:00.000Z"
@@ -195,7 +198,9 @@ async def test_datetime_min_on_creation_uses_epoch(client: TestClient) -> None:
 
 async def test_set_and_unset_combined(client: TestClient) -> None:
     await seed(client, {"A": {"value": {"X": 1, "Y": 2}, "type": "Object"}})
-    r = await client.put("/v2/entities/E/attrs/A", json={"value": {"$set": {"Y": 20, "Z": 30}, "$unset": {"X": 1}}, "type": "Object"})
+    r = await client.put(
+        "/v2/entities/E/attrs/A", json={"value": {"$set": {"Y": 20, "Z": 30}, "$unset": {"X": 1}}, "type": "Object"}
+    )
     assert r.status == 204
     assert await value(client) == {"Y": 20, "Z": 30}
 

@@ -34,7 +34,9 @@ def test_update_with_some_missing_attributes_is_partial_and_applies_the_rest():
 
 
 def test_strict_append_of_existing_attribute_names_it():
-    _, err = apply_update(_entity(), {"a": Attribute("Number", 5)}, UpdateMode.APPEND_STRICT, 20.0, False, EntityRef("E"))
+    _, err = apply_update(
+        _entity(), {"a": Attribute("Number", 5)}, UpdateMode.APPEND_STRICT, 20.0, False, EntityRef("E")
+    )
     assert err is not None and err.error == "Unprocessable"
     assert err.description == "one or more of the attributes in the request already exist: E - [ a ]"
 

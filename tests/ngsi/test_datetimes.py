@@ -21,6 +21,8 @@ def test_iso8601_forms_are_parsed_and_rendered_in_utc(text, rendered):
     assert format_iso8601(epoch) == rendered
 
 
-@pytest.mark.parametrize("text", ["", "2017", "2017-13-01", "2017-02-30", "2017-06-17Z", "yesterday", "2017-06-17T25:00"])
+@pytest.mark.parametrize(
+    "text", ["", "2017", "2017-13-01", "2017-02-30", "2017-06-17Z", "yesterday", "2017-06-17T25:00"]
+)
 def test_non_dates_are_refused(text):
     assert parse_iso8601(text) is None

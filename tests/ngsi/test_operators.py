@@ -53,7 +53,10 @@ def test_inc_on_a_string_is_orions_database_error_text_as_a_400():
         apply_operator({"$inc": 1}, "foo")
     assert exc.value.status == 400
     assert exc.value.error == "BadRequest"
-    assert exc.value.description == "Database Error (update(): $inc - exception: Cannot apply $inc/$mul to a value of non-numeric type)"
+    assert (
+        exc.value.description
+        == "Database Error (update(): $inc - exception: Cannot apply $inc/$mul to a value of non-numeric type)"
+    )
 
 
 def test_set_with_a_non_object_operand_is_a_plain_update():

@@ -29,7 +29,11 @@ def test_normalized_rendering_has_metadata_and_iso_dates():
     assert out == {
         "id": "E",
         "type": "T",
-        "t": {"type": "DateTime", "value": "2017-06-17T07:21:24.238Z", "metadata": {"m": {"type": "Number", "value": 3}}},
+        "t": {
+            "type": "DateTime",
+            "value": "2017-06-17T07:21:24.238Z",
+            "metadata": {"m": {"type": "Number", "value": 3}},
+        },
         "n": {"type": "Number", "value": 1.5, "metadata": {}},
     }
 
@@ -56,9 +60,18 @@ def test_metadata_builtins_when_asked_for():
 def test_numbers_render_as_orion_double2string():
     """Orion's case 2176 one_to_nine_decimals: within 1e-9 of the integer part -> that integer."""
     cases = {
-        42.9: 42.9, 42.99999999: 42.99999999, 42.999999999: 42.999999999, 42.9999999999: 43,
-        42.1: 42.1, 42.00000001: 42.00000001, 42.000000001: 42, 42.0000000001: 42,
-        -42.000000001: -42, -2.5: -2.5, 1e-12: 0, 0.1 + 0.2: 0.3,
+        42.9: 42.9,
+        42.99999999: 42.99999999,
+        42.999999999: 42.999999999,
+        42.9999999999: 43,
+        42.1: 42.1,
+        42.00000001: 42.00000001,
+        42.000000001: 42,
+        42.0000000001: 42,
+        -42.000000001: -42,
+        -2.5: -2.5,
+        1e-12: 0,
+        0.1 + 0.2: 0.3,
     }
     for given, shown in cases.items():
         got = render_number(given)

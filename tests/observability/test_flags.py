@@ -13,15 +13,27 @@ from broker.http.observe import OBSERVABILITY
 def test_flags_default_off_and_metrics_on() -> None:
     config = load_config([], environ={})
     assert (config.statCounters, config.statTiming, config.statNotifQueue, config.disableMetrics) == (
-        False, False, False, False,
+        False,
+        False,
+        False,
+        False,
     )
 
 
 def test_flags_from_the_command_line_and_from_orions_variables(tmp_path: Path) -> None:
-    config = load_config(["-statCounters", "-disableMetrics", "-dbPath", str(tmp_path / "b.db")], environ={
-        "ORION_STAT_TIMING": "true", "ORION_STAT_NOTIF_QUEUE": "1",
-    })
-    assert (config.statCounters, config.statTiming, config.statNotifQueue, config.disableMetrics) == (True, True, True, True)
+    config = load_config(
+        ["-statCounters", "-disableMetrics", "-dbPath", str(tmp_path / "b.db")],
+        environ={
+            "ORION_STAT_TIMING": "true",
+            "ORION_STAT_NOTIF_QUEUE": "1",
+        },
+    )
+    assert (config.statCounters, config.statTiming, config.statNotifQueue, config.disableMetrics) == (
+        True,
+        True,
+        True,
+        True,
+    )
     recorder = make_app(config)[OBSERVABILITY]
     assert recorder.statistics.settings.counters and recorder.statistics.settings.timing
     assert recorder.statistics.settings.notif_queue

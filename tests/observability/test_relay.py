@@ -28,7 +28,9 @@ def test_the_broker_adds_the_workers_attempts_and_resets_from_where_they_stand(t
     assert (stats["notifQueue"]["sentOk"], stats["notifQueue"]["sentError"]) == (1, 1)
     tree = recorder.metrics_json()
     assert tree["services"]["city"]["subservs"]["a"] == {
-        "outgoingTransactionErrors": 1, "outgoingTransactionRequestSize": 10, "outgoingTransactions": 1,
+        "outgoingTransactionErrors": 1,
+        "outgoingTransactionRequestSize": 10,
+        "outgoingTransactions": 1,
     }
     recorder.reset_statistics()
     assert recorder.statistics_json()["counters"] == {}

@@ -10,17 +10,32 @@ from broker.observability.trace import format_levels, parse_levels, well_formed
 
 
 def test_service_time_is_the_average_in_seconds_written_before_incoming_transactions() -> None:
-    counts = {"incomingTransactions": 4, "_totalServiceTime": 2_000_000, "outgoingTransactions": 0,
-              "incomingTransactionErrors": 1}
+    counts = {
+        "incomingTransactions": 4,
+        "_totalServiceTime": 2_000_000,
+        "outgoingTransactions": 0,
+        "incomingTransactionErrors": 1,
+    }
     assert list(render_counts(counts).items()) == [
-        ("incomingTransactionErrors", 1), ("serviceTime", 0.5), ("incomingTransactions", 4),
+        ("incomingTransactionErrors", 1),
+        ("serviceTime", 0.5),
+        ("incomingTransactions", 4),
     ]
 
 
 @pytest.mark.parametrize(
     ("header", "key"),
-    [(None, ""), ("", ""), ("/", ""), ("/#", ""), ("/a/b", "a/b"), ("/a/b/#", "a/b"), ("/x, /y", "x"), ("a", None),
-     ("/a b", None)],
+    [
+        (None, ""),
+        ("", ""),
+        ("/", ""),
+        ("/#", ""),
+        ("/a/b", "a/b"),
+        ("/a/b/#", "a/b"),
+        ("/x, /y", "x"),
+        ("a", None),
+        ("/a b", None),
+    ],
 )
 def test_subservice_keys_follow_orions_rules(header: str | None, key: str | None) -> None:
     assert subservice_key(header) == key
@@ -77,8 +92,14 @@ def test_measuring_interval_restarts_on_reset() -> None:
 
 @pytest.mark.parametrize(
     ("text", "levels", "rendered"),
-    [("1-3,7", {1, 2, 3, 7}, "1-3,7"), ("7,1", {1, 7}, "1,7"), ("250-300", set(range(250, 256)), "250-255"),
-     ("", set(), ""), ("5-", set(), ""), ("'4'", {4}, "4")],
+    [
+        ("1-3,7", {1, 2, 3, 7}, "1-3,7"),
+        ("7,1", {1, 7}, "1,7"),
+        ("250-300", set(range(250, 256)), "250-255"),
+        ("", set(), ""),
+        ("5-", set(), ""),
+        ("'4'", {4}, "4"),
+    ],
 )
 def test_trace_levels_parse_and_render_as_ranges(text: str, levels: set[int], rendered: str) -> None:
     assert parse_levels(text) == levels

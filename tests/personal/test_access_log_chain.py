@@ -11,8 +11,16 @@ from broker.personal import access_log
 
 def _record(i: int) -> dict:
     return access_log.disclosure(
-        time=float(i), tenant="t", recipient="svc", subject="alice", entity_id=f"E{i}", entity_type="T",
-        attrs=["b", "a"], consents=("c1",), channel="query", correlator="x",
+        time=float(i),
+        tenant="t",
+        recipient="svc",
+        subject="alice",
+        entity_id=f"E{i}",
+        entity_type="T",
+        attrs=["b", "a"],
+        consents=("c1",),
+        channel="query",
+        correlator="x",
     )
 
 

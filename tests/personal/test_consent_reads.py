@@ -19,14 +19,19 @@ async def test_service_sees_only_consented_entities_and_attributes(api):
     r = await api.get("/v2/entities?type=HealthRecord&options=count", headers=CLINIC)
     assert r.status == 200
     assert r.headers["Fiware-Total-Count"] == "1"
-    assert await r.json() == [{"id": "HR-alice", "type": "HealthRecord", "steps": {"type": "Number", "value": 8000, "metadata": {}}}]
+    assert await r.json() == [
+        {"id": "HR-alice", "type": "HealthRecord", "steps": {"type": "Number", "value": 8000, "metadata": {}}}
+    ]
 
 
 async def test_without_consent_a_personal_entity_does_not_exist(api):
     await _setup(api)
     r = await api.get("/v2/entities/HR-alice", headers=SHOP)
     assert r.status == 404
-    assert await r.json() == {"error": "NotFound", "description": "The requested entity has not been found. Check type and id"}
+    assert await r.json() == {
+        "error": "NotFound",
+        "description": "The requested entity has not been found. Check type and id",
+    }
     r = await api.get("/v2/entities?options=count", headers=SHOP)
     assert r.headers["Fiware-Total-Count"] == "1"
     assert [e["id"] for e in await r.json()] == ["WL-1"]
@@ -110,6 +115,12 @@ async def test_access_log_records_disclosures_and_verifies(api):
     assert len(records) == 1
     rec = records[0]
     assert (rec["recipient"], rec["subject"], rec["entityId"], rec["attrs"], rec["consent"], rec["channel"]) == (
-        "svc-clinic", "alice", "HR-alice", ["steps"], consent, "query")
+        "svc-clinic",
+        "alice",
+        "HR-alice",
+        ["steps"],
+        consent,
+        "query",
+    )
     r = await api.get("/personal/v1/access-log/verify", headers=OPERATOR)
     assert await r.json() == {"valid": True, "records": 1, "firstInvalid": None}

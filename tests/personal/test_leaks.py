@@ -23,7 +23,8 @@ ATTACKERS = ("none", "narrow", "expired", "withdrawn")
 async def _world(api, receiver):
     await declare(api)
     body = {
-        "id": "HR-secret", "type": "HealthRecord",
+        "id": "HR-secret",
+        "type": "HealthRecord",
         "refResident": {"type": "Text", "value": "alice"},
         "heartRate": {"type": "Number", "value": SECRET_VALUE},
         "district": {"type": "Text", "value": "north"},
@@ -39,7 +40,10 @@ async def _world(api, receiver):
     withdrawn = await grant(api, ALICE, recipient="svc-withdrawn")
     subs = {}
     for a in ATTACKERS:
-        sub = {"subject": {"entities": [{"idPattern": ".*"}]}, "notification": {"http": {"url": receiver.url}, "attrs": []}}
+        sub = {
+            "subject": {"entities": [{"idPattern": ".*"}]},
+            "notification": {"http": {"url": receiver.url}, "attrs": []},
+        }
         r = await api.post("/v2/subscriptions", json=sub, headers=who[a])
         assert r.status == 201
         subs[r.headers["Location"].rsplit("/", 1)[1]] = a
@@ -112,7 +116,10 @@ async def test_no_read_path_leaks(api, receiver, attacker):
     queries = [
         {"entities": [{"idPattern": ".*"}], "expression": {"q": "heartRate==1370713"}},
         {"entities": [{"id": "HR-secret", "type": "HealthRecord"}], "attrs": ["heartRate"]},
-        {"entities": [{"idPattern": ".*"}], "expression": {"georel": "near;maxDistance:500", "geometry": "point", "coords": "43.06,141.35"}},
+        {
+            "entities": [{"idPattern": ".*"}],
+            "expression": {"georel": "near;maxDistance:500", "geometry": "point", "coords": "43.06,141.35"},
+        },
     ]
     for q in queries:
         r = await api.post("/v2/op/query?options=count", json=q, headers=headers)
@@ -123,7 +130,11 @@ async def test_no_read_path_leaks(api, receiver, attacker):
 @pytest.mark.parametrize("attacker", ATTACKERS)
 async def test_no_notification_leaks(api, receiver, attacker):
     who, subs = await _world(api, receiver)
-    r = await api.patch("/v2/entities/HR-secret/attrs", json={"heartRate": {"value": SECRET_VALUE}, "district": {"value": "south"}}, headers=ALICE)
+    r = await api.patch(
+        "/v2/entities/HR-secret/attrs",
+        json={"heartRate": {"value": SECRET_VALUE}, "district": {"value": "south"}},
+        headers=ALICE,
+    )
     assert r.status == 204
     r = await api.patch("/v2/entities/WL-1/attrs", json={"level": {"value": 2}})
     assert r.status == 204
@@ -137,8 +148,13 @@ async def test_no_notification_leaks(api, receiver, attacker):
 async def test_ordering_by_a_hidden_attribute_reveals_nothing(api):
     await declare(api)
     for i, (resident, rate) in enumerate([("r1", 50), ("r2", 200), ("r3", 100)]):
-        body = {"id": f"HR-{i}", "type": "HealthRecord", "refResident": {"value": resident}, "heartRate": {"value": rate},
-                "district": {"value": "x"}}
+        body = {
+            "id": f"HR-{i}",
+            "type": "HealthRecord",
+            "refResident": {"value": resident},
+            "heartRate": {"value": rate},
+            "district": {"value": "x"},
+        }
         r = await api.post("/v2/entities", json=body, headers=bearer(resident, "resident"))
         assert r.status == 201
         await grant(api, bearer(resident, "resident"), recipient="svc-narrow", attrs=["district"])

@@ -37,7 +37,11 @@ async def test_notification_carries_only_consented_attributes_and_is_logged(api,
     await _settle(receiver, 1)
     assert len(receiver.received) == 1
     (entity,) = receiver.received[0]["data"]
-    assert entity == {"id": "HR-alice", "type": "HealthRecord", "steps": {"type": "Number", "value": 42, "metadata": {}}}
+    assert entity == {
+        "id": "HR-alice",
+        "type": "HealthRecord",
+        "steps": {"type": "Number", "value": 42, "metadata": {}},
+    }
     r = await api.get("/personal/v1/access-log", headers=ALICE)
     channels = [(x["channel"], x["recipient"], x["consent"]) for x in await r.json()]
     assert ("notification", "svc-clinic", consent) in channels
@@ -116,8 +120,10 @@ async def test_queued_notification_is_narrowed_to_the_attributes_consented_at_de
 async def test_a_notification_queued_before_its_type_was_declared_personal_is_checked_at_delivery(api, receiver):
     await _subscribe(api, CLINIC, receiver.url)
     receiver.up = False
-    r = await api.post("/v2/entities", json={"id": "HR-early", "type": "HealthRecord", "refResident": {"value": "alice"},
-                                             "heartRate": {"value": 99}})
+    r = await api.post(
+        "/v2/entities",
+        json={"id": "HR-early", "type": "HealthRecord", "refResident": {"value": "alice"}, "heartRate": {"value": 99}},
+    )
     assert r.status == 201  # open data still: anyone may write it
     for _ in range(100):
         if receiver.refused:

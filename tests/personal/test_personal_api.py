@@ -8,7 +8,16 @@ import jwt
 import orjson
 
 from tests.personal.conftest import (
-    ALICE, ANALYST, BOB, CLINIC, OPERATOR, SHOP, bearer, create_record, declare, grant,
+    ALICE,
+    ANALYST,
+    BOB,
+    CLINIC,
+    OPERATOR,
+    SHOP,
+    bearer,
+    create_record,
+    declare,
+    grant,
 )
 
 
@@ -105,8 +114,11 @@ async def test_withdrawal_by_its_resident_or_an_operator_keeps_the_record(api):
 async def test_consents_do_not_cross_tenants(api):
     await declare(api, **{"Fiware-Service": "aizu"})
     await declare(api)
-    r = await api.post("/personal/v1/consents", headers={**ALICE, "Fiware-Service": "kumagaya"},
-                       json={"recipient": "svc-clinic", "entityTypes": ["HealthRecord"], "purpose": "p"})
+    r = await api.post(
+        "/personal/v1/consents",
+        headers={**ALICE, "Fiware-Service": "kumagaya"},
+        json={"recipient": "svc-clinic", "entityTypes": ["HealthRecord"], "purpose": "p"},
+    )
     assert r.status == 201
     await create_record(api, "HR-a", "alice", who={**bearer("alice", "resident"), "Fiware-Service": "aizu"})
     r = await api.get("/v2/entities", headers={**CLINIC, "Fiware-Service": "aizu"})
@@ -122,7 +134,12 @@ async def test_receipt_verifies_offline_with_the_published_key(api):
     (jwk,) = keys["keys"]
     public = jwt.algorithms.ECAlgorithm.from_jwk(orjson.dumps(jwk).decode())
     claims = jwt.decode(receipt, public, algorithms=["ES256"])
-    assert (claims["id"], claims["subject"], claims["recipient"], claims["attrs"]) == (consent, "alice", "svc-clinic", ["steps"])
+    assert (claims["id"], claims["subject"], claims["recipient"], claims["attrs"]) == (
+        consent,
+        "alice",
+        "svc-clinic",
+        ["steps"],
+    )
     forged = receipt[:-4] + ("AAAA" if not receipt.endswith("AAAA") else "BBBB")
     try:
         jwt.decode(forged, public, algorithms=["ES256"])
@@ -190,7 +207,7 @@ async def test_tampering_with_the_access_log_is_detected(api, tmp_path):
     await api.get("/v2/entities?type=HealthRecord", headers=CLINIC)
     assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
     db = sqlite3.connect(str(tmp_path / "broker.db"))
-    (last, first, doc), = db.execute("SELECT last, first, doc FROM access_log_packs").fetchall()
+    ((last, first, doc),) = db.execute("SELECT last, first, doc FROM access_log_packs").fetchall()
     assert (first, last) == (1, 3)  # the answer's three disclosures, kept together
 
     async def verdict_after(sql: str, *args: object) -> dict:
@@ -202,10 +219,13 @@ async def test_tampering_with_the_access_log_is_detected(api, tmp_path):
         return found
 
     assert await verdict_after("json_set(doc, '$.rows[1][0]', 'nobody')") == {
-        "valid": False, "records": 3, "firstInvalid": 1}
-    assert await verdict_after("json_set(doc, '$.rows[0]', json_extract(doc, '$.rows[1]'),"
-                               " '$.rows[1]', json_extract(doc, '$.rows[0]'))") == {
-        "valid": False, "records": 3, "firstInvalid": 0}  # two records swapped
+        "valid": False,
+        "records": 3,
+        "firstInvalid": 1,
+    }
+    assert await verdict_after(
+        "json_set(doc, '$.rows[0]', json_extract(doc, '$.rows[1]'), '$.rows[1]', json_extract(doc, '$.rows[0]'))"
+    ) == {"valid": False, "records": 3, "firstInvalid": 0}  # two records swapped
     assert await verdict_after("json_remove(doc, '$.rows[2]')") == {"valid": False, "records": 2, "firstInvalid": 2}
     assert await verdict_after("json_remove(doc, '$.rows[1]')") == {"valid": False, "records": 2, "firstInvalid": 1}
     assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
@@ -231,20 +251,34 @@ async def test_a_misfiled_access_log_row_is_caught_by_verification(api, tmp_path
         return found
 
     hidden = {"valid": False, "records": 1, "firstInvalid": 0}
-    assert await verdict_after("UPDATE access_log_packs SET recipient = 'nobody'",
-                               "UPDATE access_log_packs SET recipient = 'svc-clinic'") == hidden
+    assert (
+        await verdict_after(
+            "UPDATE access_log_packs SET recipient = 'nobody'", "UPDATE access_log_packs SET recipient = 'svc-clinic'"
+        )
+        == hidden
+    )
     log = await (await api.get("/personal/v1/access-log?recipient=svc-clinic", headers=OPERATOR)).json()
     assert len(log) == 1
-    assert await verdict_after("UPDATE access_log_packs SET subjects = '[\"bob\"]'",
-                               "UPDATE access_log_packs SET subjects = '[\"alice\"]'") == hidden
+    assert (
+        await verdict_after(
+            "UPDATE access_log_packs SET subjects = '[\"bob\"]'", "UPDATE access_log_packs SET subjects = '[\"alice\"]'"
+        )
+        == hidden
+    )
     db.execute("INSERT OR IGNORE INTO access_log_segments(segment) VALUES(0)")  # as a fold leaves it
-    db.execute("INSERT INTO access_log_subjects(segment, tenant, subject, pack) SELECT 0, tenant, 'alice', last"
-               " FROM access_log_packs")
+    db.execute(
+        "INSERT INTO access_log_subjects(segment, tenant, subject, pack) SELECT 0, tenant, 'alice', last"
+        " FROM access_log_packs"
+    )
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('access_log_indexed', '1')")
     db.commit()
     assert (await (await api.get("/personal/v1/access-log/verify", headers=OPERATOR)).json())["valid"] is True
-    assert await verdict_after("UPDATE access_log_subjects SET subject = 'bob'",
-                               "UPDATE access_log_subjects SET subject = 'alice'") == hidden
+    assert (
+        await verdict_after(
+            "UPDATE access_log_subjects SET subject = 'bob'", "UPDATE access_log_subjects SET subject = 'alice'"
+        )
+        == hidden
+    )
     assert len(await (await api.get("/personal/v1/access-log", headers=ALICE)).json()) == 1
     db.close()
 
@@ -254,7 +288,9 @@ async def test_statistics_suppress_small_cells_and_use_statistics_consents_only(
     districts = ["north"] * 4 + ["south"] * 3 + ["east"] * 1
     for i, d in enumerate(districts):
         resident = f"r{i}"
-        await create_record(api, f"HR-{i}", resident, who=bearer(resident, "resident"), steps=1000 * (i + 1), district=d)
+        await create_record(
+            api, f"HR-{i}", resident, who=bearer(resident, "resident"), steps=1000 * (i + 1), district=d
+        )
         who = bearer(resident, "resident")
         await grant(api, who, recipient="ana", operations=["statistics"])
     await create_record(api, "HR-x", "rx", who=bearer("rx", "resident"), district="east")  # no consent: not counted
@@ -263,9 +299,13 @@ async def test_statistics_suppress_small_cells_and_use_statistics_consents_only(
     assert r.status == 200
     doc = await r.json()
     # k=3: east (1 subject) is suppressed; being the only one, the next smallest (south, 3) goes too
-    assert doc == {"k": 3, "cells": [
-        {"group": {"district": "north"}, "subjects": 4, "count": 4, "avg:steps": 2500, "max:steps": 4000},
-    ], "suppressed": 2}
+    assert doc == {
+        "k": 3,
+        "cells": [
+            {"group": {"district": "north"}, "subjects": 4, "count": 4, "avg:steps": 2500, "max:steps": 4000},
+        ],
+        "suppressed": 2,
+    }
     r = await api.post("/personal/v1/statistics", json=body, headers=CLINIC)
     assert r.status == 403
     r = await api.get("/v2/entities?type=HealthRecord", headers=ANALYST)
@@ -281,5 +321,7 @@ async def test_statistics_on_unconsented_attributes_see_them_absent(api):
     body = {"type": "HealthRecord", "groupBy": ["district"], "metrics": ["count", "avg:heartRate"]}
     doc = await (await api.post("/personal/v1/statistics", json=body, headers=ANALYST)).json()
     assert doc["cells"] == [{"group": {"district": None}, "subjects": 3, "count": 3, "avg:heartRate": None}]
-    r = await api.post("/personal/v1/statistics", json={"type": "HealthRecord", "metrics": ["median:steps"]}, headers=ANALYST)
+    r = await api.post(
+        "/personal/v1/statistics", json={"type": "HealthRecord", "metrics": ["median:steps"]}, headers=ANALYST
+    )
     assert r.status == 400

@@ -13,18 +13,30 @@ def _consent(id_: str, subject: str, recipient: str = "svc", attrs=("a",), ops=(
 
 
 def _entity(subject: str, **values: object) -> Entity:
-    return Entity(id=f"E-{subject}", type="T", attrs={"owner": Attribute("Text", subject), **{k: Attribute("Number", v) for k, v in values.items()}})
+    return Entity(
+        id=f"E-{subject}",
+        type="T",
+        attrs={"owner": Attribute("Text", subject), **{k: Attribute("Number", v) for k, v in values.items()}},
+    )
 
 
 def test_consents_of_one_subject_add_up_and_group_into_grants():
     consents = [
-        _consent("c1", "alice"), _consent("c2", "alice", attrs=("b",)), _consent("c3", "bob"),
-        _consent("c4", "carol", attrs=None), _consent("c5", "dave", recipient="other"),
-        _consent("c6", "erin", expires=5.0), _consent("c7", "frank", withdrawn=1.0), _consent("c8", "gina", ops=("write",)),
+        _consent("c1", "alice"),
+        _consent("c2", "alice", attrs=("b",)),
+        _consent("c3", "bob"),
+        _consent("c4", "carol", attrs=None),
+        _consent("c5", "dave", recipient="other"),
+        _consent("c6", "erin", expires=5.0),
+        _consent("c7", "frank", withdrawn=1.0),
+        _consent("c8", "gina", ops=("write",)),
     ]
     view = build_view({"T": "owner"}, consents, principal="svc", roles=("service",), operation="read", now=10.0)
     assert set(view.access) == {("T", "alice"), ("T", "bob"), ("T", "carol")}
-    assert view.access[("T", "alice")].attrs == frozenset({"a", "b"}) and view.access[("T", "alice")].consents == ("c1", "c2")
+    assert view.access[("T", "alice")].attrs == frozenset({"a", "b"}) and view.access[("T", "alice")].consents == (
+        "c1",
+        "c2",
+    )
     grants = {(g.subjects, g.attrs) for g in view.visibility().grants}
     assert grants == {(("alice",), frozenset({"a", "b"})), (("bob",), frozenset({"a"})), (("carol",), None)}
     shown = view.project(_entity("alice", a=1, b=2, c=3))
@@ -44,8 +56,14 @@ def test_a_resident_sees_its_own_data_but_not_for_statistics():
 
 def test_small_cells_are_suppressed_and_a_lone_one_takes_the_next_smallest_with_it():
     req = StatisticsRequest("T", ("g",), ("count",))
-    rows = [(f"s{i}", Entity(id=f"E{i}", type="T", attrs={"g": Attribute("Text", g)})) for i, g in enumerate("aaaabbbc")]
-    assert aggregate(req, rows, k=3) == {"k": 3, "cells": [{"group": {"g": "a"}, "subjects": 4, "count": 4}], "suppressed": 2}
+    rows = [
+        (f"s{i}", Entity(id=f"E{i}", type="T", attrs={"g": Attribute("Text", g)})) for i, g in enumerate("aaaabbbc")
+    ]
+    assert aggregate(req, rows, k=3) == {
+        "k": 3,
+        "cells": [{"group": {"g": "a"}, "subjects": 4, "count": 4}],
+        "suppressed": 2,
+    }
     assert aggregate(req, rows, k=1)["suppressed"] == 0
     two_small = rows + [("s9", Entity(id="E9", type="T", attrs={"g": Attribute("Text", "d")}))]
     result = aggregate(req, two_small, k=3)

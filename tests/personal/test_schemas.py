@@ -16,7 +16,10 @@ from broker.personal.consents import parse_consent
 from broker.personal.statistics import parse_statistics
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-DOCS = {n: json.loads((SCHEMAS / f"{n}.schema.json").read_text()) for n in ("consent", "statistics", "metadata", "attribute", "entity")}
+DOCS = {
+    n: json.loads((SCHEMAS / f"{n}.schema.json").read_text())
+    for n in ("consent", "statistics", "metadata", "attribute", "entity")
+}
 REGISTRY: Registry = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in DOCS.values())
 
 
@@ -61,7 +64,12 @@ def test_consent_schema_and_parser_agree(body: Any) -> None:
     "body",
     [
         {"type": "HealthRecord"},
-        {"type": "HealthRecord", "groupBy": ["district"], "metrics": ["count", "avg:steps", "max:steps"], "q": "steps>1"},
+        {
+            "type": "HealthRecord",
+            "groupBy": ["district"],
+            "metrics": ["count", "avg:steps", "max:steps"],
+            "q": "steps>1",
+        },
         {"groupBy": ["district"]},
         {"type": "HealthRecord", "metrics": ["median:steps"]},
         {"type": "HealthRecord", "metrics": []},

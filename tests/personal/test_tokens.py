@@ -25,6 +25,7 @@ async def test_tokens_of_an_oidc_provider_are_verified_through_its_jwks(tmp_path
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     jwks = {"keys": [_jwk(rsa_key.public_key(), "r1", "RS256"), _jwk(ec_key.public_key(), "e1", "ES256")]}
+
     async def serve_jwks(request: web.Request) -> web.Response:
         return web.json_response(jwks)
 
@@ -35,7 +36,13 @@ async def test_tokens_of_an_oidc_provider_are_verified_through_its_jwks(tmp_path
         app = build_app(SqliteStorage(str(tmp_path / "b.db")), auth=settings)
         async with TestClient(TestServer(app)) as api:
             now = int(time.time())
-            good = {"sub": "alice", "roles": ["resident"], "iss": "https://idp.example", "aud": "broker", "exp": now + 60}
+            good = {
+                "sub": "alice",
+                "roles": ["resident"],
+                "iss": "https://idp.example",
+                "aud": "broker",
+                "exp": now + 60,
+            }
             for key, kid, alg in ((rsa_key, "r1", "RS256"), (ec_key, "e1", "ES256")):
                 t = jwt.encode(good, key, algorithm=alg, headers={"kid": kid})
                 r = await api.get("/personal/v1/consents", headers={"Authorization": f"Bearer {t}"})

@@ -45,10 +45,13 @@ async def test_write_consent_allows_updates_of_its_attributes_only(api):
 async def test_batch_update_is_refused_whole_without_write_consent(api):
     await declare(api)
     await create_record(api, "HR-alice", "alice", steps=1)
-    batch = {"actionType": "append", "entities": [
-        {"id": "WL-9", "type": "WaterLevel", "level": {"value": 1}},
-        {"id": "HR-new", "type": "HealthRecord", "refResident": {"value": "bob"}, "steps": {"value": 5}},
-    ]}
+    batch = {
+        "actionType": "append",
+        "entities": [
+            {"id": "WL-9", "type": "WaterLevel", "level": {"value": 1}},
+            {"id": "HR-new", "type": "HealthRecord", "refResident": {"value": "bob"}, "steps": {"value": 5}},
+        ],
+    }
     r = await api.post("/v2/op/update", json=batch, headers=CLINIC)
     assert r.status == 403
     r = await api.get("/v2/entities/WL-9")
@@ -60,7 +63,11 @@ async def test_batch_update_is_refused_whole_without_write_consent(api):
     hidden = {"actionType": "append", "entities": [{"id": "HR-alice", "type": "HealthRecord", "steps": {"value": 0}}]}
     r = await api.post("/v2/op/update", json=hidden, headers=CLINIC)
     assert r.status == 403
-    r = await api.post("/v2/op/update", json={"actionType": "delete", "entities": [{"id": "HR-alice", "type": "HealthRecord"}]}, headers=CLINIC)
+    r = await api.post(
+        "/v2/op/update",
+        json={"actionType": "delete", "entities": [{"id": "HR-alice", "type": "HealthRecord"}]},
+        headers=CLINIC,
+    )
     assert r.status == 404
     assert (await _hr(api, ALICE))[1]["steps"]["value"] == 1
 
@@ -69,8 +76,13 @@ async def test_anonymous_writes_to_personal_types_are_401(api):
     await declare(api)
     r = await api.post("/v2/entities", json={"id": "HR-1", "type": "HealthRecord", "refResident": {"value": "alice"}})
     assert r.status == 401
-    r = await api.post("/v2/op/update", json={"actionType": "append", "entities": [
-        {"id": "HR-1", "type": "HealthRecord", "refResident": {"value": "alice"}}]})
+    r = await api.post(
+        "/v2/op/update",
+        json={
+            "actionType": "append",
+            "entities": [{"id": "HR-1", "type": "HealthRecord", "refResident": {"value": "alice"}}],
+        },
+    )
     assert r.status == 401
 
 

@@ -26,17 +26,28 @@ async def test_disclosures_of_answers_sent_survive_sigkill_of_the_broker(tmp_pat
     try:
         async with aiohttp.ClientSession() as http:
             entities = [
-                {"id": f"H{i}", "type": "HealthRecord", "refResident": {"type": "Text", "value": "alice"},
-                 "steps": {"type": "Number", "value": i}}
+                {
+                    "id": f"H{i}",
+                    "type": "HealthRecord",
+                    "refResident": {"type": "Text", "value": "alice"},
+                    "steps": {"type": "Number", "value": i},
+                }
                 for i in range(5)
             ]
-            async with http.post(f"{broker.url}/v2/op/update", json={"actionType": "append", "entities": entities}) as r:
+            async with http.post(
+                f"{broker.url}/v2/op/update", json={"actionType": "append", "entities": entities}
+            ) as r:
                 assert r.status == 204
-            async with http.put(f"{broker.url}/personal/v1/types/HealthRecord", json={"subjectAttr": "refResident"},
-                                headers=_bearer("admin", "operator")) as r:
+            async with http.put(
+                f"{broker.url}/personal/v1/types/HealthRecord",
+                json={"subjectAttr": "refResident"},
+                headers=_bearer("admin", "operator"),
+            ) as r:
                 assert r.status == 204
             consent = {"recipient": "svc", "entityTypes": ["HealthRecord"], "purpose": "care"}
-            async with http.post(f"{broker.url}/personal/v1/consents", json=consent, headers=_bearer("alice", "resident")) as r:
+            async with http.post(
+                f"{broker.url}/personal/v1/consents", json=consent, headers=_bearer("alice", "resident")
+            ) as r:
                 assert r.status == 201
             service = _bearer("svc", "service")
             for _ in range(40):
@@ -47,7 +58,9 @@ async def test_disclosures_of_answers_sent_survive_sigkill_of_the_broker(tmp_pat
             # the killed broker's log writer commits what it was handed, then stops (end of its input)
             deadline = time.monotonic() + 20
             while True:
-                async with http.get(f"{broker.url}/personal/v1/access-log/verify", headers=_bearer("admin", "operator")) as r:
+                async with http.get(
+                    f"{broker.url}/personal/v1/access-log/verify", headers=_bearer("admin", "operator")
+                ) as r:
                     assert r.status == 200
                     verdict = await r.json()
                 if verdict["records"] == 200 or time.monotonic() > deadline:

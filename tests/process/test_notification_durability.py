@@ -39,7 +39,9 @@ async def test_owed_notifications_survive_sigkill(tmp_path: Path) -> None:
             }
             async with http.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
                 assert r.status == 201
-            async with http.post(f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 0}}) as r:
+            async with http.post(
+                f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 0}}
+            ) as r:
                 assert r.status == 201
             for i in range(1, 101):
                 async with http.patch(f"{broker.url}/v2/entities/G1/attrs", json={"n": {"value": i}}) as r:

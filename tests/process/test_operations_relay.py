@@ -50,13 +50,16 @@ async def test_notifications_sent_by_the_delivery_worker_count_in_the_broker(tmp
             }
             async with http.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
                 assert r.status == 201
-            async with http.post(f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 1}}) as r:
+            async with http.post(
+                f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 1}}
+            ) as r:
                 assert r.status == 201
             await asyncio.wait_for(arrived.wait(), 15)
             stats = await poll(http, f"{broker.url}/statistics", lambda b: b["counters"].get("notificationsSent") == 1)
             assert (stats["notifQueue"]["sentOk"], stats["notifQueue"]["sentError"]) == (1, 0)
             metrics = await poll(
-                http, f"{broker.url}/admin/metrics",
+                http,
+                f"{broker.url}/admin/metrics",
                 lambda b: "outgoingTransactions" in b["sum"]["sum"],
             )
             assert metrics["services"]["default-service"]["subservs"]["root-subserv"]["outgoingTransactions"] == 1

@@ -64,11 +64,7 @@ def help_entry(help_text: str, flag: str) -> str:
 
 @pytest.mark.parametrize(
     ("flag", "variable"),
-    [
-        (flag, var)
-        for flag, var in ORION_VARIABLES.items()
-    ]
-    + [("dbPath", "ORION_DB_PATH")],
+    [(flag, var) for flag, var in ORION_VARIABLES.items()] + [("dbPath", "ORION_DB_PATH")],
 )
 def test_help_lists_each_flag_with_its_orion_variable(help_text: str, flag: str, variable: str) -> None:
     entry = help_entry(help_text, flag)

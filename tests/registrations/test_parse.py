@@ -69,12 +69,18 @@ CASES = [
     (_with(provider={"http": {"url": ""}}), "/url/ field of /http/ cannot be the empty string"),
     (_with(provider={"http": {"url": "ftp://host"}}), "/url/ field of /http/ is invalid"),
     (_with(provider={"http": {"url": "http://host:99999"}}), "/url/ field of /http/ is invalid"),
-    (_with(provider={"http": {"url": "http://h"}, "supportedForwardingMode": 1}),
-     "/supportedForwardingMode/ must be a JSON string"),
-    (_with(provider={"http": {"url": "http://h"}, "supportedForwardingMode": "some"}),
-     "invalid value of /supportedForwardingMode/"),
-    (_with(provider={"http": {"url": "http://h"}, "legacyForwarding": "yes"}),
-     "the field /legacyForwarding/ must be a boolean"),
+    (
+        _with(provider={"http": {"url": "http://h"}, "supportedForwardingMode": 1}),
+        "/supportedForwardingMode/ must be a JSON string",
+    ),
+    (
+        _with(provider={"http": {"url": "http://h"}, "supportedForwardingMode": "some"}),
+        "invalid value of /supportedForwardingMode/",
+    ),
+    (
+        _with(provider={"http": {"url": "http://h"}, "legacyForwarding": "yes"}),
+        "the field /legacyForwarding/ must be a boolean",
+    ),
     (_with(expires=1), "expires is not a string"),
     (_with(expires="tomorrow"), "the field /expires/ has an invalid format"),
     (_with(status=1), "/status/ must be a string"),
@@ -101,7 +107,10 @@ def test_the_first_failing_check_wins_in_orions_order() -> None:
 
 @pytest.mark.parametrize(
     ("item", "description"),
-    [({"idPattern": "Room.*"}, "Unsupported idPattern"), ({"id": "E", "typePattern": "T.*"}, "Unsupported typePattern")],
+    [
+        ({"idPattern": "Room.*"}, "Unsupported idPattern"),
+        ({"id": "E", "typePattern": "T.*"}, "Unsupported typePattern"),
+    ],
 )
 def test_patterns_orion_does_not_implement_are_501(item: dict[str, Any], description: str) -> None:
     with pytest.raises(NgsiError) as caught:
@@ -117,16 +126,24 @@ def test_a_good_registration_keeps_what_was_given_and_orions_defaults() -> None:
 
 
 def test_duplicates_are_dropped_unknown_fields_ignored_and_empty_entities_accepted() -> None:
-    reg = _parse({
-        "dataProvided": {"entities": [{"id": "E"}, {"id": "E"}, {"idPattern": ".*", "type": "T"}], "attrs": ["A", "A"],
-                         "expression": {"q": "x>1"}},
-        "provider": {"http": {"url": "https://p.example:8443/v2"}, "supportedForwardingMode": "query",
-                     "legacyForwarding": True},
-        "forwardingInformation": {"timesSent": 3},
-        "expires": "2030-01-01T00:00:00Z",
-        "status": "inactive",
-        "description": "",
-    })
+    reg = _parse(
+        {
+            "dataProvided": {
+                "entities": [{"id": "E"}, {"id": "E"}, {"idPattern": ".*", "type": "T"}],
+                "attrs": ["A", "A"],
+                "expression": {"q": "x>1"},
+            },
+            "provider": {
+                "http": {"url": "https://p.example:8443/v2"},
+                "supportedForwardingMode": "query",
+                "legacyForwarding": True,
+            },
+            "forwardingInformation": {"timesSent": 3},
+            "expires": "2030-01-01T00:00:00Z",
+            "status": "inactive",
+            "description": "",
+        }
+    )
     assert reg.entities == (ProvidedEntity(id="E"), ProvidedEntity(id_pattern=".*", type="T"))
     assert reg.attrs == ("A",) and reg.forwarding_mode == "query" and reg.legacy_forwarding is True
     assert (reg.expires, reg.status, reg.description) == (1893456000.0, "inactive", None)

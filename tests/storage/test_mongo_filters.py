@@ -87,7 +87,10 @@ def test_geo_relations_on_the_location_coords() -> None:
     disjoint = parse_geo_query("disjoint", "point", "1,2")
     assert disjoint is not None
     assert entity_filter(EntityFilter(geo=disjoint)) == {
-        "location.coords": {"$exists": True, "$not": {"$geoIntersects": {"$geometry": {"type": "Point", "coordinates": [2.0, 1.0]}}}}
+        "location.coords": {
+            "$exists": True,
+            "$not": {"$geoIntersects": {"$geometry": {"type": "Point", "coordinates": [2.0, 1.0]}}},
+        }
     }
 
 

@@ -28,7 +28,13 @@ ROOM: dict[str, Any] = {
             "creDate": 1700000000.25,
             "modDate": 1700000100.5,
         },
-        "temp=max": {"type": "Number", "value": 30.5, "mdNames": [], "creDate": 1700000000.25, "modDate": 1700000000.25},
+        "temp=max": {
+            "type": "Number",
+            "value": 30.5,
+            "mdNames": [],
+            "creDate": 1700000000.25,
+            "modDate": 1700000000.25,
+        },
         "seen": {
             "type": "DateTime",
             "value": 1514764800.0,
@@ -212,8 +218,13 @@ def subscriptions(receiver: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             {
                 "subject": {"entities": [{"id": "Room1", "type": "Room"}]},
                 "notification": {
-                    "mqtt": {"url": "mqtt://127.0.0.1:1883", "topic": "rooms/temperature", "qos": 1,
-                             "user": "city", "passwd": "secret"},
+                    "mqtt": {
+                        "url": "mqtt://127.0.0.1:1883",
+                        "topic": "rooms/temperature",
+                        "qos": 1,
+                        "user": "city",
+                        "passwd": "secret",
+                    },
                     "onlyChangedAttrs": True,
                     "metadata": ["unit.code"],
                     "attrsFormat": "simplifiedKeyValues",
@@ -233,8 +244,12 @@ def subscriptions(receiver: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             ),
             {
                 "subject": {"entities": [{"idPattern": ".*", "typePattern": "Room.*"}]},
-                "notification": {"http": {"url": f"{receiver}/notify"}, "attrs": ["temperature", "humidity"],
-                                 "covered": True, "maxFailsLimit": 3},
+                "notification": {
+                    "http": {"url": f"{receiver}/notify"},
+                    "attrs": ["temperature", "humidity"],
+                    "covered": True,
+                    "maxFailsLimit": 3,
+                },
                 "expires": "2020-09-13T12:26:40.000Z",
             },
         ),
@@ -251,11 +266,17 @@ def subscriptions(receiver: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             {
                 "subject": {
                     "entities": [{"id": "Room1", "type": "Room"}],
-                    "condition": {"expression": {"mq": "temperature.'unit.code'==CEL"}, "notifyOnMetadataChange": False},
+                    "condition": {
+                        "expression": {"mq": "temperature.'unit.code'==CEL"},
+                        "notifyOnMetadataChange": False,
+                    },
                 },
                 "notification": {
-                    "httpCustom": {"url": f"{receiver}/json", "timeout": 2000,
-                                   "json": {"t": "${temperature}", "list": [1, "${id}"]}},
+                    "httpCustom": {
+                        "url": f"{receiver}/json",
+                        "timeout": 2000,
+                        "json": {"t": "${temperature}", "list": [1, "${id}"]},
+                    },
                 },
             },
         ),
@@ -265,15 +286,23 @@ def subscriptions(receiver: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
                 reference=f"{receiver}/ngsi",
                 custom=True,
                 timeout=0,
-                ngsi={"id": "${id}-copy", "type": "Copy",
-                      "attrs": {"t": {"type": "Number", "value": "${temperature}", "mdNames": []}}},
+                ngsi={
+                    "id": "${id}-copy",
+                    "type": "Copy",
+                    "attrs": {"t": {"type": "Number", "value": "${temperature}", "mdNames": []}},
+                },
             ),
             {
                 "subject": {"entities": [{"id": "Room1", "type": "Room"}]},
                 "notification": {
-                    "httpCustom": {"url": f"{receiver}/ngsi",
-                                   "ngsi": {"id": "${id}-copy", "type": "Copy",
-                                            "t": {"type": "Number", "value": "${temperature}"}}},
+                    "httpCustom": {
+                        "url": f"{receiver}/ngsi",
+                        "ngsi": {
+                            "id": "${id}-copy",
+                            "type": "Copy",
+                            "t": {"type": "Number", "value": "${temperature}"},
+                        },
+                    },
                 },
             },
         ),
@@ -325,8 +354,10 @@ REGISTRATIONS: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
         },
         {
             "description": "Relative Humidity Context Source",
-            "dataProvided": {"entities": [{"id": "room2", "type": "Room"}, {"idPattern": ".*", "type": "Car"}],
-                             "attrs": ["relativeHumidity"]},
+            "dataProvided": {
+                "entities": [{"id": "room2", "type": "Room"}, {"idPattern": ".*", "type": "Car"}],
+                "attrs": ["relativeHumidity"],
+            },
             "provider": {"http": {"url": "http://localhost:1234"}},
             "status": "active",
         },
@@ -354,8 +385,11 @@ REGISTRATIONS: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
             "expiration": LONG_MAX,
             "servicePath": "/",
             "contextRegistration": [
-                {"entities": [{"id": "E1", "type": "T1"}], "attrs": [{"name": "A1", "type": ""}],
-                 "providingApplication": "http://localhost:9801/v2"}
+                {
+                    "entities": [{"id": "E1", "type": "T1"}],
+                    "attrs": [{"name": "A1", "type": ""}],
+                    "providingApplication": "http://localhost:9801/v2",
+                }
             ],
             "status": "inactive",
             "fwdMode": "all",
@@ -373,8 +407,11 @@ REGISTRATIONS: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
             "expiration": LONG_MAX,
             "servicePath": "/",
             "contextRegistration": [
-                {"entities": [{"id": "E", "type": "Access"}], "attrs": [{"name": "A", "type": ""}],
-                 "providingApplication": "http://localhost:1028/E/"}
+                {
+                    "entities": [{"id": "E", "type": "Access"}],
+                    "attrs": [{"name": "A", "type": ""}],
+                    "providingApplication": "http://localhost:1028/E/",
+                }
             ],
             "fwdMode": "update",
             "format": "normalized",
@@ -390,18 +427,26 @@ REGISTRATIONS_RENDERED: dict[str, dict[str, Any]] = {
     "62aa3d3ac734067e6f0d0871": {
         "id": "62aa3d3ac734067e6f0d0871",
         "description": "Relative Humidity Context Source",
-        "dataProvided": {"entities": [{"id": "room2", "type": "Room"}, {"idPattern": ".*", "type": "Car"}],
-                         "attrs": ["relativeHumidity"]},
-        "provider": {"http": {"url": "http://localhost:1234"}, "supportedForwardingMode": "all",
-                     "legacyForwarding": False},
+        "dataProvided": {
+            "entities": [{"id": "room2", "type": "Room"}, {"idPattern": ".*", "type": "Car"}],
+            "attrs": ["relativeHumidity"],
+        },
+        "provider": {
+            "http": {"url": "http://localhost:1234"},
+            "supportedForwardingMode": "all",
+            "legacyForwarding": False,
+        },
         "status": "active",
     },
     "62aa3d3ac734067e6f0d0872": {
         "id": "62aa3d3ac734067e6f0d0872",
         "expires": "2038-01-01T00:00:00.00Z",
         "dataProvided": {"entities": [{"idPattern": ".*"}], "attrs": []},
-        "provider": {"http": {"url": "https://weather.example/v2"}, "supportedForwardingMode": "query",
-                     "legacyForwarding": False},
+        "provider": {
+            "http": {"url": "https://weather.example/v2"},
+            "supportedForwardingMode": "query",
+            "legacyForwarding": False,
+        },
         "status": "active",
     },
 }

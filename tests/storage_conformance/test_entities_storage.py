@@ -105,7 +105,9 @@ async def test_concurrent_writes_all_land(storage):
 async def test_any_attrs_selects_entities_having_one_of_the_names(storage):
     """op/query's deprecated `attributes`: at least one of the names (OR), not all of them."""
     for i, names in enumerate((("a", "b"), ("b",), ("c",), ())):
-        await storage.insert_entity("t", Entity(f"E{i}", "T", attrs={n: Attribute("Number", i) for n in names}, cre_date=float(i)))
+        await storage.insert_entity(
+            "t", Entity(f"E{i}", "T", attrs={n: Attribute("Number", i) for n in names}, cre_date=float(i))
+        )
     found, total = await storage.query_entities("t", EntityFilter(any_attrs=("a", "b")), Page(), count=True)
     assert ([e.id for e in found], total) == (["E0", "E1"], 2)
     found, _ = await storage.query_entities("t", EntityFilter(any_attrs=("c",)), Page())

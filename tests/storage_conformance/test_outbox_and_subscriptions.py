@@ -14,17 +14,44 @@ def _sub_doc(sub_id: str = SUB, tenant: str = "t", **extra) -> dict:
         "tenant": tenant,
         "service_path": "/#",
         "entities": [{"id": None, "id_pattern": ".*", "type": "Room", "type_pattern": None}],
-        "condition": {"attrs": ["temp"], "q": "temp>20", "mq": None, "georel": None, "geometry": None,
-                      "coords": None, "alteration_types": [], "notify_on_metadata_change": True},
-        "notification": {
-            "target": {"kind": "http", "url": "http://localhost:9/notify", "custom": False, "method": None,
-                       "headers": {}, "qs": {}, "payload": None, "payload_set": False, "json": None,
-                       "ngsi": None, "timeout": None},
-            "attrs": ["temp"], "except_attrs": [], "attrs_format": "normalized", "metadata": [],
-            "only_changed_attrs": False, "covered": False, "max_fails_limit": None,
+        "condition": {
+            "attrs": ["temp"],
+            "q": "temp>20",
+            "mq": None,
+            "georel": None,
+            "geometry": None,
+            "coords": None,
+            "alteration_types": [],
+            "notify_on_metadata_change": True,
         },
-        "description": "rooms", "status": "active", "expires": None, "throttling": None,
-        "owner": None, "created_at": 1700000000.5,
+        "notification": {
+            "target": {
+                "kind": "http",
+                "url": "http://localhost:9/notify",
+                "custom": False,
+                "method": None,
+                "headers": {},
+                "qs": {},
+                "payload": None,
+                "payload_set": False,
+                "json": None,
+                "ngsi": None,
+                "timeout": None,
+            },
+            "attrs": ["temp"],
+            "except_attrs": [],
+            "attrs_format": "normalized",
+            "metadata": [],
+            "only_changed_attrs": False,
+            "covered": False,
+            "max_fails_limit": None,
+        },
+        "description": "rooms",
+        "status": "active",
+        "expires": None,
+        "throttling": None,
+        "owner": None,
+        "created_at": 1700000000.5,
     }
     doc.update(extra)
     return doc
@@ -46,8 +73,15 @@ async def test_subscriptions_read_back_with_their_counters(storage):
     doc, delivery = next(x for x in loaded if x[0]["id"] == SUB)
     assert doc == _sub_doc() and delivery == {}
 
-    counters = {"times_sent": 3, "last_notification": 1700000001.25, "last_success": 1700000001.25,
-                "last_success_code": 204, "last_failure": None, "last_failure_reason": None, "fails_counter": 0}
+    counters = {
+        "times_sent": 3,
+        "last_notification": 1700000001.25,
+        "last_success": 1700000001.25,
+        "last_success_code": 204,
+        "last_failure": None,
+        "last_failure_reason": None,
+        "fails_counter": 0,
+    }
     await storage.save_delivery("t", SUB, counters)
     assert await storage.get_delivery("t", SUB) == counters
     assert await storage.get_delivery("t", "nope") is None
@@ -78,7 +112,10 @@ async def test_notifications_are_stored_with_their_change_and_delivered_in_order
     assert await storage.due_subscriptions(10.0) == [SUB]
     assert set(await storage.due_subscriptions(60.0)) == {SUB, "x"}
     pending = await storage.pending_for(SUB, 10)
-    assert [(r.payload["n"], r.cbnotif, r.tenant, r.subscription_id) for r in pending] == [(1, 1, "t", SUB), (2, 2, "t", SUB)]
+    assert [(r.payload["n"], r.cbnotif, r.tenant, r.subscription_id) for r in pending] == [
+        (1, 1, "t", SUB),
+        (2, 2, "t", SUB),
+    ]
     assert pending[0].payload == {"n": 1, "data": [{"id": "E1"}]}
     assert [r.payload["n"] for r in await storage.pending_for(SUB, 1)] == [1]
 

@@ -9,8 +9,16 @@ from broker.storage.port import EntityFilter, Grant, OutboxRecord, Page, Visibil
 
 def _record(i: int, subject: str = "alice") -> dict:
     return access_log.disclosure(
-        time=float(i), tenant="t", recipient="svc", subject=subject, entity_id=f"E{i}", entity_type="T",
-        attrs=["a"], consents=("c1",), channel="query", correlator="x",
+        time=float(i),
+        tenant="t",
+        recipient="svc",
+        subject=subject,
+        entity_id=f"E{i}",
+        entity_type="T",
+        attrs=["a"],
+        consents=("c1",),
+        channel="query",
+        correlator="x",
     )
 
 
@@ -31,8 +39,15 @@ async def test_personal_types_are_per_tenant_and_move_the_version(storage):
 
 
 async def test_active_consents_exclude_withdrawn_and_expired(storage):
-    base = {"subject": "alice", "recipient": "svc", "entityTypes": ["Person"], "attrs": None, "purpose": "p",
-            "operations": ["read"], "createdAt": 1.0}
+    base = {
+        "subject": "alice",
+        "recipient": "svc",
+        "entityTypes": ["Person"],
+        "attrs": None,
+        "purpose": "p",
+        "operations": ["read"],
+        "createdAt": 1.0,
+    }
     await storage.save_consent("t", {**base, "id": "live", "expires": None, "withdrawnAt": None})
     await storage.save_consent("t", {**base, "id": "old", "expires": 50.0, "withdrawnAt": None})
     await storage.save_consent("t", {**base, "id": "gone", "expires": None, "withdrawnAt": 10.0})
@@ -89,8 +104,12 @@ async def test_visibility_selects_granted_subjects_and_hides_attributes(storage)
     await storage.put_personal_type("t", "Person", "owner")
     for i, (subject, x) in enumerate([("alice", 1), ("bob", 2), ("carol", 3)]):
         assert await storage.insert_entity("t", _person(i, subject, x=x, y=x))
-    vis = Visibility(("Person",), (Grant("Person", "owner", ("alice",), None), Grant("Person", "owner", ("bob",), frozenset({"y"}))))
-    found, total = await storage.query_entities("t", EntityFilter(types=("Person",), visibility=vis), Page(), count=True)
+    vis = Visibility(
+        ("Person",), (Grant("Person", "owner", ("alice",), None), Grant("Person", "owner", ("bob",), frozenset({"y"})))
+    )
+    found, total = await storage.query_entities(
+        "t", EntityFilter(types=("Person",), visibility=vis), Page(), count=True
+    )
     assert [e.id for e in found] == ["P0", "P1"] and total == 2
     found, _ = await storage.query_entities("t", EntityFilter(q=parse_q("x>0"), visibility=vis), Page())
     assert [e.id for e in found] == ["P0"]  # bob's x is hidden: absent
@@ -130,7 +149,9 @@ async def test_grants_follow_the_declared_subject_attribute_through_declarations
     await storage.put_personal_type("t", "Person", "heir")
     assert _ids(await storage.query_entities("t", carol, Page())) == ["P0", "P1"]
     alice_as_heir = Visibility(("Person",), (Grant("Person", "heir", ("alice",)),))
-    assert _ids(await storage.query_entities("t", EntityFilter(types=("Person",), visibility=alice_as_heir), Page())) == []
+    assert (
+        _ids(await storage.query_entities("t", EntityFilter(types=("Person",), visibility=alice_as_heir), Page())) == []
+    )
     # undeclared and declared again
     assert await storage.delete_personal_type("t", "Person")
     await storage.put_personal_type("t", "Person", "owner")

@@ -53,7 +53,9 @@ rhs = st.one_of(
     numbers.map(str),
     numbers.map(str),
     st.sampled_from(STRINGS[:-2]).map(lambda s: f"'{s}'" if s else "''"),
-    st.sampled_from(["red", "blue", "true", "false", "null", "1..3", "-2..2", "red,blue", "1,2,3", "2017-01-01", "r.*", "^b"]),
+    st.sampled_from(
+        ["red", "blue", "true", "false", "null", "1..3", "-2..2", "red,blue", "1,2,3", "2017-01-01", "r.*", "^b"]
+    ),
 )
 
 

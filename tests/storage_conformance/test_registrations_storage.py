@@ -9,10 +9,17 @@ from broker.storage.port import Page, Storage
 
 def _doc(reg_id: str, path: str = "/", **fields: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "id": reg_id, "tenant": "t", "service_path": path,
+        "id": reg_id,
+        "tenant": "t",
+        "service_path": path,
         "entities": [{"id": "E1", "id_pattern": None, "type": "T"}, {"id": None, "id_pattern": ".*", "type": None}],
-        "attrs": ["a", "b"], "url": "http://cp.example/v2", "forwarding_mode": "query", "legacy_forwarding": False,
-        "description": "provider", "expires": 1893456000.0, "status": "inactive",
+        "attrs": ["a", "b"],
+        "url": "http://cp.example/v2",
+        "forwarding_mode": "query",
+        "legacy_forwarding": False,
+        "description": "provider",
+        "expires": 1893456000.0,
+        "status": "inactive",
     }
     doc.update(fields)
     return doc
@@ -30,8 +37,16 @@ async def test_a_saved_registration_reads_back_whole(storage: Storage) -> None:
 
 async def test_optional_fields_absent_read_back_as_none(storage: Storage) -> None:
     await storage.save_registration("t", _doc(IDS[0]))
-    bare = _doc(IDS[0], description=None, expires=None, status=None, attrs=[], entities=[], legacy_forwarding=True,
-                forwarding_mode="all")
+    bare = _doc(
+        IDS[0],
+        description=None,
+        expires=None,
+        status=None,
+        attrs=[],
+        entities=[],
+        legacy_forwarding=True,
+        forwarding_mode="all",
+    )
     await storage.save_registration("t", bare)  # a replace takes fields away too
     assert await storage.get_registration("t", IDS[0]) == bare
 

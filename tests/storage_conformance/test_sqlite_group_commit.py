@@ -25,6 +25,7 @@ async def test_a_failing_job_rolls_back_alone(tmp_path: Path):
     store = SqliteStorage(str(tmp_path / "g.db"))
     await store.start()
     try:
+
         def boom(conn):
             conn.execute("INSERT INTO meta(key, value) VALUES('x', 'y')")
             raise RuntimeError("job failed")
@@ -47,6 +48,7 @@ async def test_a_job_whose_error_cannot_be_set_does_not_strand_the_rest_of_its_g
     store = SqliteStorage(str(tmp_path / "g.db"))
     await store.start()
     try:
+
         def stop(conn):
             raise StopIteration  # a future refuses it as an exception
 

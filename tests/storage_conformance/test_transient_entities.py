@@ -22,8 +22,13 @@ async def _ids(storage: Storage, tenant: str) -> list[str]:
 
 async def test_expired_entities_go_in_every_tenant_and_the_others_stay(storage: Storage) -> None:
     for tenant in ("", "city"):
-        for entity in (_entity("past", NOW - 10), _entity("now", NOW), _entity("future", NOW + 10),
-                       _entity("permanent", None), _entity("not-a-date", NOW - 10, kind="Number")):
+        for entity in (
+            _entity("past", NOW - 10),
+            _entity("now", NOW),
+            _entity("future", NOW + 10),
+            _entity("permanent", None),
+            _entity("not-a-date", NOW - 10, kind="Number"),
+        ):
             assert await storage.insert_entity(tenant, entity)
     assert await storage.delete_expired(NOW) == 4
     for tenant in ("", "city"):

@@ -103,9 +103,7 @@ def test_custom_headers_replace_standard_ones_in_place_and_come_after_in_key_ord
 
 
 def test_correlator_format_and_length_cannot_be_overridden():
-    target = _custom(
-        headers={"Fiware-Correlator": "mine", "Ngsiv2-AttrsFormat": "other", "Content-Length": "1"}
-    )
+    target = _custom(headers={"Fiware-Correlator": "mine", "Ngsiv2-AttrsFormat": "other", "Content-Length": "1"})
     out = build(_sub(target), _snap())
     assert out.headers["Fiware-Correlator"] == "corr-9; cbnotif=1"
     assert out.headers["Ngsiv2-AttrsFormat"] == "normalized"
@@ -137,7 +135,9 @@ def test_the_auth_token_of_the_triggering_request_is_propagated_and_a_macro():
 
 
 def test_query_parameters_are_sorted_and_empty_ones_left_out():
-    target = _custom(url="http://h:1/p/${id}", qs={"z": "${type}", "a": "${temp}", "empty": "${nothere}", "${nothere}": "x"})
+    target = _custom(
+        url="http://h:1/p/${id}", qs={"z": "${type}", "a": "${temp}", "empty": "${nothere}", "${nothere}": "x"}
+    )
     out = build(_sub(target), _snap())
     assert out.url == "http://h:1/p/R1?a=21.5&z=Room"
 
@@ -226,7 +226,10 @@ def test_ngsi_patch_adds_attributes_with_metadata_and_inferred_types():
 
 
 def test_ngsi_patch_is_selected_by_attrs_like_any_attribute():
-    template = {"B1": {"value": "${nothere}", "type": "Calculated"}, "B2": {"value": "X:${nothere}:Y", "type": "Calculated"}}
+    template = {
+        "B1": {"value": "${nothere}", "type": "Calculated"},
+        "B2": {"value": "X:${nothere}:Y", "type": "Calculated"},
+    }
     out = build(_sub(_custom(ngsi=template), attrs=("B1", "B2")), _snap())
     assert orjson.loads(out.body)["data"] == [
         {
@@ -265,7 +268,9 @@ def test_action_type_and_previous_value_mark_only_attributes_the_request_named()
 
 
 def test_mqtt_custom_topic_and_payload_are_expressions():
-    target = MqttTarget(url="mqtt://h:1883", topic="rooms/${id|lowercase}", custom=True, payload="${temp}", payload_set=True)
+    target = MqttTarget(
+        url="mqtt://h:1883", topic="rooms/${id|lowercase}", custom=True, payload="${temp}", payload_set=True
+    )
     out = build(_sub(target), _snap())
     assert out.topic == "rooms/r1"
     assert out.body == b"21.5"
@@ -367,7 +372,9 @@ async def test_on_the_wire_a_custom_notification_sends_method_query_headers_and_
         payload_set=True,
     )
     await notifier.save(_sub(target))
-    await entities.create(RequestContext(correlator="c-2"), Entity("R1", "Room", attrs={"temp": Attribute("Number", 21.4)}))
+    await entities.create(
+        RequestContext(correlator="c-2"), Entity("R1", "Room", attrs={"temp": Attribute("Number", 21.4)})
+    )
     await _wait_for(lambda: len(receiver.requests) == 1)
     line, headers, body = receiver.requests[0]
     assert line == "PUT /rooms/R1?type=Room&unit=%C2%B0C HTTP/1.1"

@@ -78,7 +78,9 @@ async def test_mqtt_notification_is_published_on_the_topic(tmp_path: Path, mosqu
         body = orjson.loads(message.payload)
         assert message.topic.value == "city/snow"
         assert body["subscriptionId"] == "5f00000000000000000000aa"
-        assert body["data"] == [{"id": "S1", "type": "SnowDepth", "depth": {"type": "Number", "value": 31, "metadata": {}}}]
+        assert body["data"] == [
+            {"id": "S1", "type": "SnowDepth", "depth": {"type": "Number", "value": 31, "metadata": {}}}
+        ]
     finally:
         await dispatcher.close()
         await storage.close()
@@ -90,8 +92,12 @@ async def test_mqtt_subscription_through_the_api(client, mosquitto: int):
         json={
             "subject": {"entities": [{"idPattern": ".*", "type": "WaterLevel"}]},
             "notification": {
-                "mqttCustom": {"url": f"mqtt://127.0.0.1:{mosquitto}", "topic": "rivers/${id}", "qos": 1,
-                               "payload": "level ${level}"},
+                "mqttCustom": {
+                    "url": f"mqtt://127.0.0.1:{mosquitto}",
+                    "topic": "rivers/${id}",
+                    "qos": 1,
+                    "payload": "level ${level}",
+                },
             },
         },
     )

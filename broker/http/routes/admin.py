@@ -107,7 +107,7 @@ async def log_trace(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------------------------- semaphores
 def lock_state(lock: Any) -> str:
-    """"taken" or "free", without waiting for the lock."""
+    """ "taken" or "free", without waiting for the lock."""
     if hasattr(lock, "locked"):
         return "taken" if lock.locked() else "free"
     if lock.acquire(blocking=False):
@@ -159,4 +159,3 @@ async def delete_metrics(request: web.Request) -> web.Response:
         return _metrics_off()
     recorder.reset_metrics()
     return web.Response(status=204)
-

@@ -425,4 +425,3 @@ def _forbidden_quotes(s: str) -> bool:
         if before != "." and after not in (".", ""):
             return True
     return False
-

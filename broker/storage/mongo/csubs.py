@@ -25,8 +25,19 @@ LONG_MAX = 9223372036854775807  # Orion's `expiration` of a permanent subscripti
 
 # optional Orion fields: unset when a new version of the subscription no longer has them
 OPTIONAL = (
-    "description", "timeout", "headers", "qs", "method", "payload", "json", "ngsi",
-    "topic", "qos", "retain", "user", "passwd",
+    "description",
+    "timeout",
+    "headers",
+    "qs",
+    "method",
+    "payload",
+    "json",
+    "ngsi",
+    "topic",
+    "qos",
+    "retain",
+    "user",
+    "passwd",
 )
 
 
@@ -202,13 +213,22 @@ def _target_from_orion(stored: dict[str, Any]) -> dict[str, Any]:
     custom = bool(stored.get("custom"))
     target: dict[str, Any] = {"url": url, "custom": custom}
     if "topic" in stored or url.startswith("mqtt://"):
-        target.update(kind="mqtt", topic=stored.get("topic", ""), qos=int(stored.get("qos") or 0),
-                      retain=bool(stored.get("retain")), user=stored.get("user"), passwd=stored.get("passwd"))
+        target.update(
+            kind="mqtt",
+            topic=stored.get("topic", ""),
+            qos=int(stored.get("qos") or 0),
+            retain=bool(stored.get("retain")),
+            user=stored.get("user"),
+            passwd=stored.get("passwd"),
+        )
     else:
         target.update(kind="http", timeout=_positive(stored.get("timeout")))
         if custom:
-            target.update(method=stored.get("method") or None, headers=dict(stored.get("headers") or {}),
-                          qs=dict(stored.get("qs") or {}))
+            target.update(
+                method=stored.get("method") or None,
+                headers=dict(stored.get("headers") or {}),
+                qs=dict(stored.get("qs") or {}),
+            )
     if custom:
         if "payload" in stored:
             target.update(payload=stored["payload"], payload_set=True)
@@ -266,8 +286,11 @@ def _orion_delivery(stored: dict[str, Any]) -> dict[str, Any]:
         "times_sent": int(stored.get("count") or 0),
         "fails_counter": int(stored.get("failsCounter") or 0),
     }
-    for orion, ours in (("lastNotification", "last_notification"), ("lastSuccess", "last_success"),
-                        ("lastFailure", "last_failure")):
+    for orion, ours in (
+        ("lastNotification", "last_notification"),
+        ("lastSuccess", "last_success"),
+        ("lastFailure", "last_failure"),
+    ):
         if _positive(stored.get(orion)) is not None:
             delivery[ours] = float(stored[orion])
     if _positive(stored.get("lastSuccessCode")) is not None:

@@ -49,8 +49,13 @@ def from_orion(stored: dict[str, Any], tenant: str) -> dict[str, Any]:
     entities = []
     for e in registration.get("entities") or ():
         pattern = e.get("isPattern") in (True, "true")  # a string up to Orion 4.2, a boolean since 4.3
-        entities.append({"id": None if pattern else e.get("id"), "id_pattern": e.get("id") if pattern else None,
-                         "type": e.get("type") or None})
+        entities.append(
+            {
+                "id": None if pattern else e.get("id"),
+                "id_pattern": e.get("id") if pattern else None,
+                "type": e.get("type") or None,
+            }
+        )
     expiration = stored.get("expiration")
     return {
         "id": str(stored["_id"]),

@@ -123,6 +123,4 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS outbox_by_subscription")
     access_log.migrate(conn)
     subjects.migrate(conn)
-    conn.execute(
-        "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),)
-    )
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -16,9 +16,7 @@ import sqlite3
 from broker.ngsi.model import Entity
 from broker.storage.port import subject_of as subject_in
 
-_FROM_ATTRIBUTES = (
-    "(SELECT a.str FROM attributes a WHERE a.entity_pk = entities.pk AND a.name = ? AND a.kind = 's')"
-)
+_FROM_ATTRIBUTES = "(SELECT a.str FROM attributes a WHERE a.entity_pk = entities.pk AND a.name = ? AND a.kind = 's')"
 
 
 def subject_of(conn: sqlite3.Connection, tenant: str, entity: Entity) -> str | None:
