@@ -23,6 +23,8 @@ run: $(STAMP)
 	$(PY) -m broker $(ARGS)
 
 test: $(STAMP) mosquitto $(FERRETDB) iotagent
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider
 
 ferretdb: $(FERRETDB)
