@@ -352,7 +352,24 @@ paths = {
             "`info`, `debug`, any case). As in Orion, a missing or unknown level answers 400 with Orion's own body "
             '`{"error": "log level missing"}` or `{"error": "invalid log level"}`. No body is needed.',
             [admin_qp("level", "The new level.")],
-            {"200": resp("Changed; no body.")},
+            {
+                "200": resp("Changed; no body."),
+                "400": resp(
+                    "A bad header or URI parameter (an NGSI error body), or a missing or unknown level (Orion's "
+                    '`{"error": "log level missing"}` or `{"error": "invalid log level"}`).',
+                    {
+                        "anyOf": [
+                            ref("schemas", "Error"),
+                            {
+                                "type": "object",
+                                "required": ["error"],
+                                "additionalProperties": False,
+                                "properties": {"error": {"type": "string"}},
+                            },
+                        ]
+                    },
+                ),
+            },
             tags=["admin"],
         ),
     },

@@ -109,9 +109,10 @@ def test_error_responses_use_the_error_body_and_success_codes_are_orions() -> No
     for method, path, op in operations():
         for status, response in op["responses"].items():
             if int(status) >= 400:
-                assert resolve(response)["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/Error"
-                }
+                schema = resolve(response)["content"]["application/json"]["schema"]
+                if (method, path, status) == ("PUT", "/admin/log", "400"):  # Orion's own `{"error"}` body too
+                    schema = schema["anyOf"][0]
+                assert schema == {"$ref": "#/components/schemas/Error"}
         if (method, path) in expected_success:
             assert {s for s in op["responses"] if int(s) < 400} == expected_success[(method, path)]
     assert "Location" in operation("POST", "/v2/entities")["responses"]["201"]["headers"]
