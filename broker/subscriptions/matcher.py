@@ -16,7 +16,9 @@ from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query import matches as q_matches
+from broker.subscriptions.jexl import compile_expression
 from broker.subscriptions.model import DEFAULT_ALTERATION_TYPES, EntityPattern, Subscription
+from broker.subscriptions.payload import expression_context
 
 
 def scope_of(service_path: str) -> ServicePathScope:
@@ -92,5 +94,9 @@ def triggers(sub: Subscription, event: ChangeEvent, now: float) -> bool:
         return False
     if cond.geo is not None:
         if entity.location is None or not geo.matches(cond.geo, shape(entity.location.geometry)):
+            return False
+    if cond.jexl is not None:  # evaluated last: the other conditions are cheaper
+        context = expression_context(entity, sub.tenant, event.auth_token)
+        if compile_expression(cond.jexl).evaluate(context) is not True:
             return False
     return True

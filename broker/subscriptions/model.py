@@ -35,7 +35,7 @@ class Condition:
     georel: str | None = None
     geometry: str | None = None
     coords: str | None = None
-    jexl: str | None = None  # `expression.jexlExpression`: kept and shown, not evaluated (see README)
+    jexl: str | None = None  # `expression.jexlExpression`: the subscription fires only when it is true
     q_ast: Query | None = None  # ... and parsed, for matching
     mq_ast: Query | None = None
     geo: GeoQuery | None = None

@@ -130,3 +130,13 @@ def test_q_on_the_builtin_service_path():
     sub = _sub(condition=Condition(q=q, q_ast=parse_q(q)))
     assert triggers(sub, _update(_entity(1, "/a"), _entity(2, "/a")), NOW)
     assert not triggers(sub, _update(_entity(1, "/b"), _entity(2, "/b")), NOW)
+
+
+def test_jexl_expression_in_the_condition_must_be_true():
+    sub = _sub(condition=Condition(jexl="temp > 25 && id == 'R1'"))
+    assert triggers(sub, _update(_entity(20), _entity(30)), NOW)
+    assert not triggers(sub, _update(_entity(30), _entity(21)), NOW)
+    truthy_but_not_true = _sub(condition=Condition(jexl="temp"))
+    assert not triggers(truthy_but_not_true, _update(_entity(20), _entity(30)), NOW)
+    broken = _sub(condition=Condition(jexl="temp >"))  # an error is null: never true
+    assert not triggers(broken, _update(_entity(20), _entity(30)), NOW)
