@@ -1,0 +1,72 @@
+"""Every import in the broker points down the layers of DESIGN.md (see tests/layers.py).
+
+runtime > http > core > (subscriptions, registrations) > personal policy > storage > leaves
+(config, logs, version, observability) > ngsi, the vocabulary, which imports nothing else of the
+broker. Only the runtime names a storage backend.
+"""
+
+from __future__ import annotations
+
+from tests.layers import LAYERS, all_imports, component_of, cycles, modules, violation
+
+# Imports that break the layering today, to be removed as the code moves; never to be added to.
+ALLOWED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("broker.ngsi.batch", "broker.personal.auth"),
+        ("broker.ngsi.batch", "broker.personal.policy"),
+        ("broker.ngsi.batch", "broker.storage.port"),
+        ("broker.ngsi.changes", "broker.storage.port"),
+        ("broker.ngsi.entities", "broker.personal.guard"),
+        ("broker.ngsi.entities", "broker.personal.policy"),
+        ("broker.ngsi.entities", "broker.storage.port"),
+        ("broker.ngsi.options", "broker.storage.port"),
+        ("broker.ngsi.ordering", "broker.storage.port"),
+        ("broker.ngsi.types", "broker.personal.guard"),
+        ("broker.ngsi.types", "broker.storage.port"),
+        ("broker.subscriptions.worker", "broker.storage.sqlite"),
+    }
+)
+
+
+def test_every_module_sits_in_a_layer() -> None:
+    assert [m for m in modules() if component_of(m) is None] == []
+
+
+def test_no_import_points_up_or_sideways() -> None:
+    found = [
+        f"{imp.source}:{imp.line} -> {imp.target}: {why}"
+        for imp in all_imports()
+        if (why := violation(imp)) and (imp.source, imp.target) not in ALLOWED
+    ]
+    assert found == []
+
+
+def test_the_allow_list_names_only_imports_that_still_break_the_layering() -> None:
+    still = {(imp.source, imp.target) for imp in all_imports() if violation(imp)}
+    assert sorted(ALLOWED - still) == []
+
+
+def test_no_two_modules_import_each_other() -> None:
+    assert cycles() == [["broker.cli", "broker.supervisor"]]
+
+
+def test_the_check_catches_an_upward_import() -> None:
+    from tests.layers import Import
+
+    assert violation(Import("broker.ngsi.model", "broker.storage.port", 1))
+    assert violation(Import("broker.storage.port", "broker.http.app", 1))
+    assert violation(Import("broker.core.entities", "broker.storage.sqlite.backend", 1))
+    assert violation(Import("broker.subscriptions.notifier", "broker.registrations.model", 1))
+    assert violation(Import("broker.observability.metrics", "broker.storage.port", 1))
+    assert violation(Import("broker.http.app", "broker.runtime.engine", 1))
+    assert violation(Import("broker.http.app", "broker.core.entities", 1)) is None
+    assert violation(Import("broker.runtime.engine", "broker.storage.factory", 1)) is None
+    assert len(LAYERS) == 8
+
+
+def test_the_check_catches_a_cycle() -> None:
+    from tests.layers import Import
+
+    loop = [Import("broker.a", "broker.b", 1), Import("broker.b", "broker.c", 1), Import("broker.c", "broker.a", 1)]
+    assert cycles(loop) == [["broker.a", "broker.b", "broker.c"]]
+    assert cycles(loop[:2]) == []
