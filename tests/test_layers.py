@@ -19,8 +19,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("broker.ngsi.entities", "broker.personal.guard"),
         ("broker.ngsi.entities", "broker.personal.policy"),
         ("broker.ngsi.entities", "broker.storage.port"),
-        ("broker.ngsi.options", "broker.storage.port"),
-        ("broker.ngsi.ordering", "broker.storage.port"),
         ("broker.ngsi.types", "broker.personal.guard"),
         ("broker.ngsi.types", "broker.storage.port"),
         ("broker.subscriptions.worker", "broker.storage.sqlite"),

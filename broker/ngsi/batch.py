@@ -22,10 +22,11 @@ from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
 from broker.ngsi.payload import check_entity_key, check_entity_member, parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
+from broker.ngsi.selection import EntityFilter, EntitySelector, Page
 from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
 from broker.personal.auth import forbidden
 from broker.personal.policy import View
-from broker.storage.port import EntityFilter, EntitySelector, Page, Write
+from broker.storage.port import Write
 
 V2_ACTIONS = ("append", "appendStrict", "update", "delete", "replace")
 # NGSIv1 spellings, which Orion still takes, compared without regard to case

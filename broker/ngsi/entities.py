@@ -32,9 +32,10 @@ from broker.ngsi.keylocks import KeyLocks
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Location
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
+from broker.ngsi.selection import EntityFilter, OrderKey, Page
 from broker.personal.guard import PersonalGuard
 from broker.personal.policy import View
-from broker.storage.port import EntityFilter, OrderKey, Page, Storage
+from broker.storage.port import Storage
 
 MAX_RETRIES = 20
 

@@ -16,8 +16,8 @@ from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.payload import parse_entity
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.render import Projection, render_entity
+from broker.ngsi.selection import EntityFilter
 from broker.ngsi.validation import check_entity_key_length, check_pattern
-from broker.storage.port import EntityFilter
 
 
 def entity_filter(request: web.Request) -> EntityFilter:
