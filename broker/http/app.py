@@ -9,26 +9,26 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from broker.core.batch import BatchService
+from broker.core.entities import EntityService
+from broker.core.personal import PersonalDataService
+from broker.core.registrations import RegistrationService
+from broker.core.subscriptions import SubscriptionService
+from broker.core.types import TypeService
 from broker.http.observe import OBSERVABILITY, TRACE_LEVELS, observe
 from broker.http.pipeline import AUTHENTICATOR, orion_headers, pipeline
 from broker.http.routes import admin, attributes, batch, entities, meta, personal, registrations, subscriptions, types
 from broker.http.services import SERVICES, Services
 from broker.http.settings import SETTINGS, HttpSettings
 from broker.logs import event
-from broker.ngsi.batch import BatchService
-from broker.ngsi.entities import EntityService
-from broker.ngsi.types import TypeService
 from broker.observability import hooks
 from broker.observability.recorder import ObservabilitySettings, Recorder
 from broker.observability.trace import TraceLevels
 from broker.personal.auth import Authenticator, AuthSettings
-from broker.personal.service import PersonalDataService
-from broker.registrations.service import RegistrationService
 from broker.storage.port import Storage, StorageUnavailable
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
 from broker.subscriptions.leases import LeasedDispatcher
 from broker.subscriptions.notifier import Notifier
-from broker.subscriptions.service import SubscriptionService
 from broker.subscriptions.wakeup import WakeSender
 
 FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound

@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.http.app import build_app
 from broker.http.settings import HttpSettings
 from broker.ngsi.context import RequestContext
-from broker.ngsi.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.model import Attribute, Entity
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from broker.core.entities import EntityRef
 from broker.http.request import context, json_body, options, param, path_id, type_param
 from broker.http.responses import created, entity_location, json_response, no_content
 from broker.http.services import services
-from broker.ngsi.entities import EntityRef
 from broker.ngsi.errors import bad_request
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import Entity

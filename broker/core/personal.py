@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from broker.core.entities import EntityRef, EntityService
 from broker.ngsi.context import ALL_PATHS, RequestContext
 from broker.ngsi.datetimes import format_iso8601, parse_iso8601
-from broker.ngsi.entities import EntityRef, EntityService
 from broker.ngsi.errors import NgsiError, bad_request, not_found, parse_error
 from broker.ngsi.model import Entity
 from broker.ngsi.render import render_entity

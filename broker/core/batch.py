@@ -14,9 +14,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.core.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
-from broker.ngsi.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
