@@ -88,7 +88,7 @@ class Component:
 # configuration, logging, version and observability import only the vocabulary, and every layer
 # above the vocabulary may import them.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("runtime", ("broker.runtime", "broker.__main__", "broker.cli", "broker.supervisor", "broker.child")),
+    ("runtime", ("broker.runtime", "broker.__main__")),
     ("http", ("broker.http",)),
     ("core", ("broker.core",)),
     ("side flows", ("broker.subscriptions", "broker.registrations")),
@@ -174,7 +174,7 @@ def cycles(imports: list[Import] | None = None) -> list[list[str]]:
 
 
 def top_package(module: str) -> str:
-    """``broker.http.routes.entities`` -> ``http``; ``broker.cli`` -> ``cli``."""
+    """``broker.http.routes.entities`` -> ``http``; ``broker.config`` -> ``config``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
 
