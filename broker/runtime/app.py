@@ -15,13 +15,11 @@ from broker.observability.recorder import ObservabilitySettings
 from broker.observability.relay import relay_path
 from broker.observability.statistics import StatSettings
 from broker.personal.auth import AuthSettings
-from broker.runtime.engine import Engine, build_engine
+from broker.runtime.engine import build_engine
 from broker.storage.factory import open_storage, uses_mongo
 from broker.storage.port import Storage
 from broker.subscriptions.dispatcher import DeliverySettings
 from broker.subscriptions.wakeup import address_for
-
-ENGINE = web.AppKey("engine", Engine)
 
 
 def build_app(
@@ -60,7 +58,6 @@ def build_app(
         wake_address=wake_address,
     )
     app = create_app(engine.services, settings, auth=auth, observability=observability)
-    app[ENGINE] = engine
     hooks.register(engine.notifier, app[OBSERVABILITY])  # notification attempts delivered by this process
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
