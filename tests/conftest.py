@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker.http.app import build_app
 from broker.http.settings import HttpSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 
 

@@ -1,10 +1,10 @@
-"""The aiohttp application: the route table, the pipeline and the storage lifecycle."""
+"""The aiohttp application: the route table and the middleware around the use cases.
+
+The engine behind it (storage, services, notifier, background tasks) is built by
+`broker.runtime.engine`; `broker.runtime.app.build_app` puts the two together."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -14,26 +14,9 @@ from broker.http.pipeline import AUTHENTICATOR, orion_headers, pipeline
 from broker.http.routes import admin, attributes, batch, entities, meta, personal, registrations, subscriptions, types
 from broker.http.services import SERVICES, Services
 from broker.http.settings import SETTINGS, HttpSettings
-from broker.logs import event
-from broker.ngsi.batch import BatchService
-from broker.ngsi.entities import EntityService
-from broker.ngsi.types import TypeService
-from broker.observability import hooks
 from broker.observability.recorder import ObservabilitySettings, Recorder
 from broker.observability.trace import TraceLevels
 from broker.personal.auth import Authenticator, AuthSettings
-from broker.personal.service import PersonalDataService
-from broker.registrations.service import RegistrationService
-from broker.storage.port import Storage, StorageUnavailable
-from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
-from broker.subscriptions.leases import LeasedDispatcher
-from broker.subscriptions.notifier import Notifier
-from broker.subscriptions.service import SubscriptionService
-from broker.subscriptions.wakeup import WakeSender
-
-FOLLOW_SECONDS = 0.5  # how often the subscription cache checks the store's version: the propagation bound
-EXPIRY_SECONDS = 1.0  # how often expired transient entities are deleted (Orion: MongoDB's TTL monitor, 60 s)
-RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between attempts to reach a database that is not there yet
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -110,71 +93,22 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-async def open_store(storage: Storage, *, retry: bool) -> None:
-    """Start the store; with `retry`, an unreachable server is a warning and another attempt, with a
-    growing pause, until it answers (a database started after the broker, a failover), never a crash loop."""
-    pause, attempt = RETRY_FIRST, 1
-    while True:
-        try:
-            await storage.start()
-            if attempt > 1:
-                event(logging.WARNING, "database reached", attempt=attempt)
-            return
-        except StorageUnavailable as exc:
-            if not retry:
-                raise
-            event(logging.WARNING, "database unreachable, retrying", error=str(exc), attempt=attempt, retryIn=pause)
-        await asyncio.sleep(pause)
-        pause, attempt = min(pause * 2, RETRY_MAX), attempt + 1
-
-
-def build_app(
-    storage: Storage,
+def create_app(
+    services: Services,
     settings: HttpSettings | None = None,
-    delivery: DeliverySettings | None = None,
     *,
-    deliver_here: bool = True,
-    shared_delivery: bool = False,
     auth: AuthSettings | None = None,
-    personal_min_k: int = 10,
-    retry_start: bool = False,
-    no_cache: bool = False,
-    wake_address: str | None = None,
     observability: ObservabilitySettings | None = None,
 ) -> web.Application:
-    """The application; `deliver_here=False` when a delivery worker process sends the notifications,
-    `shared_delivery=True` when other processes (other machines) deliver from the same store too:
-    subscriptions are then drained under a lease and their counters read from the store;
-    `retry_start=True`: a database server that cannot be reached at start is waited for;
-    `no_cache=True` (`-noCache`): the subscription cache is checked against the store on every use;
-    `wake_address`: the delivery process's wake-up address, signalled after each commit that owes
-    notifications (subscriptions/wakeup.py); `observability`: the `-stat*` and `-disableMetrics` flags."""
+    """The HTTP front of an engine's `services`: every route of ROUTES behind the middleware
+    (observation, then the pipeline: headers, tenancy, authentication, errors); `auth`: the
+    bearer-token settings; `observability`: the `-stat*` and `-disableMetrics` flags."""
     app = web.Application(middlewares=[observe, pipeline], client_max_size=64 * 1024 * 1024)
     app[SETTINGS] = settings or HttpSettings()
     app[OBSERVABILITY] = Recorder(observability, multiservice=app[SETTINGS].multiservice)
     app[TRACE_LEVELS] = TraceLevels()
     app[AUTHENTICATOR] = Authenticator(auth)
-    delivery = delivery or DeliverySettings()
-    notifier = Notifier(storage, no_cache=no_cache)
-    hooks.register(notifier, app[OBSERVABILITY])  # notification attempts delivered by this process
-    dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(storage, notifier, delivery)
-    waker = WakeSender(wake_address) if wake_address is not None and not deliver_here else None
-    if waker is not None:
-        notifier.signal = waker.send
-    entity_service = EntityService(storage, changes=notifier, guard=notifier.guard)
-    app[SERVICES] = Services(
-        entities=entity_service,
-        types=TypeService(storage, notifier.guard),
-        batch=BatchService(entity_service),
-        subscriptions=SubscriptionService(
-            notifier,
-            counters_in_store=not deliver_here or shared_delivery,
-            owned=app[AUTHENTICATOR].settings.configured,
-        ),
-        registrations=RegistrationService(storage),
-        personal=PersonalDataService(entity_service, min_k=personal_min_k),
-        started_at=time.time(),
-    )
+    app[SERVICES] = services
     by_path: dict[str, list[tuple[str, Handler]]] = {}
     for method, path, handler in ROUTES:
         by_path.setdefault(path, []).append((method, handler))
@@ -187,47 +121,4 @@ def build_app(
                 resource.add_route(method, handler)
             resource.add_route("OPTIONS", meta.options_placeholder)
     app.on_response_prepare.append(orion_headers)
-
-    async def follow_other_processes() -> None:
-        """Subscriptions changed by other processes (created, changed, deleted, or made inactive by
-        `maxFailsLimit` or `oneshot`) reach the cache within FOLLOW_SECONDS."""
-        while True:
-            await asyncio.sleep(FOLLOW_SECONDS)
-            try:
-                await notifier.refresh()
-            except Exception as exc:  # the store is busy or down: try again later
-                event(logging.WARNING, "subscription refresh failed", error=repr(exc))
-
-    async def expire_entities() -> None:
-        """Transient entities go once their `dateExpires` has passed (every process sweeps; the
-        deletes are idempotent)."""
-        while True:
-            await asyncio.sleep(EXPIRY_SECONDS)
-            try:
-                await storage.delete_expired(time.time())
-            except Exception as exc:  # the store is busy or down: try again later
-                event(logging.WARNING, "expiry sweep failed", error=repr(exc))
-
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
-        await open_store(storage, retry=retry_start)
-        await notifier.load()
-        sweeper = asyncio.create_task(expire_entities())
-        follower = None
-        if deliver_here:
-            await dispatcher.start()
-        if not deliver_here or shared_delivery:
-            follower = asyncio.create_task(follow_other_processes())
-        yield
-        sweeper.cancel()
-        await asyncio.gather(sweeper, return_exceptions=True)
-        if follower is not None:
-            follower.cancel()
-            await asyncio.gather(follower, return_exceptions=True)
-        if deliver_here:
-            await dispatcher.close()
-        if waker is not None:
-            waker.close()
-        await storage.close()
-
-    app.cleanup_ctx.append(lifecycle)
     return app

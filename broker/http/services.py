@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from broker.ngsi.batch import BatchService
-from broker.ngsi.entities import EntityService
-from broker.ngsi.types import TypeService
-from broker.personal.service import PersonalDataService
-from broker.registrations.service import RegistrationService
-from broker.subscriptions.service import SubscriptionService
+from broker.core.batch import BatchService
+from broker.core.entities import EntityService
+from broker.core.personal import PersonalDataService
+from broker.core.registrations import RegistrationService
+from broker.core.subscriptions import SubscriptionService
+from broker.core.types import TypeService
 
 
 @dataclass

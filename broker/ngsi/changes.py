@@ -1,13 +1,10 @@
-"""Change events: what a write tells the notification side, and the sink that receives them.
+"""Change events: what a write tells the notification side.
 
-The core builds one event per entity changed; the sink (the subscriptions' notifier) answers with
-the notifications owed, which the store writes in the same transaction as the change."""
+The core builds one event per entity changed and hands them to its sink (`broker.core.sink`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from broker.ngsi.model import Attribute, Entity
 
@@ -65,33 +62,3 @@ def _differs(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
             k: (m.type, m.value) for k, m in b.metadata.items()
         }
     return False
-
-
-class ChangeSink(Protocol):
-    async def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
-        """The notifications owed for these changes (written with them)."""
-        ...
-
-    async def committed(self, records: Sequence[OutboxRecord]) -> None:
-        """Called once the change and its notifications are durable."""
-        ...
-
-    async def abandoned(self, records: Sequence[OutboxRecord]) -> None:
-        """Called when the store refused the write these records were computed for."""
-        ...
-
-
-class NoSink:
-    """No subscriptions: nothing is owed."""
-
-    async def outbox_for(self, events: list[ChangeEvent]) -> list[OutboxRecord]:
-        return []
-
-    async def committed(self, records: Sequence[OutboxRecord]) -> None:
-        return None
-
-    async def abandoned(self, records: Sequence[OutboxRecord]) -> None:
-        return None
-
-
-from broker.storage.port import OutboxRecord  # noqa: E402  (the port imports the model, not this module)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from broker.ngsi.errors import bad_request
-from broker.storage.port import Page
+from broker.ngsi.selection import Page
 
 KNOWN_OPTIONS = frozenset(
     {

@@ -8,7 +8,7 @@ no entity can have (it is reserved), so it orders nothing."""
 from __future__ import annotations
 
 from broker.ngsi.errors import bad_request
-from broker.storage.port import OrderKey
+from broker.ngsi.selection import OrderKey
 
 MAX_ORDER_KEYS = 32  # MongoDB's limit on the keys of a sort, so Orion's too; SQLite's is 2,000 terms
 

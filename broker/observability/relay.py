@@ -1,6 +1,6 @@
 """Notification counters of the delivery worker process, relayed to the serving process.
 
-On SQLite another process sends the notifications (`broker.subscriptions.worker`); it counts its
+On SQLite another process sends the notifications (`broker.runtime.worker`); it counts its
 attempts here and writes them, every RELAY_SECONDS when they changed, to a small JSON file beside
 the database (replaced atomically). The serving process reads that file when it renders
 `/statistics` or `/admin/metrics`, so its numbers include the notifications sent for it.

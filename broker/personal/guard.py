@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Entity
+from broker.ngsi.selection import EntityFilter
 from broker.personal import access_log
 from broker.personal.auth import forbidden, unauthorized
 from broker.personal.model import Consent
 from broker.personal.policy import SELF, Access, View, build_view, narrow
-from broker.storage.port import EntityFilter, Storage
+from broker.storage.port import Storage
 
 MAX_CACHED_VIEWS = 4096
 TYPES_MAX_AGE = 0.5  # seconds a copy of the personal types may serve the write path

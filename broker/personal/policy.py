@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from broker.ngsi.model import Entity
+from broker.ngsi.selection import Grant, Visibility, subject_of
 from broker.personal.model import Consent
-from broker.storage.port import Grant, Visibility, subject_of
 
 SELF = "self"  # the consent id recorded for a resident's access to its own data
 

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from broker.logs import event as log_event
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.errors import NgsiError
+from broker.ngsi.selection import subject_of
 from broker.observability.statistics import CacheCounters
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow
-from broker.storage.port import OutboxRecord, Storage, subject_of
+from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import from_doc, to_doc
 from broker.subscriptions.matcher import triggers
 from broker.subscriptions.model import Subscription

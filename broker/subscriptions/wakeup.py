@@ -1,6 +1,6 @@
 """Wake the delivery process as soon as a write with notifications commits.
 
-On SQLite the notifications are sent by a separate process (subscriptions/worker.py). Each serving
+On SQLite the notifications are sent by a separate process (runtime/worker.py). Each serving
 process, right after a commit that stored notifications, sends one empty UNIX datagram to the
 delivery process, which looks at the outbox at once: no polling interval lies on the path from an
 update's answer to its notification. The address is in Linux's abstract namespace, named after the

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from adapters.iot.agent import Agent
 from adapters.iot.config import AgentConfig
-from broker.http.app import build_app
 from broker.http.settings import HttpSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker.http.app import build_app
 from broker.http.observe import OBSERVABILITY
 from broker.http.routes import admin
 from broker.http.settings import HttpSettings
 from broker.observability.recorder import ObservabilitySettings
 from broker.observability.statistics import StatSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from tests.http.test_subscriptions_api import create, sink, subscription  # noqa: F401  (sink: a fixture)
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker.http.app import build_app
 from broker.http.settings import HttpSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 
 LISTS = ["/v2/entities", "/v2/types", "/v2/subscriptions", "/v2/registrations", "/personal/v1/consents"]

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from broker.http.app import build_app
 from broker.http.server import MAX_LINE_SIZE, BrokerRunner
 from broker.http.settings import HttpSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from tests.process.broker_process import BrokerProcess, free_port
 

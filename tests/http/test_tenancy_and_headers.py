@@ -43,8 +43,8 @@ async def test_tenants_are_isolated(client: TestClient) -> None:
 async def test_without_multiservice_the_service_header_is_ignored_as_in_orion(tmp_path) -> None:
     from aiohttp.test_utils import TestServer
 
-    from broker.http.app import build_app
     from broker.http.settings import HttpSettings
+    from broker.runtime.app import build_app
     from broker.storage.sqlite import SqliteStorage
 
     app = build_app(SqliteStorage(str(tmp_path / "single.db")), HttpSettings(multiservice=False))
@@ -60,9 +60,9 @@ async def test_without_multiservice_the_service_header_is_ignored_as_in_orion(tm
 
 
 async def test_the_command_line_follows_orion_multiservice_off_unless_given() -> None:
-    from broker.cli import make_app
     from broker.config import load_config
     from broker.http.settings import SETTINGS
+    from broker.runtime.app import make_app
 
     assert make_app(load_config(["-dbPath", "/tmp/unused-ms.db"]))[SETTINGS].multiservice is False
     assert make_app(load_config(["-dbPath", "/tmp/unused-ms.db", "-multiservice"]))[SETTINGS].multiservice is True

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from broker.ngsi.entities import EntityRef, UpdateMode, apply_update
+from broker.core.entities import EntityRef, UpdateMode, apply_update
 from broker.ngsi.model import Attribute, Entity, Metadata
 
 

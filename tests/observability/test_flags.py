@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker.cli import make_app
 from broker.config import load_config
 from broker.http.observe import OBSERVABILITY
+from broker.runtime.app import make_app
 
 
 def test_flags_default_off_and_metrics_on() -> None:

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker.http.app import build_app
 from broker.http.settings import HttpSettings
 from broker.personal.auth import AuthSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings
 

@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from broker.http.app import build_app
 from broker.personal.auth import AuthSettings
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from tests.personal.conftest import ALICE, make_client
 

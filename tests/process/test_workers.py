@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.supervisor import STARTUP_GRACE
+from broker.runtime.supervisor import STARTUP_GRACE
 from tests.process import workers
 from tests.process.broker_process import BrokerProcess, version_status
 

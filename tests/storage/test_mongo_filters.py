@@ -6,8 +6,8 @@ from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.query.ast import Compare, Path, Query
+from broker.ngsi.selection import EntityFilter, EntitySelector, OrderKey
 from broker.storage.mongo.filters import FALSE, entity_filter, near_stage, scopes_filter, sort_spec
-from broker.storage.port import EntityFilter, EntitySelector, OrderKey
 
 
 def test_empty_filter_selects_everything() -> None:

@@ -107,7 +107,8 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture(params=BACKENDS)
 def storage_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """A function that loads entities into a fresh store and runs one filter (sync tests)."""
-    from broker.storage.port import EntityFilter, Page, Write
+    from broker.ngsi.selection import EntityFilter, Page
+    from broker.storage.port import Write
 
     backend = request.param
     uri, prefix = request.getfixturevalue("mongo_db") if backend == "mongo" else ("", "")

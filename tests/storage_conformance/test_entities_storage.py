@@ -4,7 +4,7 @@ import asyncio
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Attribute, Entity, Metadata
-from broker.storage.port import EntityFilter, Page
+from broker.ngsi.selection import EntityFilter, Page
 
 
 def _entity(i: int, type_: str = "T", sp: str = "/") -> Entity:

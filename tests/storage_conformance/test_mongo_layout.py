@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from broker.ngsi.model import Attribute, Entity, Location, Metadata
+from broker.ngsi.selection import EntityFilter, Page
 from broker.storage.mongo import MongoStorage
-from broker.storage.port import EntityFilter, OutboxRecord, Page
+from broker.storage.port import OutboxRecord
 from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub_doc
 
 

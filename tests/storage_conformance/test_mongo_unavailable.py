@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from broker.ngsi.model import Entity
+from broker.ngsi.selection import EntityFilter, Page
 from broker.storage.mongo import MongoStorage
-from broker.storage.port import EntityFilter, Page, StorageUnavailable
+from broker.storage.port import StorageUnavailable
 from tests.ferretdb import start_ferretdb
 
 

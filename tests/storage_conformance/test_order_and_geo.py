@@ -12,7 +12,7 @@ import pytest
 
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import Attribute, Entity, Location
-from broker.storage.port import EntityFilter, OrderKey, Page
+from broker.ngsi.selection import EntityFilter, OrderKey, Page
 
 
 def _with(i: int, value: Any) -> Entity:

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker.http.app import build_app
+from broker.runtime.app import build_app
 from broker.storage.mongo import MongoStorage
 from tests.storage_conformance import orion_documents as orion
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from broker.ngsi.model import Attribute, Entity
-from broker.storage.port import EntityFilter, OutboxRecord, Page, Write
+from broker.ngsi.selection import EntityFilter, Page
+from broker.storage.port import OutboxRecord, Write
 
 SUB = "5f0c7e0c2a1b3c4d5e6f7a8b"  # 24 hex digits, as the service creates them
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.selection import EntityFilter, Grant, Page, Visibility
 from broker.personal import access_log
-from broker.storage.port import EntityFilter, Grant, OutboxRecord, Page, Visibility
+from broker.storage.port import OutboxRecord
 
 
 def _record(i: int, subject: str = "alice") -> dict:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from broker.ngsi.errors import NgsiError
 from broker.ngsi.model import Attribute, Entity, Metadata
 from broker.ngsi.query import matches, parse_mq, parse_q
-from broker.storage.port import EntityFilter
+from broker.ngsi.selection import EntityFilter
 
 NAMES = ["a", "t%", "u_"]  # few names, so statements meet the attributes
 STRINGS = ["red", "blue", "Red", "a_b", "50%", "o--k", "2020", "", "é"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.storage.port import Page, Storage
+from broker.ngsi.selection import Page
+from broker.storage.port import Storage
 
 
 def _doc(reg_id: str, path: str = "/", **fields: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from broker.ngsi.selection import Page
 from broker.personal import access_log
-from broker.storage.port import Page
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite import access_log as sqlite_log
 from broker.storage.sqlite.connection import open_connection as connect

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from broker.ngsi.model import Attribute, Entity
-from broker.storage.port import EntityFilter, Grant, Page, Visibility
+from broker.ngsi.selection import EntityFilter, Grant, Page, Visibility
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite import visibility as visible
 

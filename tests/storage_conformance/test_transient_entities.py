@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from broker.ngsi.model import Attribute, Entity
-from broker.storage.port import EntityFilter, Page, Storage
+from broker.ngsi.selection import EntityFilter, Page
+from broker.storage.port import Storage
 
 NOW = 1_800_000_000.0
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from broker.core.entities import EntityService
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext
-from broker.ngsi.entities import EntityService
 from broker.ngsi.model import Attribute, Entity, Metadata
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.context import RequestContext
-from broker.ngsi.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.model import Attribute, Entity
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher

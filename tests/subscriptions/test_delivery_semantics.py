@@ -15,11 +15,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from broker.http.app import build_app
+from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.http.settings import HttpSettings
 from broker.ngsi.context import RequestContext
-from broker.ngsi.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.model import Attribute, Entity
+from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
 from broker.subscriptions.model import EntityPattern, Subscription

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from broker.core.entities import EntityService
 from broker.ngsi.context import RequestContext
-from broker.ngsi.entities import EntityService
 from broker.ngsi.model import Attribute, Entity
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.leases import LeasedDispatcher, lease_name

@@ -12,8 +12,8 @@ import aiomqtt
 import orjson
 import pytest
 
+from broker.core.entities import EntityService
 from broker.ngsi.context import RequestContext
-from broker.ngsi.entities import EntityService
 from broker.ngsi.model import Attribute, Entity
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher

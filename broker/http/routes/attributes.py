@@ -7,11 +7,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from broker.core.entities import UpdateMode
 from broker.http.request import context, json_body, options, param, path_id
 from broker.http.responses import json_response, no_content, text_response
 from broker.http.routes.entities import entity_ref
 from broker.http.services import services
-from broker.ngsi.entities import UpdateMode
 from broker.ngsi.errors import NgsiError, attribute_not_found, parse_error
 from broker.ngsi.model import Attribute
 from broker.ngsi.payload import parse_attribute, parse_attributes, parse_json_value, parse_text_value

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from broker.core.batch import BatchUpdate, parse_batch_query, parse_batch_update, parse_notify
 from broker.http.request import context, json_body, options, param
 from broker.http.responses import no_content
 from broker.http.routes.entities import entity_page
 from broker.http.services import services
-from broker.ngsi.batch import BatchUpdate, parse_batch_query, parse_batch_update, parse_notify
 from broker.ngsi.options import parse_page
 from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.render import Projection

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from broker.core.entities import EntityRef
 from broker.http.request import context, json_body, options, param, path_id, type_param
 from broker.http.responses import created, entity_location, json_response, no_content
 from broker.http.services import services
-from broker.ngsi.entities import EntityRef
 from broker.ngsi.errors import bad_request
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import Entity
@@ -16,8 +16,8 @@ from broker.ngsi.ordering import parse_order_by
 from broker.ngsi.payload import parse_entity
 from broker.ngsi.query import parse_mq, parse_q
 from broker.ngsi.render import Projection, render_entity
+from broker.ngsi.selection import EntityFilter
 from broker.ngsi.validation import check_entity_key_length, check_pattern
-from broker.storage.port import EntityFilter
 
 
 def entity_filter(request: web.Request) -> EntityFilter:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from broker.core.personal import PersonalDataService
 from broker.http.request import context, json_body, options, param, path_id
 from broker.http.responses import created, json_response, no_content
 from broker.http.services import services
 from broker.ngsi.options import parse_page
 from broker.personal.consents import render_consent
-from broker.personal.service import PersonalDataService
 
 
 def _personal(request: web.Request) -> PersonalDataService:

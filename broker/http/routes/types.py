@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from broker.core.types import render_type_attrs
 from broker.http.request import context, options, param, path_id
 from broker.http.responses import json_response
 from broker.http.services import services
 from broker.ngsi.options import parse_page
-from broker.ngsi.types import render_type_attrs
 
 
 async def list_types(request: web.Request) -> web.Response:

@@ -32,6 +32,7 @@ from pymongo.write_concern import WriteConcern
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
+from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
 from broker.storage.mongo import csubs, registrations
 from broker.storage.mongo.documents import (
     EXP_DATE,
@@ -55,16 +56,7 @@ from broker.storage.mongo.filters import (
 )
 from broker.storage.mongo.keys import object_id
 from broker.storage.mongo.visibility import attr_visible, entity_visible, shown_value
-from broker.storage.port import (
-    EntityFilter,
-    OrderKey,
-    OutboxRecord,
-    Page,
-    StorageUnavailable,
-    TypeSummary,
-    Visibility,
-    Write,
-)
+from broker.storage.port import OutboxRecord, StorageUnavailable, Write
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import GeoQuery
 from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query.ast import Compare, DateValue, Exists, Path, Query, Range, Statement, ValueList
+from broker.ngsi.selection import EntityFilter, EntitySelector, OrderKey, Visibility
 from broker.storage.mongo import visibility as visible
 from broker.storage.mongo.keys import FALSE, Filter, encode_key
-from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
 
 Sort = list[tuple[str, int]]
 SEQ = "_ab_seq"  # our creation-order counter: the tie-break of every sort

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.ngsi.selection import Grant, Visibility
 from broker.storage.mongo.keys import FALSE, Filter, encode_key
-from broker.storage.port import Grant, Visibility
 
 
 def _grant(g: Grant) -> Filter:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from broker.storage.port import Page
+    from broker.ngsi.selection import Page
 
 Seal = Callable[[str, dict[str, Any]], str]
 Batch = tuple[str, list[dict[str, Any]], Seal]  # tenant, records, seal

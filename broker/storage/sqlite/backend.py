@@ -16,17 +16,9 @@ from shapely.geometry import shape
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import EXPIRY_ATTR, Entity
+from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
-from broker.storage.port import (
-    EntityFilter,
-    OrderKey,
-    OutboxRecord,
-    Page,
-    StorageUnavailable,
-    TypeSummary,
-    Visibility,
-    Write,
-)
+from broker.storage.port import OutboxRecord, StorageUnavailable, Write
 from broker.storage.sqlite import access_log, subjects
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.filters import filter_sql, order_sql, scopes_sql

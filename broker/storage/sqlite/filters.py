@@ -7,7 +7,7 @@ from typing import Any
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.geo import search_box
 from broker.ngsi.query.ast import Exists, Path, Query
-from broker.storage.port import EntityFilter, EntitySelector, OrderKey, Visibility
+from broker.ngsi.selection import EntityFilter, EntitySelector, OrderKey, Visibility
 from broker.storage.sqlite import visibility as visible
 from broker.storage.sqlite.functions import register
 from broker.storage.sqlite.query_sql import balanced, compile_query, compile_statement, driver_statement

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 from broker.ngsi.model import Entity
-from broker.storage.port import subject_of as subject_in
+from broker.ngsi.selection import subject_of as subject_in
 
 _FROM_ATTRIBUTES = "(SELECT a.str FROM attributes a WHERE a.entity_pk = entities.pk AND a.name = ? AND a.kind = 's')"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from broker.storage.port import Grant, Visibility
+from broker.ngsi.selection import Grant, Visibility
 
 Sql = tuple[str, list[Any]]
 TRUE: Sql = ("1", [])

@@ -7,8 +7,9 @@ from typing import Any
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import TYPE_NOT_FOUND, not_found
 from broker.ngsi.model import EXPIRY_ATTR
+from broker.ngsi.selection import EntityFilter, Page, TypeSummary
 from broker.personal.guard import PersonalGuard
-from broker.storage.port import EntityFilter, Page, Storage, TypeSummary
+from broker.storage.port import Storage
 
 
 def render_type_attrs(summary: TypeSummary, details: bool) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from broker.ngsi.changes import ChangeEvent, ChangeSink, NoSink
+from broker.core.keylocks import KeyLocks
+from broker.core.sink import ChangeSink, NoSink
+from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.errors import (
     NgsiError,
@@ -28,13 +30,13 @@ from broker.ngsi.errors import (
     unprocessable,
 )
 from broker.ngsi.geo import location_of
-from broker.ngsi.keylocks import KeyLocks
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Location
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
+from broker.ngsi.selection import EntityFilter, OrderKey, Page
 from broker.personal.guard import PersonalGuard
 from broker.personal.policy import View
-from broker.storage.port import EntityFilter, OrderKey, Page, Storage
+from broker.storage.port import Storage
 
 MAX_RETRIES = 20
 

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from broker.core.entities import EntityRef, EntityService
 from broker.ngsi.context import ALL_PATHS, RequestContext
 from broker.ngsi.datetimes import format_iso8601, parse_iso8601
-from broker.ngsi.entities import EntityRef, EntityService
 from broker.ngsi.errors import NgsiError, bad_request, not_found, parse_error
 from broker.ngsi.model import Entity
 from broker.ngsi.render import render_entity
+from broker.ngsi.selection import EntityFilter, Grant, Page, Visibility
 from broker.ngsi.validation import check_identifier
 from broker.personal import access_log
 from broker.personal.auth import forbidden, unauthorized
@@ -27,7 +28,7 @@ from broker.personal.guard import PersonalGuard
 from broker.personal.model import Consent
 from broker.personal.policy import SELF
 from broker.personal.statistics import aggregate, parse_statistics
-from broker.storage.port import EntityFilter, Grant, Page, Storage, Visibility
+from broker.storage.port import Storage
 
 if TYPE_CHECKING:
     from broker.personal.receipts import ReceiptSigner

@@ -1,6 +1,6 @@
 """`python -m broker -workers N`: N serving processes on one port and one store, under this one.
 
-Each child (`broker.child`) binds the port with SO_REUSEPORT, so the kernel spreads new
+Each child (`broker.runtime.child`) binds the port with SO_REUSEPORT, so the kernel spreads new
 connections over them. They coordinate only through the store, as Orion's processes do: the
 subscription cache follows the store's version, throttling windows are opened in the store, and
 notifications are sent by one deliverer per subscription: on SQLite the single delivery worker
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from broker.config import Config
 from broker.logs import event
+from broker.runtime import worker
 from broker.storage.factory import uses_mongo
 
 STARTUP_GRACE = 5.0
@@ -49,7 +50,7 @@ class Child:
 
 
 def _broker(argv: Sequence[str]) -> Callable[[], subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "broker.child", str(os.getpid()), *argv]
+    command = [sys.executable, "-m", "broker.runtime.child", str(os.getpid()), *argv]
     return lambda: subprocess.Popen(command, stdin=subprocess.DEVNULL)
 
 
@@ -72,8 +73,6 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     """Run the children until a signal stops them; the exit status of `python -m broker`."""
     import sqlite3
 
-    from broker.cli import start_delivery_worker
-
     try:
         prepare_store(config)
     except (OSError, sqlite3.Error) as exc:
@@ -84,7 +83,7 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
         signal.signal(sig, lambda signum, _frame: signals.append(signum))
     children = [Child.start("broker", _broker(argv)) for _ in range(config.workers)]
     if not uses_mongo(config):
-        children.append(Child.start("delivery", lambda: start_delivery_worker(config)))
+        children.append(Child.start("delivery", lambda: worker.spawn(config)))
     event(logging.INFO, "supervising", workers=config.workers, pids=[c.proc.pid for c in children])
     status = 0
     while not signals and status == 0:

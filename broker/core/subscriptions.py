@@ -10,7 +10,7 @@ from typing import Any
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
-from broker.storage.port import Page
+from broker.ngsi.selection import Page
 from broker.subscriptions.model import Subscription, SubscriptionStatus
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.parse import apply_patch, parse_subscription

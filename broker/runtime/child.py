@@ -1,4 +1,4 @@
-"""`python -m broker.child PARENT ARGS...`: one serving process of `python -m broker -workers N`.
+"""`python -m broker.runtime.child PARENT ARGS...`: one serving process of `python -m broker -workers N`.
 
 It reads the same flags and environment as the broker, binds the port with SO_REUSEPORT beside
 its siblings and stops when its supervisor (process PARENT) is gone.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from broker.cli import run
 from broker.config import load_config
 from broker.logs import configure
+from broker.runtime.cli import run
 
 
 def main() -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
+from broker.ngsi.selection import Page
 from broker.registrations.codec import from_doc, to_doc
 from broker.registrations.model import Registration
 from broker.registrations.parse import parse_registration
-from broker.storage.port import Page, Storage
+from broker.storage.port import Storage
 
 REGISTRATION_NOT_FOUND = "The requested registration has not been found. Check id"
 

@@ -14,18 +14,19 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.core.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
-from broker.ngsi.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
 from broker.ngsi.payload import check_entity_key, check_entity_member, parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
+from broker.ngsi.selection import EntityFilter, EntitySelector, Page
 from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
 from broker.personal.auth import forbidden
 from broker.personal.policy import View
-from broker.storage.port import EntityFilter, EntitySelector, Page, Write
+from broker.storage.port import Write
 
 V2_ACTIONS = ("append", "appendStrict", "update", "delete", "replace")
 # NGSIv1 spellings, which Orion still takes, compared without regard to case

@@ -1,0 +1,116 @@
+"""A serving process's application: the engine built over a store, behind its HTTP front."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from broker.config import Config
+from broker.http.app import create_app
+from broker.http.observe import OBSERVABILITY
+from broker.http.settings import HttpSettings
+from broker.observability import hooks
+from broker.observability.recorder import ObservabilitySettings
+from broker.observability.relay import relay_path
+from broker.observability.statistics import StatSettings
+from broker.personal.auth import AuthSettings
+from broker.runtime.engine import build_engine
+from broker.storage.factory import open_storage, uses_mongo
+from broker.storage.port import Storage
+from broker.subscriptions.dispatcher import DeliverySettings
+from broker.subscriptions.wakeup import address_for
+
+
+def build_app(
+    storage: Storage,
+    settings: HttpSettings | None = None,
+    delivery: DeliverySettings | None = None,
+    *,
+    deliver_here: bool = True,
+    shared_delivery: bool = False,
+    auth: AuthSettings | None = None,
+    personal_min_k: int = 10,
+    retry_start: bool = False,
+    no_cache: bool = False,
+    wake_address: str | None = None,
+    observability: ObservabilitySettings | None = None,
+) -> web.Application:
+    """The application over `storage`, which it starts and stops with itself.
+
+    `deliver_here=False` when a delivery worker process sends the notifications,
+    `shared_delivery=True` when other processes (other machines) deliver from the same store too:
+    subscriptions are then drained under a lease and their counters read from the store;
+    `retry_start=True`: a database server that cannot be reached at start is waited for;
+    `no_cache=True` (`-noCache`): the subscription cache is checked against the store on every use;
+    `wake_address`: the delivery process's wake-up address, signalled after each commit that owes
+    notifications (subscriptions/wakeup.py); `observability`: the `-stat*` and `-disableMetrics` flags."""
+    auth = auth or AuthSettings()
+    engine = build_engine(
+        storage,
+        delivery,
+        deliver_here=deliver_here,
+        shared_delivery=shared_delivery,
+        owned_subscriptions=auth.configured,
+        personal_min_k=personal_min_k,
+        retry_start=retry_start,
+        no_cache=no_cache,
+        wake_address=wake_address,
+    )
+    app = create_app(engine.services, settings, auth=auth, observability=observability)
+    hooks.register(engine.notifier, app[OBSERVABILITY])  # notification attempts delivered by this process
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with engine.running():
+            yield
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def make_app(config: Config) -> web.Application:
+    """The application the configuration describes (flags and environment)."""
+    storage = open_storage(config)
+    settings = HttpSettings(
+        max_payload=config.inReqPayloadMaxSize,
+        cors_origin=config.corsOrigin,
+        cors_max_age=config.corsMaxAge,
+        multiservice=config.multiservice,
+        req_timeout=float(config.reqTimeout),
+    )
+    auth = AuthSettings(
+        secret=config.authSecret,
+        jwks_url=config.authJwksUrl,
+        issuer=config.authIssuer,
+        audience=config.authAudience,
+        required=config.authRequired,
+        max_lifetime=config.authMaxLifetime,
+    )
+    # the delivery worker process opens the SQLite file only: on MongoDB this process delivers, under
+    # leases, since brokers on other machines may deliver from the same database too
+    mongo = uses_mongo(config)
+    return build_app(
+        storage,
+        settings,
+        delivery_settings(config),
+        deliver_here=mongo,
+        shared_delivery=mongo,
+        auth=auth,
+        personal_min_k=config.personalMinK,
+        no_cache=config.noCache,
+        retry_start=mongo,  # a database server may come up after us; an SQLite file that cannot be opened will not
+        wake_address=None if mongo else address_for(config.dbPath),
+        observability=ObservabilitySettings(
+            stats=StatSettings(
+                counters=config.statCounters, timing=config.statTiming, notif_queue=config.statNotifQueue
+            ),
+            metrics=not config.disableMetrics,
+            # on SQLite the delivery worker process sends the notifications and relays its counters
+            delivery_file="" if mongo else relay_path(config.dbPath),
+        ),
+    )
+
+
+def delivery_settings(config: Config) -> DeliverySettings:
+    """`-notifRetryWindow` and `-httpTimeout`, as the dispatcher takes them."""
+    return DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
