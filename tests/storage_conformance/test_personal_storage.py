@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from broker.ngsi.model import Attribute, Entity
 from broker.personal import access_log
+from broker.personal.access_log_append import append
 from broker.storage.port import EntityFilter, Grant, OutboxRecord, Page, Visibility
 
 
@@ -64,8 +65,8 @@ async def test_active_consents_exclude_withdrawn_and_expired(storage):
 
 
 async def test_access_log_chain_and_head(storage):
-    await storage.append_access_log("t", [_record(1), _record(2, "bob")], access_log.seal)
-    await storage.append_access_log("t", [_record(3)], access_log.seal, wait=False)
+    await append(storage, "t", [_record(1), _record(2, "bob")])
+    await append(storage, "t", [_record(3)], wait=False)
     records, total = await storage.read_access_log("t")
     assert total == 3 and [r["entityId"] for r in records] == ["E1", "E2", "E3"]
     assert records[0]["prev"] == "" and records[1]["prev"] == records[0]["hash"]
@@ -86,7 +87,7 @@ async def test_a_mongo_access_log_document_with_a_changed_recipient_is_a_fault(m
     storage = MongoStorage(uri, db=prefix)
     await storage.start()
     try:
-        await storage.append_access_log("t", [_record(1), _record(2)], access_log.seal)
+        await append(storage, "t", [_record(1), _record(2)])
         assert await storage.access_log_index_faults("t") == set()
         coll = raw[f"{prefix}-t"]["ab_access_log"]  # the tenant's own database
         coll.update_one({"_id": 2}, {"$set": {"recipient": "nobody"}})

@@ -57,6 +57,7 @@ from broker.storage.mongo.keys import object_id
 from broker.storage.mongo.visibility import attr_visible, entity_visible, shown_value
 from broker.storage.port import (
     EntityFilter,
+    Head,
     OrderKey,
     OutboxRecord,
     Page,
@@ -719,58 +720,43 @@ class MongoStorage:
             match["$or"] = [{"expires": None}, {"expires": {"$gt": active_at}}]
         return await _documents(self.database(tenant)[CONSENTS], match, SEQ, page)
 
-    async def append_access_log(
-        self,
-        tenant: str,
-        records: list[dict[str, Any]],
-        seal: Any,
-        *,
-        wait: bool = True,
-    ) -> None:
-        """Optimistic chain: records take the numbers after the head, and the head moves only
-        from the value read; a concurrent append (another process) makes this one start again.
-        `wait` is accepted and always honoured: the append is acknowledged before returning."""
-        if not records:
-            return
+    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> bool:
+        """Records take the numbers after `head`, and the head moves only from `head`: a concurrent
+        append (another process) makes this one return False. Always acknowledged on return."""
+        if not sealed:
+            return True
         log_coll = self.database(tenant)[ACCESS_LOG]
         heads = self._main[COUNTERS]
         key = f"access_log_head:{tenant}"
-        for _ in range(50):
-            with _unavailable():
-                head = await heads.find_one({"_id": key}) or {"count": 0, "hash": ""}
-                count, prev = int(head["count"]), str(head["hash"])
-                docs = []
-                for i, record in enumerate(records):
-                    record = dict(record, prev=prev)
-                    record["hash"] = seal(prev, record)
-                    record["seq"] = count + i + 1
-                    prev = record["hash"]
-                    docs.append(
-                        {
-                            "_id": record["seq"],
-                            "time": record["time"],
-                            "subject": record.get("subject"),
-                            "recipient": record.get("recipient"),
-                            "doc": record,
-                        }
+        count = head[0]
+        docs = []
+        for seq, record in enumerate(sealed, start=count + 1):
+            record["seq"] = seq
+            docs.append(
+                {
+                    "_id": seq,
+                    "time": record["time"],
+                    "subject": record.get("subject"),
+                    "recipient": record.get("recipient"),
+                    "doc": record,
+                }
+            )
+        with _unavailable():
+            try:
+                await log_coll.insert_many(docs, ordered=True)
+            except DuplicateKeyError:  # another process appended first, or one crashed before its head moved
+                last = await log_coll.find_one({}, sort=[("_id", -1)])
+                if last is not None and last["_id"] > count:
+                    await heads.update_one(
+                        {"_id": key}, {"$set": {"count": last["_id"], "hash": last["doc"]["hash"]}}, upsert=True
                     )
-                try:
-                    await log_coll.insert_many(docs, ordered=True)
-                except DuplicateKeyError:  # another process appended first, or one crashed before its head moved
-                    last = await log_coll.find_one({}, sort=[("_id", -1)])
-                    if last is not None and last["_id"] > count:
-                        await heads.update_one(
-                            {"_id": key}, {"$set": {"count": last["_id"], "hash": last["doc"]["hash"]}}, upsert=True
-                        )
-                    continue
-                moved = await heads.update_one(
-                    {"_id": key, "count": count} if count else {"_id": key, "count": {"$in": [0, None]}},
-                    {"$set": {"count": count + len(records), "hash": prev}},
-                    upsert=count == 0,
-                )
-                if moved.matched_count or moved.upserted_id is not None:
-                    return
-        raise StorageUnavailable("the access log is contended: too many concurrent appends")
+                return False
+            moved = await heads.update_one(
+                {"_id": key, "count": count} if count else {"_id": key, "count": {"$in": [0, None]}},
+                {"$set": {"count": count + len(sealed), "hash": sealed[-1]["hash"]}},
+                upsert=count == 0,
+            )
+        return bool(moved.matched_count or moved.upserted_id is not None)
 
     async def read_access_log(
         self,

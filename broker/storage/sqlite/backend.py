@@ -704,17 +704,13 @@ class SqliteStorage:
 
         return await self._read(lambda conn: _documents(conn, "consents", clause, params, "pk", page))
 
-    async def append_access_log(
-        self,
-        tenant: str,
-        records: list[dict[str, Any]],
-        seal: access_log.Seal,
-        *,
-        wait: bool = True,
+    async def append_access_log_serially(
+        self, tenant: str, records: list[dict[str, Any]], *, wait: bool = True
     ) -> None:
+        """Linked and appended by the writer process (`log_writer_process`), in its transaction."""
         if not records:
             return
-        done = self._access_log.add(tenant, records, seal, now=wait)
+        done = self._access_log.add(tenant, records, now=wait)
         if done is not None:
             await asyncio.shield(done)
 
