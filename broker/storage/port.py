@@ -382,9 +382,6 @@ class SerialAccessLog(AccessLogReads, Protocol):
         ...
 
 
-AccessLogStore = ConditionalAccessLog | SerialAccessLog
-
-
 class SettingsStore(Protocol):
     async def setting(self, key: str, default: str) -> str:
         """A broker-wide setting; the first caller's `default` is stored and wins for everyone."""
