@@ -3,8 +3,8 @@
 A store offers one of two appends (`broker.storage.port`):
 
 - a conditional one (`ConditionalAccessLog`, MongoDB): records sealed here after the head read,
-  stored only if the head is still that one; on a conflict (another process appended first) they
-  are sealed again after the new head and offered again;
+  stored as long as the log still ends where they were sealed to go; those a concurrent append
+  (another process) came before are sealed again after the new head and offered again;
 - a serial one (`SerialAccessLog`, SQLite): the store's one writer per file links the records
   with the same `access_log.link` inside the transaction that appends them, where nobody else can
   move the head. It keeps the sealing in the writer process, off the serving process's GIL, and
@@ -31,10 +31,12 @@ async def append(store: AccessLogReads, tenant: str, records: list[dict[str, Any
         return
     if not isinstance(store, ConditionalAccessLog):
         raise TypeError(f"{type(store).__name__} offers no access-log append")
+    pending = records
     for _ in range(ATTEMPTS):
         head = await store.access_log_head(tenant)
-        sealed = [dict(record) for record in records]
+        sealed = [dict(record) for record in pending]
         link(head[1], sealed)
-        if await store.append_access_log_if(tenant, head, sealed):
+        pending = pending[await store.append_access_log_if(tenant, head, sealed) :]
+        if not pending:
             return
     raise StorageUnavailable("the access log is contended: too many concurrent appends")

@@ -362,10 +362,12 @@ class AccessLogReads(Protocol):
 
 @runtime_checkable
 class ConditionalAccessLog(AccessLogReads, Protocol):
-    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> bool:
-        """Append records already sealed after `head` (`broker.personal.access_log.link`), numbering
-        them on from it, only if the tenant's head is still `head`, and move the head past them;
-        False, nothing appended, when another append came first. Acknowledged on return."""
+    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> int:
+        """Append records sealed after `head` (`broker.personal.access_log.link`), numbering them on
+        from it, as long as the tenant's log still ends at `head` and then at each of them: how
+        many went in, in order (fewer than all when another append came first; the caller seals
+        the others again after the new head). The head moves past what went in. Acknowledged on
+        return."""
         ...
 
 

@@ -43,18 +43,21 @@ class ConditionalLog:
     async def access_log_head(self, tenant: str) -> Head:
         return len(self.records), self.records[-1]["hash"] if self.records else ""
 
-    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> bool:
+    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> int:
         self.offers += 1
-        if self.rivals:
-            self.rivals -= 1
-            rival = [_record(100 + len(self.records))]
-            access_log.link(self.records[-1]["hash"] if self.records else "", rival)
-            self._add(rival)
-            return False
         if head != await self.access_log_head(tenant):
-            return False
-        self._add(sealed)
-        return True
+            return 0
+        stored = 0
+        for record in sealed:
+            if self.rivals:  # a rival's record takes the next number: ours stop there
+                self.rivals -= 1
+                rival = [_record(100 + len(self.records))]
+                access_log.link(self.records[-1]["hash"] if self.records else "", rival)
+                self._add(rival)
+                break
+            self._add([record])
+            stored += 1
+        return stored
 
     def _add(self, sealed: list[dict[str, Any]]) -> None:
         for record in sealed:
@@ -67,6 +70,27 @@ async def test_records_lost_to_a_concurrent_append_are_sealed_again_after_it_and
     await append(store, "t", [_record(1), _record(2)])
     assert store.offers == 3
     assert [r["entityId"] for r in store.records] == ["E100", "E101", "E1", "E2"]
+    assert access_log.verify(store.records, await store.access_log_head("t"))["valid"] is True
+
+
+async def test_records_stored_before_a_conflict_are_not_offered_again():
+    store = ConditionalLog()
+    first = [_record(1), _record(2), _record(3)]
+    original = store.append_access_log_if
+
+    async def rival_after_the_first(tenant: str, head: Head, sealed: list[dict[str, Any]]) -> int:
+        if store.offers == 0:
+            store.offers += 1
+            store._add(sealed[:1])  # ours went in up to here, then a rival took the next number
+            rival = [_record(100)]
+            access_log.link(sealed[0]["hash"], rival)
+            store._add(rival)
+            return 1
+        return await original(tenant, head, sealed)
+
+    store.append_access_log_if = rival_after_the_first  # type: ignore[method-assign]
+    await append(store, "t", first)
+    assert [r["entityId"] for r in store.records] == ["E1", "E100", "E2", "E3"]
     assert access_log.verify(store.records, await store.access_log_head("t"))["valid"] is True
 
 

@@ -80,6 +80,34 @@ async def test_access_log_chain_and_head(storage):
     assert await storage.access_log_index_faults("t") == set()
 
 
+async def test_appends_racing_from_two_stores_on_one_database_make_one_valid_chain(storage):
+    """Two processes' stores (the broker and its delivery worker) append at once: each record is
+    in the log once, each append's in its order, and the chain and head verify."""
+    import asyncio
+
+    from broker.storage.mongo import MongoStorage
+    from broker.storage.sqlite import SqliteStorage
+
+    other = MongoStorage(storage.uri, db=storage.db) if isinstance(storage, MongoStorage) else None
+    if other is None:
+        assert isinstance(storage, SqliteStorage)
+        other = SqliteStorage(storage.path)
+    await other.start()
+    try:
+        await asyncio.gather(
+            *(append(storage, "t", [_record(i), _record(i + 1)]) for i in range(0, 40, 2)),
+            *(append(other, "t", [_record(i, "bob")]) for i in range(100, 120)),
+        )
+        records, total = await storage.read_access_log("t")
+        assert total == 60 and [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+        ids = [r["entityId"] for r in records]
+        assert sorted(ids) == sorted([f"E{i}" for i in range(40)] + [f"E{i}" for i in range(100, 120)])
+        assert all(ids.index(f"E{i}") < ids.index(f"E{i + 1}") for i in range(0, 40, 2))  # each append in order
+        assert access_log.verify(records, await other.access_log_head("t"))["valid"] is True
+    finally:
+        await other.close()
+
+
 async def test_a_mongo_access_log_document_with_a_changed_recipient_is_a_fault(mongo_db, raw):
     from broker.storage.mongo import MongoStorage
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from broker.storage.mongo.connection import ACCESS_LOG, COUNTERS, MongoConnection, documents, unavailable
 from broker.storage.port import Head, Page
+
+DUPLICATE_KEY = 11000  # MongoDB's error code
 
 
 class MongoAccessLog:
@@ -19,14 +21,14 @@ class MongoAccessLog:
     def __init__(self, conn: MongoConnection) -> None:
         self.conn = conn
 
-    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> bool:
-        """Records take the numbers after `head`, and the head moves only from `head`: a concurrent
-        append (another process) makes this one return False. Always acknowledged on return."""
+    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> int:
+        """Records take the numbers after `head`: a number taken (another process appended first)
+        stops the append there. The head then moves forward only, to the last record stored, ours
+        or, when none of ours went in, the one found last (a process that crashed or has not
+        moved it yet). Always acknowledged on return."""
         if not sealed:
-            return True
+            return 0
         log_coll = self.conn.database(tenant)[ACCESS_LOG]
-        heads = self.conn.main[COUNTERS]
-        key = f"access_log_head:{tenant}"
         count = head[0]
         docs = []
         for seq, record in enumerate(sealed, start=count + 1):
@@ -43,19 +45,29 @@ class MongoAccessLog:
         with unavailable():
             try:
                 await log_coll.insert_many(docs, ordered=True)
-            except DuplicateKeyError:  # another process appended first, or one crashed before its head moved
+                stored = len(docs)
+            except BulkWriteError as exc:  # ordered: the ones before the first taken number went in
+                if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", ())):
+                    raise
+                stored = int(exc.details.get("nInserted", 0))
+            if stored:
+                await self._advance_head(tenant, count + stored, sealed[stored - 1]["hash"])
+            else:
                 last = await log_coll.find_one({}, sort=[("_id", -1)])
                 if last is not None and last["_id"] > count:
-                    await heads.update_one(
-                        {"_id": key}, {"$set": {"count": last["_id"], "hash": last["doc"]["hash"]}}, upsert=True
-                    )
-                return False
-            moved = await heads.update_one(
-                {"_id": key, "count": count} if count else {"_id": key, "count": {"$in": [0, None]}},
-                {"$set": {"count": count + len(sealed), "hash": sealed[-1]["hash"]}},
-                upsert=count == 0,
+                    await self._advance_head(tenant, last["_id"], last["doc"]["hash"])
+        return stored
+
+    async def _advance_head(self, tenant: str, count: int, last: str) -> None:
+        """Move the head to (count, last) unless it is there or further already."""
+        try:
+            await self.conn.main[COUNTERS].update_one(
+                {"_id": f"access_log_head:{tenant}", "count": {"$lt": count}},
+                {"$set": {"count": count, "hash": last}},
+                upsert=True,
             )
-        return bool(moved.matched_count or moved.upserted_id is not None)
+        except DuplicateKeyError:  # the head exists and is at `count` or past it
+            pass
 
     async def read_access_log(
         self,
