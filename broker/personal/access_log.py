@@ -1,4 +1,4 @@
-"""The access log's records and its hash chain, pure.
+"""The access log's records and its hash chain, pure: the one place the chain rule lives.
 
 Each record holds `prev`, the hash of the record before it (per tenant), and `hash`, the SHA-256
 of `prev` and its own canonical JSON. Altering, deleting or reordering a record breaks the chain
@@ -52,6 +52,15 @@ def seal(prev: str, record: dict[str, Any]) -> str:
         record["prev"] = prev
     # else: a record being appended, already holding its `prev` (no copy on the hot path)
     return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def link(prev: str, records: list[dict[str, Any]]) -> str:
+    """Chain `records` after the hash `prev`, in place and in order: each gets `prev` and `hash`
+    (its seal). The last hash, the chain's new head. Stores number the records (`seq`) themselves."""
+    for record in records:
+        record["prev"] = prev
+        record["hash"] = prev = seal(prev, record)
+    return prev
 
 
 def verify(records: list[dict[str, Any]], head: tuple[int, str], faults: Collection[int] = ()) -> dict[str, Any]:

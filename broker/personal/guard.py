@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Entity
 from broker.ngsi.selection import EntityFilter
-from broker.personal import access_log
+from broker.personal import access_log, access_log_append
 from broker.personal.auth import forbidden, unauthorized
 from broker.personal.model import Consent
 from broker.personal.policy import SELF, Access, View, build_view, narrow
@@ -157,7 +157,7 @@ class PersonalGuard:
         before the answer leaves, and committed soon after (the store batches them) instead of
         delaying it."""
         if records:
-            await self.storage.append_access_log(tenant, records, access_log.seal, wait=wait)
+            await access_log_append.append(self.storage, tenant, records, wait=wait)
 
     @staticmethod
     def _record(

@@ -7,9 +7,9 @@ on a conflict. `insert_entity` fails (returns False) when the key is taken.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
@@ -43,10 +43,21 @@ class StorageUnavailable(Exception):
     """The database cannot be reached or failed; the core answers 500 and changes nothing."""
 
 
-class Storage(Protocol):
+Head = tuple[int, str]  # an access log's head: (records appended, hash of the last one)
+
+
+# -- the roles a backend plays; `Storage` is all of them --------------------------------------
+
+
+class Lifecycle(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class EntityStore(Protocol):
+    """Entities and their types. Every entity write takes the notifications it owes (`outbox`):
+    they are stored in the same transaction, so an acknowledged change never loses them."""
 
     async def query_entities(
         self,
@@ -65,9 +76,6 @@ class Storage(Protocol):
         """Apply every write in one transaction, or none of them when any is refused
         (a taken key for an insert, a changed version for a replace or delete)."""
         ...
-
-    # Every entity write takes the notifications it owes (`outbox`): they are stored in the same
-    # transaction, so an acknowledged change never loses its notifications.
 
     async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         """Store a new entity; False when one with the same id, type and service path exists."""
@@ -99,7 +107,18 @@ class Storage(Protocol):
         (only visible entities and attributes count)."""
         ...
 
-    # -- subscriptions and their outbox ----------------------------------------------------
+    async def get_type(
+        self,
+        tenant: str,
+        type_name: str,
+        scopes: tuple[ServicePathScope, ...],
+        *,
+        visibility: Visibility | None = None,
+    ) -> TypeSummary | None: ...
+
+
+class SubscriptionStore(Protocol):
+    """Subscriptions, their delivery counters and the outbox of notifications owed to them."""
 
     async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None: ...
 
@@ -133,7 +152,13 @@ class Storage(Protocol):
 
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None: ...
 
-    # -- several processes on one database: leases and throttling windows -------------------
+    async def drop_notifications_of(self, tenant: str, subject: str) -> int:
+        """Delete the queued notifications about a data subject's entities; how many."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """Several processes on one database: leases and throttling windows."""
 
     async def claim_lease(self, name: str, owner: str, token: str, until: float, now: float) -> bool:
         """Take the lease `name` for `owner` until `until` (epoch seconds) when it is free, expired
@@ -153,16 +178,9 @@ class Storage(Protocol):
         opened by any process is at least `throttling` seconds old (or there was none)."""
         ...
 
-    async def get_type(
-        self,
-        tenant: str,
-        type_name: str,
-        scopes: tuple[ServicePathScope, ...],
-        *,
-        visibility: Visibility | None = None,
-    ) -> TypeSummary | None: ...
 
-    # -- registrations (context providers) ---------------------------------------------------
+class RegistrationStore(Protocol):
+    """Registrations of context providers."""
 
     async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
         """Create or replace the registration `doc["id"]` (a broker.registrations.codec document)."""
@@ -181,7 +199,9 @@ class Storage(Protocol):
         """False when there was none."""
         ...
 
-    # -- personal data -----------------------------------------------------------------------
+
+class PersonalTypeStore(Protocol):
+    """The entity types declared personal, and the version a consent cache checks."""
 
     async def personal_types(self, tenant: str) -> dict[str, str]:
         """Declared personal types: type -> the attribute naming the data subject."""
@@ -196,6 +216,8 @@ class Storage(Protocol):
 
     async def delete_personal_type(self, tenant: str, type_name: str) -> bool: ...
 
+
+class ConsentStore(Protocol):
     async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
         """Insert or overwrite a consent document (keys: id, subject, recipient, expires, withdrawnAt, ...)."""
         ...
@@ -214,20 +236,11 @@ class Storage(Protocol):
         """Consents in creation order; `active_at`: only those neither withdrawn nor expired then."""
         ...
 
-    async def append_access_log(
-        self,
-        tenant: str,
-        records: list[dict[str, Any]],
-        seal: Callable[[str, dict[str, Any]], str],
-        *,
-        wait: bool = True,
-    ) -> None:
-        """Append records in order: each gets `seq`, `prev` (the previous record's hash) and
-        `hash` = seal(prev, record), computed inside the append so the chain never forks (the
-        records are the store's once handed over: it may complete them in place).
-        `wait=False` returns once the records are handed over, in order; the store commits them
-        soon after (the embedded store within its flush interval), and before any read of the log."""
-        ...
+
+class AccessLogReads(Protocol):
+    """The access log as stored. Its chain (what `prev` and `hash` mean, how it is verified) is
+    `broker.personal.access_log`'s; a store only keeps records, numbers them (`seq`) and keeps
+    the head apart from them. Appending is one of the two protocols below."""
 
     async def read_access_log(
         self,
@@ -247,14 +260,52 @@ class Storage(Protocol):
         (outside the sealed record) disagrees with the record: what verification adds to the chain."""
         ...
 
-    async def access_log_head(self, tenant: str) -> tuple[int, str]:
+    async def access_log_head(self, tenant: str) -> Head:
         """(records appended, hash of the last one), kept apart from the records themselves."""
         ...
 
-    async def drop_notifications_of(self, tenant: str, subject: str) -> int:
-        """Delete the queued notifications about a data subject's entities; how many."""
+
+@runtime_checkable
+class ConditionalAccessLog(AccessLogReads, Protocol):
+    async def append_access_log_if(self, tenant: str, head: Head, sealed: list[dict[str, Any]]) -> int:
+        """Append records sealed after `head` (`broker.personal.access_log.link`), numbering them on
+        from it, as long as the tenant's log still ends at `head` and then at each of them: how
+        many went in, in order (fewer than all when another append came first; the caller seals
+        the others again after the new head). The head moves past what went in. Acknowledged on
+        return."""
         ...
 
+
+@runtime_checkable
+class SerialAccessLog(AccessLogReads, Protocol):
+    async def append_access_log_serially(
+        self, tenant: str, records: list[dict[str, Any]], *, wait: bool = True
+    ) -> None:
+        """Append records in order, linked after the head by `broker.personal.access_log.link`
+        inside the transaction that appends them, where no other append can move the head (the
+        records are the store's once handed over: it completes them in place). `wait=False`
+        returns once they are handed over, in order; the store commits them soon after (within
+        its flush interval), and before any read of the log."""
+        ...
+
+
+class SettingsStore(Protocol):
     async def setting(self, key: str, default: str) -> str:
         """A broker-wide setting; the first caller's `default` is stored and wins for everyone."""
         ...
+
+
+class Storage(
+    Lifecycle,
+    EntityStore,
+    SubscriptionStore,
+    LeaseStore,
+    RegistrationStore,
+    PersonalTypeStore,
+    ConsentStore,
+    AccessLogReads,
+    SettingsStore,
+    Protocol,
+):
+    """Everything a backend offers: every role above, and one of the two access-log appends
+    (`ConditionalAccessLog` or `SerialAccessLog`)."""

@@ -53,3 +53,16 @@ def test_verification_finds_the_first_altered_reordered_or_missing_record():
     swapped = [records[0], records[2], records[1], records[3]]
     assert access_log.verify(swapped, head)["firstInvalid"] == 1
     assert access_log.verify(records[:3], head)["firstInvalid"] == 3  # the last one dropped: the head says 4
+
+
+def test_link_chains_records_in_place_from_the_given_hash_and_returns_the_new_head():
+    records = [_record(i) for i in range(3)]
+    last = access_log.link("p0", records)
+    assert [r["prev"] for r in records] == ["p0", records[0]["hash"], records[1]["hash"]]
+    assert last == records[-1]["hash"]
+    for seq, record in enumerate(records, start=1):
+        record["seq"] = seq
+    assert access_log.verify(records, (3, last))["valid"] is False  # it starts after p0, not at the start
+    fresh = [_record(i) for i in range(3)]
+    head = (3, access_log.link("", fresh))
+    assert access_log.verify([{**r, "seq": i + 1} for i, r in enumerate(fresh)], head)["valid"] is True

@@ -213,7 +213,7 @@ async def test_a_refused_delete_in_another_tenant_keeps_what_the_subscription_is
 
 
 async def test_a_backlog_longer_than_a_page_is_read_whole_and_in_order(storage, monkeypatch):
-    from broker.storage.sqlite import backend as sqlite_backend
+    from broker.storage.sqlite import subscriptions as sqlite_backend
 
     monkeypatch.setattr(sqlite_backend, "OUTBOX_PAGE", 3)  # SQLite reads its backlog in pages
     await storage.save_subscription("t", SUB, _sub_doc())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from broker.ngsi.model import Attribute, Entity
 from broker.ngsi.selection import EntityFilter, Grant, Page, Visibility
 from broker.personal import access_log
+from broker.personal.access_log_append import append
 from broker.storage.port import OutboxRecord
 
 
@@ -65,8 +66,8 @@ async def test_active_consents_exclude_withdrawn_and_expired(storage):
 
 
 async def test_access_log_chain_and_head(storage):
-    await storage.append_access_log("t", [_record(1), _record(2, "bob")], access_log.seal)
-    await storage.append_access_log("t", [_record(3)], access_log.seal, wait=False)
+    await append(storage, "t", [_record(1), _record(2, "bob")])
+    await append(storage, "t", [_record(3)], wait=False)
     records, total = await storage.read_access_log("t")
     assert total == 3 and [r["entityId"] for r in records] == ["E1", "E2", "E3"]
     assert records[0]["prev"] == "" and records[1]["prev"] == records[0]["hash"]
@@ -80,6 +81,34 @@ async def test_access_log_chain_and_head(storage):
     assert await storage.access_log_index_faults("t") == set()
 
 
+async def test_appends_racing_from_two_stores_on_one_database_make_one_valid_chain(storage):
+    """Two processes' stores (the broker and its delivery worker) append at once: each record is
+    in the log once, each append's in its order, and the chain and head verify."""
+    import asyncio
+
+    from broker.storage.mongo import MongoStorage
+    from broker.storage.sqlite import SqliteStorage
+
+    other = MongoStorage(storage.uri, db=storage.db) if isinstance(storage, MongoStorage) else None
+    if other is None:
+        assert isinstance(storage, SqliteStorage)
+        other = SqliteStorage(storage.path)
+    await other.start()
+    try:
+        await asyncio.gather(
+            *(append(storage, "t", [_record(i), _record(i + 1)]) for i in range(0, 40, 2)),
+            *(append(other, "t", [_record(i, "bob")]) for i in range(100, 120)),
+        )
+        records, total = await storage.read_access_log("t")
+        assert total == 60 and [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+        ids = [r["entityId"] for r in records]
+        assert sorted(ids) == sorted([f"E{i}" for i in range(40)] + [f"E{i}" for i in range(100, 120)])
+        assert all(ids.index(f"E{i}") < ids.index(f"E{i + 1}") for i in range(0, 40, 2))  # each append in order
+        assert access_log.verify(records, await other.access_log_head("t"))["valid"] is True
+    finally:
+        await other.close()
+
+
 async def test_a_mongo_access_log_document_with_a_changed_recipient_is_a_fault(mongo_db, raw):
     from broker.storage.mongo import MongoStorage
 
@@ -87,7 +116,7 @@ async def test_a_mongo_access_log_document_with_a_changed_recipient_is_a_fault(m
     storage = MongoStorage(uri, db=prefix)
     await storage.start()
     try:
-        await storage.append_access_log("t", [_record(1), _record(2)], access_log.seal)
+        await append(storage, "t", [_record(1), _record(2)])
         assert await storage.access_log_index_faults("t") == set()
         coll = raw[f"{prefix}-t"]["ab_access_log"]  # the tenant's own database
         coll.update_one({"_id": 2}, {"$set": {"recipient": "nobody"}})

@@ -10,6 +10,7 @@ import pytest
 
 from broker.ngsi.selection import Page
 from broker.personal import access_log
+from broker.personal.access_log_append import append
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite import access_log as sqlite_log
 from broker.storage.sqlite.connection import open_connection as connect
@@ -84,13 +85,13 @@ def test_a_fold_indexes_each_pack_once_under_each_string_subject_it_holds(tmp_pa
     conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
     conn.executescript(sqlite_log.DDL)
     answers = [
-        ("t", [_record(1, "bob"), _record(2, "alice"), _record(3, "bob")], access_log.seal),  # subject in each row
-        ("t", [_record(4, "carol"), _record(5, "carol")], access_log.seal),  # subject common to the pack
-        ("u", [_record(6, "alice")], access_log.seal),  # another tenant
-        ("t", [{**_record(7, "x"), "subject": None}, {**_record(8, "x"), "subject": ["bob"]}], access_log.seal),
+        ("t", [_record(1, "bob"), _record(2, "alice"), _record(3, "bob")]),  # subject in each row
+        ("t", [_record(4, "carol"), _record(5, "carol")]),  # subject common to the pack
+        ("u", [_record(6, "alice")]),  # another tenant
+        ("t", [{**_record(7, "x"), "subject": None}, {**_record(8, "x"), "subject": ["bob"]}]),
     ]
     conn.execute("BEGIN")
-    sqlite_log.append(conn, answers)
+    sqlite_log.append(conn, answers, access_log.link)
     sqlite_log.fold(conn, 0)
     conn.execute("COMMIT")
     packs = conn.execute("SELECT last, subjects FROM access_log_packs ORDER BY last").fetchall()
@@ -114,7 +115,7 @@ async def test_reads_by_subject_find_indexed_and_unindexed_records(tmp_path: Pat
         for i in range(26):  # appends of 2 records: folded at 10, 20, ... 50; 2 left in the tail
             conn.execute("BEGIN IMMEDIATE")
             sqlite_log.append(
-                conn, [("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")], access_log.seal)]
+                conn, [("t", [_record(2 * i, subjects[i % 3]), _record(2 * i + 1, "bob")])], access_log.link
             )
             conn.execute("COMMIT")
         mark, rows = await _indexed(store)
@@ -178,7 +179,7 @@ async def test_a_store_with_a_row_per_record_is_packed_and_folded_once_at_start(
         everything, _ = await store.read_access_log("t")
         assert everything == records
         assert access_log.verify(everything, await store.access_log_head("t"))["valid"] is True
-        await store.append_access_log("t", [_record(6, "alice")], access_log.seal)  # the chain goes on
+        await append(store, "t", [_record(6, "alice")])  # the chain goes on
         everything, _ = await store.read_access_log("t")
         assert everything[-1]["seq"] == 7 and access_log.verify(everything, await store.access_log_head("t"))["valid"]
     finally:
@@ -189,8 +190,8 @@ async def test_a_store_whose_index_names_records_gains_pack_subjects_and_is_fold
     path = str(tmp_path / "packs.db")
     store = SqliteStorage(path)
     await store.start()
-    await store.append_access_log("t", [_record(0, "alice"), _record(1, "bob"), _record(2, "alice")], access_log.seal)
-    await store.append_access_log("t", [_record(3, "carol")], access_log.seal)
+    await append(store, "t", [_record(0, "alice"), _record(1, "bob"), _record(2, "alice")])
+    await append(store, "t", [_record(3, "carol")])
     before, _ = await store.read_access_log("t")
     await store.close()
     conn = sqlite3.connect(path)  # as the broker of December 3 left it: no subjects, a row per record
@@ -229,9 +230,9 @@ async def test_pages_of_the_log_cut_through_packs_and_filter_by_recipient_and_ti
     store = SqliteStorage(str(tmp_path / "p.db"))
     await store.start()
     try:
-        await store.append_access_log("t", [_record(i, f"s{i % 3}") for i in range(5)], access_log.seal)
+        await append(store, "t", [_record(i, f"s{i % 3}") for i in range(5)])
         other = [{**_record(5 + i, "s1"), "recipient": "lab"} for i in range(2)] + [_record(7, "s1")]
-        await store.append_access_log("t", other, access_log.seal)  # three packs: svc, lab, svc
+        await append(store, "t", other)  # three packs: svc, lab, svc
         packs = await store._read(
             lambda c: c.execute("SELECT first, last, recipient FROM access_log_packs ORDER BY last").fetchall()
         )

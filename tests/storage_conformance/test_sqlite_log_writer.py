@@ -17,12 +17,11 @@ import orjson
 import pytest
 
 from broker.personal import access_log
+from broker.personal.access_log_append import append
 from broker.storage.port import StorageUnavailable
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite.connection import open_connection
-from broker.storage.sqlite.log_writer_process import encode, mark_key, seal_name, serve
-
-SEAL = seal_name(access_log.seal)
+from broker.storage.sqlite.log_writer_process import encode, mark_key, serve
 
 
 def _record(i: int, subject: str = "alice") -> dict:
@@ -65,10 +64,10 @@ async def test_disclosures_handed_over_are_read_back_at_once_and_committed_at_cl
     path = str(tmp_path / "h.db")
     store = SqliteStorage(path)
     await store.start()
-    await store.append_access_log("t", [_record(0)], access_log.seal, wait=False)
+    await append(store, "t", [_record(0)], wait=False)
     records, total = await store.read_access_log("t", subject="alice")  # a read of the log waits for them
     assert total == 1 and records[0]["entityId"] == "E0"
-    await store.append_access_log("t", [_record(1), _record(2, "bob")], access_log.seal, wait=False)
+    await append(store, "t", [_record(1), _record(2, "bob")], wait=False)
     await store.close()  # commits them and stops the writer
 
     store = SqliteStorage(path)
@@ -88,12 +87,12 @@ async def test_appends_made_while_the_file_is_locked_are_committed_together_in_o
     store = SqliteStorage(path)
     await store.start()
     try:
-        await store.append_access_log("t", [_record(0)], access_log.seal)  # the writer is up
+        await append(store, "t", [_record(0)])  # the writer is up
         before = store._access_log.commits
         _, release = _hold_write_lock(path)
         for i in range(1, 10):
-            await store.append_access_log("t", [_record(i)], access_log.seal, wait=False)
-        last = asyncio.ensure_future(store.append_access_log("t", [_record(10)], access_log.seal))
+            await append(store, "t", [_record(i)], wait=False)
+        last = asyncio.ensure_future(append(store, "t", [_record(10)]))
         await asyncio.sleep(0.3)
         assert not last.done()  # not committed while the file is locked
         release.set()
@@ -109,18 +108,18 @@ async def test_a_writer_process_that_dies_is_started_again_and_nothing_is_lost_o
     store = SqliteStorage(path)
     await store.start()
     try:
-        await store.append_access_log("t", [_record(0)], access_log.seal)
+        await append(store, "t", [_record(0)])
         child = store._access_log._proc
         assert child is not None
         _, release = _hold_write_lock(path)
         for i in range(1, 6):  # read by the child, not committed: the file is locked
-            await store.append_access_log("t", [_record(i)], access_log.seal, wait=False)
+            await append(store, "t", [_record(i)], wait=False)
         await asyncio.sleep(0.2)
         os.kill(child.pid, signal.SIGKILL)
         await asyncio.to_thread(child.wait)
-        await store.append_access_log("t", [_record(6)], access_log.seal, wait=False)  # while it is down
+        await append(store, "t", [_record(6)], wait=False)  # while it is down
         release.set()
-        await asyncio.wait_for(store.append_access_log("t", [_record(7)], access_log.seal), timeout=30)
+        await asyncio.wait_for(append(store, "t", [_record(7)]), timeout=30)
         assert store._access_log._proc is not child
         assert await _entity_ids(store) == [f"E{i}" for i in range(8)]
     finally:
@@ -135,7 +134,7 @@ def _serve(path: str, token: str, frames: list[bytes]) -> list[dict]:
     out = io.BytesIO()
     conn = open_connection(path)
     try:
-        serve(conn, token, read_end, out)
+        serve(conn, token, read_end, out, access_log.link)
     finally:
         conn.close()
         os.close(read_end)
@@ -151,13 +150,13 @@ async def test_frames_sent_again_after_a_restart_are_skipped_when_committed_befo
     conn.execute("INSERT INTO meta(key, value) VALUES(?, '0')", (mark_key("tok"),))
     conn.close()
     # a first child commits frames 1-3, then dies before the parent reads its acknowledgement
-    first = _serve(path, "tok", [encode(n, "t", SEAL, [_record(n)], ack=True) for n in (1, 2, 3)])
+    first = _serve(path, "tok", [encode(n, "t", [_record(n)], ack=True) for n in (1, 2, 3)])
     assert first == [{"ready": 0}, {"ok": 3, "commits": 1}]  # read at once: one transaction
     conn = open_connection(path)
     conn.execute("INSERT INTO meta(key, value) VALUES(?, '3')", (mark_key("tok2"),))  # as if it had not stopped
     conn.close()
     # the next child of that parent is sent 1-5 again: it says 3 were done and appends 4 and 5 only
-    again = _serve(path, "tok2", [encode(n, "t", SEAL, [_record(n)], ack=True) for n in (1, 2, 3, 4, 5)])
+    again = _serve(path, "tok2", [encode(n, "t", [_record(n)], ack=True) for n in (1, 2, 3, 4, 5)])
     assert again == [{"ready": 3}, {"ok": 5, "commits": 1}]
     store = SqliteStorage(path)
     await store.start()
@@ -172,11 +171,11 @@ async def test_the_child_acknowledges_only_when_asked_or_after_the_interval(tmp_
     store = SqliteStorage(path)
     await store.start()
     await store.close()
-    unasked = [encode(n, "t", SEAL, [_record(n)], ack=False) for n in (1, 2)]
+    unasked = [encode(n, "t", [_record(n)], ack=False) for n in (1, 2)]
     assert _serve(path, "tok", unasked) == [{"ready": 0}]  # committed, not said: nobody waits
-    asked = [encode(n, "t", SEAL, [_record(n)], ack=False) for n in (3, 4)] + [encode(5, "", "", [], ack=True)]
+    asked = [encode(n, "t", [_record(n)], ack=False) for n in (3, 4)] + [encode(5, "", [], ack=True)]
     assert _serve(path, "tok2", asked) == [{"ready": 0}, {"ok": 5, "commits": 1}]
-    assert _serve(path, "tok3", [encode(1, "", "", [], ack=True)]) == [
+    assert _serve(path, "tok3", [encode(1, "", [], ack=True)]) == [
         {"ready": 0},
         {"ok": 1, "commits": 0},
     ]  # no transaction
@@ -200,25 +199,21 @@ async def test_a_failed_append_fails_its_waiter_and_the_next_appends_go_on(tmp_p
             )
         )
         with pytest.raises(StorageUnavailable, match="refused"):
-            await asyncio.wait_for(store.append_access_log("bad", [_record(0)], access_log.seal), timeout=30)
-        await asyncio.wait_for(store.append_access_log("t", [_record(1)], access_log.seal), timeout=30)
+            await asyncio.wait_for(append(store, "bad", [_record(0)]), timeout=30)
+        await asyncio.wait_for(append(store, "t", [_record(1)]), timeout=30)
         assert await _entity_ids(store) == ["E1"]
         assert (await store.read_access_log("bad"))[1] == 0
     finally:
         await store.close()
 
 
-async def test_a_seal_that_is_not_a_module_function_or_a_record_that_is_not_json_is_refused_and_nothing_is_sent(
-    tmp_path: Path,
-):
+async def test_a_record_that_is_not_json_is_refused_and_nothing_is_sent(tmp_path: Path):
     store = SqliteStorage(str(tmp_path / "s.db"))
     await store.start()
     try:
-        with pytest.raises(TypeError, match="module-level"):
-            await store.append_access_log("t", [_record(0)], lambda prev, record: "x")
         with pytest.raises(TypeError):
-            await store.append_access_log("t", [{**_record(1), "time": object()}], access_log.seal)
-        await store.append_access_log("t", [_record(2)], access_log.seal)
+            await append(store, "t", [{**_record(1), "time": object()}])
+        await append(store, "t", [_record(2)])
         assert await _entity_ids(store) == ["E2"]
     finally:
         await store.close()
@@ -242,14 +237,14 @@ async def test_a_child_whose_parent_is_gone_commits_all_of_its_input(tmp_path: P
     await store.start()
     await store.close()
     child = subprocess.Popen(
-        [sys.executable, "-m", "broker.storage.sqlite.log_writer_process", path, "orphan"],
+        [sys.executable, "-m", "broker.runtime.log_writer", path, "orphan"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert child.stdin is not None and child.stdout is not None
     child.stdout.close()  # as after a SIGKILL of the parent: every `ready` or `ok` meets a broken pipe
-    child.stdin.write(b"".join(encode(n, "t", SEAL, [_record(n)], ack=True) for n in (1, 2, 3)))
+    child.stdin.write(b"".join(encode(n, "t", [_record(n)], ack=True) for n in (1, 2, 3)))
     child.stdin.close()
     assert child.stderr is not None
     errors = await asyncio.to_thread(child.stderr.read)

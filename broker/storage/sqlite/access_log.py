@@ -7,6 +7,9 @@ keep them cheap:
   GIL, and each of its transactions takes every append that has arrived, with a handful of
   statements: each commit writes WAL frames, fsyncs and makes every reader connection drop its
   page cache.
+- The records are linked (`broker.personal.access_log.link`, the chain's one rule) in the
+  transaction that appends them, after the tenant's head as that transaction reads it: appends
+  are serial per file, so the head cannot move under it (the port's `SerialAccessLog`).
 - The records of one append (one answer's disclosures) are stored in one row, a *pack*
   (`pack`/`unpack`): the fields all of them share (time, recipient, channel, correlator...) once,
   the others as one JSON array per record, and each record's `prev` not at all, since it is the
@@ -35,8 +38,10 @@ import orjson
 if TYPE_CHECKING:
     from broker.ngsi.selection import Page
 
-Seal = Callable[[str, dict[str, Any]], str]
-Batch = tuple[str, list[dict[str, Any]], Seal]  # tenant, records, seal
+Batch = tuple[str, list[dict[str, Any]]]  # tenant, records
+# the chain's one rule (broker.personal.access_log.link): links records after `prev` in place and
+# returns the new last hash; handed in by the process that appends (broker/runtime/log_writer.py)
+Link = Callable[[str, list[dict[str, Any]]], str]
 
 FOLD_ROWS = 8192  # unindexed records that trigger a fold into the subject index
 ROWS_PER_INSERT = 100  # packs of one multi-row INSERT (6 parameters each, well under SQLite's limit)
@@ -222,9 +227,9 @@ def fold(conn: sqlite3.Connection, indexed: int) -> None:
     )
 
 
-def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
-    """Seal and insert the batches' records in order, each tenant's chain continuing from its head."""
-    keys = sorted({head_key(tenant) for tenant, _, _ in batches})
+def append(conn: sqlite3.Connection, batches: list[Batch], link: Link) -> None:
+    """Link and insert the batches' records in order, each tenant's chain continuing from its head."""
+    keys = sorted({head_key(tenant) for tenant, _ in batches})
     heads: dict[str, tuple[int, str]] = {key: (0, "") for key in keys}
     last, indexed = 0, 0
     for key, value in conn.execute(
@@ -240,20 +245,18 @@ def append(conn: sqlite3.Connection, batches: list[Batch]) -> None:
             count, prev = orjson.loads(value)
             heads[key] = (count, prev)
     rows: list[tuple[Any, ...]] = []
-    for tenant, records, seal in batches:
+    for tenant, records in batches:
         key = head_key(tenant)
         count, prev = heads[key]
         for run in _runs(records):
-            first, first_prev, sealed = last + 1, prev, []
-            for record in run:  # the records are the log's once handed over: completed in place
-                record["prev"] = prev
-                record["hash"] = prev = seal(prev, record)
+            first, first_prev = last + 1, prev
+            prev = link(prev, run)  # the records are the log's once handed over: completed in place
+            for record in run:
                 last += 1
                 record["seq"] = last
-                sealed.append(record)
-            count += len(sealed)
-            doc = orjson.dumps(pack(first_prev, sealed)).decode()
-            rows.append((last, first, tenant, run[0].get("recipient"), doc, _subjects(sealed)))
+            count += len(run)
+            doc = orjson.dumps(pack(first_prev, run)).decode()
+            rows.append((last, first, tenant, run[0].get("recipient"), doc, _subjects(run)))
         heads[key] = (count, prev)
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]

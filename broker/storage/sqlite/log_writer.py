@@ -26,14 +26,13 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from broker.logs import event
 from broker.storage.port import StorageUnavailable
-from broker.storage.sqlite.log_writer_process import encode, seal_name
+from broker.storage.sqlite.log_writer_process import encode
 
 RESTART_DELAY = 1.0  # seconds before starting again a child that died this soon after its start
 STOP_TIMEOUT = 30.0
@@ -68,26 +67,20 @@ class LogWriter:
         self._unacked: deque[tuple[int, bytes]] = deque()
         self._waiters: dict[int, list[Waiter]] = {}
         self._overflow = bytearray()
-        self._seals: dict[Callable[..., Any], str] = {}
         self.commits = 0  # transactions the child committed, for tests and metrics
 
     # -- the event loop's side ---------------------------------------------------------------
-    def add(
-        self, tenant: str, records: list[dict[str, Any]], seal: Callable[..., Any], *, now: bool
-    ) -> asyncio.Future[None] | None:
+    def add(self, tenant: str, records: list[dict[str, Any]], *, now: bool) -> asyncio.Future[None] | None:
         """Hand the records over, in order; with `now`, a future settling once they are committed."""
-        name = self._seals.get(seal)
-        if name is None:
-            name = self._seals[seal] = seal_name(seal)
         with self._changed:
-            return self._hand_over(tenant, name, records, wait=now)
+            return self._hand_over(tenant, records, wait=now)
 
     async def flush(self) -> None:
         """Wait until everything handed over so far is committed (or has failed, which is logged)."""
         with self._changed:
             if not self._unacked or self._closing:
                 return
-            fut = self._hand_over("", "", [], wait=True)  # asks the child to say how far it is
+            fut = self._hand_over("", [], wait=True)  # asks the child to say how far it is
         try:
             await asyncio.shield(fut)
         except Exception:  # reported when it failed; a read of the log goes on without them
@@ -108,13 +101,11 @@ class LogWriter:
                 await asyncio.to_thread(thread.join, STOP_TIMEOUT)
 
     # -- the pipe (called with the lock held) ------------------------------------------------
-    def _hand_over(
-        self, tenant: str, seal: str, records: list[dict[str, Any]], *, wait: bool
-    ) -> asyncio.Future[None] | None:
+    def _hand_over(self, tenant: str, records: list[dict[str, Any]], *, wait: bool) -> asyncio.Future[None] | None:
         if self._closing:
             raise StorageUnavailable("the store is closed")
         number = self._next + 1
-        frame = encode(number, tenant, seal, records, ack=wait)  # raises on a record that is not JSON: nothing sent
+        frame = encode(number, tenant, records, ack=wait)  # raises on a record that is not JSON: nothing sent
         self._next = number
         self._unacked.append((number, frame))
         fut = None
@@ -130,7 +121,7 @@ class LogWriter:
 
     def _start(self) -> None:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "broker.storage.sqlite.log_writer_process", self._path, self._token],
+            [sys.executable, "-m", "broker.runtime.log_writer", self._path, self._token],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

@@ -1,14 +1,14 @@
-"""`python -m broker.storage.sqlite.log_writer_process PATH TOKEN`: the access log's own writer.
+"""The access log's own writer process (started as `python -m broker.runtime.log_writer PATH TOKEN`).
 
 A serving process hands its access-log records to this child over a pipe and goes on (the parent
-side is `log_writer.LogWriter`). The child seals, packs and appends them to the store's file with
+side is `log_writer.LogWriter`). The child links (the chain's one rule, `broker.personal.access_log.link`,
+which the process's entry point in broker/runtime imports and hands in), packs and appends them to the store's file with
 its own connection, so that work runs outside the serving process's GIL: the serving process is
 bound by the one core its Python code can use, and the log's Python work, a few microseconds per
 record with one record per personal entity shown, had taken about a tenth of it.
 
 Protocol. Down the pipe (stdin): frames, each a 4-byte little-endian length and an orjson array
-`[number, tenant, seal, records, ack]`, numbered from 1 in order; `seal` names a module-level
-function (`module:name`); a frame without records only asks for an acknowledgement. Up (stdout),
+`[number, tenant, records, ack]`, numbered from 1 in order; a frame without records only asks for an acknowledgement. Up (stdout),
 one JSON object per line: `{"ready": n}` once at start; `{"ok": n, "commits": k}` after a read
 of frames one of which has `ack` true, or after a commit at least `ACK_INTERVAL` after the last
 acknowledgement (k transactions committed since it; a quiet child says nothing, and the parent
@@ -28,7 +28,6 @@ and SIGTERM, so that a signal to the process group lets the parent close it in o
 
 from __future__ import annotations
 
-import importlib
 import os
 import select
 import signal
@@ -36,7 +35,7 @@ import sqlite3
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -53,28 +52,9 @@ def mark_key(token: str) -> str:
     return f"access_log_writer:{token}"
 
 
-def encode(number: int, tenant: str, seal: str, records: list[dict[str, Any]], *, ack: bool) -> bytes:
-    body = orjson.dumps([number, tenant, seal, records, ack])
+def encode(number: int, tenant: str, records: list[dict[str, Any]], *, ack: bool) -> bytes:
+    body = orjson.dumps([number, tenant, records, ack])
     return _LENGTH.pack(len(body)) + body
-
-
-def seal_name(seal: Callable[..., Any]) -> str:
-    """`module:name` of a seal function, checked to be importable as such."""
-    name = f"{getattr(seal, '__module__', '')}:{getattr(seal, '__qualname__', '')}"
-    if resolve(name) is not seal:
-        raise TypeError(f"the access-log seal must be a module-level function, not {seal!r}")
-    return name
-
-
-def resolve(name: str) -> Callable[..., Any] | None:
-    module, _, qualname = name.partition(":")
-    try:
-        found: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError, ValueError):
-        return None
-    return found if callable(found) else None
 
 
 class FrameReader:
@@ -144,19 +124,15 @@ def _committed(conn: sqlite3.Connection, token: str) -> int:
 
 
 def _batches(frames: list[list[Any]], done: int) -> Iterator[tuple[int, access_log.Batch]]:
-    seals: dict[str, Callable[..., Any]] = {}
-    for number, tenant, name, records, _ in frames:
+    for number, tenant, records, _ in frames:
         if number <= done or not records:  # sent again after a restart (committed before it), or a bare ask
             continue
-        seal = seals.get(name) or resolve(name)
-        if seal is None:
-            raise LookupError(f"unknown access-log seal {name!r}")
-        seals[name] = seal
-        yield number, (tenant, records, seal)
+        yield number, (tenant, records)
 
 
-def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None:
-    """Append what arrives on `inp` until its end, acknowledging commits on `out` while it listens."""
+def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO, link: access_log.Link) -> None:
+    """Append what arrives on `inp` until its end, linked by `link`, acknowledging commits on `out`
+    while it listens."""
     parent = Parent(out)
     done = _committed(conn, token)
     parent.say(ready=done)
@@ -164,12 +140,12 @@ def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None
     said, commits = time.monotonic(), 0
     while (frames := reader.frames()) is not None:
         last = max(frame[0] for frame in frames)
-        asked = any(frame[4] for frame in frames)
+        asked = any(frame[3] for frame in frames)
         try:
             batches = [batch for _, batch in _batches(frames, done)]
             if batches:  # none when all was committed before a restart, or for a bare ask
                 conn.execute("BEGIN IMMEDIATE")
-                access_log.append(conn, batches)
+                access_log.append(conn, batches, link)
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (mark_key(token), str(last)),
@@ -188,17 +164,14 @@ def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO) -> None
     conn.execute("DELETE FROM meta WHERE key = ?", (mark_key(token),))
 
 
-def main() -> None:
+def main(link: access_log.Link) -> None:
+    """The child's body (`python -m broker.runtime.log_writer PATH TOKEN`, which hands in `link`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     path, token = sys.argv[1], sys.argv[2]
     conn = open_connection(path)
     try:
         with open(sys.stdout.fileno(), "wb", buffering=0, closefd=False) as out:  # nothing left buffered at exit
-            serve(conn, token, sys.stdin.fileno(), out)
+            serve(conn, token, sys.stdin.fileno(), out, link)
     finally:
         conn.close()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,63 @@
+"""Registrations in Orion's `registrations` collection (the layout is `registrations.py`'s)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.write_concern import WriteConcern
+
+from broker.ngsi.selection import Page
+from broker.storage.mongo import registrations
+from broker.storage.mongo.connection import REGISTRATIONS, MongoConnection, unavailable
+from broker.storage.mongo.filters import SEQ
+from broker.storage.mongo.keys import object_id
+
+
+class MongoRegistrations:
+    """The port's `RegistrationStore`."""
+
+    def __init__(self, conn: MongoConnection) -> None:
+        self.conn = conn
+
+    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
+        """A whole replacement, not `$set`: MongoDB would put new fields in name order, not Orion's."""
+        key = object_id(doc["id"])
+        coll = self.conn.database(tenant).get_collection(
+            REGISTRATIONS, write_concern=WriteConcern(w=self.conn.write_concern)
+        )
+        with unavailable():
+            before = await self.conn.database(tenant)[REGISTRATIONS].find_one({"_id": key}, projection={SEQ: True})
+        seq = before.get(SEQ) if before is not None else None
+        if seq is None:
+            seq = await self.conn.next("registrations")
+        replacement = {"_id": key, **registrations.to_orion(doc), SEQ: seq}
+        with unavailable():
+            await coll.replace_one({"_id": key}, replacement, upsert=True)
+
+    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
+        with unavailable():
+            doc = await self.conn.database(tenant)[REGISTRATIONS].find_one({"_id": object_id(reg_id)})
+        return None if doc is None else registrations.from_orion(doc, tenant)
+
+    async def find_registrations(
+        self, tenant: str, page: Page, *, service_path: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        match = {} if service_path is None else {"servicePath": service_path}
+        coll = self.conn.database(tenant)[REGISTRATIONS]
+        with unavailable():
+            # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
+            docs = (
+                []
+                if page.limit <= 0
+                else await coll.find(  # MongoDB reads limit 0 as "no limit"
+                    match, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)], skip=page.offset, limit=page.limit
+                ).to_list(None)
+            )
+            total = await coll.count_documents(match)
+        return [registrations.from_orion(d, tenant) for d in docs], total
+
+    async def delete_registration(self, tenant: str, reg_id: str) -> bool:
+        with unavailable():  # acknowledged whatever -writeConcern: the answer is 204 or 404
+            result = await self.conn.database(tenant)[REGISTRATIONS].delete_one({"_id": object_id(reg_id)})
+        return result.deleted_count > 0

@@ -1,0 +1,100 @@
+"""Personal types and consents of each tenant, and the version a consent cache checks."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from broker.ngsi.selection import Page
+from broker.storage.sqlite import subjects
+from broker.storage.sqlite.engine import SqliteEngine, bump_version, document, documents
+
+
+class SqlitePersonal:
+    """The port's `PersonalTypeStore` and `ConsentStore`."""
+
+    def __init__(self, engine: SqliteEngine) -> None:
+        self.engine = engine
+
+    async def personal_types(self, tenant: str) -> dict[str, str]:
+        def run(conn: sqlite3.Connection) -> dict[str, str]:
+            rows = conn.execute(
+                "SELECT type, subject_attr FROM personal_types WHERE tenant = ? ORDER BY type", (tenant,)
+            ).fetchall()
+            return dict(rows)
+
+        return await self.engine.read(run)
+
+    async def personal_state(self, tenant: str) -> tuple[dict[str, str], int]:
+        def run(conn: sqlite3.Connection) -> tuple[dict[str, str], int]:
+            rows = conn.execute(
+                "SELECT type, subject_attr FROM personal_types WHERE tenant = ? ORDER BY type", (tenant,)
+            ).fetchall()
+            version = conn.execute("SELECT value FROM meta WHERE key = ?", (f"personal_version:{tenant}",)).fetchone()
+            return dict(rows), int(version[0]) if version else 0
+
+        return await self.engine.read(run)
+
+    async def put_personal_type(self, tenant: str, type_name: str, subject_attr: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO personal_types(tenant, type, subject_attr) VALUES(?, ?, ?)"
+                " ON CONFLICT(tenant, type) DO UPDATE SET subject_attr = excluded.subject_attr",
+                (tenant, type_name, subject_attr),
+            )
+            subjects.declare(conn, tenant, type_name, subject_attr)
+            bump_version(conn, f"personal_version:{tenant}")
+
+        await self.engine.write(run)
+
+    async def delete_personal_type(self, tenant: str, type_name: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM personal_types WHERE tenant = ? AND type = ?", (tenant, type_name))
+            subjects.undeclare(conn, tenant, type_name)
+            bump_version(conn, f"personal_version:{tenant}")
+            return cur.rowcount > 0
+
+        return await self.engine.write(run)
+
+    async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
+        text = orjson.dumps(doc).decode()
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO consents(tenant, id, subject, recipient, expires, withdrawn, doc) VALUES(?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(tenant, id) DO UPDATE SET expires = excluded.expires, withdrawn = excluded.withdrawn,"
+                " doc = excluded.doc",
+                (tenant, doc["id"], doc["subject"], doc["recipient"], doc.get("expires"), doc.get("withdrawnAt"), text),
+            )
+            bump_version(conn, f"personal_version:{tenant}")
+
+        await self.engine.write(run)
+
+    async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None:
+        return await self.engine.read(lambda conn: document(conn, "consents", tenant, consent_id))
+
+    async def find_consents(
+        self,
+        tenant: str,
+        *,
+        subject: str | None = None,
+        recipient: str | None = None,
+        active_at: float | None = None,
+        page: Page | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = ["tenant = ?"]
+        params: list[Any] = [tenant]
+        if subject is not None:
+            where.append("subject = ?")
+            params.append(subject)
+        if recipient is not None:
+            where.append("recipient = ?")
+            params.append(recipient)
+        if active_at is not None:
+            where.append("withdrawn IS NULL AND (expires IS NULL OR expires > ?)")
+            params.append(active_at)
+        clause = " AND ".join(where)
+
+        return await self.engine.read(lambda conn: documents(conn, "consents", clause, params, "pk", page))
