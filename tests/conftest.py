@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from broker.http.app import build_app
 from broker.http.settings import HttpSettings
 from broker.storage.sqlite import SqliteStorage
+from tests.receivers import Receiver
 
 
 @pytest.fixture
@@ -25,3 +26,12 @@ async def cors_client(tmp_path: Path) -> AsyncIterator[TestClient]:
     app = build_app(SqliteStorage(str(tmp_path / "broker.db")), HttpSettings(cors_origin="__ALL", cors_max_age=600))
     async with TestClient(TestServer(app)) as c:
         yield c
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A notification receiver on a free loopback port (tests/receivers.py)."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -131,10 +132,11 @@ class Dispatcher:
         wake = self.notifier.wake
         while not self._stopping:
             started = loop.time()
+            round_no = self.notifier.drains.begin_round()
             wake.clear()
             self.notifier.commit.clear()
             try:
-                if started - flushed >= FLUSH_EVERY:
+                if started - flushed >= FLUSH_EVERY or self.notifier.drains.wanted:
                     flushed = started
                     await self._flush()  # first, so that the outbox read below no longer shows them
                 if self.follow:
@@ -146,6 +148,8 @@ class Dispatcher:
                         self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
                     else:  # its drain may be past its last look: it starts again when it ends
                         self._again.add(sub_id)
+                if self.notifier.drains.wanted and not due and not self._draining:
+                    await self._report_drained(round_no)
             except Exception as exc:  # the store is down: try again on the next round
                 event(logging.ERROR, "dispatcher round failed", error=repr(exc))
             try:
@@ -156,6 +160,13 @@ class Dispatcher:
             if pause > 0 and not self.notifier.commit.is_set():  # woken by a finished drain: pace the
                 with contextlib.suppress(asyncio.TimeoutError):  # rounds, but not past a commit
                     await asyncio.wait_for(self.notifier.commit.wait(), timeout=pause)
+
+    async def _report_drained(self, round_no: int) -> None:
+        """Nothing due now and nothing in flight: when no record is pending at all (the delivered
+        ones deleted first), round `round_no` tells the waiters of `notifier.drains` so."""
+        await self._flush()
+        if not await self.storage.due_subscriptions(math.inf):
+            self.notifier.drains.found_empty(round_no)
 
     async def _drain(self, sub_id: str) -> None:
         try:
