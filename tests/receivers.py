@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from aiohttp import web
@@ -31,10 +32,18 @@ class Request:
     """One request as the receiver got it."""
 
     method: str
-    path: str  # with the query string
+    path_qs: str  # the path with its query string
     headers: dict[str, str]
     body: bytes
     status: int  # what the receiver answered
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.path_qs).path
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.path_qs).query, keep_blank_values=True))
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -100,6 +109,20 @@ class Receiver:
             await self.until(lambda: len(self.requests) >= n, timeout)
         except TimeoutError:
             raise AssertionError(f"{len(self.requests)} of {n} notifications arrived") from None
+
+    async def on_path(self, path: str, timeout: float = WAIT) -> Request:
+        """The first request accepted on `path` (its query string aside), once it is there."""
+
+        def first() -> Request | None:
+            return next((r for r in self.requests if r.path == path), None)
+
+        try:
+            await self.until(lambda: first() is not None, timeout)
+        except TimeoutError:
+            raise AssertionError(f"nothing received on {path}: {self.requests}") from None
+        found = first()
+        assert found is not None
+        return found
 
     async def wait_refused(self, n: int = 1, timeout: float = WAIT) -> None:
         """Until at least `n` requests were refused while the receiver was down."""
