@@ -15,6 +15,8 @@ from tests.ferretdb import start_ferretdb
 from tests.process.broker_process import BrokerProcess, free_port, version_status
 from tests.receivers import Receiver
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 
 def _call(broker: BrokerProcess, method: str, path: str, body: Any = None, tenant: str = "") -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None

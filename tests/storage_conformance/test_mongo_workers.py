@@ -13,6 +13,8 @@ import pytest
 from tests.process import workers
 from tests.process.broker_process import BrokerProcess, version_status
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 WORKERS = 3
 
 
