@@ -11,7 +11,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from broker.http.app import build_app
 from broker.http.settings import HttpSettings
 from broker.storage.sqlite import SqliteStorage
+from tests.mongo_fixtures import mongo_db, mongo_uri, raw, skip_real_mongo_runs  # noqa: F401 (fixtures)
 from tests.receivers import Receiver
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_real_mongo_runs(items)
 
 
 @pytest.fixture
