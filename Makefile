@@ -22,13 +22,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m broker $(ARGS)
 
-# The tests run in parallel (pytest-xdist), one file per worker at a time: a file's module-scoped
-# servers (FerretDB, a broker process, the IoT Agent) start once. WORKERS=0 runs them in one process.
+# The tests run in parallel (pytest-xdist), spread test by test over the workers: each worker starts
+# its own FerretDB and module-scoped servers. Not --dist loadfile/loadscope: they keep one test per
+# node id, and schemathesis gives its 60 operations one id (tests/fuzz would run one of them).
+# WORKERS=0 runs them in one process.
 # `make test` runs everything; `make test-fast` leaves out the tests marked `slow` (real outages,
 # broker processes, external tools). TESTS=tests/http narrows the run.
 WORKERS ?= auto
 TESTS   ?=
-PYTEST   = FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadfile
+PYTEST   = FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider -n $(WORKERS) --dist load
 
 test: $(STAMP) mosquitto $(FERRETDB) iotagent
 	$(PY) -m ruff check .
