@@ -12,7 +12,7 @@ CACHE    ?= $(HOME)/.cache/area-broker
 FERRETDB := $(CACHE)/bin/ferretdb-$(FERRETDB_VERSION)
 GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 
-.PHONY: run test bench clean mosquitto ferretdb iotagent
+.PHONY: run test test-fast bench clean mosquitto ferretdb iotagent
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,25 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m broker $(ARGS)
 
+# The tests run in parallel (pytest-xdist), spread test by test over the workers: each worker starts
+# its own FerretDB and module-scoped servers. Not --dist loadfile/loadscope: they keep one test per
+# node id, and schemathesis gives its 60 operations one id (tests/fuzz would run one of them).
+# WORKERS=0 runs them in one process.
+# `make test` runs everything; `make test-fast` leaves out the tests marked `slow` (real outages,
+# broker processes, external tools). TESTS=tests/http narrows the run.
+WORKERS ?= auto
+TESTS   ?=
+PYTEST   = FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider -n $(WORKERS) --dist load
+
 test: $(STAMP) mosquitto $(FERRETDB) iotagent
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	FERRETDB=$(FERRETDB) $(PY) -m pytest -q -p no:cacheprovider
+	$(PYTEST) $(TESTS)
+
+test-fast: $(STAMP) mosquitto $(FERRETDB) iotagent
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PYTEST) -m "not slow" $(TESTS)
 
 ferretdb: $(FERRETDB)
 

@@ -1,5 +1,9 @@
 """Delivery: drains the outbox, one ordered stream per subscription.
 
+Each notification goes through the consent re-check (`recheck`), the rendering (`payload.build`),
+its sender (`senders`), then the counters and the retry schedule (`outcome`); this module orders
+them and keeps the streams.
+
 Each subscription's notifications go out in the order they were written, one at a time, so a slow
 or dead receiver only holds back its own subscription. A notification goes out as soon as its
 write commits (`Notifier.committed` wakes the loop; no polling interval on that path). Whatever
@@ -14,23 +18,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from broker.logs import event
 from broker.observability.hooks import notification_attempt
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import delivery_to_doc
-from broker.subscriptions.model import MqttTarget, Subscription
+from broker.subscriptions.model import Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
-from broker.subscriptions.outcome import Outcome, count_outcome, count_sent, failure_of, over_limit
-from broker.subscriptions.payload import Outgoing, build, entity_of, narrowed
+from broker.subscriptions.outcome import Outcome, count_outcome, count_sent, over_limit, retry_at, settles
+from broker.subscriptions.payload import build, entity_of
+from broker.subscriptions.recheck import Cleared, recheck
+from broker.subscriptions.senders import Senders
 
 CHUNK = 200
 MIN_ROUND = 0.02  # seconds between two looks at the outbox woken by drains (not by commits) under load
@@ -73,7 +78,7 @@ class Dispatcher:
         self.retry_window = retry_window
         self.max_backoff = max_backoff
         self.timeout = timeout
-        self.mqtt = mqtt
+        self.senders = Senders(timeout, mqtt)
         self._slots = asyncio.Semaphore(concurrency)
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()  # due while their drain was running
@@ -84,7 +89,6 @@ class Dispatcher:
         self._delivered: list[int] = []
         self._delivered_upto: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._stopping = False
 
     @classmethod
@@ -104,11 +108,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         self.notifier.keeps_counters = True
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
-            # the headers are exactly the ones payload.build writes (Orion sends no Accept-Encoding)
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        )
+        await self.senders.start()
         self._task = asyncio.create_task(self._run(), name="notification-dispatcher")
 
     async def close(self) -> None:
@@ -120,10 +120,7 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._draining.values(), return_exceptions=True)
         await self._flush()
-        if self._session is not None:
-            await self._session.close()
-        if self.mqtt is not None:
-            await self.mqtt.close()
+        await self.senders.close()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -131,10 +128,11 @@ class Dispatcher:
         wake = self.notifier.wake
         while not self._stopping:
             started = loop.time()
+            round_no = self.notifier.drains.begin_round()
             wake.clear()
             self.notifier.commit.clear()
             try:
-                if started - flushed >= FLUSH_EVERY:
+                if started - flushed >= FLUSH_EVERY or self.notifier.drains.wanted:
                     flushed = started
                     await self._flush()  # first, so that the outbox read below no longer shows them
                 if self.follow:
@@ -146,6 +144,8 @@ class Dispatcher:
                         self._draining[sub_id] = asyncio.create_task(self._drain(sub_id))
                     else:  # its drain may be past its last look: it starts again when it ends
                         self._again.add(sub_id)
+                if self.notifier.drains.wanted and not due and not self._draining:
+                    await self._report_drained(round_no)
             except Exception as exc:  # the store is down: try again on the next round
                 event(logging.ERROR, "dispatcher round failed", error=repr(exc))
             try:
@@ -156,6 +156,13 @@ class Dispatcher:
             if pause > 0 and not self.notifier.commit.is_set():  # woken by a finished drain: pace the
                 with contextlib.suppress(asyncio.TimeoutError):  # rounds, but not past a commit
                     await asyncio.wait_for(self.notifier.commit.wait(), timeout=pause)
+
+    async def _report_drained(self, round_no: int) -> None:
+        """Nothing due now and nothing in flight: when no record is pending at all (the delivered
+        ones deleted first), round `round_no` tells the waiters of `notifier.drains` so."""
+        await self._flush()
+        if not await self.storage.due_subscriptions(math.inf):
+            self.notifier.drains.found_empty(round_no)
 
     async def _drain(self, sub_id: str) -> None:
         try:
@@ -206,29 +213,16 @@ class Dispatcher:
         sub = self.notifier.get(record.tenant, record.subscription_id)
         if sub is None:
             return True  # deleted meanwhile: nothing is owed any more
-        payload = record.payload
-        access = None
-        guard = self.notifier.guard
-        subject = record.subject
-        if subject is None:  # matched as open data: is the type personal by now?
-            subject_attr = (await guard.personal_types(record.tenant)).get(payload["type"])
-            if subject_attr is not None:
-                value = payload["attrs"].get(subject_attr, {}).get("value")
-                subject = value if isinstance(value, str) else ""
-        if subject is not None:  # personal: the read rule decides again, as things stand now
-            access = await guard.notification_access(
-                record.tenant, payload["type"], subject, sub.owner, sub.owner_roles
-            )
-            if access is None:
-                return True  # withdrawn, expired or erased since the change: nothing is sent
-            payload = narrowed(payload, access.shows)
-        outgoing = build(sub, payload, record.cbnotif)
+        cleared = await recheck(self.notifier.guard, record, sub)
+        if cleared is None:
+            return True  # withdrawn, expired or erased since the change: nothing is sent
+        outgoing = build(sub, cleared.payload, record.cbnotif)
         first = record.attempts == 0
         if first:
             count_sent(sub.delivery, self.clock())
             if self.counters_first:  # `timesSent` is in the store before the receiver can see it
                 await self._save_counters(sub)
-        outcome = await self._send(sub, outgoing)
+        outcome = await self.senders.send(sub, outgoing)
         notification_attempt(
             self.notifier,
             sub.tenant,
@@ -237,59 +231,61 @@ class Dispatcher:
             outcome.answered,
             self.clock() - record.created,
         )
-        if count_outcome(sub.delivery, outcome, self.clock(), first=first):
-            if over_limit(sub.delivery, sub.notification.max_fails_limit) and sub.status != "inactive":
-                event(
-                    logging.WARNING,
-                    "subscription disabled: failsCounter passed maxFailsLimit",
-                    subscription=sub.id,
-                    failsCounter=sub.delivery.fails_counter,
-                    maxFailsLimit=sub.notification.max_fails_limit,
-                )
-                sub.status = "inactive"
-                await self.notifier.save(sub)
-            await self._save_counters(sub)  # before the next notification: a GET now shows them
-        if outcome.answered and outcome.through and access is not None:  # taken (a 503 is not): a disclosure
-            assert sub.owner is not None and subject is not None
-            entry = guard.notification_record(
-                record.tenant, sub.owner, subject, entity_of(payload), access, payload.get("correlator", "")
+        await self._count(sub, outcome, first)
+        if outcome.answered and outcome.through and cleared.access is not None:  # taken (a 503 is not)
+            await self._log_disclosure(record, sub, cleared)
+        if settles(outcome, sub.notification.max_fails_limit):
+            return True
+        return await self._retry(record, sub)
+
+    async def _count(self, sub: Subscription, outcome: Outcome, first: bool) -> None:
+        """The attempt's counters, written before the next notification (a GET now shows them);
+        past `maxFailsLimit` the subscription goes inactive, as in Orion."""
+        if not count_outcome(sub.delivery, outcome, self.clock(), first=first):
+            return
+        if over_limit(sub.delivery, sub.notification.max_fails_limit) and sub.status != "inactive":
+            event(
+                logging.WARNING,
+                "subscription disabled: failsCounter passed maxFailsLimit",
+                subscription=sub.id,
+                failsCounter=sub.delivery.fails_counter,
+                maxFailsLimit=sub.notification.max_fails_limit,
             )
-            if entry is not None:
-                await self.notifier.guard.log(record.tenant, [entry])
-        if outcome.through or sub.notification.max_fails_limit is not None:
-            return True  # with `maxFailsLimit` the client chose Orion's rule: one attempt, counted
+            sub.status = "inactive"
+            await self.notifier.save(sub)
+        await self._save_counters(sub)
+
+    async def _log_disclosure(self, record: OutboxRecord, sub: Subscription, cleared: Cleared) -> None:
+        """A personal entity's notification was taken by its receiver: a disclosure, in the access log."""
+        assert sub.owner is not None and cleared.subject is not None and cleared.access is not None
+        guard = self.notifier.guard
+        entry = guard.notification_record(
+            record.tenant,
+            sub.owner,
+            cleared.subject,
+            entity_of(cleared.payload),
+            cleared.access,
+            cleared.payload.get("correlator", ""),
+        )
+        if entry is not None:
+            await guard.log(record.tenant, [entry])
+
+    async def _retry(self, record: OutboxRecord, sub: Subscription) -> bool:
+        """Schedule the next attempt of a transient failure; True when it is given up instead."""
         now = self.clock()
-        if now - record.created >= self.retry_window:
+        due = retry_at(
+            record.created,
+            record.attempts,
+            now,
+            retry_window=self.retry_window,
+            max_backoff=self.max_backoff,
+            jitter=random.uniform(0.5, 1.0),
+        )
+        if due is None:
             event(logging.WARNING, "notification given up", subscription=sub.id, attempts=record.attempts + 1)
             return True
-        delay = min(self.max_backoff, 0.25 * 2**record.attempts) * random.uniform(0.5, 1.0)
-        await self.storage.retry_notification(record.id, now + delay, record.attempts + 1)
+        await self.storage.retry_notification(record.id, due, record.attempts + 1)
         return False
-
-    async def _send(self, sub: Subscription, out: Outgoing) -> Outcome:
-        if isinstance(sub.notification.target, MqttTarget):
-            if self.mqtt is None:
-                return Outcome(False, None, None, False)
-            try:
-                await self.mqtt.publish(sub.notification.target, out)
-            except Exception:  # the MQTT broker is out of reach: Orion records no reason for MQTT
-                return Outcome(False, None, None, True)
-            return Outcome(True)
-        assert self._session is not None
-        timeout = sub.notification.target.timeout
-        try:
-            async with self._session.request(
-                out.method,
-                out.url,
-                data=out.body,
-                headers=out.headers,
-                timeout=aiohttp.ClientTimeout(total=timeout / 1000) if timeout else None,
-                allow_redirects=False,
-            ) as resp:
-                await resp.read()
-                return Outcome.http_answer(resp.status)
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            return failure_of(exc)
 
     async def _save_counters(self, sub: Subscription) -> None:
         """Write the subscription's counters now; if the store fails, the next flush tries again."""

@@ -20,6 +20,7 @@ from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow
 from broker.storage.port import OutboxRecord, Storage
 from broker.subscriptions.codec import from_doc, to_doc
+from broker.subscriptions.drained import DrainWatch
 from broker.subscriptions.matcher import triggers
 from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import snapshot
@@ -45,6 +46,7 @@ class Notifier:
         self.guard = PersonalGuard(storage, clock)
         self.wake = asyncio.Event()  # the dispatcher of this process looks at the outbox now
         self.commit = asyncio.Event()  # set with `wake` by a commit (not by a finished drain): no pacing
+        self.drains = DrainWatch(self.wake)  # `await notifier.drains.wait()`: the outbox is drained
         # tells a delivery process elsewhere that notifications were committed (wakeup.WakeSender)
         self.signal: Callable[[], None] | None = None
         # a reload must not overwrite a subscription saved while it was reading the store

@@ -105,3 +105,20 @@ def count_outcome(status: SubscriptionStatus, outcome: Outcome, now: float, *, f
 def over_limit(status: SubscriptionStatus, max_fails_limit: int | None) -> bool:
     """`maxFailsLimit` passed: Orion makes the subscription `inactive` at the failure after the limit."""
     return max_fails_limit is not None and max_fails_limit > 0 and status.fails_counter > max_fails_limit
+
+
+def settles(outcome: Outcome, max_fails_limit: int | None) -> bool:
+    """The notification is done with after this attempt: it got through, or the subscription has
+    `maxFailsLimit` (the client chose Orion's rule: one attempt per notification, counted)."""
+    return outcome.through or max_fails_limit is not None
+
+
+def retry_at(
+    created: float, attempts: int, now: float, *, retry_window: float, max_backoff: float, jitter: float
+) -> float | None:
+    """When a notification that met a transient condition is tried again: exponential backoff
+    from 0.25 s, capped at `max_backoff`, times `jitter` (0.5 to 1.0, drawn by the caller); None
+    once `retry_window` has passed since the change (it is given up)."""
+    if now - created >= retry_window:
+        return None
+    return now + min(max_backoff, 0.25 * 2**attempts) * jitter

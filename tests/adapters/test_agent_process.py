@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from adapters.iot.config import load_config
 from tests.adapters.conftest import free_port, wait_until
@@ -50,6 +51,7 @@ def test_defaults_are_those_of_the_fiware_agents_and_mqtt_is_off_without_a_host(
     )
 
 
+@pytest.mark.slow
 async def test_agent_process_forwards_measures_to_a_broker_process_and_stops_cleanly(tmp_path: Path):
     with BrokerProcess(tmp_path / "broker.db") as broker:
         broker.start()

@@ -30,6 +30,8 @@ from tests.e2e.iotagent_process import (
 )
 from tests.process.broker_process import BrokerProcess, free_port
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 SERVICE = "openiot"
 SERVICE_PATH = "/"
 FIWARE = {"fiware-service": SERVICE, "fiware-servicepath": SERVICE_PATH}

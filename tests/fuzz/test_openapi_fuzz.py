@@ -25,6 +25,8 @@ from schemathesis.checks import (
 
 from tests.process.broker_process import BrokerProcess
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 DOC = Path(__file__).resolve().parents[2] / "schemas" / "openapi.json"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 BOUND = 5.0  # seconds any one request may take

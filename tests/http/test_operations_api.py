@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,8 @@ from broker.observability.recorder import ObservabilitySettings
 from broker.observability.statistics import StatSettings
 from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
-from tests.http.test_subscriptions_api import create, sink, subscription  # noqa: F401  (sink: a fixture)
+from tests.http.test_subscriptions_api import create, subscription
+from tests.receivers import drained
 
 ALL_STATS = ObservabilitySettings(StatSettings(counters=True, timing=True, notif_queue=True))
 
@@ -182,29 +181,25 @@ async def test_statistics_with_other_methods_is_405_get_delete(client):
     assert r.headers["Allow"] == "GET, DELETE"
 
 
-async def test_notification_attempts_count_in_statistics_and_metrics(stats_client, sink):  # noqa: F811
-    await create(stats_client, subscription(sink.url()), **{"Fiware-Service": "city"})
+async def test_notification_attempts_count_in_statistics_and_metrics(stats_client, receiver):
+    await create(stats_client, subscription(receiver.url), **{"Fiware-Service": "city"})
     r = await stats_client.post(
         "/v2/entities",
         json={"id": "R1", "type": "Room", "temp": {"value": 21}},
         headers={"Fiware-Service": "city", "Fiware-ServicePath": "/north"},
     )
     assert r.status == 201
-    await sink.wait(1)
-    deadline = time.monotonic() + 10
-    while True:  # the attempt is counted once its answer is read
-        body = await get_json(stats_client, "/statistics")
-        if body["counters"].get("notificationsSent") == 1:
-            break
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.02)
+    await receiver.wait_for(1)
+    await drained(stats_client)  # the attempt is counted once its answer is read
+    body = await get_json(stats_client, "/statistics")
+    assert body["counters"].get("notificationsSent") == 1
     queue = body["notifQueue"]
     assert (queue["in"], queue["out"], queue["sentOk"], queue["sentError"], queue["reject"]) == (1, 1, 1, 0, 0)
     assert queue["timeInQueue"] >= 0 and queue["avgTimeInQueue"] == queue["timeInQueue"]
     metrics = await get_json(stats_client, "/admin/metrics")
     sent = metrics["services"]["city"]["subservs"]["root-subserv"]  # the subscription's path: /#
     assert sent["outgoingTransactions"] == 1
-    assert sent["outgoingTransactionRequestSize"] == len(sink.requests[0][3])
+    assert sent["outgoingTransactionRequestSize"] == len(receiver.requests[0].body)
     assert "outgoingTransactionErrors" not in sent
 
 

@@ -177,6 +177,7 @@ async def test_stalled_body_closes_the_connection_and_applies_nothing(port: int)
     ],
     ids=["stalled body", "stalled headers"],
 )
+@pytest.mark.slow
 def test_req_timeout_flag_closes_a_stalled_request(tmp_path: Path, sent: bytes) -> None:
     """The command line end to end: `-reqTimeout 1` and a request that stops half-way."""
     with BrokerProcess(tmp_path / "b.db", args=["-reqTimeout", "1"]) as broker:

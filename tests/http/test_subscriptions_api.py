@@ -3,41 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from dataclasses import astuple
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-
-class Sink:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.server = TestServer(app)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.path_qs, dict(request.headers), await request.read()))
-        return web.Response(status=200)
-
-    def url(self, path: str = "/notify") -> str:
-        return str(self.server.make_url(path))
-
-    async def wait(self, n: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < n:
-            assert time.monotonic() < deadline, f"{len(self.requests)} of {n} notifications arrived"
-            await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def sink():
-    s = Sink()
-    await s.server.start_server()
-    yield s
-    await s.server.close()
+from tests.receivers import drained
 
 
 def subscription(url: str, **extra) -> dict:
@@ -159,24 +130,24 @@ async def test_bad_subscriptions_are_400_and_store_nothing(client, body):
     assert await (await client.get("/v2/subscriptions")).json() == []
 
 
-async def test_notification_on_wire(client, sink):
-    await create(client, subscription(sink.url()))
+async def test_notification_on_wire(client, receiver):
+    await create(client, subscription(receiver.url))
     r = await client.post(
         "/v2/entities",
         json={"id": "R1", "type": "Room", "temp": {"value": 21.5}, "other": {"value": 1}},
         headers={"Fiware-Service": "city", "Fiware-ServicePath": "/north", "Fiware-Correlator": "c-1"},
     )
     assert r.status == 201
-    await asyncio.sleep(0.3)
-    assert sink.requests == []  # the subscription is in the default tenant
-    sub_id = await create(client, subscription(sink.url()), **{"Fiware-Service": "city"})
+    await drained(client)
+    assert receiver.requests == []  # the subscription is in the default tenant
+    sub_id = await create(client, subscription(receiver.url), **{"Fiware-Service": "city"})
     await client.patch(
         "/v2/entities/R1/attrs",
         json={"temp": {"value": 22}},
         headers={"Fiware-Service": "city", "Fiware-Correlator": "c-2", "Fiware-ServicePath": "/north"},
     )
-    await sink.wait(1)
-    method, path, headers, body = sink.requests[0]
+    await receiver.wait_for(1)
+    method, path, headers, body, _ = astuple(receiver.requests[0])
     assert (method, path) == ("POST", "/notify")
     assert orjson.loads(body) == {
         "subscriptionId": sub_id,
@@ -188,14 +159,14 @@ async def test_notification_on_wire(client, sink):
     assert headers["Ngsiv2-AttrsFormat"] == "normalized"
 
 
-async def test_http_custom_with_macros_headers_and_query(client, sink):
+async def test_http_custom_with_macros_headers_and_query(client, receiver):
     await create(
         client,
         {
             "subject": {"entities": [{"id": "R1", "type": "Room"}]},
             "notification": {
                 "httpCustom": {
-                    "url": sink.url("/custom/") + "${id}",
+                    "url": receiver.url_for("/custom/") + "${id}",
                     "method": "PUT",
                     "headers": {"X-Temp": "${temp}", "User-Agent": ""},
                     "qs": {"type": "${type}"},
@@ -205,8 +176,8 @@ async def test_http_custom_with_macros_headers_and_query(client, sink):
         },
     )
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 30}})
-    await sink.wait(1)
-    method, path, headers, body = sink.requests[0]
+    await receiver.wait_for(1)
+    method, path, headers, body, _ = astuple(receiver.requests[0])
     assert method == "PUT"
     assert path == "/custom/R1?type=Room"
     assert headers["X-Temp"] == "30"
@@ -214,62 +185,62 @@ async def test_http_custom_with_macros_headers_and_query(client, sink):
     assert body == b"the temperature is 30"
 
 
-async def test_key_values_format_and_delete_alteration(client, sink):
+async def test_key_values_format_and_delete_alteration(client, receiver):
     await create(
         client,
         {
             "subject": {"entities": [{"id": "R1"}], "condition": {"alterationTypes": ["entityDelete"]}},
-            "notification": {"http": {"url": sink.url()}, "attrsFormat": "keyValues"},
+            "notification": {"http": {"url": receiver.url}, "attrsFormat": "keyValues"},
         },
     )
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
     await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 2}})
     assert (await client.delete("/v2/entities/R1")).status == 204
-    await sink.wait(1)
-    await asyncio.sleep(0.2)
-    assert len(sink.requests) == 1
-    body = orjson.loads(sink.requests[0][3])
+    await receiver.wait_for(1)
+    await drained(client)
+    assert len(receiver.requests) == 1
+    body = receiver.requests[0].json()
     assert body["data"] == [{"id": "R1", "type": "Room", "temp": 2}]
-    assert sink.requests[0][2]["Ngsiv2-AttrsFormat"] == "keyValues"
+    assert receiver.requests[0].headers["Ngsiv2-AttrsFormat"] == "keyValues"
 
 
-async def test_oneshot_notifies_once_then_goes_inactive(client, sink):
-    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+async def test_oneshot_notifies_once_then_goes_inactive(client, receiver):
+    sub_id = await create(client, subscription(receiver.url, status="oneshot"))
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
-    await sink.wait(1)
+    await receiver.wait_for(1)
     await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 2}})
-    await asyncio.sleep(0.3)
-    assert len(sink.requests) == 1
+    await drained(client)
+    assert len(receiver.requests) == 1
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
 
 
-async def test_expired_subscription_sends_nothing_and_shows_expired(client, sink):
-    sub_id = await create(client, subscription(sink.url(), expires="2001-01-01T00:00:00Z"))
+async def test_expired_subscription_sends_nothing_and_shows_expired(client, receiver):
+    sub_id = await create(client, subscription(receiver.url, expires="2001-01-01T00:00:00Z"))
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
-    await asyncio.sleep(0.3)
-    assert sink.requests == []
+    await drained(client)
+    assert receiver.requests == []
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "expired"
 
 
-async def test_throttling_drops_notifications_within_the_window(client, sink):
-    await create(client, subscription(sink.url(), throttling=60))
+async def test_throttling_drops_notifications_within_the_window(client, receiver):
+    await create(client, subscription(receiver.url, throttling=60))
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
     for v in range(2, 5):
         await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": v}})
-    await sink.wait(1)
-    await asyncio.sleep(0.3)
-    assert len(sink.requests) == 1
+    await receiver.wait_for(1)
+    await drained(client)
+    assert len(receiver.requests) == 1
 
 
-async def test_q_condition_filters_notifications(client, sink):
-    body = subscription(sink.url())
+async def test_q_condition_filters_notifications(client, receiver):
+    body = subscription(receiver.url)
     body["subject"]["condition"]["expression"] = {"q": "temp>25"}
     await create(client, body)
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}})
     await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 26}})
-    await sink.wait(1)
-    await asyncio.sleep(0.2)
-    assert [orjson.loads(b)["data"][0]["temp"]["value"] for *_, b in sink.requests] == [26]
+    await receiver.wait_for(1)
+    await drained(client)
+    assert [b["data"][0]["temp"]["value"] for b in receiver.bodies] == [26]
 
 
 async def test_op_notify_applies_a_notification_from_another_broker(client):
@@ -326,8 +297,8 @@ async def test_bad_url_host_is_400_and_jexl_expression_is_returned(client):
     assert shown["subject"]["condition"]["expression"] == {"jexlExpression": "temp > 20"}
 
 
-async def test_forced_update_notifies_an_unchanged_value(client, sink):
-    body = subscription(sink.url())
+async def test_forced_update_notifies_an_unchanged_value(client, receiver):
+    body = subscription(receiver.url)
     body["subject"]["condition"]["alterationTypes"] = ["entityChange"]
     await create(client, body)
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}})
@@ -340,8 +311,8 @@ async def test_forced_update_notifies_an_unchanged_value(client, sink):
     ).status == 204
     text = {"Content-Type": "text/plain"}
     assert (await client.put("/v2/entities/R1/attrs/temp/value", data="20", headers=text)).status == 204
-    await asyncio.sleep(0.3)
-    assert sink.requests == []  # nothing changed, nothing forced
+    await drained(client)
+    assert receiver.requests == []  # nothing changed, nothing forced
     assert (await client.patch("/v2/entities/R1/attrs?options=forcedUpdate", json=same)).status == 204
     assert (
         await client.post(
@@ -352,17 +323,17 @@ async def test_forced_update_notifies_an_unchanged_value(client, sink):
     assert (
         await client.put("/v2/entities/R1/attrs/temp/value?options=forcedUpdate", data="20", headers=text)
     ).status == 204
-    await sink.wait(3)
-    for _, _, _, raw in sink.requests:
+    await receiver.wait_for(3)
+    for raw in (r.body for r in receiver.requests):
         assert orjson.loads(raw)["data"] == [
             {"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 20, "metadata": {}}}
         ]
 
 
-async def test_only_changed_attrs_sends_nothing_for_an_unchanged_value(client, sink):
+async def test_only_changed_attrs_sends_nothing_for_an_unchanged_value(client, receiver):
     body = {
         "subject": {"entities": [{"id": "R1", "type": "Room"}], "condition": {"alterationTypes": ["entityUpdate"]}},
-        "notification": {"http": {"url": sink.url()}, "onlyChangedAttrs": True},
+        "notification": {"http": {"url": receiver.url}, "onlyChangedAttrs": True},
     }
     await create(client, body)
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 20}, "hum": {"value": 50}})
@@ -371,14 +342,14 @@ async def test_only_changed_attrs_sends_nothing_for_an_unchanged_value(client, s
     assert (
         await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 20}, "hum": {"value": 51}})
     ).status == 204
-    await sink.wait(1)
-    await asyncio.sleep(0.3)
-    assert len(sink.requests) == 1
-    assert orjson.loads(sink.requests[0][3])["data"][0]["hum"]["value"] == 51
+    await receiver.wait_for(1)
+    await drained(client)
+    assert len(receiver.requests) == 1
+    assert receiver.requests[0].json()["data"][0]["hum"]["value"] == 51
 
 
-async def test_q_on_service_path_selects_notifications(client, sink):
-    body = subscription(sink.url())
+async def test_q_on_service_path_selects_notifications(client, receiver):
+    body = subscription(receiver.url)
     body["subject"]["condition"]["expression"] = {"q": "servicePath==/north"}
     await create(client, body)
     for path in ("/south", "/north"):
@@ -388,33 +359,33 @@ async def test_q_on_service_path_selects_notifications(client, sink):
             headers={"Fiware-ServicePath": path},
         )
         assert r.status == 201
-    await sink.wait(1)
-    await asyncio.sleep(0.3)
-    assert [orjson.loads(b)["data"][0]["id"] for *_, b in sink.requests] == ["Rnorth"]
+    await receiver.wait_for(1)
+    await drained(client)
+    assert [b["data"][0]["id"] for b in receiver.bodies] == ["Rnorth"]
 
 
-async def test_a_patch_to_oneshot_rearms_a_spent_subscription(client, sink):
-    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+async def test_a_patch_to_oneshot_rearms_a_spent_subscription(client, receiver):
+    sub_id = await create(client, subscription(receiver.url, status="oneshot"))
     await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})
-    await sink.wait(1)
+    await receiver.wait_for(1)
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
     assert (await client.patch(f"/v2/subscriptions/{sub_id}", json={"status": "oneshot"})).status == 204
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "oneshot"
     for v in (2, 3):
         await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": v}})
-    await sink.wait(2)
-    await asyncio.sleep(0.3)
-    assert [orjson.loads(b)["data"][0]["temp"]["value"] for *_, b in sink.requests] == [1, 2]
+    await receiver.wait_for(2)
+    await drained(client)
+    assert [b["data"][0]["temp"]["value"] for b in receiver.bodies] == [1, 2]
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
 
 
-async def test_concurrent_writes_notify_a_oneshot_subscription_once(client, sink):
-    sub_id = await create(client, subscription(sink.url(), status="oneshot"))
+async def test_concurrent_writes_notify_a_oneshot_subscription_once(client, receiver):
+    sub_id = await create(client, subscription(receiver.url, status="oneshot"))
     results = await asyncio.gather(
         *(client.post("/v2/entities", json={"id": f"R{i}", "type": "Room", "temp": {"value": i}}) for i in range(20))
     )
     assert [r.status for r in results] == [201] * 20
-    await sink.wait(1)
-    await asyncio.sleep(0.3)
-    assert len(sink.requests) == 1
+    await receiver.wait_for(1)
+    await drained(client)
+    assert len(receiver.requests) == 1
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"

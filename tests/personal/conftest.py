@@ -1,4 +1,4 @@
-"""A broker with HS256 auth on, tokens for each role, and a receiver for notifications."""
+"""A broker with HS256 auth on, and tokens for each role (the notification receiver is tests/receivers.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-import orjson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker.http.settings import HttpSettings
@@ -39,27 +37,6 @@ SHOP = bearer("svc-shop", "service")
 ANALYST = bearer("ana", "analyst")
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        self.up = True
-        self.refused = 0
-        app = web.Application()
-        app.router.add_post("/notify", self.handle)
-        self.server = TestServer(app)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        if not self.up:
-            self.refused += 1
-            return web.Response(status=503)
-        self.received.append(orjson.loads(await request.read()))
-        return web.Response(status=200)
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("/notify"))
-
-
 def make_client(tmp_path: Path, **kw: Any) -> TestClient:
     app = build_app(
         SqliteStorage(str(tmp_path / "broker.db")),
@@ -75,14 +52,6 @@ def make_client(tmp_path: Path, **kw: Any) -> TestClient:
 async def api(tmp_path: Path) -> AsyncIterator[TestClient]:
     async with make_client(tmp_path) as c:
         yield c
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.server.start_server()
-    yield r
-    await r.server.close()
 
 
 async def declare(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.personal.conftest import ALICE, CLINIC, SHOP, create_record, declare, grant
+from tests.receivers import drained
 
 
 async def _subscribe(api, who, url, **condition):
@@ -20,12 +19,10 @@ async def _subscribe(api, who, url, **condition):
     return r.headers["Location"].rsplit("/", 1)[1]
 
 
-async def _settle(receiver, n, timeout=5.0):
-    for _ in range(int(timeout / 0.05)):
-        if len(receiver.received) >= n:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.2)  # anything else that would arrive
+async def _settle(api, receiver, n):
+    """`n` notifications arrived, and everything owed is settled: nothing else will arrive."""
+    await receiver.wait_for(n)
+    await drained(api)
 
 
 async def test_notification_carries_only_consented_attributes_and_is_logged(api, receiver):
@@ -34,9 +31,9 @@ async def test_notification_carries_only_consented_attributes_and_is_logged(api,
     await _subscribe(api, CLINIC, receiver.url)
     await _subscribe(api, SHOP, receiver.url)
     await create_record(api, "HR-alice", "alice", steps=42)
-    await _settle(receiver, 1)
-    assert len(receiver.received) == 1
-    (entity,) = receiver.received[0]["data"]
+    await _settle(api, receiver, 1)
+    assert len(receiver.bodies) == 1
+    (entity,) = receiver.bodies[0]["data"]
     assert entity == {
         "id": "HR-alice",
         "type": "HealthRecord",
@@ -52,8 +49,8 @@ async def test_condition_on_hidden_attribute_never_fires(api, receiver):
     await grant(api, ALICE, attrs=["steps"])
     await _subscribe(api, CLINIC, receiver.url, expression={"q": "heartRate>0"})
     await create_record(api, "HR-alice", "alice")
-    await _settle(receiver, 1, timeout=1.0)
-    assert receiver.received == []
+    await drained(api)
+    assert receiver.bodies == []
 
 
 async def test_no_notification_after_withdrawal(api, receiver):
@@ -63,8 +60,8 @@ async def test_no_notification_after_withdrawal(api, receiver):
     r = await api.delete(f"/personal/v1/consents/{consent}", headers=ALICE)
     assert r.status == 204
     await create_record(api, "HR-alice-2", "alice")
-    await _settle(receiver, 2, timeout=1.0)
-    assert all(e["id"] != "HR-alice-2" for n in receiver.received for e in n["data"])
+    await drained(api)
+    assert all(e["id"] != "HR-alice-2" for n in receiver.bodies for e in n["data"])
 
 
 async def test_subscriptions_are_private_to_their_creator_when_auth_is_on(api, receiver):
@@ -85,16 +82,13 @@ async def test_queued_notification_is_rechecked_at_delivery_and_dropped_after_wi
     await _subscribe(api, CLINIC, receiver.url)
     receiver.up = False
     await create_record(api, "HR-alice", "alice")
-    for _ in range(100):  # the first attempt failed: the notification waits in the outbox
-        if receiver.refused:
-            break
-        await asyncio.sleep(0.05)
+    await receiver.wait_refused()  # the first attempt failed: the notification waits in the outbox
     assert receiver.refused >= 1
     r = await api.delete(f"/personal/v1/consents/{consent}", headers=ALICE)
     assert r.status == 204
     receiver.up = True
-    await asyncio.sleep(1.5)  # several retry rounds (max backoff 0.2 s)
-    assert receiver.received == []
+    await drained(api)  # retried, re-checked, and dropped
+    assert receiver.bodies == []
     r = await api.get("/personal/v1/access-log", headers=ALICE)
     assert [x for x in await r.json() if x["channel"] == "notification"] == []
 
@@ -105,16 +99,13 @@ async def test_queued_notification_is_narrowed_to_the_attributes_consented_at_de
     await _subscribe(api, CLINIC, receiver.url)
     receiver.up = False
     await create_record(api, "HR-alice", "alice", steps=7)
-    for _ in range(100):
-        if receiver.refused:
-            break
-        await asyncio.sleep(0.05)
+    await receiver.wait_refused()
     await grant(api, ALICE, attrs=["steps"])
     r = await api.delete(f"/personal/v1/consents/{wide}", headers=ALICE)
     assert r.status == 204
     receiver.up = True
-    await _settle(receiver, 1)
-    assert [sorted(n["data"][0]) for n in receiver.received] == [["id", "steps", "type"]]
+    await _settle(api, receiver, 1)
+    assert [sorted(n["data"][0]) for n in receiver.bodies] == [["id", "steps", "type"]]
 
 
 async def test_a_notification_queued_before_its_type_was_declared_personal_is_checked_at_delivery(api, receiver):
@@ -125,12 +116,9 @@ async def test_a_notification_queued_before_its_type_was_declared_personal_is_ch
         json={"id": "HR-early", "type": "HealthRecord", "refResident": {"value": "alice"}, "heartRate": {"value": 99}},
     )
     assert r.status == 201  # open data still: anyone may write it
-    for _ in range(100):
-        if receiver.refused:
-            break
-        await asyncio.sleep(0.05)
+    await receiver.wait_refused()
     assert receiver.refused >= 1
     await declare(api)
     receiver.up = True
-    await asyncio.sleep(1.5)
-    assert receiver.received == []  # the clinic holds no consent from alice
+    await drained(api)
+    assert receiver.bodies == []  # the clinic holds no consent from alice

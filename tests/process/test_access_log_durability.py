@@ -9,8 +9,11 @@ from pathlib import Path
 
 import aiohttp
 import jwt
+import pytest
 
 from tests.process.broker_process import BrokerProcess
+
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
 
 SECRET = "durability-secret-of-at-least-32-bytes!"
 

@@ -130,6 +130,7 @@ def test_cors_origin_is_read_from_orion_cors_allowed_origin() -> None:
 # --- the real process --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_orion_port_variable_chooses_the_listening_port(tmp_path: Path) -> None:
     port = free_port()
     with BrokerProcess(tmp_path / "broker.db", port=port, pass_port=False, env={"ORION_PORT": str(port)}) as broker:
@@ -137,6 +138,7 @@ def test_orion_port_variable_chooses_the_listening_port(tmp_path: Path) -> None:
         assert version_status(port) == 200
 
 
+@pytest.mark.slow
 def test_port_flag_beats_orion_port_variable(tmp_path: Path) -> None:
     ignored = free_port()
     with BrokerProcess(tmp_path / "broker.db", env={"ORION_PORT": str(ignored)}) as broker:
@@ -146,6 +148,7 @@ def test_port_flag_beats_orion_port_variable(tmp_path: Path) -> None:
         assert version_status(ignored) is None
 
 
+@pytest.mark.slow
 def test_orion_db_path_variable_chooses_the_store_file(tmp_path: Path) -> None:
     db = tmp_path / "from-env" / "store.db"
     with BrokerProcess(db, pass_db_path=False, env={"ORION_DB_PATH": str(db)}) as broker:
@@ -153,6 +156,7 @@ def test_orion_db_path_variable_chooses_the_store_file(tmp_path: Path) -> None:
         assert db.exists()
 
 
+@pytest.mark.slow
 def test_a_non_integer_orion_port_stops_the_process_with_a_message(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "broker", "-dbPath", str(tmp_path / "b.db")],
@@ -196,6 +200,7 @@ def request_lines(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if e.get("correlator", "").startswith("corr-")]
 
 
+@pytest.mark.slow
 def test_info_level_logs_one_json_line_per_request_with_its_correlator(tmp_path: Path) -> None:
     entries = run_and_read_log(tmp_path, ["-logLevel", "INFO"])
     lines = request_lines(entries)
@@ -208,21 +213,25 @@ def test_info_level_logs_one_json_line_per_request_with_its_correlator(tmp_path:
     assert entries[0]["msg"] == "listening" and entries[0]["level"] == "WARNING"
 
 
+@pytest.mark.slow
 def test_warn_level_logs_no_request_lines(tmp_path: Path) -> None:
     entries = run_and_read_log(tmp_path, ["-logLevel", "WARN"])
     assert [e for e in entries if "correlator" in e] == []
     assert [(e["level"], e["msg"]) for e in entries] == [("WARNING", "listening")]
 
 
+@pytest.mark.slow
 def test_orion_log_level_variable_sets_the_level(tmp_path: Path) -> None:
     entries = run_and_read_log(tmp_path, [], env={"ORION_LOG_LEVEL": "WARN"})
     assert [e for e in entries if "correlator" in e] == []
 
 
+@pytest.mark.slow
 def test_log_level_flag_beats_orion_log_level_variable(tmp_path: Path) -> None:
     entries = run_and_read_log(tmp_path, ["-logLevel", "INFO"], env={"ORION_LOG_LEVEL": "NONE"})
     assert [e["correlator"] for e in request_lines(entries)] == ["corr-version", "corr-create"]
 
 
+@pytest.mark.slow
 def test_none_level_logs_nothing(tmp_path: Path) -> None:
     assert run_and_read_log(tmp_path, ["-logLevel", "NONE"]) == []

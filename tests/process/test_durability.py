@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.process.broker_process import BrokerProcess
+
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
 
 CLIENTS = 50
 FIRST_WAVE = 1000

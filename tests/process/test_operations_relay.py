@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+import pytest
 
-from tests.process.broker_process import BrokerProcess, free_port
+from tests.process.broker_process import BrokerProcess
+from tests.receivers import Receiver
+
+pytestmark = pytest.mark.slow
 
 
 async def poll(http: aiohttp.ClientSession, url: str, done: Any, timeout: float = 15.0) -> Any:
@@ -26,27 +29,16 @@ async def poll(http: aiohttp.ClientSession, url: str, done: Any, timeout: float 
         await asyncio.sleep(0.05)
 
 
-async def test_notifications_sent_by_the_delivery_worker_count_in_the_broker(tmp_path: Path) -> None:
-    arrived = asyncio.Event()
-
-    async def handle(request: web.Request) -> web.Response:
-        await request.read()
-        arrived.set()
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/notify", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+async def test_notifications_sent_by_the_delivery_worker_count_in_the_broker(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     broker = BrokerProcess(tmp_path / "broker.db", args=["-statCounters", "-statNotifQueue", "-logLevel", "WARN"])
     broker.start()
     try:
         async with aiohttp.ClientSession() as http:
             sub = {
                 "subject": {"entities": [{"id": "G1", "type": "Gauge"}]},
-                "notification": {"http": {"url": f"http://127.0.0.1:{port}/notify"}, "attrs": ["n"]},
+                "notification": {"http": {"url": receiver.url}, "attrs": ["n"]},
             }
             async with http.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
                 assert r.status == 201
@@ -54,7 +46,7 @@ async def test_notifications_sent_by_the_delivery_worker_count_in_the_broker(tmp
                 f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 1}}
             ) as r:
                 assert r.status == 201
-            await asyncio.wait_for(arrived.wait(), 15)
+            await receiver.wait_for(1, timeout=15)
             stats = await poll(http, f"{broker.url}/statistics", lambda b: b["counters"].get("notificationsSent") == 1)
             assert (stats["notifQueue"]["sentOk"], stats["notifQueue"]["sentError"]) == (1, 0)
             metrics = await poll(
@@ -69,4 +61,3 @@ async def test_notifications_sent_by_the_delivery_worker_count_in_the_broker(tmp
             assert "notificationsSent" not in stats["counters"]  # counted before the reset
     finally:
         broker.stop()
-        await runner.cleanup()

@@ -14,6 +14,8 @@ import pytest
 
 from tests.process.broker_process import REPO_ROOT, BrokerProcess, broker_env, version_status
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 STARTUP_LIMIT = 1.0
 
 # Orion's flag -> environment variable table (doc/manuals/admin/cli.md, "Configuration using environment variables")

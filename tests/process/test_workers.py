@@ -15,13 +15,9 @@ from broker.runtime.supervisor import STARTUP_GRACE
 from tests.process import workers
 from tests.process.broker_process import BrokerProcess, version_status
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 WORKERS = 3
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[workers.Receiver]:
-    async for r in workers.receiver():
-        yield r
 
 
 @pytest.fixture
@@ -32,14 +28,16 @@ async def broker(tmp_path: Path) -> AsyncIterator[BrokerProcess]:
         yield b
 
 
-async def test_a_subscription_made_through_one_process_notifies_updates_through_all_of_them_once(broker, sink) -> None:
-    delay = await workers.every_update_notified_once(broker, [broker], sink)
+async def test_a_subscription_made_through_one_process_notifies_updates_through_all_of_them_once(
+    broker, receiver
+) -> None:
+    delay = await workers.every_update_notified_once(broker, [broker], receiver)
     print(f"\nSQLite, -workers {WORKERS}: an update went unnotified at most {delay:.3f} s after the subscription")
     assert delay <= workers.PROPAGATION_BOUND
 
 
-async def test_throttling_holds_across_processes(broker, sink) -> None:
-    await workers.throttling_holds_across_processes(broker, sink)
+async def test_throttling_holds_across_processes(broker, receiver) -> None:
+    await workers.throttling_holds_across_processes(broker, receiver)
 
 
 async def test_one_delivery_worker_serves_the_file_whatever_the_number_of_processes(broker) -> None:
@@ -86,8 +84,8 @@ def test_a_busy_port_stops_every_process_with_exit_status_1(tmp_path: Path) -> N
     assert any("address already in use" in e.get("error", "").lower() for e in critical)
 
 
-async def test_subscription_changes_and_deletion_reach_every_process(broker, sink) -> None:
-    await workers.subscription_changes_reach_every_process(broker, sink)
+async def test_subscription_changes_and_deletion_reach_every_process(broker, receiver) -> None:
+    await workers.subscription_changes_reach_every_process(broker, receiver)
 
 
 def test_processes_started_together_on_a_new_file_all_open_it(tmp_path: Path) -> None:

@@ -11,47 +11,20 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-import orjson
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.process.broker_process import BrokerProcess
+from tests.receivers import Receiver
 
 PROPAGATION_BOUND = 1.0  # documented: a subscription change reaches every process within 1 s
 
 
-class Receiver:
-    """Notifications as they arrive: (monotonic time, headers, body)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[float, dict[str, str], dict[str, Any]]] = []
-        app = web.Application()
-        app.router.add_post("/notify", self.handle)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((time.monotonic(), dict(request.headers), orjson.loads(await request.read())))
-        return web.Response(status=200)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/notify"
-
-    def values(self, entity: str) -> list[int]:
-        return [b["data"][0]["n"]["value"] for _t, _h, b in self.received if b["data"][0]["id"] == entity]
-
-
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.server.start_server()
-    try:
-        yield r
-    finally:
-        await r.server.close()
+def values(sink: Receiver, entity: str) -> list[int]:
+    """The `n` of each notification about `entity`, in the order they arrived."""
+    return [b["data"][0]["n"]["value"] for b in sink.bodies if b["data"][0]["id"] == entity]
 
 
 def log_lines(broker: BrokerProcess) -> list[dict[str, Any]]:
@@ -141,14 +114,14 @@ async def every_update_notified_once(
             sent.append((n, time.monotonic() - created))
             await asyncio.sleep(0.01)
     owed = {i for i, t in sent if t > PROPAGATION_BOUND}
-    await wait_until(lambda: owed <= set(sink.values("G1")), timeout=20)
+    await wait_until(lambda: owed <= set(values(sink, "G1")), timeout=20)
     await asyncio.sleep(1.0)  # a duplicate would arrive in this time
-    got = sink.values("G1")
+    got = values(sink, "G1")
     assert len(got) == len(set(got)), f"notified more than once: {sorted(i for i in got if got.count(i) > 1)}"
     assert owed <= set(got), f"updates not notified: {sorted(owed - set(got))}"
     assert set(got) <= {i for i, _ in sent}
     assert got == sorted(got)  # one subscription's notifications go out in order
-    _t, headers, body = sink.received[-1]
+    headers, body = sink.requests[-1].headers, sink.requests[-1].json()
     assert body == {
         "subscriptionId": sub_id,
         "data": [{"id": "G1", "type": "Gauge", "n": {"type": "Number", "value": got[-1], "metadata": {}}}],
@@ -188,13 +161,13 @@ async def throttling_holds_across_processes(
         assert time.monotonic() - first < 2.5, "the updates took longer than the window: the test proves nothing"
         pids = set().union(*(serving_pids(b, "PATCH", "/v2/entities/T1/attrs") for b in brokers))
         assert len(pids) >= 2, f"one process served every update: {pids}"
-        await wait_until(lambda: len(sink.values("T1")) >= 1, timeout=10)
+        await wait_until(lambda: len(values(sink, "T1")) >= 1, timeout=10)
         await asyncio.sleep(max(0.0, first + 3.2 - time.monotonic()))
-        assert sink.values("T1") == [1]
+        assert values(sink, "T1") == [1]
         await patch_n(http, broker.url, "T1", 100)
-        await wait_until(lambda: len(sink.values("T1")) >= 2, timeout=10)
+        await wait_until(lambda: len(values(sink, "T1")) >= 2, timeout=10)
         await asyncio.sleep(0.5)
-        assert sink.values("T1") == [1, 100]
+        assert values(sink, "T1") == [1, 100]
 
 
 def supervised_pids(broker: BrokerProcess) -> list[int]:
@@ -246,7 +219,7 @@ async def subscription_changes_reach_every_process(broker: BrokerProcess, sink: 
         await asyncio.sleep(PROPAGATION_BOUND)
         for n in range(7, 13):
             await patch_n(http, url, "S1", n)
-        await wait_until(lambda: len(sink.values("S1")) >= 6, timeout=10)
+        await wait_until(lambda: len(values(sink, "S1")) >= 6, timeout=10)
         async with http.delete(f"{url}/v2/subscriptions/{sub_id}") as r:
             assert r.status == 204
         await asyncio.sleep(PROPAGATION_BOUND)
@@ -254,5 +227,5 @@ async def subscription_changes_reach_every_process(broker: BrokerProcess, sink: 
         for n in range(13, 19):
             await patch_n(http, url, "S1", n)
         await asyncio.sleep(1.0)
-    assert sink.values("S1") == list(range(7, 13))
+    assert values(sink, "S1") == list(range(7, 13))
     assert len(serving_pids(broker, "GET", f"/v2/subscriptions/{sub_id}")) >= 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from broker.ngsi.errors import NgsiError
 from broker.ngsi.model import Attribute, Entity, Metadata
 from broker.ngsi.query import matches, parse_mq, parse_q
 from broker.ngsi.selection import EntityFilter
+
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
 
 NAMES = ["a", "t%", "u_"]  # few names, so statements meet the attributes
 STRINGS = ["red", "blue", "Red", "a_b", "50%", "o--k", "2020", "", "é"]

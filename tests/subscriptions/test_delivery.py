@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.context import RequestContext
@@ -17,27 +13,7 @@ from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
-
-
-class Receiver:
-    """A local HTTP receiver that can be taken down (answers 503) and brought back."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], dict]] = []
-        self.up = True
-        app = web.Application()
-        app.router.add_post("/notify", self.handle)
-        self.server = TestServer(app)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        if not self.up:
-            return web.Response(status=503)
-        self.received.append((dict(request.headers), orjson.loads(await request.read())))
-        return web.Response(status=200)
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("/notify"))
+from tests.receivers import Receiver
 
 
 @pytest.fixture
@@ -48,10 +24,10 @@ async def stack(tmp_path: Path):
     dispatcher = Dispatcher(storage, notifier, max_backoff=0.2)
     await dispatcher.start()
     receiver = Receiver()
-    await receiver.server.start_server()
+    await receiver.start()
     yield EntityService(storage, changes=notifier), notifier, dispatcher, receiver, storage
     await dispatcher.close()
-    await receiver.server.close()
+    await receiver.close()
     await storage.close()
 
 
@@ -66,14 +42,6 @@ def _subscription(url: str, tenant: str = "") -> Subscription:
     )
 
 
-async def _wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)
-
-
 async def test_a_create_is_notified_with_orions_headers_and_body(stack):
     entities, notifier, _, receiver, _ = stack
     await notifier.save(_subscription(receiver.url, tenant="city"))
@@ -81,8 +49,8 @@ async def test_a_create_is_notified_with_orions_headers_and_body(stack):
     await entities.create(
         ctx, Entity("R1", "Room", attrs={"temp": Attribute("Number", 21.0), "x": Attribute("Text", "y")})
     )
-    await _wait_for(lambda: len(receiver.received) == 1)
-    headers, body = receiver.received[0]
+    await receiver.wait_for(1)
+    headers, body = receiver.requests[0].headers, receiver.requests[0].json()
     assert body == {
         "subscriptionId": "5f0000000000000000000001",
         "data": [{"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 21, "metadata": {}}}],
@@ -95,7 +63,8 @@ async def test_a_create_is_notified_with_orions_headers_and_body(stack):
     assert headers["User-Agent"].startswith("orion/")
     sub = notifier.get("city", "5f0000000000000000000001")
     assert sub is not None
-    await _wait_for(lambda: sub.delivery.times_sent == 1)  # counted once the answer is in, just after receipt
+    await notifier.drains.wait()  # counted once the answer is in, just after receipt
+    assert sub.delivery.times_sent == 1
     assert sub.delivery.last_success_code == 200
 
 
@@ -104,23 +73,24 @@ async def test_notifications_wait_for_a_dead_receiver_and_arrive_in_order(stack)
     await notifier.save(_subscription(receiver.url))
     ctx = RequestContext(write_path="/")
     await entities.create(ctx, Entity("R1", "Room", attrs={"temp": Attribute("Number", 0.0)}))
-    await _wait_for(lambda: len(receiver.received) == 1)
+    await receiver.wait_for(1)
     receiver.up = False
     for i in range(1, 51):
         await entities.update_attributes(
             ctx, EntityRef("R1", "Room"), {"temp": Attribute("Number", float(i))}, UpdateMode.UPDATE
         )
-    await asyncio.sleep(1.0)
-    assert len(receiver.received) == 1
+    await receiver.wait_refused(3)  # the first queued notification was retried
+    assert len(receiver.requests) == 1
     sub = notifier.get("", "5f0000000000000000000001")
     # Orion records an answer, 503 included, as `lastSuccessCode`; the retries of the first queued
     # notification count once, and the 49 behind it have not gone out yet
     assert sub is not None and sub.delivery.times_sent == 2 and sub.delivery.last_success_code == 503
     receiver.up = True
-    await _wait_for(lambda: len(receiver.received) == 51)
-    temps = [body["data"][0]["temp"]["value"] for _, body in receiver.received]
+    await receiver.wait_for(51)
+    temps = [body["data"][0]["temp"]["value"] for body in receiver.bodies]
     assert temps == list(range(0, 51))
-    await _wait_for(lambda: sub.delivery.last_success_code == 200)
+    await notifier.drains.wait()
+    assert sub.delivery.last_success_code == 200
     assert sub.delivery.fails_counter == 0 and sub.delivery.times_sent == 51
 
 
@@ -129,7 +99,7 @@ async def test_deleting_the_subscription_drops_what_it_was_owed(stack):
     receiver.up = False
     await notifier.save(_subscription(receiver.url))
     await entities.create(RequestContext(), Entity("R1", "Room", attrs={"temp": Attribute("Number", 0.0)}))
-    await asyncio.sleep(0.3)
+    await receiver.wait_refused(1)
     assert await notifier.delete("", "5f0000000000000000000001")
     assert await storage.due_subscriptions(1e12) == []
 
@@ -139,7 +109,7 @@ async def test_a_subscription_created_by_another_process_is_delivered_not_droppe
     storage = SqliteStorage(str(tmp_path / "n.db"))
     await storage.start()
     receiver = Receiver()
-    await receiver.server.start_server()
+    await receiver.start()
     api = Notifier(storage)
     worker = Notifier(storage)
     await worker.load()  # before the subscription exists, and never refreshed by a poll below
@@ -150,8 +120,35 @@ async def test_a_subscription_created_by_another_process_is_delivered_not_droppe
         await EntityService(storage, changes=api).create(
             RequestContext(), Entity("R1", "Room", attrs={"temp": Attribute("Number", 1.0)})
         )
-        await _wait_for(lambda: len(receiver.received) == 1)
+        await receiver.wait_for(1)
     finally:
         await dispatcher.close()
-        await receiver.server.close()
+        await receiver.close()
         await storage.close()
+
+
+async def test_the_drained_signal_comes_once_every_acknowledged_write_is_delivered(stack):
+    entities, notifier, _, receiver, storage = stack
+    await notifier.save(_subscription(receiver.url))
+    ctx = RequestContext(write_path="/")
+    await entities.create(ctx, Entity("R1", "Room", attrs={"temp": Attribute("Number", 0.0)}))
+    for i in range(1, 20):
+        await entities.update_attributes(
+            ctx, EntityRef("R1", "Room"), {"temp": Attribute("Number", float(i))}, UpdateMode.UPDATE
+        )
+    await notifier.drains.wait()
+    assert [body["data"][0]["temp"]["value"] for body in receiver.bodies] == list(range(20))
+    assert await storage.due_subscriptions(float("inf")) == []
+
+
+async def test_the_drained_signal_waits_for_a_receiver_that_is_down(stack):
+    entities, notifier, _, receiver, _ = stack
+    await notifier.save(_subscription(receiver.url))
+    receiver.up = False
+    await entities.create(RequestContext(), Entity("R1", "Room", attrs={"temp": Attribute("Number", 0.0)}))
+    with pytest.raises(TimeoutError):
+        await notifier.drains.wait(timeout=0.5)
+    assert receiver.refused >= 1
+    receiver.up = True
+    await notifier.drains.wait()
+    assert len(receiver.requests) == 1

@@ -10,9 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker.core.entities import EntityRef, EntityService, UpdateMode
@@ -26,49 +24,8 @@ from broker.subscriptions.model import EntityPattern, Subscription
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.wakeup import WakeListener, WakeSender, address_for
 from tests.process.broker_process import free_port
+from tests.receivers import WAIT, Receiver, drained
 from tests.subscriptions.test_delivery import _subscription
-
-WAIT = 10.0  # a guard against hanging, never a pause: every wait below ends on an event
-
-
-class ScriptedReceiver:
-    """Answers the statuses of `script` in turn, then 200; records (n, status) per request."""
-
-    def __init__(self, script: list[int] | None = None) -> None:
-        self.script = list(script or [])
-        self.calls: list[tuple[int, int]] = []
-        self.arrived = asyncio.Event()
-        self.on_receipt: Any = None  # async callable run before answering
-        app = web.Application()
-        app.router.add_post("/notify", self.handle)
-        self.server = TestServer(app)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        if self.on_receipt is not None:
-            await self.on_receipt(body)
-        status = self.script.pop(0) if self.script else 200
-        self.calls.append((body["data"][0]["n"]["value"], status))
-        self.arrived.set()
-        return web.Response(status=status)
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("/notify"))
-
-    async def wait_calls(self, n: int) -> None:
-        async with asyncio.timeout(WAIT):
-            while len(self.calls) < n:
-                self.arrived.clear()
-                await self.arrived.wait()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[ScriptedReceiver]:
-    r = ScriptedReceiver()
-    await r.server.start_server()
-    yield r
-    await r.server.close()
 
 
 @pytest.fixture
@@ -98,11 +55,9 @@ async def _write(client: TestClient, n: int) -> None:
         assert r.status == 204
 
 
-async def _drained(storage: SqliteStorage) -> None:
-    """Every owed notification is settled (counters are written before a record is let go)."""
-    async with asyncio.timeout(WAIT):
-        while await storage.due_subscriptions(float("inf")):
-            await asyncio.sleep(0.02)
+def _calls(receiver: Receiver) -> list[tuple[int, int]]:
+    """(n, answer) of each notification the receiver got."""
+    return [(r.json()["data"][0]["n"]["value"], r.status) for r in receiver.requests]
 
 
 async def _attempted(storage: SqliteStorage, sub_url: str, attempts: int) -> None:
@@ -127,9 +82,9 @@ async def test_an_error_answer_is_final_and_the_next_notification_goes_out(broke
     sub_url = await _subscribe(client, receiver.url)
     await _write(client, 0)
     await _write(client, 1)
-    await receiver.wait_calls(2)
-    await _drained(storage)
-    assert receiver.calls == [(0, 500), (1, 200)]  # in order: a retry of the first would come before
+    await receiver.wait_for(2)
+    await drained(client)
+    assert _calls(receiver) == [(0, 500), (1, 200)]  # in order: a retry of the first would come before
     n = await _notification(client, sub_url)
     assert n["timesSent"] == 2 and n["lastSuccessCode"] == 200
     assert "failsCounter" not in n and "lastFailure" not in n and "lastFailureReason" not in n
@@ -141,9 +96,9 @@ async def test_a_503_is_retried_before_the_next_notification_and_counted_once(br
     sub_url = await _subscribe(client, receiver.url)
     await _write(client, 0)
     await _write(client, 1)
-    await receiver.wait_calls(4)
-    await _drained(storage)
-    assert receiver.calls == [(0, 503), (0, 503), (0, 200), (1, 200)]
+    await receiver.wait_for(4)
+    await drained(client)
+    assert _calls(receiver) == [(0, 503), (0, 503), (0, 200), (1, 200)]
     n = await _notification(client, sub_url)
     assert n["timesSent"] == 2 and n["lastSuccessCode"] == 200 and "failsCounter" not in n
 
@@ -152,8 +107,8 @@ async def test_counters_after_a_success_are_orions(broker, receiver):
     client, storage = broker
     sub_url = await _subscribe(client, receiver.url)
     await _write(client, 0)
-    await receiver.wait_calls(1)
-    await _drained(storage)
+    await receiver.wait_for(1)
+    await drained(client)
     n = await _notification(client, sub_url)
     assert n["timesSent"] == 1 and n["lastSuccessCode"] == 200
     assert n["lastSuccess"].endswith(".000Z") and n["lastNotification"] == n["lastSuccess"]
@@ -177,9 +132,9 @@ async def test_counters_after_a_404_are_a_success_with_its_code_and_it_is_not_re
     receiver.script = [404]
     sub_url = await _subscribe(client, receiver.url)
     await _write(client, 0)
-    await receiver.wait_calls(1)
-    await _drained(storage)
-    assert receiver.calls == [(0, 404)]
+    await receiver.wait_for(1)
+    await drained(client)
+    assert _calls(receiver) == [(0, 404)]
     n = await _notification(client, sub_url)
     assert n["timesSent"] == 1 and n["lastSuccessCode"] == 404
     assert not {"failsCounter", "lastFailure", "lastFailureReason"} & set(n)
@@ -189,12 +144,12 @@ async def test_max_fails_limit_keeps_orions_one_attempt_per_notification(broker)
     client, storage = broker
     sub_url = await _subscribe(client, f"http://127.0.0.1:{free_port()}/notify", maxFailsLimit=1)
     await _write(client, 0)
-    await _drained(storage)  # one attempt, not retried
+    await drained(client)  # one attempt, not retried
     r = await client.get(sub_url)
     body = await r.json()
     assert body["notification"]["failsCounter"] == 1 and body["status"] != "inactive"
     await _write(client, 1)
-    await _drained(storage)
+    await drained(client)
     body = await (await client.get(sub_url)).json()
     assert body["status"] == "inactive"
     assert body["notification"]["failsCounter"] == 2 and body["notification"]["timesSent"] == 2
@@ -223,9 +178,9 @@ async def test_a_get_from_the_receiver_shows_each_notification_and_the_previous_
             receiver.on_receipt = look
             sub_url = await _subscribe(client, receiver.url)
             await _write(client, 0)
-            await receiver.wait_calls(1)
+            await receiver.wait_for(1)
             await _write(client, 1)
-            await receiver.wait_calls(2)
+            await receiver.wait_for(2)
         finally:
             await worker.close()
     assert [s["timesSent"] for s in seen] == [1, 2]
@@ -245,12 +200,12 @@ async def test_a_commit_wakes_the_dispatcher_without_any_polling(tmp_path: Path,
         ctx = RequestContext(write_path="/")
         await entities.create(ctx, Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)}))
         for i in range(1, 21):  # each one committed while the previous drain may still be finishing
-            await receiver.wait_calls(i)
+            await receiver.wait_for(i)
             await entities.update_attributes(
                 ctx, EntityRef("G1", "Gauge"), {"n": Attribute("Number", i)}, UpdateMode.UPDATE
             )
-        await receiver.wait_calls(21)
-        assert [n for n, _ in receiver.calls] == list(range(21))
+        await receiver.wait_for(21)
+        assert [n for n, _ in _calls(receiver)] == list(range(21))
     finally:
         await dispatcher.close()
         await storage.close()
@@ -279,8 +234,8 @@ async def test_a_commit_in_the_serving_process_wakes_the_delivery_process(tmp_pa
         await entities.create(
             RequestContext(write_path="/"), Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)})
         )
-        await receiver.wait_calls(1)
-        assert receiver.calls == [(0, 200)]
+        await receiver.wait_for(1)
+        assert _calls(receiver) == [(0, 200)]
     finally:
         listener.close()
         sender.close()

@@ -20,6 +20,7 @@ from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.model import Condition, EntityPattern, MqttTarget, Notification, Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
+from tests.receivers import drained
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (make test installs it)")
@@ -110,10 +111,7 @@ async def test_mqtt_subscription_through_the_api(client, mosquitto: int):
         message = await asyncio.wait_for(anext(aiter(listener.messages)), timeout=10)
     assert message.topic.value == "rivers/WL7"
     assert message.payload == b"level 2.5"
-    for _ in range(50):  # the counters follow the publication
-        sub = await (await client.get(sub_url)).json()
-        if sub["notification"].get("timesSent") == 1:
-            break
-        await asyncio.sleep(0.05)
+    await drained(client)  # the counters follow the publication
+    sub = await (await client.get(sub_url)).json()
     assert sub["notification"]["timesSent"] == 1
     assert sub["notification"]["mqttCustom"]["topic"] == "rivers/${id}"

@@ -14,6 +14,8 @@ from broker.subscriptions.outcome import (
     count_sent,
     failure_of,
     over_limit,
+    retry_at,
+    settles,
 )
 
 
@@ -74,3 +76,23 @@ def test_the_subscription_goes_inactive_at_the_failure_after_the_limit():
     assert not over_limit(SubscriptionStatus(fails_counter=2), 2)
     assert over_limit(SubscriptionStatus(fails_counter=3), 2)
     assert not over_limit(SubscriptionStatus(fails_counter=99), None)
+
+
+def test_a_transient_failure_settles_only_under_max_fails_limit():
+    assert not settles(Outcome.http_answer(503), None)
+    assert settles(Outcome.http_answer(503), 3)  # Orion's rule: one attempt each, counted
+    assert settles(Outcome.http_answer(200), None)
+    assert not settles(Outcome(False, None, COULDNT_CONNECT, True), None)
+
+
+@pytest.mark.parametrize(("attempts", "delay"), [(0, 0.25), (1, 0.5), (3, 2.0), (5, 8.0), (6, 10.0), (30, 10.0)])
+def test_retries_back_off_exponentially_up_to_the_cap(attempts, delay):
+    due = retry_at(100.0, attempts, 150.0, retry_window=86400.0, max_backoff=10.0, jitter=1.0)
+    assert due == pytest.approx(150.0 + delay)
+    halved = retry_at(100.0, attempts, 150.0, retry_window=86400.0, max_backoff=10.0, jitter=0.5)
+    assert halved == pytest.approx(150.0 + delay / 2)
+
+
+def test_a_notification_older_than_the_retry_window_is_given_up():
+    assert retry_at(100.0, 4, 159.9, retry_window=60.0, max_backoff=10.0, jitter=1.0) is not None
+    assert retry_at(100.0, 4, 160.0, retry_window=60.0, max_backoff=10.0, jitter=1.0) is None

@@ -13,13 +13,9 @@ import pytest
 from tests.process import workers
 from tests.process.broker_process import BrokerProcess, version_status
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 WORKERS = 3
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[workers.Receiver]:
-    async for r in workers.receiver():
-        yield r
 
 
 def _mongo_broker(tmp_path: Path, mongo_db: tuple[str, str], *extra: str) -> BrokerProcess:
@@ -35,8 +31,8 @@ async def supervised(tmp_path: Path, mongo_db: tuple[str, str]) -> AsyncIterator
         yield b
 
 
-async def test_three_processes_on_one_port_notify_each_update_once(supervised, sink, mongo_db) -> None:
-    delay = await workers.every_update_notified_once(supervised, [supervised], sink)
+async def test_three_processes_on_one_port_notify_each_update_once(supervised, receiver, mongo_db) -> None:
+    delay = await workers.every_update_notified_once(supervised, [supervised], receiver)
     print(
         f"\nMongoDB (FerretDB), -workers {WORKERS}: an update went unnotified at most {delay:.3f} s after the subscription"
     )
@@ -47,15 +43,15 @@ async def test_three_processes_on_one_port_notify_each_update_once(supervised, s
         assert client[prefix]["ab_outbox"].count_documents({}) == 0
 
 
-async def test_throttling_holds_across_processes_on_mongodb(supervised, sink) -> None:
-    await workers.throttling_holds_across_processes(supervised, sink)
+async def test_throttling_holds_across_processes_on_mongodb(supervised, receiver) -> None:
+    await workers.throttling_holds_across_processes(supervised, receiver)
 
 
-async def test_brokers_on_two_machines_share_subscriptions_and_deliver_once(tmp_path, mongo_db, sink) -> None:
+async def test_brokers_on_two_machines_share_subscriptions_and_deliver_once(tmp_path, mongo_db, receiver) -> None:
     with _mongo_broker(tmp_path / "a", mongo_db) as a, _mongo_broker(tmp_path / "b", mongo_db) as b:
         a.start(timeout=60)
         b.start(timeout=60)
-        delay = await workers.every_update_notified_once(a, [a, b], sink)
+        delay = await workers.every_update_notified_once(a, [a, b], receiver)
     print(f"\nMongoDB (FerretDB), two brokers: an update went unnotified at most {delay:.3f} s after the subscription")
     assert delay <= workers.PROPAGATION_BOUND
 
@@ -68,5 +64,5 @@ async def test_sigterm_stops_every_process_on_mongodb_with_exit_status_0(supervi
     assert version_status(supervised.port) is None
 
 
-async def test_subscription_changes_and_deletion_reach_every_process_on_mongodb(supervised, sink) -> None:
-    await workers.subscription_changes_reach_every_process(supervised, sink)
+async def test_subscription_changes_and_deletion_reach_every_process_on_mongodb(supervised, receiver) -> None:
+    await workers.subscription_changes_reach_every_process(supervised, receiver)

@@ -13,6 +13,8 @@ from broker.storage.mongo import MongoStorage
 from broker.storage.port import StorageUnavailable
 from tests.ferretdb import start_ferretdb
 
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
+
 
 def _closed_port() -> int:
     with socket.socket() as s:

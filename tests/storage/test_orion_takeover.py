@@ -8,18 +8,17 @@ entities and subscriptions created through our API are stored field for field li
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
 import bson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker.runtime.app import build_app
 from broker.storage.mongo import MongoStorage
+from tests.receivers import Receiver
 from tests.storage_conformance import orion_documents as orion
 
 COUNTERS = (
@@ -42,51 +41,20 @@ RAW_COUNTERS = (
 )
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.got: list[tuple[str, str, dict[str, str], str, bytes]] = []  # (method, path, query, X-City, body)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.server = TestServer(app)
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.got.append(
-            (request.method, request.path, dict(request.query), request.headers.get("X-City", ""), await request.read())
-        )
-        return web.Response(status=204)
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def wait_for(self, path: str, timeout: float = 10.0) -> tuple[str, str, dict[str, str], str, bytes]:
-        for _ in range(int(timeout / 0.05)):
-            for got in self.got:
-                if got[1] == path:
-                    return got
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"nothing received on {path}: {self.got}")
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.server.start_server()
-    try:
-        yield r
-    finally:
-        await r.server.close()
-
-
 @pytest.fixture
 def orion_database(raw, mongo_db, receiver):
     """The database as Orion left it: entities in two tenants, subscriptions of every kind."""
     _, prefix = mongo_db
     raw[prefix]["entities"].insert_one(copy.deepcopy(orion.ROOM))
     raw[f"{prefix}-city"]["entities"].insert_one(copy.deepcopy(orion.PARK))
-    pairs = orion.subscriptions(receiver.url)
+    pairs = orion.subscriptions(_base(receiver))
     raw[prefix]["csubs"].insert_many([copy.deepcopy(doc) for doc, _ in pairs] + [copy.deepcopy(orion.LEGACY)])
     return pairs
+
+
+def _base(receiver: Receiver) -> str:
+    """The receiver's address without a path: Orion's subscriptions add theirs."""
+    return receiver.url_for("").rstrip("/")
 
 
 async def _broker(mongo_db: tuple[str, str]) -> TestClient:
@@ -213,11 +181,9 @@ async def test_counters_and_statuses_orion_wrote_are_shown(api: TestClient) -> N
 async def test_subscriptions_orion_wrote_notify(api: TestClient, receiver: Receiver) -> None:
     r = await api.patch("/v2/entities/Room1/attrs", json={"temperature": {"value": 25, "type": "Number"}})
     assert r.status == 204
-    method, _, _, _, body = await receiver.wait_for("/notify")
-    assert method == "POST"
-    import orjson
-
-    note = orjson.loads(body)
+    got = await receiver.on_path("/notify")
+    assert got.method == "POST"
+    note = got.json()
     assert note["subscriptionId"] == "5f1a2b3c4d5e6f7a8b9c0d01"
     assert note["data"] == [
         {
@@ -226,12 +192,15 @@ async def test_subscriptions_orion_wrote_notify(api: TestClient, receiver: Recei
             "temperature": {"type": "Number", "value": 25, "metadata": {"unit.code": {"type": "Text", "value": "CEL"}}},
         }
     ]
-    method, _, query, city, body = await receiver.wait_for("/custom")
-    assert (method, query, city, body) == ("PUT", {"entity": "Room1"}, "", b"temperature is 25")
-    _, _, _, _, body = await receiver.wait_for("/json")
-    assert orjson.loads(body) == {"t": 25, "list": [1, "Room1"]}
-    _, _, _, _, body = await receiver.wait_for("/ngsi")
-    copied = orjson.loads(body)["data"][0]
+    got = await receiver.on_path("/custom")
+    assert (got.method, got.query, got.headers.get("X-City", ""), got.body) == (
+        "PUT",
+        {"entity": "Room1"},
+        "",
+        b"temperature is 25",
+    )
+    assert (await receiver.on_path("/json")).json() == {"t": 25, "list": [1, "Room1"]}
+    copied = (await receiver.on_path("/ngsi")).json()["data"][0]
     assert (copied["id"], copied["type"], copied["t"]["value"]) == ("Room1-copy", "Copy", 25)
 
 
@@ -257,7 +226,7 @@ async def test_what_the_api_creates_is_stored_as_orion_stores_it(mongo_db, raw, 
             for attr in d["attrs"].values():
                 attr.pop("creDate"), attr.pop("modDate")
         assert mine == theirs
-        for expected, sub_body in orion.subscriptions(receiver.url):
+        for expected, sub_body in orion.subscriptions(_base(receiver)):
             r = await api.post("/v2/subscriptions", json=sub_body)
             assert r.status == 201, await r.text()
             sub_id = r.headers["Location"].rsplit("/", 1)[1]

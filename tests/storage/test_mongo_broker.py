@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import urllib.request
@@ -11,11 +10,12 @@ from typing import Any
 
 import pymongo
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.ferretdb import start_ferretdb
 from tests.process.broker_process import BrokerProcess, free_port, version_status
+from tests.receivers import Receiver
+
+pytestmark = pytest.mark.slow  # processes, real outages or external tools: `make test`, not `make test-fast`
 
 
 def _call(broker: BrokerProcess, method: str, path: str, body: Any = None, tenant: str = "") -> tuple[int, Any]:
@@ -33,49 +33,35 @@ def _call(broker: BrokerProcess, method: str, path: str, body: Any = None, tenan
         return e.code, json.loads(e.read() or b"null")
 
 
-async def test_the_broker_serves_and_notifies_from_mongodb(tmp_path: Path, mongo_db: tuple[str, str]) -> None:
+async def test_the_broker_serves_and_notifies_from_mongodb(
+    tmp_path: Path, mongo_db: tuple[str, str], receiver: Receiver
+) -> None:
     uri, prefix = mongo_db
-    received: list[dict[str, Any]] = []
+    with BrokerProcess(
+        tmp_path / "unused.db", pass_db_path=False, args=["-dbURI", uri, "-db", prefix, "-multiservice"]
+    ) as broker:
+        broker.start()
+        sub = {
+            "subject": {"entities": [{"idPattern": ".*"}]},
+            "notification": {"http": {"url": receiver.url}},
+        }
+        status, _ = _call(broker, "POST", "/v2/subscriptions", sub, tenant="city")
+        assert status == 201
+        room = {"id": "Room1", "type": "Room", "temp": {"value": 21, "metadata": {"unit": {"value": "CEL"}}}}
+        assert _call(broker, "POST", "/v2/entities", room, tenant="city")[0] == 201
+        status, body = _call(broker, "GET", "/v2/entities?q=temp>20&options=keyValues", tenant="city")
+        assert (status, body) == (200, [{"id": "Room1", "type": "Room", "temp": 21}])
+        assert _call(broker, "GET", "/v2/entities", tenant="other")[1] == []
 
-    async def notify(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(status=204)
+        await receiver.wait_for(1)
+        assert receiver.bodies[0]["data"][0]["id"] == "Room1"
+        assert not (tmp_path / "unused.db").exists()
 
-    app = web.Application()
-    app.router.add_post("/notify", notify)
-    receiver = TestServer(app, host="127.0.0.1")
-    await receiver.start_server()
-    try:
-        with BrokerProcess(
-            tmp_path / "unused.db", pass_db_path=False, args=["-dbURI", uri, "-db", prefix, "-multiservice"]
-        ) as broker:
-            broker.start()
-            sub = {
-                "subject": {"entities": [{"idPattern": ".*"}]},
-                "notification": {"http": {"url": f"http://127.0.0.1:{receiver.port}/notify"}},
-            }
-            status, _ = _call(broker, "POST", "/v2/subscriptions", sub, tenant="city")
-            assert status == 201
-            room = {"id": "Room1", "type": "Room", "temp": {"value": 21, "metadata": {"unit": {"value": "CEL"}}}}
-            assert _call(broker, "POST", "/v2/entities", room, tenant="city")[0] == 201
-            status, body = _call(broker, "GET", "/v2/entities?q=temp>20&options=keyValues", tenant="city")
-            assert (status, body) == (200, [{"id": "Room1", "type": "Room", "temp": 21}])
-            assert _call(broker, "GET", "/v2/entities", tenant="other")[1] == []
-
-            for _ in range(100):
-                if received:
-                    break
-                await asyncio.sleep(0.05)
-            assert received and received[0]["data"][0]["id"] == "Room1"
-            assert not (tmp_path / "unused.db").exists()
-
-        with pymongo.MongoClient(uri) as client:
-            doc = client[f"{prefix}-city"]["entities"].find_one()
-            assert doc["_id"] == {"id": "Room1", "type": "Room", "servicePath": "/"}
-            assert doc["attrs"]["temp"]["md"] == {"unit": {"type": "Text", "value": "CEL"}}
-            assert client[f"{prefix}-city"]["csubs"].count_documents({}) == 1
-    finally:
-        await receiver.close()
+    with pymongo.MongoClient(uri) as client:
+        doc = client[f"{prefix}-city"]["entities"].find_one()
+        assert doc["_id"] == {"id": "Room1", "type": "Room", "servicePath": "/"}
+        assert doc["attrs"]["temp"]["md"] == {"unit": {"type": "Text", "value": "CEL"}}
+        assert client[f"{prefix}-city"]["csubs"].count_documents({}) == 1
 
 
 def _wait_for_log(broker: BrokerProcess, text: str, timeout: float = 30.0) -> None:

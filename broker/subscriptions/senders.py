@@ -1,0 +1,92 @@
+"""Senders: one notification out over HTTP or MQTT, and what the attempt came to (`outcome.Outcome`).
+
+They only send: what to send (`payload.build`), whether it may be sent (`recheck`) and what the
+answer does to the counters and the retry schedule (`outcome`, `dispatcher`) are decided elsewhere.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from broker.subscriptions.model import MqttTarget, Subscription
+from broker.subscriptions.mqtt import MqttPublisher
+from broker.subscriptions.outcome import Outcome, failure_of
+from broker.subscriptions.payload import Outgoing
+
+
+class HttpSender:
+    """HTTP notifications through one client session, with `-httpTimeout` unless the subscription
+    sets its own `timeout`; redirects are not followed (Orion's libcurl setting)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout  # seconds
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            # the headers are exactly the ones payload.build writes (Orion sends no Accept-Encoding)
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, sub: Subscription, out: Outgoing) -> Outcome:
+        assert self._session is not None, "HttpSender.start() first"
+        timeout = sub.notification.target.timeout
+        try:
+            async with self._session.request(
+                out.method,
+                out.url,
+                data=out.body,
+                headers=out.headers,
+                timeout=aiohttp.ClientTimeout(total=timeout / 1000) if timeout else None,
+                allow_redirects=False,
+            ) as resp:
+                await resp.read()
+                return Outcome.http_answer(resp.status)
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            return failure_of(exc)
+
+
+class MqttSender:
+    """MQTT notifications; without a publisher (none configured) nothing can be sent."""
+
+    def __init__(self, publisher: MqttPublisher | None) -> None:
+        self.publisher = publisher
+
+    async def send(self, target: MqttTarget, out: Outgoing) -> Outcome:
+        if self.publisher is None:
+            return Outcome(False, None, None, False)
+        try:
+            await self.publisher.publish(target, out)
+        except Exception:  # the MQTT broker is out of reach: Orion records no reason for MQTT
+            return Outcome(False, None, None, True)
+        return Outcome(True)
+
+    async def close(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.close()
+
+
+class Senders:
+    """The sender for each subscription's target."""
+
+    def __init__(self, timeout: float, mqtt: MqttPublisher | None) -> None:
+        self.http = HttpSender(timeout)
+        self.mqtt = MqttSender(mqtt)
+
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def close(self) -> None:
+        await self.http.close()
+        await self.mqtt.close()
+
+    async def send(self, sub: Subscription, out: Outgoing) -> Outcome:
+        target = sub.notification.target
+        if isinstance(target, MqttTarget):
+            return await self.mqtt.send(target, out)
+        return await self.http.send(sub, out)
