@@ -15,7 +15,8 @@ from typing import Any
 
 from broker.personal.guard import PersonalGuard
 from broker.personal.policy import Access
-from broker.storage.port import OutboxRecord, subject_of
+from broker.ngsi.selection import subject_of
+from broker.storage.port import OutboxRecord
 from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import entity_of, narrowed
 
