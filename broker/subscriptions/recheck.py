@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from broker.ngsi.selection import subject_of
 from broker.personal.guard import PersonalGuard
 from broker.personal.policy import Access
-from broker.ngsi.selection import subject_of
 from broker.storage.port import OutboxRecord
 from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import entity_of, narrowed
