@@ -1,12 +1,16 @@
-"""SQLite-specific: concurrent writes share commits (and so fsyncs)."""
+"""SQLite-specific: concurrent writes share commits (and so fsyncs); writers of several processes
+queue on the store's write lock."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from pathlib import Path
 
 from broker.ngsi.model import Entity
 from broker.storage.sqlite import SqliteStorage
+from broker.storage.sqlite.connection import WriteLock
 
 
 async def test_concurrent_writes_are_group_committed(tmp_path: Path):
@@ -61,5 +65,48 @@ async def test_a_job_whose_error_cannot_be_set_does_not_strand_the_rest_of_its_g
         )
         assert results[0] is True and results[2] is True
         assert isinstance(results[1], RuntimeError)
+    finally:
+        await store.close()
+
+
+def _try_lock(path: str) -> bool:
+    """Whether another holder could take the store's write lock right now (without waiting)."""
+    fd = os.open(path + "-writelock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing the descriptor also lets go of a lock taken through it
+    return True
+
+
+def test_write_lock_excludes_every_other_holder_until_released(tmp_path: Path):
+    path = str(tmp_path / "l.db")
+    lock = WriteLock(path)
+    try:
+        with lock:
+            assert not _try_lock(path)
+        assert _try_lock(path)
+    finally:
+        lock.close()
+
+
+def test_write_lock_of_a_memory_store_is_a_no_op(tmp_path: Path):
+    lock = WriteLock(":memory:")
+    with lock:
+        pass
+    lock.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_group_commit_holds_the_store_write_lock_for_its_whole_transaction(tmp_path: Path):
+    path = str(tmp_path / "g.db")
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        during = await store._writer.submit(lambda conn: _try_lock(path))
+        assert during is False  # another process's writer would queue on it, not on SQLite's busy handler
+        assert _try_lock(path)  # and it is let go once the group is committed
     finally:
         await store.close()

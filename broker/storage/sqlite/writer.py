@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from typing import Any, Callable, TypeVar
 
+from broker.storage.sqlite.connection import WriteLock
 from broker.storage.sqlite.schema import connect
 
 T = TypeVar("T")
@@ -72,10 +73,15 @@ class GroupCommitWriter:
         return fut
 
     def _run(self, init: Job) -> None:
+        lock: WriteLock | None = None
         try:
             conn = connect(self._path)
-            init(conn)
+            lock = WriteLock(self._path)
+            with lock:
+                init(conn)
         except BaseException as exc:  # reported to start()
+            if lock is not None:
+                lock.close()
             self._start_error = exc
             self._ready.set()
             return
@@ -95,10 +101,14 @@ class GroupCommitWriter:
                     stopping = True
                     break
                 group.append(nxt)
-            self._run_group(conn, group)
+            with lock:  # queued behind the other processes' writers rather than polling SQLite's lock
+                outcomes = self._run_group(conn, group)
+            self._wake(group, outcomes)
         conn.close()
+        lock.close()
 
-    def _run_group(self, conn: sqlite3.Connection, group: list[Any]) -> None:
+    def _run_group(self, conn: sqlite3.Connection, group: list[Any]) -> list[tuple[bool, Any]]:
+        """The group's jobs, each in its savepoint, in one transaction committed at the end."""
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -121,6 +131,10 @@ class GroupCommitWriter:
             except sqlite3.Error:
                 pass
             outcomes = [(False, exc) for _ in group]
+        return outcomes
+
+    def _wake(self, group: list[Any], outcomes: list[tuple[bool, Any]]) -> None:
+        """Settle each job's future on its caller's loop."""
         # one wake-up of each caller's loop for the whole group, not one per job (each is a write to
         # the loop's self-pipe and a turn of its selector)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
