@@ -91,17 +91,19 @@ class GroupCommitWriter:
             item = self._queue.get()
             if item is None:
                 break
-            group = [item]
-            while len(group) < MAX_GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                group.append(nxt)
-            with lock:  # queued behind the other processes' writers rather than polling SQLite's lock
+            # queued behind the other processes' writers rather than polling SQLite's lock; the group
+            # is gathered once the lock is ours, so it takes in what arrived while we waited for it
+            with lock:
+                group = [item]
+                while len(group) < MAX_GROUP:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stopping = True
+                        break
+                    group.append(nxt)
                 outcomes = self._run_group(conn, group)
             self._wake(group, outcomes)
         conn.close()
