@@ -249,9 +249,19 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
     shutil.rmtree(store, ignore_errors=True)
     store.mkdir(parents=True)
     broker_args = ["-workers", str(args.workers), "-logLevel", "WARN", "-localIp", "127.0.0.1"]
-    broker = BrokerProcess(store / "broker.db", args=broker_args, log_dir=store)
     ceiling: Ceiling | None = None
     receiver: Ceiling | None = None
+    server = None  # FerretDB, when the harness runs it
+    server_pid: int | None = None
+    if args.ferretdb:
+        from tests.ferretdb import start_ferretdb
+
+        server = start_ferretdb(store / "ferretdb")
+        server_pid = server.process.pid
+        broker_args += ["-dbURI", server.uri, "-db", f"bench{n}"]
+    elif args.mongo_uri:
+        broker_args += ["-dbURI", args.mongo_uri, "-db", f"bench{n}t{int(time.time())}"]
+    broker = BrokerProcess(store / "broker.db", args=broker_args, log_dir=store)
     try:
         broker.start(timeout=60)
         print(f"seeding {n} entities ...", flush=True)
@@ -275,6 +285,7 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
                 load = os.getloadavg()[0]
                 pids = tree_pids(broker.proc.pid)
                 cpu0 = cpu_seconds(pids)
+                server_cpu0 = cpu_seconds([server_pid]) if server_pid else 0.0
                 got0 = asyncio.run(received(receiver.url)) if receiver and scenario == "notify" else 0
                 s = wrk(broker.url, scenario, c, args.duration, n, tag)
                 pids = tree_pids(broker.proc.pid)
@@ -291,6 +302,9 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
                     extra = {"notifications_owed": owed, "notifications_received": got,
                              "drain_s": round(args.drain - max(0.0, deadline - time.monotonic()), 1)}
                 cpu = cpu_seconds(pids) - cpu0
+                if server_pid:
+                    extra["server_cpu_ms_per_req"] = round((cpu_seconds([server_pid]) - server_cpu0) * 1000 / max(1, s["requests"]), 3)
+                    extra["server_rss_mb"] = round(rss_mb([server_pid]), 1)
                 requests = s["requests"]
                 seconds = s["duration_us"] / 1e6
                 run = Run(
@@ -314,6 +328,8 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
                 proc.stop()
         if broker.proc is not None and broker.proc.poll() is None:
             broker.stop()
+        if server is not None:
+            server.stop()
         if not args.keep_store:
             shutil.rmtree(store, ignore_errors=True)
 
@@ -326,6 +342,8 @@ def row(r: Run) -> str:
     ceil = f"{r.ceiling_rps:8.0f} {r.ratio:6.2f}" if r.ceiling_rps else f"{'-':>8} {'-':>6}"
     line = (f"{r.scenario:<8} {r.entities:>8} {r.connections:>4} {r.rps:8.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
             f"{r.p999_ms:9.1f} {r.errors:>6} {r.cpu_ms_per_req:10.2f} {r.rss_mb:7.0f} {ceil}")
+    if "server_rss_mb" in r.extra:
+        line += f"  server {r.extra['server_cpu_ms_per_req']:.2f} cpu ms/req, RSS {r.extra['server_rss_mb']:.0f} MB"
     if "notifications_owed" in r.extra:
         line += f"  notif {r.extra['notifications_received']}/{r.extra['notifications_owed']} in {r.extra['drain_s']} s"
     return line
@@ -343,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ceiling", action="store_true", help="skip the bare-aiohttp runs")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"stores and captured bodies (default {DEFAULT_DIR})")
     parser.add_argument("--keep-store", action="store_true")
+    store_arg = parser.add_mutually_exclusive_group()
+    store_arg.add_argument("--ferretdb", action="store_true", help="MongoDB store: a FerretDB started here (tests/ferretdb.py)")
+    store_arg.add_argument("--mongo-uri", help="MongoDB store: this server (a fresh database per size)")
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default DIR/results.json)")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
@@ -377,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_end": os.getloadavg(),
         },
         "fsync": sync,
-        "settings": {"duration_s": args.duration, "workers": args.workers, "connections": args.connections},
+        "settings": {"duration_s": args.duration, "workers": args.workers, "connections": args.connections,
+                     "store": "ferretdb" if args.ferretdb else "mongodb" if args.mongo_uri else "sqlite"},
         "sizes": sizes,
         "runs": [asdict(r) for r in results],
     }
