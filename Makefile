@@ -12,7 +12,7 @@ CACHE    ?= $(HOME)/.cache/area-broker
 FERRETDB := $(CACHE)/bin/ferretdb-$(FERRETDB_VERSION)
 GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 
-.PHONY: run test test-fast bench clean mosquitto ferretdb iotagent
+.PHONY: run test test-fast bench bench-all wrk clean mosquitto ferretdb iotagent
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,11 +74,23 @@ iotagent:
 	else cd $(IOTAGENT) && npm ci --no-audit --no-fund || \
 	  echo "npm ci failed in $(IOTAGENT): the IoT Agent end-to-end test will fail"; fi
 
-bench: $(STAMP)
-	$(PY) -m benchmarks.entities
-	$(PY) -m benchmarks.queries
-	$(PY) -m benchmarks.notifications
-	$(PY) -m benchmarks.personal
+# `make bench`: the wrk load benchmark (benchmarks/http_load.py) at 16 connections and 10k entities;
+# BENCH_ARGS='--connections 1,16,128 --sizes 10000,1000000' for the full matrix. The other benchmarks
+# by name: `make bench BENCH=queries` (entities, queries, notifications, personal); all: `make bench-all`
+BENCH      ?= http_load
+BENCH_ARGS ?=
+BENCHES    := http_load entities queries notifications personal
+
+bench: $(STAMP) wrk
+	$(PY) -m benchmarks.$(BENCH) $(BENCH_ARGS)
+
+bench-all: $(STAMP) wrk
+	set -e; for b in $(BENCHES); do $(PY) -m benchmarks.$$b; done
+
+# wrk (Debian package) drives benchmarks/http_load.py
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || \
+	  { echo "wrk could not be installed (apt-get install wrk): needed by make bench"; exit 1; }
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

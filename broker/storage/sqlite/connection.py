@@ -2,14 +2,54 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+from types import TracebackType
+
+# each wait of SQLite's busy handler is bounded by this many ms (see open_connection)
+BUSY_TIMEOUT_MS = 30000
 
 
 def open_connection(path: str, *, readonly: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # a commit fsyncs the WAL: acknowledged means durable
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     if readonly:
         conn.execute("PRAGMA query_only=ON")
     return conn
+
+
+class WriteLock:
+    """The store's write lock across processes: an exclusive `flock` on the file `PATH-writelock`.
+
+    Writers take it around their transactions (BEGIN IMMEDIATE ... COMMIT). SQLite's own lock does
+    not queue anybody: a writer that finds it taken sleeps in its busy handler (1, 2, 5, 10 ... then
+    100 ms at a time) and tries again, so between two processes that write continuously (the serving
+    workers, the delivery worker) the one that holds it takes it back right after its commit and the
+    other may lose for seconds. A waiter blocked on `flock` is woken by the kernel as soon as the
+    holder lets go. A store that is not a plain file (`:memory:`, `file:` URIs) has no lock file and
+    no other process to share it with: the lock then does nothing.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd: int | None = None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            self._fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def __enter__(self) -> WriteLock:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

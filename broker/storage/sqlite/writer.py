@@ -12,12 +12,36 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from broker.storage.sqlite.connection import WriteLock
 from broker.storage.sqlite.schema import connect
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
 MAX_GROUP = 512
+ANALYZE_AFTER = 1000  # rows changed: the planner's statistics are refreshed then, and each time the count doubles
+ANALYZE_SAMPLE = 1000  # rows read per index by one ANALYZE (PRAGMA analysis_limit): a bounded cost at any size
+
+
+def analyze(conn: sqlite3.Connection) -> None:
+    """Refresh the query planner's statistics (`sqlite_stat1`) from a bounded sample of each index.
+
+    Without them SQLite cannot tell a selective index from an unselective one with as many equality
+    columns: `q=humidity==42` then walked every `humidity` row of `attributes_by_kind` (name, kind)
+    instead of the few of `attributes_by_num` (name, num), 8.4 ms instead of 1.4 ms at 10,000 entities.
+    Other connections load statistics only with the schema, so the same transaction recreates the view
+    `planner_statistics`: the schema changes, and every connection of every process reloads them.
+    """
+    conn.execute(f"PRAGMA analysis_limit={ANALYZE_SAMPLE}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("ANALYZE")
+        conn.execute("DROP VIEW IF EXISTS planner_statistics")
+        conn.execute("CREATE VIEW planner_statistics AS SELECT tbl, idx, stat FROM sqlite_stat1")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _settle(fut: asyncio.Future[Any], ok: bool, result: Any) -> None:
@@ -73,33 +97,49 @@ class GroupCommitWriter:
         return fut
 
     def _run(self, init: Job) -> None:
+        lock: WriteLock | None = None
         try:
             conn = connect(self._path)
-            init(conn)
+            lock = WriteLock(self._path)
+            with lock:
+                init(conn)
+                self._analyze(conn)
         except BaseException as exc:  # reported to start()
+            if lock is not None:
+                lock.close()
             self._start_error = exc
             self._ready.set()
             return
         self._ready.set()
         stopping = False
+        next_analyze = conn.total_changes + ANALYZE_AFTER
         while not stopping:
             item = self._queue.get()
             if item is None:
                 break
-            group = [item]
-            while len(group) < MAX_GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                group.append(nxt)
-            self._run_group(conn, group)
+            # queued behind the other processes' writers rather than polling SQLite's lock; the group
+            # is gathered once the lock is ours, so it takes in what arrived while we waited for it
+            with lock:
+                group = [item]
+                while len(group) < MAX_GROUP:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stopping = True
+                        break
+                    group.append(nxt)
+                outcomes = self._run_group(conn, group)
+                if conn.total_changes >= next_analyze:  # the store grew: what was selective may no longer be
+                    self._analyze(conn)
+                    next_analyze = conn.total_changes * 2
+            self._wake(group, outcomes)
         conn.close()
+        lock.close()
 
-    def _run_group(self, conn: sqlite3.Connection, group: list[Any]) -> None:
+    def _run_group(self, conn: sqlite3.Connection, group: list[Any]) -> list[tuple[bool, Any]]:
+        """The group's jobs, each in its savepoint, in one transaction committed at the end."""
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -122,6 +162,17 @@ class GroupCommitWriter:
             except sqlite3.Error:
                 pass
             outcomes = [(False, exc) for _ in group]
+        return outcomes
+
+    @staticmethod
+    def _analyze(conn: sqlite3.Connection) -> None:
+        try:
+            analyze(conn)
+        except sqlite3.Error:  # statistics are an optimisation: a failure leaves the old ones
+            pass
+
+    def _wake(self, group: list[Any], outcomes: list[tuple[bool, Any]]) -> None:
+        """Settle each job's future on its caller's loop."""
         # one wake-up of each caller's loop for the whole group, not one per job (each is a write to
         # the loop's self-pipe and a turn of its selector)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
