@@ -66,8 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     get_body = args.get_body.read_bytes() if args.get_body else b"{}"
     list_body = args.list_body.read_bytes() if args.list_body else b"[]"
     web.run_app(
-        make_app(get_body, list_body), host="127.0.0.1", port=args.port, reuse_port=True,
-        access_log=None, print=None, backlog=1024,
+        make_app(get_body, list_body),
+        host="127.0.0.1",
+        port=args.port,
+        reuse_port=True,
+        access_log=None,
+        print=None,
+        backlog=1024,
     )
 
 

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args(argv)
     r = fsync_rate(args.dir, args.seconds)
-    print(f"fdatasync on {args.dir}: {r['per_s']:.0f}/s (p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms)")
+    print(
+        f"fdatasync on {args.dir}: {r['per_s']:.0f}/s (p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms)"
+    )
 
 
 if __name__ == "__main__":

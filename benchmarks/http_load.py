@@ -40,9 +40,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 
@@ -129,8 +130,17 @@ class Ceiling:
 
     def __init__(self, workers: int, get_body: Path, list_body: Path) -> None:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "benchmarks.ceiling", "--port", str(self.port),
-               "--get-body", str(get_body), "--list-body", str(list_body)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.ceiling",
+            "--port",
+            str(self.port),
+            "--get-body",
+            str(get_body),
+            "--list-body",
+            str(list_body),
+        ]
         self.procs = [subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=subprocess.DEVNULL) for _ in range(workers)]
         deadline = time.monotonic() + 15
         while version_status_any(self.port) is None:
@@ -168,10 +178,17 @@ def sensor(i: int) -> dict[str, Any]:
     return {
         "id": f"urn:ngsi-ld:Sensor:{i:07d}",
         "type": "Sensor",
-        "temperature": {"type": "Number", "value": 20 + i % 10 + 0.5, "metadata": {"unit": {"type": "Text", "value": "CEL"}}},
+        "temperature": {
+            "type": "Number",
+            "value": 20 + i % 10 + 0.5,
+            "metadata": {"unit": {"type": "Text", "value": "CEL"}},
+        },
         "humidity": {"type": "Number", "value": i % 100},
         "name": {"type": "Text", "value": f"sensor {i}"},
-        "location": {"type": "geo:json", "value": {"type": "Point", "coordinates": [-3.7 + (i % 1000) * 1e-4, 40.4 + (i // 1000 % 1000) * 1e-4]}},
+        "location": {
+            "type": "geo:json",
+            "value": {"type": "Point", "coordinates": [-3.7 + (i % 1000) * 1e-4, 40.4 + (i // 1000 % 1000) * 1e-4]},
+        },
     }
 
 
@@ -189,8 +206,10 @@ async def seed(url: str, n: int, batch: int = 1000, in_flight: int = 2) -> float
 
     async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=600)) as s:
         await asyncio.gather(*(loader(s) for _ in range(in_flight)))
-        notified = [{"id": f"urn:ngsi-ld:Notified:{k:03d}", "type": "Notified", "count": {"type": "Number", "value": 0}}
-                    for k in range(NOTIFIED)]
+        notified = [
+            {"id": f"urn:ngsi-ld:Notified:{k:03d}", "type": "Notified", "count": {"type": "Number", "value": 0}}
+            for k in range(NOTIFIED)
+        ]
         async with s.post("/v2/op/update", json={"actionType": "append", "entities": notified}) as r:
             assert r.status == 204, await r.text()
     return n / (time.perf_counter() - t0)
@@ -228,12 +247,24 @@ async def received(receiver: str) -> int:
 def wrk(url: str, scenario: str, connections: int, duration: float, n: int, tag: str) -> dict[str, Any]:
     """One wrk run of a scenario script; its JSON summary."""
     env = dict(os.environ, BENCH_WRK_DIR=str(WRK_DIR), BENCH_N=str(n), BENCH_RUN=tag)
-    cmd = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{duration:g}s",
-           "--timeout", "10s", "-s", str(WRK_DIR / f"{scenario}.lua"), url]
+    cmd = [
+        "wrk",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_DIR / f"{scenario}.lua"),
+        url,
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
+            return json.loads(line[len("BENCH_JSON ") :])
     raise RuntimeError(f"wrk gave no summary ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 
 
@@ -269,8 +300,12 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
         broker.stop()
         startup = broker.start(timeout=120)
         db_mb = sum(f.stat().st_size for f in store.glob("broker.db*")) / 2**20
-        sizes[str(n)] = {"seed_per_s": round(load_rate), "startup_s": round(startup, 3), "db_mb": round(db_mb, 1),
-                         "rss_idle_mb": round(rss_mb(tree_pids(broker.proc.pid)), 1)}  # type: ignore[union-attr]
+        sizes[str(n)] = {
+            "seed_per_s": round(load_rate),
+            "startup_s": round(startup, 3),
+            "db_mb": round(db_mb, 1),
+            "rss_idle_mb": round(rss_mb(tree_pids(broker.proc.pid)), 1),
+        }  # type: ignore[union-attr]
         print(f"seeded at {load_rate:.0f}/s; restart took {startup:.2f} s; store {db_mb:.0f} MB", flush=True)
         get_body, list_body = asyncio.run(capture_bodies(broker.url, store))
         if not args.no_ceiling:
@@ -299,20 +334,35 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
                         if got >= owed:
                             break
                         time.sleep(0.2)
-                    extra = {"notifications_owed": owed, "notifications_received": got,
-                             "drain_s": round(args.drain - max(0.0, deadline - time.monotonic()), 1)}
+                    extra = {
+                        "notifications_owed": owed,
+                        "notifications_received": got,
+                        "drain_s": round(args.drain - max(0.0, deadline - time.monotonic()), 1),
+                    }
                 cpu = cpu_seconds(pids) - cpu0
                 if server_pid:
-                    extra["server_cpu_ms_per_req"] = round((cpu_seconds([server_pid]) - server_cpu0) * 1000 / max(1, s["requests"]), 3)
+                    extra["server_cpu_ms_per_req"] = round(
+                        (cpu_seconds([server_pid]) - server_cpu0) * 1000 / max(1, s["requests"]), 3
+                    )
                     extra["server_rss_mb"] = round(rss_mb([server_pid]), 1)
                 requests = s["requests"]
                 seconds = s["duration_us"] / 1e6
                 run = Run(
-                    scenario=scenario, entities=n, connections=c, requests=requests, seconds=round(seconds, 2),
-                    rps=round(requests / seconds, 1), p50_ms=s["p50_us"] / 1000, p99_ms=s["p99_us"] / 1000,
-                    p999_ms=s["p999_us"] / 1000, max_ms=s["max_us"] / 1000, errors=errors_of(s),
+                    scenario=scenario,
+                    entities=n,
+                    connections=c,
+                    requests=requests,
+                    seconds=round(seconds, 2),
+                    rps=round(requests / seconds, 1),
+                    p50_ms=s["p50_us"] / 1000,
+                    p99_ms=s["p99_us"] / 1000,
+                    p999_ms=s["p999_us"] / 1000,
+                    max_ms=s["max_us"] / 1000,
+                    errors=errors_of(s),
                     cpu_ms_per_req=round(cpu * 1000 / requests, 3) if requests else float("nan"),
-                    rss_mb=round(rss_mb(pids), 1), load_before=round(load, 2), extra=extra | {"wrk": s},
+                    rss_mb=round(rss_mb(pids), 1),
+                    load_before=round(load, 2),
+                    extra=extra | {"wrk": s},
                 )
                 if ceiling is not None:
                     cs = wrk(ceiling.url, scenario, c, args.duration, n, tag + "ceil")
@@ -334,14 +384,18 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
             shutil.rmtree(store, ignore_errors=True)
 
 
-HEADER = (f"{'scenario':<8} {'N':>8} {'conn':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} "
-          f"{'errors':>6} {'cpu ms/req':>10} {'RSS MB':>7} {'ceil/s':>8} {'x ceil':>6}")
+HEADER = (
+    f"{'scenario':<8} {'N':>8} {'conn':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} "
+    f"{'errors':>6} {'cpu ms/req':>10} {'RSS MB':>7} {'ceil/s':>8} {'x ceil':>6}"
+)
 
 
 def row(r: Run) -> str:
     ceil = f"{r.ceiling_rps:8.0f} {r.ratio:6.2f}" if r.ceiling_rps else f"{'-':>8} {'-':>6}"
-    line = (f"{r.scenario:<8} {r.entities:>8} {r.connections:>4} {r.rps:8.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
-            f"{r.p999_ms:9.1f} {r.errors:>6} {r.cpu_ms_per_req:10.2f} {r.rss_mb:7.0f} {ceil}")
+    line = (
+        f"{r.scenario:<8} {r.entities:>8} {r.connections:>4} {r.rps:8.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} "
+        f"{r.p999_ms:9.1f} {r.errors:>6} {r.cpu_ms_per_req:10.2f} {r.rss_mb:7.0f} {ceil}"
+    )
     if "server_rss_mb" in r.extra:
         line += f"  server {r.extra['server_cpu_ms_per_req']:.2f} cpu ms/req, RSS {r.extra['server_rss_mb']:.0f} MB"
     if "notifications_owed" in r.extra:
@@ -359,10 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="the broker's -workers (default 2)")
     parser.add_argument("--drain", type=float, default=20.0, help="seconds notify waits for its notifications")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the bare-aiohttp runs")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"stores and captured bodies (default {DEFAULT_DIR})")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help=f"stores and captured bodies (default {DEFAULT_DIR})"
+    )
     parser.add_argument("--keep-store", action="store_true")
     store_arg = parser.add_mutually_exclusive_group()
-    store_arg.add_argument("--ferretdb", action="store_true", help="MongoDB store: a FerretDB started here (tests/ferretdb.py)")
+    store_arg.add_argument(
+        "--ferretdb", action="store_true", help="MongoDB store: a FerretDB started here (tests/ferretdb.py)"
+    )
     store_arg.add_argument("--mongo-uri", help="MongoDB store: this server (a fresh database per size)")
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default DIR/results.json)")
     args = parser.parse_args(argv)
@@ -376,8 +434,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.dir / "results.json"
 
     sync = fsync_rate(args.dir, 2.0)
-    print(f"disk: {sync['per_s']:.0f} fdatasync/s on {args.dir} (p50 {sync['p50_ms']} ms, p99 {sync['p99_ms']} ms); "
-          f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"disk: {sync['per_s']:.0f} fdatasync/s on {args.dir} (p50 {sync['p50_ms']} ms, p99 {sync['p99_ms']} ms); "
+        f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs",
+        flush=True,
+    )
     results: list[Run] = []
     sizes: dict[str, Any] = {}
     print(HEADER, flush=True)
@@ -388,18 +449,27 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(row(r))
     for n, info in sizes.items():
-        print(f"N={n}: seeded {info['seed_per_s']}/s, start-up {info['startup_s']} s, store {info['db_mb']} MB, "
-              f"RSS idle {info['rss_idle_mb']} MB, at the end {info.get('rss_end_mb')} MB")
+        print(
+            f"N={n}: seeded {info['seed_per_s']}/s, start-up {info['startup_s']} s, store {info['db_mb']} MB, "
+            f"RSS idle {info['rss_idle_mb']} MB, at the end {info.get('rss_end_mb')} MB"
+        )
     doc = {
         "machine": {
-            "cpus": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "aiohttp": aiohttp.__version__, "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+            "aiohttp": aiohttp.__version__,
+            "platform": platform.platform(),
             "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0:1],
             "load_average_end": os.getloadavg(),
         },
         "fsync": sync,
-        "settings": {"duration_s": args.duration, "workers": args.workers, "connections": args.connections,
-                     "store": "ferretdb" if args.ferretdb else "mongodb" if args.mongo_uri else "sqlite"},
+        "settings": {
+            "duration_s": args.duration,
+            "workers": args.workers,
+            "connections": args.connections,
+            "store": "ferretdb" if args.ferretdb else "mongodb" if args.mongo_uri else "sqlite",
+        },
         "sizes": sizes,
         "runs": [asdict(r) for r in results],
     }

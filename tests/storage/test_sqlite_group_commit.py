@@ -9,8 +9,7 @@ import os
 from pathlib import Path
 
 from broker.ngsi.model import Attribute, Entity
-from broker.storage.sqlite import SqliteStorage
-from broker.storage.sqlite import writer
+from broker.storage.sqlite import SqliteStorage, writer
 from broker.storage.sqlite.connection import WriteLock
 
 
@@ -122,18 +121,29 @@ async def test_writer_refreshes_planner_statistics_as_the_store_grows(tmp_path: 
     try:
         stats = "SELECT count(*) FROM sqlite_stat1 WHERE idx = 'attributes_by_num'"
         assert await store._read(lambda c: c.execute(stats).fetchone()[0]) == 0  # empty at start
-        await asyncio.gather(*(
-            store.insert_entity("t", Entity(id=f"E{i}", type="T", attrs={
-                "humidity": Attribute(type="Number", value=i % 20),
-                "name": Attribute(type="Text", value=f"n{i}"),
-            }))
-            for i in range(200)
-        ))
+        await asyncio.gather(
+            *(
+                store.insert_entity(
+                    "t",
+                    Entity(
+                        id=f"E{i}",
+                        type="T",
+                        attrs={
+                            "humidity": Attribute(type="Number", value=i % 20),
+                            "name": Attribute(type="Text", value=f"n{i}"),
+                        },
+                    ),
+                )
+                for i in range(200)
+            )
+        )
         assert await store._read(lambda c: c.execute(stats).fetchone()[0]) == 1
-        plan = await store._read(lambda c: c.execute(
-            "EXPLAIN QUERY PLAN SELECT entity_pk FROM attributes a WHERE a.name = ? AND a.kind = 'n' AND a.num = ?",
-            ("humidity", 7.0),
-        ).fetchall())
+        plan = await store._read(
+            lambda c: c.execute(
+                "EXPLAIN QUERY PLAN SELECT entity_pk FROM attributes a WHERE a.name = ? AND a.kind = 'n' AND a.num = ?",
+                ("humidity", 7.0),
+            ).fetchall()
+        )
         assert "attributes_by_num" in " ".join(str(row) for row in plan)  # the selective index, not by kind
     finally:
         await store.close()

@@ -28,6 +28,7 @@ and SIGTERM, so that a signal to the process group lets the parent close it in o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -41,7 +42,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from broker.storage.sqlite import access_log
-from broker.storage.sqlite.connection import open_connection
+from broker.storage.sqlite.connection import WriteLock, open_connection
 
 _LENGTH = struct.Struct("<I")
 READ_SIZE = 1 << 20
@@ -130,9 +131,18 @@ def _batches(frames: list[list[Any]], done: int) -> Iterator[tuple[int, access_l
         yield number, (tenant, records)
 
 
-def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO, link: access_log.Link) -> None:
+def serve(
+    conn: sqlite3.Connection,
+    token: str,
+    inp: int,
+    out: BinaryIO,
+    link: access_log.Link,
+    lock: contextlib.AbstractContextManager[object] | None = None,
+) -> None:
     """Append what arrives on `inp` until its end, linked by `link`, acknowledging commits on `out`
-    while it listens."""
+    while it listens; each transaction under `lock` (the store's `WriteLock`, so that this writer
+    queues behind the broker's writers instead of polling SQLite's lock)."""
+    lock = lock if lock is not None else contextlib.nullcontext()
     parent = Parent(out)
     done = _committed(conn, token)
     parent.say(ready=done)
@@ -144,13 +154,14 @@ def serve(conn: sqlite3.Connection, token: str, inp: int, out: BinaryIO, link: a
         try:
             batches = [batch for _, batch in _batches(frames, done)]
             if batches:  # none when all was committed before a restart, or for a bare ask
-                conn.execute("BEGIN IMMEDIATE")
-                access_log.append(conn, batches, link)
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (mark_key(token), str(last)),
-                )
-                conn.execute("COMMIT")
+                with lock:
+                    conn.execute("BEGIN IMMEDIATE")
+                    access_log.append(conn, batches, link)
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (mark_key(token), str(last)),
+                    )
+                    conn.execute("COMMIT")
         except Exception as exc:  # the transaction's records are dropped; the parent is told
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -170,8 +181,10 @@ def main(link: access_log.Link) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     path, token = sys.argv[1], sys.argv[2]
     conn = open_connection(path)
+    lock = WriteLock(path)
     try:
         with open(sys.stdout.fileno(), "wb", buffering=0, closefd=False) as out:  # nothing left buffered at exit
-            serve(conn, token, sys.stdin.fileno(), out, link)
+            serve(conn, token, sys.stdin.fileno(), out, link, lock)
     finally:
+        lock.close()
         conn.close()
