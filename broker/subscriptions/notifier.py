@@ -29,7 +29,14 @@ ONESHOT_CLAIM_SECONDS = 30.0  # longest a write may take between matching and co
 
 
 class Notifier:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time, *, no_cache: bool = False) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        guard: PersonalGuard,
+        clock: Callable[[], float] = time.time,
+        *,
+        no_cache: bool = False,
+    ) -> None:
         self.storage = storage
         # `-noCache`: every use asks the store whether a subscription changed (one read of its
         # version) instead of trusting the cache between two periodic refreshes
@@ -43,7 +50,7 @@ class Notifier:
         # committed yet (monotonic time of the claim): concurrent writes must not owe a second
         self._oneshot_claims: dict[tuple[str, str], float] = {}
         self._version = -1
-        self.guard = PersonalGuard(storage, clock)
+        self.guard = guard  # the runtime's one guard: notifications follow the rule of reads
         self.wake = asyncio.Event()  # the dispatcher of this process looks at the outbox now
         self.commit = asyncio.Event()  # set with `wake` by a commit (not by a finished drain): no pacing
         self.drains = DrainWatch(self.wake)  # `await notifier.drains.wait()`: the outbox is drained
