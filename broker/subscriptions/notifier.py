@@ -7,22 +7,18 @@ at the subscriptions that can concern its entity, not a scan of all of them.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable
 
-from broker.logs import event as log_event
 from broker.ngsi.changes import ChangeEvent
-from broker.ngsi.errors import NgsiError
 from broker.ngsi.selection import subject_of
+from broker.ngsi.subscription import Subscription
 from broker.observability.statistics import CacheCounters
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow
 from broker.storage.port import OutboxRecord, Storage
-from broker.subscriptions.codec import from_doc, to_doc
 from broker.subscriptions.drained import DrainWatch
 from broker.subscriptions.matcher import triggers
-from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import snapshot
 
 ONESHOT_CLAIM_SECONDS = 30.0  # longest a write may take between matching and committing
@@ -70,18 +66,7 @@ class Notifier:
 
     async def _load(self) -> None:
         self._version = await self.storage.subscriptions_version()
-        fresh = []
-        for doc, delivery in await self.storage.load_subscriptions():
-            try:
-                fresh.append(from_doc(doc, delivery))
-            except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
-                log_event(
-                    logging.ERROR,
-                    "stored subscription not loaded",
-                    subscription=doc.get("id"),
-                    tenant=doc.get("tenant"),
-                    error=getattr(exc, "description", None) or repr(exc),
-                )
+        fresh = await self.storage.load_subscriptions()
         if self.keeps_counters:
             for sub in fresh:
                 held = self.get(sub.tenant, sub.id)
@@ -125,7 +110,7 @@ class Notifier:
 
     async def save(self, sub: Subscription) -> None:
         async with self._cache_lock:
-            await self.storage.save_subscription(sub.tenant, sub.id, to_doc(sub))
+            await self.storage.save_subscription(sub)
             if self.get(sub.tenant, sub.id) is None:
                 self.cache_stats.inserts += 1
             else:

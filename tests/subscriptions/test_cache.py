@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 
 
@@ -20,7 +20,7 @@ class SlowLoad:
         self.reading = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    async def load_subscriptions(self) -> list[Subscription]:
         rows = await self._storage.load_subscriptions()
         self.reading.set()
         await self.gate.wait()

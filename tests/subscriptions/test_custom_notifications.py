@@ -13,10 +13,10 @@ from broker.core.entities import EntityService
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity, Metadata
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, MqttTarget, Notification, Subscription
 from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, MqttTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.payload import build, snapshot
 from broker.version import ORION_API_VERSION

@@ -9,10 +9,10 @@ import pytest
 from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 from tests.receivers import Receiver
 

@@ -17,11 +17,11 @@ from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.http.settings import HttpSettings
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.subscription import EntityPattern, Subscription, SubscriptionStatus
 from broker.personal.guard import PersonalGuard
 from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
-from broker.subscriptions.model import EntityPattern, Subscription
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.wakeup import WakeListener, WakeSender, address_for
 from tests.process.broker_process import free_port
@@ -274,7 +274,7 @@ async def test_a_reload_of_the_delivering_cache_keeps_the_counters_it_holds(tmp_
         assert await notifier.refresh()
         reloaded = notifier.get("", sub.id)
         assert reloaded is not None and reloaded is not held and reloaded.delivery.times_sent == 7
-        assert (await storage.get_delivery("", sub.id) or {}).get("times_sent", 0) == 0
+        assert (await storage.get_delivery("", sub.id) or SubscriptionStatus()).times_sent == 0
     finally:
         await dispatcher.close()
         await storage.close()

@@ -102,4 +102,4 @@ async def test_counters_carry_over_from_one_lease_holder_to_the_next(processes, 
     await receiver.wait_for(5)
     await _wait_for(lambda: SUB_ID not in dispatcher_b._held)
     stored = await store_b.get_delivery("", SUB_ID)
-    assert stored is not None and stored["times_sent"] == 5 and stored["fails_counter"] == 0
+    assert stored is not None and stored.times_sent == 5 and stored.fails_counter == 0

@@ -51,7 +51,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS locations USING rtree(id, minx, maxx, miny, m
 CREATE TABLE IF NOT EXISTS subscriptions(
   tenant TEXT NOT NULL,
   id TEXT NOT NULL,
-  doc TEXT NOT NULL,                         -- broker.subscriptions.codec document
+  doc TEXT NOT NULL,                         -- broker.storage.subscription_codec document
   delivery TEXT NOT NULL DEFAULT '{}',       -- counters: timesSent, lastSuccess, ...
   PRIMARY KEY(tenant, id)
 );
