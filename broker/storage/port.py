@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
+from broker.ngsi.registration import Registration
 from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
 from broker.ngsi.subscription import Subscription, SubscriptionStatus
 
@@ -187,15 +188,15 @@ class LeaseStore(Protocol):
 class RegistrationStore(Protocol):
     """Registrations of context providers."""
 
-    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
-        """Create or replace the registration `doc["id"]` (a broker.registrations.codec document)."""
+    async def save_registration(self, reg: Registration) -> None:
+        """Create or replace the registration (by tenant and id)."""
         ...
 
-    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None: ...
+    async def get_registration(self, tenant: str, reg_id: str) -> Registration | None: ...
 
     async def find_registrations(
         self, tenant: str, page: Page, *, service_path: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Registration], int]:
         """One page of the tenant's registrations (of exactly `service_path`, when given) in creation
         order, and how many there are."""
         ...

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS registrations(      -- context providers (/v2/registr
   pk INTEGER PRIMARY KEY AUTOINCREMENT,      -- creation order, the listing order
   tenant TEXT NOT NULL,
   id TEXT NOT NULL,
-  doc TEXT NOT NULL,                         -- broker.registrations.codec document
+  doc TEXT NOT NULL,                         -- broker.storage.registration_codec document
   UNIQUE(tenant, id)
 );
 CREATE TABLE IF NOT EXISTS personal_types(
