@@ -175,14 +175,14 @@ class EntityService:
     def __init__(
         self,
         storage: Storage,
+        guard: PersonalGuard,
         clock: Callable[[], float] = time.time,
         changes: ChangeSink | None = None,
-        guard: PersonalGuard | None = None,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.changes: ChangeSink = changes or NoSink()
-        self.guard = guard or PersonalGuard(storage, clock)
+        self.guard = guard
         self.locks = KeyLocks()
 
     # -- reads -----------------------------------------------------------------------------

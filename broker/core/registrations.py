@@ -10,9 +10,8 @@ from typing import Any
 
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
+from broker.ngsi.registration import Registration
 from broker.ngsi.selection import Page
-from broker.registrations.codec import from_doc, to_doc
-from broker.registrations.model import Registration
 from broker.registrations.parse import parse_registration
 from broker.storage.port import Storage
 
@@ -38,19 +37,18 @@ class RegistrationService:
         reg = parse_registration(
             body, new_id=new_registration_id(self.clock()), tenant=ctx.tenant, service_path=service_path
         )
-        await self.storage.save_registration(ctx.tenant, to_doc(reg))
+        await self.storage.save_registration(reg)
         return reg
 
     async def list(self, ctx: RequestContext, page: Page, service_path: str | None) -> tuple[list[Registration], int]:
         """`service_path`: only the registrations of exactly that path (Orion); None: all of the tenant."""
-        docs, total = await self.storage.find_registrations(ctx.tenant, page, service_path=service_path)
-        return [from_doc(d) for d in docs], total
+        return await self.storage.find_registrations(ctx.tenant, page, service_path=service_path)
 
     async def get(self, ctx: RequestContext, reg_id: str) -> Registration:
-        doc = await self.storage.get_registration(ctx.tenant, reg_id)
-        if doc is None:
+        reg = await self.storage.get_registration(ctx.tenant, reg_id)
+        if reg is None:
             raise not_found(REGISTRATION_NOT_FOUND)
-        return from_doc(doc)
+        return reg
 
     async def delete(self, ctx: RequestContext, reg_id: str) -> None:
         if not await self.storage.delete_registration(ctx.tenant, reg_id):

@@ -11,7 +11,7 @@ from typing import Any
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
 from broker.ngsi.selection import Page
-from broker.subscriptions.model import Subscription, SubscriptionStatus
+from broker.ngsi.subscription import Subscription
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.parse import apply_patch, parse_subscription
 
@@ -72,9 +72,9 @@ class SubscriptionService:
         if not self.counters_in_store:
             return sub
         stored = await self.notifier.storage.get_delivery(sub.tenant, sub.id)
-        if not stored:
+        if stored is None:
             return sub
-        return dataclasses.replace(sub, delivery=SubscriptionStatus(**stored))
+        return dataclasses.replace(sub, delivery=stored)
 
     async def update(self, ctx: RequestContext, sub_id: str, body: Any) -> None:
         current = await self.get(ctx, sub_id)

@@ -23,9 +23,9 @@ def render_type_attrs(summary: TypeSummary, details: bool) -> dict[str, Any]:
 
 
 class TypeService:
-    def __init__(self, storage: Storage, guard: PersonalGuard | None = None) -> None:
+    def __init__(self, storage: Storage, guard: PersonalGuard) -> None:
         self.storage = storage
-        self.guard = guard or PersonalGuard(storage)
+        self.guard = guard
 
     async def list(self, ctx: RequestContext, page: Page, *, with_attrs: bool = True) -> tuple[list[TypeSummary], int]:
         """Only entities and attributes the caller may see count (personal types under consent)."""

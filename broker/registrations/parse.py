@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import NgsiError, bad_request
+from broker.ngsi.registration import FORWARDING_MODES, ProvidedEntity, Registration
 from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
-from broker.registrations.model import FORWARDING_MODES, ProvidedEntity, Registration
 
 MAX_DESCRIPTION = 1024
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.ngsi.datetimes import format_iso8601
-from broker.registrations.model import Registration
+from broker.ngsi.registration import Registration
 
 
 def format_expires(epoch: float) -> str:

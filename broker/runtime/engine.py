@@ -98,15 +98,15 @@ def build_engine(
     so subscriptions belong to their creator; `no_cache` (`-noCache`): the subscription cache is
     checked against the store on every use; `wake_address`: the delivery process's wake-up
     address, signalled after each commit that owes notifications (subscriptions/wakeup.py)."""
-    notifier = Notifier(storage, no_cache=no_cache)
-    guard = notifier.guard  # the one guard: reads, writes and notifications ask the same
+    guard = PersonalGuard(storage)  # the one guard: reads, writes and notifications ask the same
+    notifier = Notifier(storage, guard, no_cache=no_cache)
     dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(
         storage, notifier, delivery or DeliverySettings()
     )
     waker = WakeSender(wake_address) if wake_address is not None and not deliver_here else None
     if waker is not None:
         notifier.signal = waker.send
-    entities = EntityService(storage, changes=notifier, guard=guard)
+    entities = EntityService(storage, guard, changes=notifier)
     services = Services(
         entities=entities,
         types=TypeService(storage, guard),

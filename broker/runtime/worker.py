@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from broker.config import FLAGS, Config, load_config
 from broker.logs import configure, event
 from broker.observability import hooks, relay
+from broker.personal.guard import PersonalGuard
 from broker.runtime.engine import open_store
 from broker.storage.factory import open_storage, uses_mongo
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
@@ -73,7 +74,7 @@ async def run(config: Config, settings: DeliverySettings, parent: int) -> None:
     mongo = uses_mongo(config)
     storage = open_storage(config)
     await open_store(storage, retry=mongo)
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, PersonalGuard(storage))  # the consent re-check's one guard
     await notifier.load()
     dispatcher = (LeasedDispatcher if mongo else Dispatcher).from_settings(
         storage, notifier, settings, poll=POLL_SECONDS, counters_first=True, follow=True

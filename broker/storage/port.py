@@ -13,7 +13,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
+from broker.ngsi.registration import Registration
 from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
+from broker.ngsi.subscription import Subscription, SubscriptionStatus
 
 
 @dataclass
@@ -120,20 +122,24 @@ class EntityStore(Protocol):
 class SubscriptionStore(Protocol):
     """Subscriptions, their delivery counters and the outbox of notifications owed to them."""
 
-    async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None: ...
+    async def save_subscription(self, sub: Subscription) -> None:
+        """Insert or replace it (by tenant and id); its delivery counters stay as stored."""
+        ...
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         """Remove it and every notification still owed to it; False when there was none."""
         ...
 
-    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """Every subscription of every tenant: (document, delivery counters)."""
+    async def load_subscriptions(self) -> list[Subscription]:
+        """Every subscription of every tenant, with its stored delivery counters; one that can
+        no longer be read is logged and left out."""
         ...
 
-    async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None: ...
+    async def save_delivery(self, tenant: str, sub_id: str, delivery: SubscriptionStatus) -> None: ...
 
-    async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
-        """The delivery counters as stored (the process that delivers may be another one)."""
+    async def get_delivery(self, tenant: str, sub_id: str) -> SubscriptionStatus | None:
+        """The delivery counters as stored (the process that delivers may be another one); None
+        when there is no such subscription or no counters were saved for it yet."""
         ...
 
     async def subscriptions_version(self) -> int:
@@ -182,15 +188,15 @@ class LeaseStore(Protocol):
 class RegistrationStore(Protocol):
     """Registrations of context providers."""
 
-    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
-        """Create or replace the registration `doc["id"]` (a broker.registrations.codec document)."""
+    async def save_registration(self, reg: Registration) -> None:
+        """Create or replace the registration (by tenant and id)."""
         ...
 
-    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None: ...
+    async def get_registration(self, tenant: str, reg_id: str) -> Registration | None: ...
 
     async def find_registrations(
         self, tenant: str, page: Page, *, service_path: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Registration], int]:
         """One page of the tenant's registrations (of exactly `service_path`, when given) in creation
         order, and how many there are."""
         ...

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from broker.logs import event
+from broker.ngsi.subscription import Subscription
 from broker.observability.hooks import notification_attempt
 from broker.storage.port import OutboxRecord, Storage
-from broker.subscriptions.codec import delivery_to_doc
-from broker.subscriptions.model import Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.outcome import Outcome, count_outcome, count_sent, over_limit, retry_at, settles
@@ -290,7 +289,7 @@ class Dispatcher:
     async def _save_counters(self, sub: Subscription) -> None:
         """Write the subscription's counters now; if the store fails, the next flush tries again."""
         try:
-            await self.storage.save_delivery(sub.tenant, sub.id, delivery_to_doc(sub.delivery))
+            await self.storage.save_delivery(sub.tenant, sub.id, sub.delivery)
         except Exception as exc:
             event(logging.WARNING, "delivery counters not written, retrying", subscription=sub.id, error=repr(exc))
             self._dirty.add((sub.tenant, sub.id))
@@ -305,7 +304,7 @@ class Dispatcher:
         try:
             await asyncio.gather(
                 self.storage.finish_notifications(delivered),
-                *(self.storage.save_delivery(sub.tenant, sub.id, delivery_to_doc(sub.delivery)) for sub in subs),
+                *(self.storage.save_delivery(sub.tenant, sub.id, sub.delivery) for sub in subs),
             )
         except Exception:
             self._delivered.extend(delivered)  # still skipped by `_delivered_upto`; deleted next round

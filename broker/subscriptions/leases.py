@@ -20,9 +20,7 @@ from typing import Any
 
 from broker.logs import event
 from broker.storage.port import OutboxRecord
-from broker.subscriptions.codec import delivery_to_doc
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import SubscriptionStatus
 
 TTL = 15.0  # seconds a lease lasts without renewal: how long a crashed owner holds its subscriptions
 RENEW = 3.0  # seconds between renewals (and idle checks)
@@ -102,8 +100,8 @@ class LeasedDispatcher(Dispatcher):
             sub = self.notifier.find(sub_id)
             if sub is not None:
                 stored = await self.storage.get_delivery(sub.tenant, sub_id)
-                if stored:
-                    sub.delivery = SubscriptionStatus(**stored)
+                if stored is not None:
+                    sub.delivery = stored
         return True
 
     async def _keep(self) -> None:
@@ -131,7 +129,7 @@ class LeasedDispatcher(Dispatcher):
         sub = self.notifier.find(sub_id)
         if sub is not None:
             self._dirty.discard((sub.tenant, sub_id))
-            await self.storage.save_delivery(sub.tenant, sub_id, delivery_to_doc(sub.delivery))
+            await self.storage.save_delivery(sub.tenant, sub_id, sub.delivery)
         if sub_id in self._draining or self._held.get(sub_id) is not lease:
             return  # drained again meanwhile: keep it
         del self._held[sub_id]

@@ -16,8 +16,8 @@ from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.patterns import compile_pattern
 from broker.ngsi.query import matches as q_matches
+from broker.ngsi.subscription import DEFAULT_ALTERATION_TYPES, EntityPattern, Subscription
 from broker.subscriptions.jexl import compile_expression
-from broker.subscriptions.model import DEFAULT_ALTERATION_TYPES, EntityPattern, Subscription
 from broker.subscriptions.payload import expression_context
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from broker.subscriptions.model import MqttTarget
+from broker.ngsi.subscription import MqttTarget
 from broker.subscriptions.payload import Outgoing
 
 

@@ -7,29 +7,32 @@ at the subscriptions that can concern its entity, not a scan of all of them.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable
 
-from broker.logs import event as log_event
 from broker.ngsi.changes import ChangeEvent
-from broker.ngsi.errors import NgsiError
 from broker.ngsi.selection import subject_of
+from broker.ngsi.subscription import Subscription
 from broker.observability.statistics import CacheCounters
 from broker.personal.guard import TYPES_MAX_AGE, PersonalGuard
 from broker.personal.policy import Access, narrow
 from broker.storage.port import OutboxRecord, Storage
-from broker.subscriptions.codec import from_doc, to_doc
 from broker.subscriptions.drained import DrainWatch
 from broker.subscriptions.matcher import triggers
-from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import snapshot
 
 ONESHOT_CLAIM_SECONDS = 30.0  # longest a write may take between matching and committing
 
 
 class Notifier:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time, *, no_cache: bool = False) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        guard: PersonalGuard,
+        clock: Callable[[], float] = time.time,
+        *,
+        no_cache: bool = False,
+    ) -> None:
         self.storage = storage
         # `-noCache`: every use asks the store whether a subscription changed (one read of its
         # version) instead of trusting the cache between two periodic refreshes
@@ -43,7 +46,7 @@ class Notifier:
         # committed yet (monotonic time of the claim): concurrent writes must not owe a second
         self._oneshot_claims: dict[tuple[str, str], float] = {}
         self._version = -1
-        self.guard = PersonalGuard(storage, clock)
+        self.guard = guard  # the runtime's one guard: notifications follow the rule of reads
         self.wake = asyncio.Event()  # the dispatcher of this process looks at the outbox now
         self.commit = asyncio.Event()  # set with `wake` by a commit (not by a finished drain): no pacing
         self.drains = DrainWatch(self.wake)  # `await notifier.drains.wait()`: the outbox is drained
@@ -63,18 +66,7 @@ class Notifier:
 
     async def _load(self) -> None:
         self._version = await self.storage.subscriptions_version()
-        fresh = []
-        for doc, delivery in await self.storage.load_subscriptions():
-            try:
-                fresh.append(from_doc(doc, delivery))
-            except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
-                log_event(
-                    logging.ERROR,
-                    "stored subscription not loaded",
-                    subscription=doc.get("id"),
-                    tenant=doc.get("tenant"),
-                    error=getattr(exc, "description", None) or repr(exc),
-                )
+        fresh = await self.storage.load_subscriptions()
         if self.keeps_counters:
             for sub in fresh:
                 held = self.get(sub.tenant, sub.id)
@@ -118,7 +110,7 @@ class Notifier:
 
     async def save(self, sub: Subscription) -> None:
         async with self._cache_lock:
-            await self.storage.save_subscription(sub.tenant, sub.id, to_doc(sub))
+            await self.storage.save_subscription(sub)
             if self.get(sub.tenant, sub.id) is None:
                 self.cache_stats.inserts += 1
             else:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from broker.subscriptions.model import SubscriptionStatus
+from broker.ngsi.subscription import SubscriptionStatus
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 

@@ -15,8 +15,7 @@ from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.query import parse_mq, parse_q
-from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
-from broker.subscriptions.model import (
+from broker.ngsi.subscription import (
     ALTERATION_TYPES,
     ATTRS_FORMATS,
     Condition,
@@ -26,6 +25,7 @@ from broker.subscriptions.model import (
     Notification,
     Subscription,
 )
+from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
 
 STATUSES = ("active", "inactive", "oneshot")
 EXPRESSION_KEYS = ("q", "mq", "georel", "geometry", "coords", "jexlExpression")

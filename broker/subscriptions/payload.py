@@ -18,9 +18,9 @@ import orjson
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.model import Attribute, Entity, Metadata, default_type
 from broker.ngsi.render import Projection, attribute_value, render_entity, render_json
+from broker.ngsi.subscription import HttpTarget, MqttTarget, Subscription
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
 from broker.subscriptions.jexl import evaluate, to_text
-from broker.subscriptions.model import HttpTarget, MqttTarget, Subscription
 from broker.version import ORION_API_VERSION
 
 # headers a subscription's `headers` cannot replace: Orion protects the first two; the length is

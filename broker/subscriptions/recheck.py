@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from broker.ngsi.selection import subject_of
+from broker.ngsi.subscription import Subscription
 from broker.personal.guard import PersonalGuard
 from broker.personal.policy import Access
 from broker.storage.port import OutboxRecord
-from broker.subscriptions.model import Subscription
 from broker.subscriptions.payload import entity_of, narrowed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.ngsi.datetimes import format_iso8601
-from broker.subscriptions.model import HttpTarget, MqttTarget, Subscription
+from broker.ngsi.subscription import HttpTarget, MqttTarget, Subscription
 
 PERMANENT = 9223372036854775807.0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from broker.subscriptions.model import MqttTarget, Subscription
+from broker.ngsi.subscription import MqttTarget, Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.outcome import Outcome, failure_of
 from broker.subscriptions.payload import Outgoing

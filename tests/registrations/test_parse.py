@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from broker.ngsi.errors import NgsiError
-from broker.registrations.model import ProvidedEntity
+from broker.ngsi.registration import ProvidedEntity
 from broker.registrations.parse import parse_registration
 
 GOOD: dict[str, Any] = {

@@ -12,9 +12,10 @@ import pytest
 
 from broker.ngsi.model import Attribute, Entity, Location, Metadata
 from broker.ngsi.selection import EntityFilter, Page
+from broker.ngsi.subscription import SubscriptionStatus
 from broker.storage.mongo import MongoStorage
 from broker.storage.port import OutboxRecord
-from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub_doc
+from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub
 
 
 @pytest.fixture
@@ -132,17 +133,17 @@ async def test_an_entity_orion_wrote_reads_and_updates_as_version_zero(mongo: Mo
 
 async def test_a_subscription_is_stored_in_csubs_as_orion_reads_it(mongo: MongoStorage, raw, mongo_db):
     _, prefix = mongo_db
-    await mongo.save_subscription("t", SUB, _sub_doc(expires=1800000000.0, throttling=5))
+    await mongo.save_subscription(_sub(expires=1800000000.0, throttling=5))
     await mongo.save_delivery(
         "t",
         SUB,
-        {
-            "times_sent": 2,
-            "last_notification": 1700000001.9,
-            "last_success": 1700000001.9,
-            "last_success_code": 200,
-            "fails_counter": 0,
-        },
+        SubscriptionStatus(
+            times_sent=2,
+            last_notification=1700000001.9,
+            last_success=1700000001.9,
+            last_success_code=200,
+            fails_counter=0,
+        ),
     )
     doc = raw[f"{prefix}-t"]["csubs"].find_one()
     from bson import ObjectId

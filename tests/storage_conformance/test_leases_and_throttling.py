@@ -3,7 +3,7 @@ on every backend."""
 
 from __future__ import annotations
 
-from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub_doc
+from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub
 
 NOW = 1_800_000_000.0
 
@@ -44,7 +44,7 @@ async def test_leases_are_independent_of_each_other(storage):
 
 
 async def test_a_throttling_window_opens_once_per_period_whoever_asks(storage):
-    await storage.save_subscription("t", SUB, _sub_doc(throttling=5))
+    await storage.save_subscription(_sub(throttling=5))
     assert await storage.open_throttle_window("t", SUB, NOW, 5)
     assert not await storage.open_throttle_window("t", SUB, NOW + 1, 5)
     assert not await storage.open_throttle_window("t", SUB, NOW + 4.9, 5)
@@ -53,14 +53,14 @@ async def test_a_throttling_window_opens_once_per_period_whoever_asks(storage):
 
 
 async def test_saving_a_subscription_again_keeps_its_throttling_window(storage):
-    await storage.save_subscription("t", SUB, _sub_doc(throttling=5))
+    await storage.save_subscription(_sub(throttling=5))
     assert await storage.open_throttle_window("t", SUB, NOW, 5)
-    await storage.save_subscription("t", SUB, _sub_doc(throttling=5, description="renamed"))
+    await storage.save_subscription(_sub(throttling=5, description="renamed"))
     assert not await storage.open_throttle_window("t", SUB, NOW + 1, 5)
 
 
 async def test_windows_are_per_subscription_and_tenant(storage):
-    await storage.save_subscription("t", SUB, _sub_doc(throttling=5))
-    await storage.save_subscription("u", SUB, _sub_doc(tenant="u", throttling=5))
+    await storage.save_subscription(_sub(throttling=5))
+    await storage.save_subscription(_sub(tenant="u", throttling=5))
     assert await storage.open_throttle_window("t", SUB, NOW, 5)
     assert await storage.open_throttle_window("u", SUB, NOW, 5)

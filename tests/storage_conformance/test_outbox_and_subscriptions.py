@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from broker.ngsi.model import Attribute, Entity
 from broker.ngsi.selection import EntityFilter, Page
+from broker.ngsi.subscription import Subscription, SubscriptionStatus
 from broker.storage.port import OutboxRecord, Write
+from broker.storage.subscription_codec import from_doc
 
 SUB = "5f0c7e0c2a1b3c4d5e6f7a8b"  # 24 hex digits, as the service creates them
 
 
-def _sub_doc(sub_id: str = SUB, tenant: str = "t", **extra) -> dict:
+def _sub(sub_id: str = SUB, tenant: str = "t", **extra) -> Subscription:
     doc = {
         "id": sub_id,
         "tenant": tenant,
@@ -55,7 +57,7 @@ def _sub_doc(sub_id: str = SUB, tenant: str = "t", **extra) -> dict:
         "created_at": 1700000000.5,
     }
     doc.update(extra)
-    return doc
+    return from_doc(doc)
 
 
 def _record(n: int, sub_id: str = SUB, due: float = 0.0) -> OutboxRecord:
@@ -67,38 +69,38 @@ def _entity(i: int) -> Entity:
 
 
 async def test_subscriptions_read_back_with_their_counters(storage):
-    await storage.save_subscription("t", SUB, _sub_doc())
-    await storage.save_subscription("u", "other", _sub_doc("other", tenant="u"))
+    await storage.save_subscription(_sub())
+    await storage.save_subscription(_sub("other", tenant="u"))
     loaded = await storage.load_subscriptions()
-    assert sorted(d["id"] for d, _ in loaded) == sorted([SUB, "other"])
-    doc, delivery = next(x for x in loaded if x[0]["id"] == SUB)
-    assert doc == _sub_doc() and delivery == {}
+    assert sorted(s.id for s in loaded) == sorted([SUB, "other"])
+    sub = next(s for s in loaded if s.id == SUB)
+    assert sub == _sub() and sub.delivery == SubscriptionStatus()
 
-    counters = {
-        "times_sent": 3,
-        "last_notification": 1700000001.25,
-        "last_success": 1700000001.25,
-        "last_success_code": 204,
-        "last_failure": None,
-        "last_failure_reason": None,
-        "fails_counter": 0,
-    }
+    counters = SubscriptionStatus(
+        times_sent=3,
+        last_notification=1700000001.25,
+        last_success=1700000001.25,
+        last_success_code=204,
+        last_failure=None,
+        last_failure_reason=None,
+        fails_counter=0,
+    )
     await storage.save_delivery("t", SUB, counters)
     assert await storage.get_delivery("t", SUB) == counters
     assert await storage.get_delivery("t", "nope") is None
 
 
 async def test_saving_a_subscription_again_keeps_its_counters(storage):
-    await storage.save_subscription("t", SUB, _sub_doc())
-    await storage.save_delivery("t", SUB, {"times_sent": 5})
-    await storage.save_subscription("t", SUB, _sub_doc(description="changed"))
-    ((doc, delivery),) = await storage.load_subscriptions()
-    assert doc["description"] == "changed" and delivery == {"times_sent": 5}
+    await storage.save_subscription(_sub())
+    await storage.save_delivery("t", SUB, SubscriptionStatus(times_sent=5))
+    await storage.save_subscription(_sub(description="changed"))
+    (sub,) = await storage.load_subscriptions()
+    assert sub.description == "changed" and sub.delivery == SubscriptionStatus(times_sent=5)
 
 
 async def test_the_subscriptions_version_moves_on_every_change(storage):
     v0 = await storage.subscriptions_version()
-    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription(_sub())
     v1 = await storage.subscriptions_version()
     assert await storage.delete_subscription("t", SUB)
     v2 = await storage.subscriptions_version()
@@ -107,7 +109,7 @@ async def test_the_subscriptions_version_moves_on_every_change(storage):
 
 
 async def test_notifications_are_stored_with_their_change_and_delivered_in_order(storage):
-    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription(_sub())
     assert await storage.insert_entity("t", _entity(1), [_record(1)])
     assert await storage.insert_entity("t", _entity(2), [_record(2), _record(3, sub_id="x", due=50.0)])
     assert await storage.due_subscriptions(10.0) == [SUB]
@@ -136,7 +138,7 @@ async def test_a_refused_write_stores_no_notification(storage):
 
 
 async def test_deleting_a_subscription_drops_what_it_is_owed(storage):
-    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription(_sub())
     await storage.insert_entity("t", _entity(1), [_record(1), _record(2, sub_id="x")])
     await storage.delete_subscription("t", SUB)
     assert await storage.pending_for(SUB, 10) == []
@@ -184,7 +186,7 @@ async def test_the_delivering_process_sees_what_others_write_and_delete(storage,
         other = SqliteStorage(storage.path)
     await other.start()
     try:
-        await storage.save_subscription("t", SUB, _sub_doc())
+        await storage.save_subscription(_sub())
         assert await other.due_subscriptions(10.0) == []
         subject = OutboxRecord("t", SUB, {"n": 3}, created=3.0, due=0.0, cbnotif=3, subject="resident-1")
         assert await storage.insert_entity("t", _entity(1), [_record(1), _record(2, sub_id="x")])
@@ -204,7 +206,7 @@ async def test_the_delivering_process_sees_what_others_write_and_delete(storage,
 
 
 async def test_a_refused_delete_in_another_tenant_keeps_what_the_subscription_is_owed(storage):
-    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription(_sub())
     assert await storage.insert_entity("t", _entity(1), [_record(1)])
     assert await storage.due_subscriptions(10.0) == [SUB]
     assert await storage.delete_subscription("other", SUB) is False
@@ -216,7 +218,7 @@ async def test_a_backlog_longer_than_a_page_is_read_whole_and_in_order(storage, 
     from broker.storage.sqlite import subscriptions as sqlite_backend
 
     monkeypatch.setattr(sqlite_backend, "OUTBOX_PAGE", 3)  # SQLite reads its backlog in pages
-    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription(_sub())
     for i in range(1, 8):
         assert await storage.insert_entity("t", _entity(i), [_record(i)])
     assert await storage.due_subscriptions(10.0) == [SUB]

@@ -189,9 +189,9 @@ async def test_grants_follow_the_declared_subject_attribute_through_declarations
 
 
 async def test_dropping_a_subjects_queued_notifications_keeps_the_others(storage):
-    from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub_doc
+    from tests.storage_conformance.test_outbox_and_subscriptions import SUB, _sub
 
-    await storage.save_subscription("t", SUB, _sub_doc())
+    await storage.save_subscription(_sub())
     owed = [
         OutboxRecord("t", SUB, {"n": 1}, created=1.0, due=1.0, subject="alice"),
         OutboxRecord("t", SUB, {"n": 2}, created=1.0, due=1.0, subject="bob"),

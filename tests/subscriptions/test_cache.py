@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
+from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 
 
@@ -19,7 +20,7 @@ class SlowLoad:
         self.reading = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    async def load_subscriptions(self) -> list[Subscription]:
         rows = await self._storage.load_subscriptions()
         self.reading.set()
         await self.gate.wait()
@@ -34,7 +35,7 @@ async def test_a_subscription_saved_during_a_reload_stays_in_the_cache(tmp_path:
     await storage.start()
     try:
         slow = SlowLoad(storage)
-        notifier = Notifier(slow)  # type: ignore[arg-type]
+        notifier = Notifier(slow, PersonalGuard(slow))  # type: ignore[arg-type]
         reload = asyncio.create_task(notifier.load())
         await slow.reading.wait()  # the reload has read the store, without the new subscription
         sub = Subscription(
@@ -69,7 +70,11 @@ async def test_without_cache_a_subscription_another_process_created_is_matched_a
     storage = SqliteStorage(str(tmp_path / "c.db"))
     await storage.start()
     try:
-        other, cached, uncached = Notifier(storage), Notifier(storage), Notifier(storage, no_cache=True)
+        other, cached, uncached = (
+            Notifier(storage, PersonalGuard(storage)),
+            Notifier(storage, PersonalGuard(storage)),
+            Notifier(storage, PersonalGuard(storage), no_cache=True),
+        )
         for n in (cached, uncached):
             await n.load()
         sub = Subscription(
@@ -96,7 +101,7 @@ async def test_a_oneshot_is_owed_once_by_concurrent_writes_and_again_after_a_ref
     storage = SqliteStorage(str(tmp_path / "c.db"))
     await storage.start()
     try:
-        notifier = Notifier(storage)
+        notifier = Notifier(storage, PersonalGuard(storage))
         sub = Subscription(
             id="5f00000000000000000000ac",
             tenant="",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.storage.mongo.csubs import from_orion, to_csubs
-from broker.subscriptions.codec import from_doc, to_doc
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
+from broker.storage.subscription_codec import from_doc, to_doc
 
 
 def test_jexl_expression_is_written_in_orions_expression_field():
@@ -18,7 +18,7 @@ def test_jexl_expression_is_written_in_orions_expression_field():
         condition=Condition(jexl="temp > 20"),
         notification=Notification(target=HttpTarget(url="http://x/n")),
     )
-    fields = to_csubs(to_doc(sub), now=0.0)
+    fields = to_csubs(sub, now=0.0)
     assert fields["expression"]["jexlExpression"] == "temp > 20"
     assert from_doc(to_doc(sub)).condition.jexl == "temp > 20"
 
@@ -36,6 +36,6 @@ def test_an_orion_subscription_with_a_jexl_expression_keeps_it():
         "expression": {"q": "", "mq": "", "geometry": "", "coords": "", "georel": "", "jexlExpression": "a == 1"},
         "format": "normalized",
     }
-    doc = from_orion(stored, "")
-    assert doc["condition"]["jexl"] == "a == 1"
-    assert from_doc(doc).condition.jexl == "a == 1"
+    sub = from_orion(stored, "")
+    assert sub.condition.jexl == "a == 1"
+    assert from_doc(to_doc(sub)).condition.jexl == "a == 1"

@@ -13,9 +13,10 @@ from broker.core.entities import EntityService
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity, Metadata
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, MqttTarget, Notification, Subscription
+from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, MqttTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.payload import build, snapshot
 from broker.version import ORION_API_VERSION
@@ -319,12 +320,12 @@ class WireReceiver:
 async def wire(tmp_path: Path):
     storage = SqliteStorage(str(tmp_path / "w.db"))
     await storage.start()
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, PersonalGuard(storage))
     dispatcher = Dispatcher(storage, notifier, max_backoff=0.2)
     await dispatcher.start()
     receiver = WireReceiver()
     await receiver.start()
-    yield EntityService(storage, changes=notifier), notifier, receiver
+    yield EntityService(storage, notifier.guard, changes=notifier), notifier, receiver
     await dispatcher.close()
     await receiver.close()
     await storage.close()

@@ -9,9 +9,10 @@ import pytest
 from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
+from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.notifier import Notifier
 from tests.receivers import Receiver
 
@@ -20,12 +21,12 @@ from tests.receivers import Receiver
 async def stack(tmp_path: Path):
     storage = SqliteStorage(str(tmp_path / "n.db"))
     await storage.start()
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, PersonalGuard(storage))
     dispatcher = Dispatcher(storage, notifier, max_backoff=0.2)
     await dispatcher.start()
     receiver = Receiver()
     await receiver.start()
-    yield EntityService(storage, changes=notifier), notifier, dispatcher, receiver, storage
+    yield EntityService(storage, notifier.guard, changes=notifier), notifier, dispatcher, receiver, storage
     await dispatcher.close()
     await receiver.close()
     await storage.close()
@@ -110,14 +111,14 @@ async def test_a_subscription_created_by_another_process_is_delivered_not_droppe
     await storage.start()
     receiver = Receiver()
     await receiver.start()
-    api = Notifier(storage)
-    worker = Notifier(storage)
+    api = Notifier(storage, PersonalGuard(storage))
+    worker = Notifier(storage, PersonalGuard(storage))
     await worker.load()  # before the subscription exists, and never refreshed by a poll below
     dispatcher = Dispatcher(storage, worker, poll=0.05)
     await dispatcher.start()
     try:
         await api.save(_subscription(receiver.url))
-        await EntityService(storage, changes=api).create(
+        await EntityService(storage, api.guard, changes=api).create(
             RequestContext(), Entity("R1", "Room", attrs={"temp": Attribute("Number", 1.0)})
         )
         await receiver.wait_for(1)

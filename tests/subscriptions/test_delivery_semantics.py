@@ -17,10 +17,11 @@ from broker.core.entities import EntityRef, EntityService, UpdateMode
 from broker.http.settings import HttpSettings
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.subscription import EntityPattern, Subscription, SubscriptionStatus
+from broker.personal.guard import PersonalGuard
 from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
-from broker.subscriptions.model import EntityPattern, Subscription
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.wakeup import WakeListener, WakeSender, address_for
 from tests.process.broker_process import free_port
@@ -165,7 +166,7 @@ async def test_a_get_from_the_receiver_shows_each_notification_and_the_previous_
     storage = SqliteStorage(str(tmp_path / "broker.db"))
     app = build_app(storage, HttpSettings(), deliver_here=False)
     async with TestClient(TestServer(app)) as client:
-        worker_notifier = Notifier(storage)
+        worker_notifier = Notifier(storage, PersonalGuard(storage))
         await worker_notifier.load()
         worker = Dispatcher(storage, worker_notifier, poll=0.05, counters_first=True, follow=True)
         await worker.start()
@@ -191,12 +192,12 @@ async def test_a_get_from_the_receiver_shows_each_notification_and_the_previous_
 async def test_a_commit_wakes_the_dispatcher_without_any_polling(tmp_path: Path, receiver):
     storage = SqliteStorage(str(tmp_path / "n.db"))
     await storage.start()
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, PersonalGuard(storage))
     dispatcher = Dispatcher(storage, notifier, poll=3600.0)  # only a wake-up can start a round
     await dispatcher.start()
     try:
         await notifier.save(_gauge_subscription(receiver.url))
-        entities = EntityService(storage, changes=notifier)
+        entities = EntityService(storage, notifier.guard, changes=notifier)
         ctx = RequestContext(write_path="/")
         await entities.create(ctx, Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)}))
         for i in range(1, 21):  # each one committed while the previous drain may still be finishing
@@ -221,7 +222,10 @@ async def test_a_commit_in_the_serving_process_wakes_the_delivery_process(tmp_pa
     serving_store, worker_store = SqliteStorage(path), SqliteStorage(path)
     await serving_store.start()
     await worker_store.start()
-    serving, worker = Notifier(serving_store), Notifier(worker_store)
+    serving, worker = (
+        Notifier(serving_store, PersonalGuard(serving_store)),
+        Notifier(worker_store, PersonalGuard(worker_store)),
+    )
     sender = WakeSender(address)
     serving.signal = sender.send
     listener = WakeListener(address, worker.wake_now)
@@ -230,7 +234,7 @@ async def test_a_commit_in_the_serving_process_wakes_the_delivery_process(tmp_pa
     await dispatcher.start()
     try:
         await serving.save(_gauge_subscription(receiver.url))
-        entities = EntityService(serving_store, changes=serving)
+        entities = EntityService(serving_store, serving.guard, changes=serving)
         await entities.create(
             RequestContext(write_path="/"), Entity("G1", "Gauge", attrs={"n": Attribute("Number", 0)})
         )
@@ -256,7 +260,7 @@ async def test_a_reload_of_the_delivering_cache_keeps_the_counters_it_holds(tmp_
     back the store's older counters (the next write would then lose a count)."""
     storage = SqliteStorage(str(tmp_path / "n.db"))
     await storage.start()
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, PersonalGuard(storage))
     dispatcher = Dispatcher(storage, notifier, poll=3600.0)
     await dispatcher.start()
     try:
@@ -265,12 +269,12 @@ async def test_a_reload_of_the_delivering_cache_keeps_the_counters_it_holds(tmp_
         held = notifier.get("", sub.id)
         assert held is not None
         held.delivery.times_sent = 7  # counted in memory, not yet in the store
-        other = Notifier(storage)
+        other = Notifier(storage, PersonalGuard(storage))
         await other.save(replace(sub, id="5f0000000000000000000002"))  # the version moves
         assert await notifier.refresh()
         reloaded = notifier.get("", sub.id)
         assert reloaded is not None and reloaded is not held and reloaded.delivery.times_sent == 7
-        assert (await storage.get_delivery("", sub.id) or {}).get("times_sent", 0) == 0
+        assert (await storage.get_delivery("", sub.id) or SubscriptionStatus()).times_sent == 0
     finally:
         await dispatcher.close()
         await storage.close()

@@ -13,6 +13,7 @@ import pytest
 from broker.core.entities import EntityService
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity
+from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.leases import LeasedDispatcher, lease_name
 from broker.subscriptions.notifier import Notifier
@@ -31,7 +32,7 @@ async def processes(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pro
     async def start(**lease_settings: float) -> Process:
         storage = SqliteStorage(str(tmp_path / "shared.db"))
         await storage.start()
-        notifier = Notifier(storage)
+        notifier = Notifier(storage, PersonalGuard(storage))
         await notifier.load()
         dispatcher = LeasedDispatcher(storage, notifier, max_backoff=0.2, poll=0.05, **lease_settings)
         await dispatcher.start()
@@ -45,7 +46,7 @@ async def processes(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pro
 
 
 async def _update(notifier: Notifier, storage: SqliteStorage, values: range) -> None:
-    entities = EntityService(storage, changes=notifier)
+    entities = EntityService(storage, notifier.guard, changes=notifier)
     ctx = RequestContext(tenant="", write_path="/", correlator="c")
     for n in values:
         await entities.create(ctx, Entity(f"R{n}", "Room", attrs={"temp": Attribute("Number", n)}))
@@ -101,4 +102,4 @@ async def test_counters_carry_over_from_one_lease_holder_to_the_next(processes, 
     await receiver.wait_for(5)
     await _wait_for(lambda: SUB_ID not in dispatcher_b._held)
     stored = await store_b.get_delivery("", SUB_ID)
-    assert stored is not None and stored["times_sent"] == 5 and stored["fails_counter"] == 0
+    assert stored is not None and stored.times_sent == 5 and stored.fails_counter == 0

@@ -3,8 +3,8 @@ from __future__ import annotations
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.model import Attribute, Entity, Metadata
 from broker.ngsi.query import parse_mq, parse_q
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.matcher import triggers
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
 
 NOW = 1000.0
 

@@ -15,9 +15,10 @@ import pytest
 from broker.core.entities import EntityService
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.subscription import Condition, EntityPattern, MqttTarget, Notification, Subscription
+from broker.personal.guard import PersonalGuard
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
-from broker.subscriptions.model import Condition, EntityPattern, MqttTarget, Notification, Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.notifier import Notifier
 from tests.receivers import drained
@@ -54,7 +55,7 @@ def mosquitto(tmp_path: Path):
 async def test_mqtt_notification_is_published_on_the_topic(tmp_path: Path, mosquitto: int):
     storage = SqliteStorage(str(tmp_path / "m.db"))
     await storage.start()
-    notifier = Notifier(storage)
+    notifier = Notifier(storage, PersonalGuard(storage))
     dispatcher = Dispatcher(storage, notifier, mqtt=MqttPublisher())
     await dispatcher.start()
     try:
@@ -72,7 +73,7 @@ async def test_mqtt_notification_is_published_on_the_topic(tmp_path: Path, mosqu
         )
         async with aiomqtt.Client("127.0.0.1", port=mosquitto) as listener:
             await listener.subscribe("city/snow", qos=1)
-            await EntityService(storage, changes=notifier).create(
+            await EntityService(storage, notifier.guard, changes=notifier).create(
                 RequestContext(), Entity("S1", "SnowDepth", attrs={"depth": Attribute("Number", 31.0)})
             )
             message = await asyncio.wait_for(anext(aiter(listener.messages)), timeout=10)

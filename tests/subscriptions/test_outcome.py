@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from broker.subscriptions.model import SubscriptionStatus
+from broker.ngsi.subscription import SubscriptionStatus
 from broker.subscriptions.outcome import (
     COULDNT_CONNECT,
     TIMEOUT,

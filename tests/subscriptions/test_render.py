@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broker.subscriptions.model import Condition, EntityPattern, HttpTarget, Notification, Subscription
+from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, Notification, Subscription
 from broker.subscriptions.render import render_subscription
 
 NOW = 2_000_000_000.0

@@ -1,11 +1,11 @@
-"""Subscription documents in Orion's `csubs` layout, plus our codec's document kept faithfully.
+"""Subscriptions <-> documents in Orion's `csubs` layout, plus the storage codec's document.
 
-Orion's fields are written so that Orion (and its tools) can read our subscriptions; we read back
-`_ab_doc`, the `broker.subscriptions.codec` document as JSON bytes, so nothing our model holds is
-lost in a mapping (and keys MongoDB would refuse, e.g. in custom `json` payloads, are safe).
-A document Orion wrote has no `_ab_doc`: `from_orion` reads its fields (a database taken over).
-Delivery counters go to Orion's `count`, `lastNotification`, ... (integer seconds) and, exactly,
-to `_ab_delivery`.
+Orion's fields are written from the `Subscription` so that Orion (and its tools) can read our
+subscriptions; we read back `_ab_doc`, the `broker.storage.subscription_codec` document as JSON
+bytes, so nothing our model holds is lost in a mapping (and keys MongoDB would refuse, e.g. in
+custom `json` payloads, are safe). A document Orion wrote has no `_ab_doc`: `from_orion` maps its
+fields to a `Subscription` (a database taken over). Delivery counters go to Orion's `count`,
+`lastNotification`, ... (integer seconds) and, exactly, to `_ab_delivery`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import orjson
 from bson import Int64, ObjectId
 
 from broker.ngsi.model import default_type
+from broker.ngsi.subscription import (
+    EntityPattern,
+    HttpTarget,
+    MqttTarget,
+    Notification,
+    Subscription,
+    SubscriptionStatus,
+)
 from broker.storage.mongo.keys import decode_key, encode_key
+from broker.storage.subscription_codec import delivery_to_doc, from_doc, parsed_condition, to_doc
 
 DOC = "_ab_doc"
 DELIVERY = "_ab_delivery"
@@ -41,44 +50,46 @@ OPTIONAL = (
 )
 
 
-def _entities(patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _entities(patterns: tuple[EntityPattern, ...]) -> list[dict[str, Any]]:
     out = []
     for p in patterns:
-        is_pattern = p.get("id") is None
-        is_type_pattern = p.get("type") is None and p.get("type_pattern") is not None
+        is_pattern = p.id is None
+        is_type_pattern = p.type is None and p.type_pattern is not None
         out.append(
             {
-                "id": (p.get("id_pattern") or ".*") if is_pattern else p["id"],
+                "id": (p.id_pattern or ".*") if is_pattern else p.id,
                 "isPattern": "true" if is_pattern else "false",
-                "type": (p.get("type_pattern") if is_type_pattern else p.get("type")) or "",
+                "type": (p.type_pattern if is_type_pattern else p.type) or "",
                 "isTypePattern": is_type_pattern,
             }
         )
     return out
 
 
-def _target_fields(target: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"reference": target["url"], "custom": bool(target.get("custom"))}
-    if target.get("kind") == "mqtt":
-        fields.update(topic=target["topic"], qos=target.get("qos", 0), retain=bool(target.get("retain")))
-        for key in ("user", "passwd"):
-            if target.get(key) is not None:
-                fields[key] = target[key]
+def _target_fields(target: HttpTarget | MqttTarget) -> dict[str, Any]:
+    fields: dict[str, Any] = {"reference": target.url, "custom": bool(target.custom)}
+    if isinstance(target, MqttTarget):
+        fields.update(topic=target.topic, qos=target.qos, retain=bool(target.retain))
+        if target.user is not None:
+            fields["user"] = target.user
+        if target.passwd is not None:
+            fields["passwd"] = target.passwd
     else:
-        fields["timeout"] = target.get("timeout") or 0  # Orion: 0, no timeout of its own
-        if target.get("custom"):
-            for key in ("headers", "qs"):
-                if target.get(key):
-                    fields[key] = target[key]
-            if target.get("method"):
-                fields["method"] = target["method"]
-    if target.get("custom"):
-        if target.get("payload_set") or target.get("payload") is not None:
-            fields["payload"] = target.get("payload")
-        if target.get("json") is not None:
-            fields["json"] = target["json"]
-        if target.get("ngsi") is not None:
-            fields["ngsi"] = _ngsi_to_orion(target["ngsi"])
+        fields["timeout"] = target.timeout or 0  # Orion: 0, no timeout of its own
+        if target.custom:
+            if target.headers:
+                fields["headers"] = target.headers
+            if target.qs:
+                fields["qs"] = target.qs
+            if target.method:
+                fields["method"] = target.method
+    if target.custom:
+        if target.payload_set or target.payload is not None:
+            fields["payload"] = target.payload
+        if target.json is not None:
+            fields["json"] = target.json
+        if target.ngsi is not None:
+            fields["ngsi"] = _ngsi_to_orion(target.ngsi)
     return fields
 
 
@@ -103,41 +114,43 @@ def _ngsi_from_orion(stored: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def to_csubs(doc: dict[str, Any], now: float) -> dict[str, Any]:
-    """The fields of a `csubs` document (without `_id` and the counters) for a codec document
+def to_csubs(sub: Subscription, now: float) -> dict[str, Any]:
+    """The fields of a `csubs` document (without `_id` and the counters) for a subscription
     written at `now` (Orion's `statusLastChange`: every write sets the status)."""
-    c, n = doc["condition"], doc["notification"]
-    expression = {k: c.get(k) or "" for k in ("q", "mq", "geometry", "coords", "georel")}
-    if c.get("jexl"):
-        expression["jexlExpression"] = c["jexl"]
+    c, n = sub.condition, sub.notification
+    expression = {"q": c.q or "", "mq": c.mq or "", "geometry": c.geometry or "", "coords": c.coords or ""}
+    expression["georel"] = c.georel or ""
+    if c.jexl:
+        expression["jexlExpression"] = c.jexl
     fields: dict[str, Any] = {
-        "expiration": Int64(doc["expires"]) if doc.get("expires") is not None else Int64(LONG_MAX),  # NumberLong
-        "throttling": doc.get("throttling") or 0,
-        "maxFailsLimit": n.get("max_fails_limit") if n.get("max_fails_limit") is not None else -1,
-        "servicePath": doc["service_path"],
-        "status": doc.get("status", "active"),
-        "entities": _entities(doc["entities"]),
-        "attrs": list(n.get("except_attrs") or n.get("attrs") or ()),
-        "blacklist": bool(n.get("except_attrs")),
-        "metadata": list(n.get("metadata") or ()),
-        "conditions": list(c.get("attrs") or ()),
+        "expiration": Int64(sub.expires) if sub.expires is not None else Int64(LONG_MAX),  # NumberLong
+        "throttling": sub.throttling or 0,
+        "maxFailsLimit": n.max_fails_limit if n.max_fails_limit is not None else -1,
+        "servicePath": sub.service_path,
+        "status": sub.status,
+        "entities": _entities(sub.entities),
+        "attrs": list(n.except_attrs or n.attrs),
+        "blacklist": bool(n.except_attrs),
+        "metadata": list(n.metadata),
+        "conditions": list(c.attrs),
         "expression": expression,
-        "altTypes": list(c.get("alteration_types") or ()),
-        "onlyChanged": bool(n.get("only_changed_attrs")),
-        "covered": bool(n.get("covered")),
-        "notifyOnMetadataChange": bool(c.get("notify_on_metadata_change", True)),
-        "format": n.get("attrs_format", "normalized"),
+        "altTypes": list(c.alteration_types),
+        "onlyChanged": bool(n.only_changed_attrs),
+        "covered": bool(n.covered),
+        "notifyOnMetadataChange": bool(c.notify_on_metadata_change),
+        "format": n.attrs_format,
         "statusLastChange": now,
-        DOC: orjson.dumps(doc),
+        DOC: orjson.dumps(to_doc(sub)),
     }
-    if doc.get("description") is not None:
-        fields["description"] = doc["description"]
-    fields.update(_target_fields(n["target"]))
+    if sub.description is not None:
+        fields["description"] = sub.description
+    fields.update(_target_fields(n.target))
     return fields
 
 
-def delivery_fields(delivery: dict[str, Any]) -> dict[str, Any]:
+def delivery_fields(status: SubscriptionStatus) -> dict[str, Any]:
     """Orion's counters (times in integer seconds) and our exact copy."""
+    delivery = delivery_to_doc(status)
     fields: dict[str, Any] = {
         "count": delivery.get("times_sent", 0),
         "failsCounter": delivery.get("fails_counter", 0),
@@ -157,19 +170,28 @@ def delivery_fields(delivery: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def from_csubs(stored: dict[str, Any], tenant: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(codec document, delivery counters) of a stored subscription, ours or one Orion wrote."""
+def from_csubs(stored: dict[str, Any], tenant: str) -> Subscription:
+    """The subscription of a stored document, ours or one Orion wrote, with its delivery counters."""
     if DOC not in stored:
-        return from_orion(stored, tenant), dict(stored.get(DELIVERY) or _orion_delivery(stored))
-    doc, delivery = orjson.loads(stored[DOC]), dict(stored.get(DELIVERY) or {})
+        sub = from_orion(stored, tenant)
+        sub.delivery = SubscriptionStatus(**(stored.get(DELIVERY) or _orion_delivery(stored)))
+        return sub
+    delivery = dict(stored.get(DELIVERY) or {})
     # an Orion that ran on this database since updates its own fields in place, not ours: its
     # status (inactive after maxFailsLimit, oneshot done) and counters, when further along, win
-    if stored.get("status") and stored["status"] != doc.get("status"):
-        doc["status"] = stored["status"]
     orion = _orion_delivery(stored)
     if orion["times_sent"] > int(delivery.get("times_sent") or 0):
         delivery = {**delivery, **orion}
-    return doc, delivery
+    sub = from_doc(orjson.loads(stored[DOC]), delivery)
+    if stored.get("status") and stored["status"] != sub.status:
+        sub.status = stored["status"]
+    return sub
+
+
+def stored_delivery(stored: dict[str, Any] | None) -> SubscriptionStatus | None:
+    """Our exact copy of the counters (`_ab_delivery`); None when none were saved."""
+    delivery = (stored or {}).get(DELIVERY)
+    return SubscriptionStatus(**delivery) if delivery else None
 
 
 def _flag(value: Any) -> bool:
@@ -181,19 +203,19 @@ def _positive(value: Any) -> Any:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
-def _entities_from_orion(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _entities_from_orion(stored: list[dict[str, Any]]) -> tuple[EntityPattern, ...]:
     out = []
     for e in stored:
         pattern, type_pattern, kind = _flag(e.get("isPattern")), _flag(e.get("isTypePattern")), e.get("type") or None
         out.append(
-            {
-                "id": None if pattern else e.get("id"),
-                "id_pattern": e.get("id") if pattern else None,
-                "type": None if type_pattern else kind,
-                "type_pattern": kind if type_pattern else None,
-            }
+            EntityPattern(
+                id=None if pattern else e.get("id"),
+                id_pattern=e.get("id") if pattern else None,
+                type=None if type_pattern else kind,
+                type_pattern=kind if type_pattern else None,
+            )
         )
-    return out
+    return tuple(out)
 
 
 def _conditions_from_orion(stored: Any) -> list[str]:
@@ -208,76 +230,78 @@ def _conditions_from_orion(stored: Any) -> list[str]:
     return names
 
 
-def _target_from_orion(stored: dict[str, Any]) -> dict[str, Any]:
+def _target_from_orion(stored: dict[str, Any]) -> HttpTarget | MqttTarget:
     url = stored.get("reference", "")
     custom = bool(stored.get("custom"))
-    target: dict[str, Any] = {"url": url, "custom": custom}
+    template: dict[str, Any] = {}
+    if custom:
+        if "payload" in stored:
+            template.update(payload=stored["payload"], payload_set=True)
+        if stored.get("json") is not None:
+            template["json"] = stored["json"]
+        if isinstance(stored.get("ngsi"), dict):
+            template["ngsi"] = _ngsi_from_orion(stored["ngsi"])
     if "topic" in stored or url.startswith("mqtt://"):
-        target.update(
-            kind="mqtt",
+        return MqttTarget(
+            url=url,
+            custom=custom,
             topic=stored.get("topic", ""),
             qos=int(stored.get("qos") or 0),
             retain=bool(stored.get("retain")),
             user=stored.get("user"),
             passwd=stored.get("passwd"),
+            **template,
         )
-    else:
-        target.update(kind="http", timeout=_positive(stored.get("timeout")))
-        if custom:
-            target.update(
-                method=stored.get("method") or None,
-                headers=dict(stored.get("headers") or {}),
-                qs=dict(stored.get("qs") or {}),
-            )
     if custom:
-        if "payload" in stored:
-            target.update(payload=stored["payload"], payload_set=True)
-        if stored.get("json") is not None:
-            target["json"] = stored["json"]
-        if isinstance(stored.get("ngsi"), dict):
-            target["ngsi"] = _ngsi_from_orion(stored["ngsi"])
-    return target
+        template.update(
+            method=stored.get("method") or None,
+            headers=dict(stored.get("headers") or {}),
+            qs=dict(stored.get("qs") or {}),
+        )
+    return HttpTarget(url=url, custom=custom, timeout=_positive(stored.get("timeout")), **template)
 
 
-def from_orion(stored: dict[str, Any], tenant: str) -> dict[str, Any]:
-    """The codec document of a `csubs` document Orion wrote (doc/manuals/admin/database_model.md)."""
+def from_orion(stored: dict[str, Any], tenant: str) -> Subscription:
+    """The subscription of a `csubs` document Orion wrote (doc/manuals/admin/database_model.md);
+    NgsiError when its expressions do not parse."""
     oid = stored["_id"]
     expression = stored.get("expression") or {}
-    names = list(stored.get("attrs") or ())
+    names = tuple(stored.get("attrs") or ())
     blacklist = bool(stored.get("blacklist"))
     expiration = stored.get("expiration")
     fmt = stored.get("format") or "normalized"
-    condition = {k: expression.get(k) or None for k in ("q", "mq", "georel", "geometry", "coords")}
-    condition["jexl"] = expression.get("jexlExpression") or None
-    condition.update(
-        attrs=_conditions_from_orion(stored.get("conditions")),
-        alteration_types=list(stored.get("altTypes") or ()),
+    condition = parsed_condition(
+        **{k: expression.get(k) or None for k in ("q", "mq", "georel", "geometry", "coords")},
+        jexl=expression.get("jexlExpression") or None,
+        attrs=tuple(_conditions_from_orion(stored.get("conditions"))),
+        alteration_types=tuple(stored.get("altTypes") or ()),
         notify_on_metadata_change=stored.get("notifyOnMetadataChange", True) is not False,
     )
-    return {
-        "id": str(oid),
-        "tenant": tenant,
-        "service_path": stored.get("servicePath") or "/",
-        "entities": _entities_from_orion(stored.get("entities") or []),
-        "condition": condition,
-        "notification": {
-            "target": _target_from_orion(stored),
-            "attrs": [] if blacklist else names,
-            "except_attrs": names if blacklist else [],
-            "attrs_format": "normalized" if fmt in ("JSON", "XML") else fmt,  # Orion 0.x wrote "JSON"
-            "metadata": list(stored.get("metadata") or ()),
-            "only_changed_attrs": bool(stored.get("onlyChanged")),
-            "covered": bool(stored.get("covered")),
-            "max_fails_limit": _positive(stored.get("maxFailsLimit")),
-        },
-        "description": stored.get("description"),
-        "status": stored.get("status") or "active",
+    notification = Notification(
+        target=_target_from_orion(stored),
+        attrs=() if blacklist else names,
+        except_attrs=names if blacklist else (),
+        attrs_format="normalized" if fmt in ("JSON", "XML") else fmt,  # Orion 0.x wrote "JSON"
+        metadata=tuple(stored.get("metadata") or ()),
+        only_changed_attrs=bool(stored.get("onlyChanged")),
+        covered=bool(stored.get("covered")),
+        max_fails_limit=_positive(stored.get("maxFailsLimit")),
+    )
+    return Subscription(
+        id=str(oid),
+        tenant=tenant,
+        service_path=stored.get("servicePath") or "/",
+        entities=_entities_from_orion(stored.get("entities") or []),
+        condition=condition,
+        notification=notification,
+        description=stored.get("description"),
+        status=stored.get("status") or "active",
         # permanent: Long max (Orion >= 1.x) or -1 (older)
-        "expires": float(expiration) if _positive(expiration) is not None and expiration < LONG_MAX else None,
-        "throttling": _positive(stored.get("throttling")),
-        "owner": None,
-        "created_at": oid.generation_time.timestamp() if isinstance(oid, ObjectId) else 0.0,
-    }
+        expires=float(expiration) if _positive(expiration) is not None and expiration < LONG_MAX else None,
+        throttling=_positive(stored.get("throttling")),
+        owner=None,
+        created_at=oid.generation_time.timestamp() if isinstance(oid, ObjectId) else 0.0,
+    )
 
 
 def _orion_delivery(stored: dict[str, Any]) -> dict[str, Any]:

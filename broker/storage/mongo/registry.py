@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import ASCENDING
 from pymongo.write_concern import WriteConcern
 
+from broker.ngsi.registration import Registration
 from broker.ngsi.selection import Page
 from broker.storage.mongo import registrations
 from broker.storage.mongo.connection import REGISTRATIONS, MongoConnection, unavailable
@@ -20,9 +19,9 @@ class MongoRegistrations:
     def __init__(self, conn: MongoConnection) -> None:
         self.conn = conn
 
-    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
+    async def save_registration(self, reg: Registration) -> None:
         """A whole replacement, not `$set`: MongoDB would put new fields in name order, not Orion's."""
-        key = object_id(doc["id"])
+        tenant, key = reg.tenant, object_id(reg.id)
         coll = self.conn.database(tenant).get_collection(
             REGISTRATIONS, write_concern=WriteConcern(w=self.conn.write_concern)
         )
@@ -31,18 +30,18 @@ class MongoRegistrations:
         seq = before.get(SEQ) if before is not None else None
         if seq is None:
             seq = await self.conn.next("registrations")
-        replacement = {"_id": key, **registrations.to_orion(doc), SEQ: seq}
+        replacement = {"_id": key, **registrations.to_orion(reg), SEQ: seq}
         with unavailable():
             await coll.replace_one({"_id": key}, replacement, upsert=True)
 
-    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
+    async def get_registration(self, tenant: str, reg_id: str) -> Registration | None:
         with unavailable():
             doc = await self.conn.database(tenant)[REGISTRATIONS].find_one({"_id": object_id(reg_id)})
         return None if doc is None else registrations.from_orion(doc, tenant)
 
     async def find_registrations(
         self, tenant: str, page: Page, *, service_path: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Registration], int]:
         match = {} if service_path is None else {"servicePath": service_path}
         coll = self.conn.database(tenant)[REGISTRATIONS]
         with unavailable():

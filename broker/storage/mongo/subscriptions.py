@@ -11,11 +11,13 @@ import orjson
 from pymongo import ASCENDING
 from pymongo.write_concern import WriteConcern
 
+from broker.ngsi.subscription import Subscription, SubscriptionStatus
 from broker.storage.mongo import csubs
 from broker.storage.mongo.connection import COUNTERS, CSUBS, OUTBOX, MongoConnection, unavailable
 from broker.storage.mongo.filters import SEQ
 from broker.storage.mongo.keys import object_id
 from broker.storage.port import OutboxRecord
+from broker.storage.subscription_codec import loadable
 
 
 class MongoSubscriptions:
@@ -28,9 +30,10 @@ class MongoSubscriptions:
         """Other processes on this database reload their subscription cache when this number moves."""
         await self.conn.next("subscriptions")
 
-    async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None:
+    async def save_subscription(self, sub: Subscription) -> None:
+        tenant, sub_id = sub.tenant, sub.id
         await self.conn.ensure_indexes(tenant)
-        fields = csubs.to_csubs(doc, time.time())
+        fields = csubs.to_csubs(sub, time.time())
         update: dict[str, Any] = {"$set": fields}
         unset = {k: "" for k in csubs.OPTIONAL if k not in fields}
         if unset:
@@ -48,26 +51,29 @@ class MongoSubscriptions:
         await self._bump_subscriptions_version()
         return result.deleted_count > 0
 
-    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    async def load_subscriptions(self) -> list[Subscription]:
+        out: list[Subscription] = []
         with unavailable():
             for tenant, _ in await self.conn.tenant_databases():
                 # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)
                 cursor = self.conn.database(tenant)[CSUBS].find({}, sort=[(SEQ, ASCENDING), ("_id", ASCENDING)])
-                out += [csubs.from_csubs(d, tenant) async for d in cursor]
+                async for d in cursor:
+                    sub = loadable(str(d.get("_id")), tenant, lambda d=d, tenant=tenant: csubs.from_csubs(d, tenant))
+                    if sub is not None:
+                        out.append(sub)
         return out
 
-    async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None:
+    async def save_delivery(self, tenant: str, sub_id: str, delivery: SubscriptionStatus) -> None:
         coll = self.conn.database(tenant).get_collection(CSUBS, write_concern=WriteConcern(w=self.conn.write_concern))
         with unavailable():
             await coll.update_one({"_id": object_id(sub_id)}, {"$set": csubs.delivery_fields(delivery)})
 
-    async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
+    async def get_delivery(self, tenant: str, sub_id: str) -> SubscriptionStatus | None:
         with unavailable():
             doc = await self.conn.database(tenant)[CSUBS].find_one(
                 {"_id": object_id(sub_id)}, projection={csubs.DELIVERY: True}
             )
-        return None if doc is None else dict(doc.get(csubs.DELIVERY) or {})
+        return csubs.stored_delivery(doc)
 
     async def subscriptions_version(self) -> int:
         with unavailable():

@@ -1,12 +1,12 @@
-"""Registrations of context providers (broker.registrations.codec documents)."""
+"""Registrations of context providers (stored as broker.storage.registration_codec documents)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
+from broker.ngsi.registration import Registration
 from broker.ngsi.selection import Page
+from broker.storage.registration_codec import from_doc, to_doc
 from broker.storage.sqlite.engine import SqliteEngine, document, documents
 
 
@@ -16,26 +16,28 @@ class SqliteRegistrations:
     def __init__(self, engine: SqliteEngine) -> None:
         self.engine = engine
 
-    async def save_registration(self, tenant: str, doc: dict[str, Any]) -> None:
-        text = orjson.dumps(doc).decode()
+    async def save_registration(self, reg: Registration) -> None:
+        tenant, reg_id, text = reg.tenant, reg.id, orjson.dumps(to_doc(reg)).decode()
         await self.engine.write(
             lambda conn: conn.execute(
                 "INSERT INTO registrations(tenant, id, doc) VALUES(?, ?, ?)"
                 " ON CONFLICT(tenant, id) DO UPDATE SET doc = excluded.doc",
-                (tenant, doc["id"], text),
+                (tenant, reg_id, text),
             )
         )
 
-    async def get_registration(self, tenant: str, reg_id: str) -> dict[str, Any] | None:
-        return await self.engine.read(lambda conn: document(conn, "registrations", tenant, reg_id))
+    async def get_registration(self, tenant: str, reg_id: str) -> Registration | None:
+        doc = await self.engine.read(lambda conn: document(conn, "registrations", tenant, reg_id))
+        return None if doc is None else from_doc(doc)
 
     async def find_registrations(
         self, tenant: str, page: Page, *, service_path: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Registration], int]:
         clause, params = "tenant = ?", [tenant]
         if service_path is not None:
             clause, params = clause + " AND json_extract(doc, '$.service_path') = ?", params + [service_path]
-        return await self.engine.read(lambda conn: documents(conn, "registrations", clause, params, "pk", page))
+        docs, total = await self.engine.read(lambda conn: documents(conn, "registrations", clause, params, "pk", page))
+        return [from_doc(d) for d in docs], total
 
     async def delete_registration(self, tenant: str, reg_id: str) -> bool:
         return await self.engine.write(

@@ -51,7 +51,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS locations USING rtree(id, minx, maxx, miny, m
 CREATE TABLE IF NOT EXISTS subscriptions(
   tenant TEXT NOT NULL,
   id TEXT NOT NULL,
-  doc TEXT NOT NULL,                         -- broker.subscriptions.codec document
+  doc TEXT NOT NULL,                         -- broker.storage.subscription_codec document
   delivery TEXT NOT NULL DEFAULT '{}',       -- counters: timesSent, lastSuccess, ...
   PRIMARY KEY(tenant, id)
 );
@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS registrations(      -- context providers (/v2/registr
   pk INTEGER PRIMARY KEY AUTOINCREMENT,      -- creation order, the listing order
   tenant TEXT NOT NULL,
   id TEXT NOT NULL,
-  doc TEXT NOT NULL,                         -- broker.registrations.codec document
+  doc TEXT NOT NULL,                         -- broker.storage.registration_codec document
   UNIQUE(tenant, id)
 );
 CREATE TABLE IF NOT EXISTS personal_types(

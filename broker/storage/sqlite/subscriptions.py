@@ -1,4 +1,4 @@
-"""Subscriptions (their codec documents and delivery counters) and the outbox of notifications owed."""
+"""Subscriptions (stored as their codec documents, with their delivery counters) and the outbox of notifications owed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 
 import orjson
 
+from broker.ngsi.subscription import Subscription, SubscriptionStatus
 from broker.storage.port import OutboxRecord
 from broker.storage.sqlite.engine import SqliteEngine, bump_version
 from broker.storage.sqlite.outbox_index import OutboxIndex
+from broker.storage.subscription_codec import delivery_from_doc, delivery_to_doc, from_doc, loadable, to_doc
 
 OUTBOX_PAGE = 10_000  # outbox records read at once into the delivery index
 
@@ -21,8 +23,8 @@ class SqliteSubscriptions:
         self.engine = engine
         self._outbox = OutboxIndex()  # used only by the process that delivers
 
-    async def save_subscription(self, tenant: str, sub_id: str, doc: dict[str, Any]) -> None:
-        text = orjson.dumps(doc).decode()
+    async def save_subscription(self, sub: Subscription) -> None:
+        tenant, sub_id, text = sub.tenant, sub.id, orjson.dumps(to_doc(sub)).decode()
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -55,24 +57,28 @@ class SqliteSubscriptions:
 
         return await self.engine.read(run)
 
-    async def get_delivery(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
+    async def get_delivery(self, tenant: str, sub_id: str) -> SubscriptionStatus | None:
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
             row = conn.execute(
                 "SELECT delivery FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
             ).fetchone()
             return orjson.loads(row[0]) if row else None
 
-        return await self.engine.read(run)
+        return delivery_from_doc(await self.engine.read(run))
 
-    async def load_subscriptions(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    async def load_subscriptions(self) -> list[Subscription]:
         def run(conn: sqlite3.Connection) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             rows = conn.execute("SELECT doc, delivery FROM subscriptions ORDER BY rowid").fetchall()
             return [(orjson.loads(d), orjson.loads(v)) for d, v in rows]
 
-        return await self.engine.read(run)
+        loaded = (
+            loadable(doc.get("id"), doc.get("tenant"), lambda doc=doc, delivery=delivery: from_doc(doc, delivery))
+            for doc, delivery in await self.engine.read(run)
+        )
+        return [sub for sub in loaded if sub is not None]
 
-    async def save_delivery(self, tenant: str, sub_id: str, delivery: dict[str, Any]) -> None:
-        text = orjson.dumps(delivery).decode()
+    async def save_delivery(self, tenant: str, sub_id: str, delivery: SubscriptionStatus) -> None:
+        text = orjson.dumps(delivery_to_doc(delivery)).decode()
         await self.engine.write(
             lambda conn: conn.execute(
                 "UPDATE subscriptions SET delivery = ? WHERE tenant = ? AND id = ?", (text, tenant, sub_id)

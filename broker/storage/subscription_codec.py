@@ -1,13 +1,21 @@
-"""Subscription <-> stored document. Parsed expressions are not stored: they are parsed again on load."""
+"""Subscription <-> the document the backends keep (SQLite's `doc` column, MongoDB's `_ab_doc`).
+
+Parsed expressions are not stored: they are parsed again on load. A stored subscription that no
+longer parses (e.g. a `q` another broker accepted) is logged and skipped, never fatal.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
 from typing import Any
 
+from broker.logs import event
+from broker.ngsi.errors import NgsiError
 from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.query import parse_mq, parse_q
-from broker.subscriptions.model import (
+from broker.ngsi.subscription import (
     Condition,
     EntityPattern,
     HttpTarget,
@@ -18,6 +26,19 @@ from broker.subscriptions.model import (
 )
 
 _PARSED = ("q_ast", "mq_ast", "geo")
+
+
+def parsed_condition(**fields: Any) -> Condition:
+    """A condition from its stored texts, with `q`, `mq` and the geo-query parsed for matching."""
+    geo = None
+    if fields.get("georel") or fields.get("geometry") or fields.get("coords"):
+        geo = parse_geo_query(fields.get("georel"), fields.get("geometry"), fields.get("coords"))
+    return Condition(
+        **fields,
+        q_ast=parse_q(fields["q"]) if fields.get("q") else None,
+        mq_ast=parse_mq(fields["mq"]) if fields.get("mq") else None,
+        geo=geo,
+    )
 
 
 def to_doc(sub: Subscription) -> dict[str, Any]:
@@ -49,19 +70,16 @@ def delivery_to_doc(status: SubscriptionStatus) -> dict[str, Any]:
     return dataclasses.asdict(status)
 
 
+def delivery_from_doc(doc: dict[str, Any] | None) -> SubscriptionStatus | None:
+    """The counters as stored; None when none were ever saved (an empty document)."""
+    return SubscriptionStatus(**doc) if doc else None
+
+
 def from_doc(doc: dict[str, Any], delivery: dict[str, Any] | None = None) -> Subscription:
     c = dict(doc["condition"])
     for key in ("attrs", "alteration_types"):
         c[key] = tuple(c.get(key) or ())
-    geo = None
-    if c.get("georel") or c.get("geometry") or c.get("coords"):
-        geo = parse_geo_query(c.get("georel"), c.get("geometry"), c.get("coords"))
-    condition = Condition(
-        **c,
-        q_ast=parse_q(c["q"]) if c.get("q") else None,
-        mq_ast=parse_mq(c["mq"]) if c.get("mq") else None,
-        geo=geo,
-    )
+    condition = parsed_condition(**c)
     n = dict(doc["notification"])
     t = dict(n.pop("target"))
     kind = t.pop("kind")
@@ -84,3 +102,18 @@ def from_doc(doc: dict[str, Any], delivery: dict[str, Any] | None = None) -> Sub
         created_at=doc.get("created_at", 0.0),
         delivery=SubscriptionStatus(**(delivery or {})),
     )
+
+
+def loadable(sub_id: Any, tenant: Any, decode: Callable[[], Subscription]) -> Subscription | None:
+    """`decode()`'s subscription, or None (logged) when the stored one cannot be read any more."""
+    try:
+        return decode()
+    except (NgsiError, KeyError, TypeError, ValueError) as exc:  # e.g. a `q` another broker accepted
+        event(
+            logging.ERROR,
+            "stored subscription not loaded",
+            subscription=sub_id,
+            tenant=tenant,
+            error=getattr(exc, "description", None) or repr(exc),
+        )
+        return None

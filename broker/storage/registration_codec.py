@@ -1,11 +1,11 @@
-"""Registration <-> stored document (the storage port's registration `doc`)."""
+"""Registration <-> the document SQLite keeps in its `registrations` table."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from broker.registrations.model import ProvidedEntity, Registration
+from broker.ngsi.registration import ProvidedEntity, Registration
 
 
 def to_doc(reg: Registration) -> dict[str, Any]:
