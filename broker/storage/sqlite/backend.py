@@ -8,6 +8,17 @@ composes them.
 
 from __future__ import annotations
 
+from broker.storage.facade import expose
+from broker.storage.port import (
+    ConsentStore,
+    EntityStore,
+    LeaseStore,
+    PersonalTypeStore,
+    RegistrationStore,
+    SerialAccessLog,
+    SettingsStore,
+    SubscriptionStore,
+)
 from broker.storage.sqlite.engine import SqliteEngine
 from broker.storage.sqlite.entities import SqliteEntities
 from broker.storage.sqlite.leases import SqliteLeases
@@ -27,57 +38,25 @@ class SqliteStorage:
         self._writer = engine.writer
 
         self.entities = entities = SqliteEntities(engine)
-        self.query_entities = entities.query_entities
-        self.write_batch = entities.write_batch
-        self.insert_entity = entities.insert_entity
-        self.replace_entity = entities.replace_entity
-        self.delete_entity = entities.delete_entity
-        self.delete_expired = entities.delete_expired
-        self.list_types = entities.list_types
-        self.get_type = entities.get_type
+        expose(self, entities, EntityStore)
 
         self.subscriptions = subscriptions = SqliteSubscriptions(engine)
-        self.save_subscription = subscriptions.save_subscription
-        self.delete_subscription = subscriptions.delete_subscription
-        self.load_subscriptions = subscriptions.load_subscriptions
-        self.save_delivery = subscriptions.save_delivery
-        self.get_delivery = subscriptions.get_delivery
-        self.subscriptions_version = subscriptions.subscriptions_version
-        self.due_subscriptions = subscriptions.due_subscriptions
-        self.pending_for = subscriptions.pending_for
-        self.finish_notifications = subscriptions.finish_notifications
-        self.retry_notification = subscriptions.retry_notification
-        self.drop_notifications_of = subscriptions.drop_notifications_of
+        expose(self, subscriptions, SubscriptionStore)
 
         self.leases = leases = SqliteLeases(engine)
-        self.claim_lease = leases.claim_lease
-        self.renew_lease = leases.renew_lease
-        self.release_lease = leases.release_lease
-        self.open_throttle_window = leases.open_throttle_window
+        expose(self, leases, LeaseStore)
 
         self.registrations = registrations = SqliteRegistrations(engine)
-        self.save_registration = registrations.save_registration
-        self.get_registration = registrations.get_registration
-        self.find_registrations = registrations.find_registrations
-        self.delete_registration = registrations.delete_registration
+        expose(self, registrations, RegistrationStore)
 
         self.personal = personal = SqlitePersonal(engine)
-        self.personal_types = personal.personal_types
-        self.personal_state = personal.personal_state
-        self.put_personal_type = personal.put_personal_type
-        self.delete_personal_type = personal.delete_personal_type
-        self.save_consent = personal.save_consent
-        self.get_consent = personal.get_consent
-        self.find_consents = personal.find_consents
+        expose(self, personal, PersonalTypeStore, ConsentStore)
 
         self.access_log = access_log = SqliteAccessLog(engine)
         self._access_log = access_log.writer
-        self.append_access_log_serially = access_log.append_access_log_serially
-        self.read_access_log = access_log.read_access_log
-        self.access_log_index_faults = access_log.access_log_index_faults
-        self.access_log_head = access_log.access_log_head
+        expose(self, access_log, SerialAccessLog)
 
-        self.setting = SqliteSettings(engine).setting
+        expose(self, SqliteSettings(engine), SettingsStore)
 
     async def start(self) -> None:
         await self.engine.start()
