@@ -14,21 +14,7 @@ from broker.personal.access_log_append import append
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite import access_log as sqlite_log
 from broker.storage.sqlite.connection import open_connection as connect
-
-
-def _record(i: int, subject: str) -> dict:
-    return access_log.disclosure(
-        time=float(i),
-        tenant="t",
-        recipient="svc",
-        subject=subject,
-        entity_id=f"E{i}",
-        entity_type="T",
-        attrs=["a"],
-        consents=("c1",),
-        channel="query",
-        correlator="x",
-    )
+from tests.access_log_records import record as _record
 
 
 async def _indexed(store: SqliteStorage) -> tuple[int, int]:

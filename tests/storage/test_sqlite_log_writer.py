@@ -22,21 +22,7 @@ from broker.storage.port import StorageUnavailable
 from broker.storage.sqlite import SqliteStorage
 from broker.storage.sqlite.connection import open_connection
 from broker.storage.sqlite.log_writer_process import encode, mark_key, serve
-
-
-def _record(i: int, subject: str = "alice") -> dict:
-    return access_log.disclosure(
-        time=float(i),
-        tenant="t",
-        recipient="svc",
-        subject=subject,
-        entity_id=f"E{i}",
-        entity_type="T",
-        attrs=["a"],
-        consents=("c1",),
-        channel="query",
-        correlator="x",
-    )
+from tests.access_log_records import record as _record
 
 
 async def _entity_ids(store: SqliteStorage) -> list[str]:

@@ -7,21 +7,7 @@ from broker.ngsi.selection import EntityFilter, Grant, Page, Visibility
 from broker.personal import access_log
 from broker.personal.access_log_append import append
 from broker.storage.port import OutboxRecord
-
-
-def _record(i: int, subject: str = "alice") -> dict:
-    return access_log.disclosure(
-        time=float(i),
-        tenant="t",
-        recipient="svc",
-        subject=subject,
-        entity_id=f"E{i}",
-        entity_type="T",
-        attrs=["a"],
-        consents=("c1",),
-        channel="query",
-        correlator="x",
-    )
+from tests.access_log_records import record as _record
 
 
 def _person(i: int, subject: str, **attrs: object) -> Entity:
