@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from broker.core.entities import EntityRef, EntityService
+from broker.ngsi.consent import Consent
 from broker.ngsi.context import ALL_PATHS, RequestContext
 from broker.ngsi.datetimes import format_iso8601, parse_iso8601
 from broker.ngsi.errors import NgsiError, bad_request, not_found, parse_error
@@ -25,7 +26,6 @@ from broker.personal import access_log
 from broker.personal.auth import forbidden, unauthorized
 from broker.personal.consents import parse_consent, render_consent
 from broker.personal.guard import PersonalGuard
-from broker.personal.model import Consent
 from broker.personal.policy import SELF
 from broker.personal.statistics import aggregate, parse_statistics
 from broker.storage.port import Storage
@@ -106,24 +106,21 @@ class PersonalDataService:
     async def grant(self, ctx: RequestContext, body: Any) -> Consent:
         subject = require(ctx, "resident")
         consent = parse_consent(body, subject=subject, consent_id=secrets.token_hex(12), now=self.clock())
-        await self.storage.save_consent(ctx.tenant, consent.to_doc())
+        await self.storage.save_consent(ctx.tenant, consent)
         return consent
 
     async def list_consents(self, ctx: RequestContext, page: Page) -> tuple[list[Consent], int]:
         """A resident's given consents, a service's or analyst's received ones, an operator's: all."""
         me = require(ctx, "resident", "service", "analyst", "operator")
         if "operator" in ctx.roles:
-            docs, total = await self.storage.find_consents(ctx.tenant, page=page)
-        elif "resident" in ctx.roles:
-            docs, total = await self.storage.find_consents(ctx.tenant, subject=me, page=page)
-        else:
-            docs, total = await self.storage.find_consents(ctx.tenant, recipient=me, page=page)
-        return [Consent.from_doc(d) for d in docs], total
+            return await self.storage.find_consents(ctx.tenant, page=page)
+        if "resident" in ctx.roles:
+            return await self.storage.find_consents(ctx.tenant, subject=me, page=page)
+        return await self.storage.find_consents(ctx.tenant, recipient=me, page=page)
 
     async def get_consent(self, ctx: RequestContext, consent_id: str) -> Consent:
         me = require(ctx, "resident", "service", "analyst", "operator")
-        doc = await self.storage.get_consent(ctx.tenant, consent_id)
-        consent = Consent.from_doc(doc) if doc is not None else None
+        consent = await self.storage.get_consent(ctx.tenant, consent_id)
         if consent is None or not ("operator" in ctx.roles or me in (consent.subject, consent.recipient)):
             raise not_found(CONSENT_NOT_FOUND)
         return consent
@@ -135,7 +132,7 @@ class PersonalDataService:
             raise forbidden("only the consent's resident or an operator can withdraw it")
         if consent.withdrawn_at is None:
             withdrawn = dataclasses.replace(consent, withdrawn_at=self.clock())
-            await self.storage.save_consent(ctx.tenant, withdrawn.to_doc())
+            await self.storage.save_consent(ctx.tenant, withdrawn)
 
     async def signer(self) -> ReceiptSigner:
         from broker.personal.receipts import ReceiptSigner, new_private_key_pem  # cryptography: only when used
@@ -207,7 +204,7 @@ class PersonalDataService:
             "service": ctx.tenant,
             "exportedAt": format_iso8601(now),
             "entities": [render_entity(e) for e in entities],
-            "consents": [render_consent(Consent.from_doc(c), now) for c in consents],
+            "consents": [render_consent(c, now) for c in consents],
             "accessLog": [render_record(r) for r in records],
         }
 
@@ -216,8 +213,8 @@ class PersonalDataService:
         subject = require(ctx, "resident")
         now = self.clock()
         consents, _ = await self.storage.find_consents(ctx.tenant, subject=subject, active_at=now)
-        for doc in consents:
-            await self.storage.save_consent(ctx.tenant, {**doc, "withdrawnAt": now})
+        for consent in consents:
+            await self.storage.save_consent(ctx.tenant, dataclasses.replace(consent, withdrawn_at=now))
         for entity in await self._own_entities(ctx, subject):
             where = dataclasses.replace(ctx, write_path=entity.service_path)
             try:

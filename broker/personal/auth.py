@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 
 from broker.ngsi.errors import NgsiError
-from broker.personal.model import ROLES
+
+ROLES = ("resident", "service", "analyst", "operator")
 
 
 def unauthorized(description: str) -> NgsiError:

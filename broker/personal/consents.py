@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.ngsi.consent import OPERATIONS, Consent
 from broker.ngsi.datetimes import format_iso8601, parse_iso8601
 from broker.ngsi.errors import bad_request, parse_error
 from broker.ngsi.validation import check_identifier
-from broker.personal.model import OPERATIONS, Consent
 
 FIELDS = ("recipient", "entityTypes", "attrs", "purpose", "operations", "expires")
 MAX_PURPOSE = 1024

@@ -13,7 +13,7 @@ import time
 
 import jwt
 
-from broker.personal.model import ROLES
+from broker.personal.auth import ROLES
 
 
 def main() -> None:

@@ -14,12 +14,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from broker.ngsi.consent import Consent
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Entity
 from broker.ngsi.selection import EntityFilter
 from broker.personal import access_log, access_log_append
 from broker.personal.auth import forbidden, unauthorized
-from broker.personal.model import Consent
 from broker.personal.policy import SELF, Access, View, build_view, narrow
 from broker.storage.port import Storage
 
@@ -53,8 +53,7 @@ class PersonalGuard:
             return cached[1]
         consents: list[Consent] = []
         if ctx.principal is not None:
-            docs, _ = await self.storage.find_consents(ctx.tenant, recipient=ctx.principal, active_at=now)
-            consents = [Consent.from_doc(d) for d in docs]
+            consents, _ = await self.storage.find_consents(ctx.tenant, recipient=ctx.principal, active_at=now)
         view = build_view(personal, consents, principal=ctx.principal, roles=ctx.roles, operation=operation, now=now)
         valid_until = min((c.expires for c in consents if c.expires is not None), default=float("inf"))
         self._views[key] = (version, view, valid_until)
@@ -133,8 +132,8 @@ class PersonalGuard:
     async def audience(self, tenant: str, entity_type: str, subject: str) -> Audience:
         """Who may receive this subject's entities of this type now (the consents active now)."""
         now = self.clock()
-        docs, _ = await self.storage.find_consents(tenant, subject=subject, active_at=now)
-        return Audience(entity_type, subject, [Consent.from_doc(d) for d in docs], now)
+        consents, _ = await self.storage.find_consents(tenant, subject=subject, active_at=now)
+        return Audience(entity_type, subject, consents, now)
 
     async def notification_access(
         self, tenant: str, entity_type: str, subject: str, principal: str | None, roles: Iterable[str]

@@ -12,9 +12,9 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from broker.ngsi.consent import Consent
 from broker.ngsi.model import Entity
 from broker.ngsi.selection import Grant, Visibility, subject_of
-from broker.personal.model import Consent
 
 SELF = "self"  # the consent id recorded for a resident's access to its own data
 

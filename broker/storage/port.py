@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from broker.ngsi.consent import Consent
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
 from broker.ngsi.registration import Registration
@@ -224,11 +225,13 @@ class PersonalTypeStore(Protocol):
 
 
 class ConsentStore(Protocol):
-    async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
-        """Insert or overwrite a consent document (keys: id, subject, recipient, expires, withdrawnAt, ...)."""
+    """Data subjects' consents, each tenant's apart."""
+
+    async def save_consent(self, tenant: str, consent: Consent) -> None:
+        """Insert or overwrite it (by tenant and id); an overwrite keeps its place in creation order."""
         ...
 
-    async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None: ...
+    async def get_consent(self, tenant: str, consent_id: str) -> Consent | None: ...
 
     async def find_consents(
         self,
@@ -238,7 +241,7 @@ class ConsentStore(Protocol):
         recipient: str | None = None,
         active_at: float | None = None,
         page: Page | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Consent], int]:
         """Consents in creation order; `active_at`: only those neither withdrawn nor expired then."""
         ...
 

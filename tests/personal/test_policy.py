@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from broker.ngsi.consent import Consent
 from broker.ngsi.model import Attribute, Entity
-from broker.personal.model import Consent
 from broker.personal.policy import SELF, build_view
 from broker.personal.statistics import StatisticsRequest, aggregate
 

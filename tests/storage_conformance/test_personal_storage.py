@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from broker.ngsi.consent import Consent
 from broker.ngsi.model import Attribute, Entity
 from broker.ngsi.selection import EntityFilter, Grant, Page, Visibility
 from broker.personal import access_log
@@ -27,27 +30,19 @@ async def test_personal_types_are_per_tenant_and_move_the_version(storage):
 
 
 async def test_active_consents_exclude_withdrawn_and_expired(storage):
-    base = {
-        "subject": "alice",
-        "recipient": "svc",
-        "entityTypes": ["Person"],
-        "attrs": None,
-        "purpose": "p",
-        "operations": ["read"],
-        "createdAt": 1.0,
-    }
-    await storage.save_consent("t", {**base, "id": "live", "expires": None, "withdrawnAt": None})
-    await storage.save_consent("t", {**base, "id": "old", "expires": 50.0, "withdrawnAt": None})
-    await storage.save_consent("t", {**base, "id": "gone", "expires": None, "withdrawnAt": 10.0})
+    base = Consent("", "alice", "svc", ("Person",), None, "p", ("read",), 1.0)
+    await storage.save_consent("t", dataclasses.replace(base, id="live"))
+    await storage.save_consent("t", dataclasses.replace(base, id="old", expires=50.0))
+    await storage.save_consent("t", dataclasses.replace(base, id="gone", withdrawn_at=10.0))
     _, v = await storage.personal_state("t")
     active, _ = await storage.find_consents("t", recipient="svc", active_at=100.0)
-    assert [c["id"] for c in active] == ["live"]
+    assert [c.id for c in active] == ["live"]
     everything, total = await storage.find_consents("t", subject="alice", page=Page(limit=2))
-    assert [c["id"] for c in everything] == ["live", "old"] and total == 3
-    await storage.save_consent("t", {**base, "id": "live", "expires": None, "withdrawnAt": 99.0})
+    assert [c.id for c in everything] == ["live", "old"] and total == 3
+    await storage.save_consent("t", dataclasses.replace(base, id="live", withdrawn_at=99.0))
     assert (await storage.find_consents("t", recipient="svc", active_at=100.0))[0] == []
     assert (await storage.personal_state("t"))[1] != v  # a withdrawal moves the version too
-    assert (await storage.get_consent("t", "live"))["withdrawnAt"] == 99.0
+    assert (await storage.get_consent("t", "live")).withdrawn_at == 99.0
     assert await storage.get_consent("other", "live") is None
 
 

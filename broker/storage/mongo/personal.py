@@ -7,7 +7,9 @@ from typing import Any
 
 from pymongo import ASCENDING
 
+from broker.ngsi.consent import Consent
 from broker.ngsi.selection import Page
+from broker.storage.consent_codec import from_doc, to_doc
 from broker.storage.mongo.connection import CONSENTS, COUNTERS, PERSONAL_TYPES, MongoConnection, documents, unavailable
 from broker.storage.mongo.filters import SEQ
 
@@ -43,25 +45,25 @@ class MongoPersonal:
         await self._bump_personal(tenant)
         return result.deleted_count > 0
 
-    async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
+    async def save_consent(self, tenant: str, consent: Consent) -> None:
         coll = self.conn.database(tenant)[CONSENTS]
         fields = {
-            "subject": doc["subject"],
-            "recipient": doc["recipient"],
-            "expires": doc.get("expires"),
-            "withdrawnAt": doc.get("withdrawnAt"),
-            "doc": doc,
+            "subject": consent.subject,
+            "recipient": consent.recipient,
+            "expires": consent.expires,
+            "withdrawnAt": consent.withdrawn_at,
+            "doc": to_doc(consent),
         }
         with unavailable():
-            existing = await coll.find_one({"_id": doc["id"]}, projection={SEQ: True})
+            existing = await coll.find_one({"_id": consent.id}, projection={SEQ: True})
             seq = existing[SEQ] if existing else await self.conn.next(f"consents:{tenant}")
-            await coll.update_one({"_id": doc["id"]}, {"$set": {**fields, SEQ: seq}}, upsert=True)
+            await coll.update_one({"_id": consent.id}, {"$set": {**fields, SEQ: seq}}, upsert=True)
         await self._bump_personal(tenant)
 
-    async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None:
+    async def get_consent(self, tenant: str, consent_id: str) -> Consent | None:
         with unavailable():
             row = await self.conn.database(tenant)[CONSENTS].find_one({"_id": consent_id})
-        return dict(row["doc"]) if row else None
+        return from_doc(row["doc"]) if row else None
 
     async def find_consents(
         self,
@@ -71,7 +73,7 @@ class MongoPersonal:
         recipient: str | None = None,
         active_at: float | None = None,
         page: Page | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Consent], int]:
         match: dict[str, Any] = {}
         if subject is not None:
             match["subject"] = subject
@@ -80,4 +82,5 @@ class MongoPersonal:
         if active_at is not None:
             match["withdrawnAt"] = None
             match["$or"] = [{"expires": None}, {"expires": {"$gt": active_at}}]
-        return await documents(self.conn.database(tenant)[CONSENTS], match, SEQ, page)
+        docs, total = await documents(self.conn.database(tenant)[CONSENTS], match, SEQ, page)
+        return [from_doc(d) for d in docs], total

@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
+from broker.ngsi.consent import Consent
 from broker.ngsi.selection import Page
+from broker.storage.consent_codec import from_doc, to_doc
 from broker.storage.sqlite import subjects
 from broker.storage.sqlite.engine import SqliteEngine, bump_version, document, documents
 
@@ -58,22 +60,23 @@ class SqlitePersonal:
 
         return await self.engine.write(run)
 
-    async def save_consent(self, tenant: str, doc: dict[str, Any]) -> None:
-        text = orjson.dumps(doc).decode()
+    async def save_consent(self, tenant: str, consent: Consent) -> None:
+        c, text = consent, orjson.dumps(to_doc(consent)).decode()
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO consents(tenant, id, subject, recipient, expires, withdrawn, doc) VALUES(?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(tenant, id) DO UPDATE SET expires = excluded.expires, withdrawn = excluded.withdrawn,"
                 " doc = excluded.doc",
-                (tenant, doc["id"], doc["subject"], doc["recipient"], doc.get("expires"), doc.get("withdrawnAt"), text),
+                (tenant, c.id, c.subject, c.recipient, c.expires, c.withdrawn_at, text),
             )
             bump_version(conn, f"personal_version:{tenant}")
 
         await self.engine.write(run)
 
-    async def get_consent(self, tenant: str, consent_id: str) -> dict[str, Any] | None:
-        return await self.engine.read(lambda conn: document(conn, "consents", tenant, consent_id))
+    async def get_consent(self, tenant: str, consent_id: str) -> Consent | None:
+        doc = await self.engine.read(lambda conn: document(conn, "consents", tenant, consent_id))
+        return None if doc is None else from_doc(doc)
 
     async def find_consents(
         self,
@@ -83,7 +86,7 @@ class SqlitePersonal:
         recipient: str | None = None,
         active_at: float | None = None,
         page: Page | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Consent], int]:
         where = ["tenant = ?"]
         params: list[Any] = [tenant]
         if subject is not None:
@@ -97,4 +100,5 @@ class SqlitePersonal:
             params.append(active_at)
         clause = " AND ".join(where)
 
-        return await self.engine.read(lambda conn: documents(conn, "consents", clause, params, "pk", page))
+        docs, total = await self.engine.read(lambda conn: documents(conn, "consents", clause, params, "pk", page))
+        return [from_doc(d) for d in docs], total

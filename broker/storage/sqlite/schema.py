@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS consents(
   recipient TEXT NOT NULL,
   expires REAL,
   withdrawn REAL,
-  doc TEXT NOT NULL,                         -- broker.personal.model document
+  doc TEXT NOT NULL,                         -- broker.storage.consent_codec document
   UNIQUE(tenant, id)
 );
 CREATE INDEX IF NOT EXISTS consents_by_recipient ON consents(tenant, recipient, pk);
