@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from tests.process.broker_process import BrokerProcess
+from tests.process.workers import create_entity, create_subscription, patch_n
 from tests.receivers import Receiver
 
 pytestmark = pytest.mark.slow
@@ -23,15 +24,10 @@ async def test_owed_notifications_survive_sigkill(tmp_path: Path, receiver: Rece
                 "subject": {"entities": [{"id": "G1", "type": "Gauge"}]},
                 "notification": {"http": {"url": receiver.url}, "attrs": ["n"]},
             }
-            async with http.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
-                assert r.status == 201
-            async with http.post(
-                f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 0}}
-            ) as r:
-                assert r.status == 201
+            await create_subscription(http, broker.url, sub)
+            await create_entity(http, broker.url, "G1")
             for i in range(1, 101):
-                async with http.patch(f"{broker.url}/v2/entities/G1/attrs", json={"n": {"value": i}}) as r:
-                    assert r.status == 204
+                await patch_n(http, broker.url, "G1", i)
             broker.kill()  # SIGKILL with 101 notifications owed to a receiver that is down
             receiver.up = True
             broker.start()

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from tests.process.broker_process import BrokerProcess
+from tests.process.workers import create_entity, create_subscription
 from tests.receivers import Receiver
 
 pytestmark = pytest.mark.slow
@@ -40,12 +41,8 @@ async def test_notifications_sent_by_the_delivery_worker_count_in_the_broker(
                 "subject": {"entities": [{"id": "G1", "type": "Gauge"}]},
                 "notification": {"http": {"url": receiver.url}, "attrs": ["n"]},
             }
-            async with http.post(f"{broker.url}/v2/subscriptions", json=sub) as r:
-                assert r.status == 201
-            async with http.post(
-                f"{broker.url}/v2/entities", json={"id": "G1", "type": "Gauge", "n": {"value": 1}}
-            ) as r:
-                assert r.status == 201
+            await create_subscription(http, broker.url, sub)
+            await create_entity(http, broker.url, "G1")
             await receiver.wait_for(1, timeout=15)
             stats = await poll(http, f"{broker.url}/statistics", lambda b: b["counters"].get("notificationsSent") == 1)
             assert (stats["notifQueue"]["sentOk"], stats["notifQueue"]["sentError"]) == (1, 0)
