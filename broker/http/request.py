@@ -60,11 +60,14 @@ def context(request: web.Request, *, write: bool = False) -> RequestContext:
         "principal": caller.principal,
         "roles": caller.roles,
         "auth_token": headers.get("X-Auth-Token", ""),
+        "service_path": sp_header or "",
+        "via": headers.get("Via", ""),
     }
     if write:
-        forced = "forcedUpdate" in (request.query.get("options") or "").split(",")
+        forced = "forcedUpdate" in options(request)
         return RequestContext(tenant=tenant, write_path=parse_write_path(sp_header), forced_update=forced, **who)
-    return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), **who)
+    skip = "skipForwarding" in options(request)
+    return RequestContext(tenant=tenant, scopes=parse_read_scopes(sp_header), skip_forwarding=skip, **who)
 
 
 def first_service_path(request: web.Request) -> str | None:

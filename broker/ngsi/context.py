@@ -36,3 +36,6 @@ class RequestContext:
     roles: tuple[str, ...] = field(default_factory=tuple)
     auth_token: str = ""  # X-Auth-Token, passed on to notifications as Orion does
     forced_update: bool = False  # `options=forcedUpdate`: a write notifies even when nothing changed
+    service_path: str = ""  # Fiware-ServicePath as sent (passed on to context providers)
+    via: str = ""  # the request's `Via` header: the brokers it was forwarded through
+    skip_forwarding: bool = False  # `options=skipForwarding`: local data only

@@ -1,0 +1,125 @@
+"""Forwarded requests as Orion sends them to a context provider, and the provider's answers read back.
+
+Pure: URLs, headers, bodies and parsing, no I/O. Orion appends `/op/query` or `/op/update` to the
+registered URL as it is (a URL without a path gives `//op/query`, which IoT Agents listen on too),
+posts compact JSON, and passes on the tenant, the service path, the token and the correlator with
+`; cbfwd=<n>` appended. The provider answers a query with an array of normalized entities and an
+update with 204.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from broker.ngsi.errors import NgsiError
+from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.payload import parse_entity
+from broker.ngsi.render import render_attribute
+from broker import __version__ as ORION_API_VERSION
+
+VIA_PREFIX = "1.1 "  # a `Via` entry of ours: "1.1 <instance>" (RFC 9110, section 7.6.3)
+FORWARD_MARK = "; cbfwd="  # Orion's marker of a forwarded request in the correlator
+
+
+@dataclass(frozen=True)
+class ForwardedEntity:
+    """How a forwarded request names one entity: `id` or `idPattern`, and a type when known."""
+
+    id: str | None
+    id_pattern: str | None
+    type: str | None
+
+    def render(self) -> dict[str, str]:
+        out = {"id": self.id} if self.id is not None else {"idPattern": self.id_pattern or ".*"}
+        if self.type:
+            out["type"] = self.type
+        return out
+
+
+def provider_url(url: str, operation: str) -> str:
+    """`<registered url>/op/<operation>`, concatenated as Orion does (no slash is added or removed)."""
+    base, sep, query = url.partition("?")
+    return f"{base}/op/{operation}" + (sep + query if sep else "")
+
+
+def query_body(entities: Iterable[ForwardedEntity], attrs: Iterable[str]) -> bytes:
+    """`{"entities": [...], "attrs": [...]}`; `attrs` is always there, `[]` for every attribute."""
+    return orjson.dumps({"entities": [e.render() for e in entities], "attrs": list(attrs)})
+
+
+def update_body(entities: Iterable[tuple[str, str | None, dict[str, Attribute]]]) -> bytes:
+    """An `op/update` with `actionType: update` (Orion forwards every update so) and normalized attributes."""
+    items = []
+    for entity_id, entity_type, attrs in entities:
+        item: dict[str, Any] = {"id": entity_id}
+        if entity_type:
+            item["type"] = entity_type
+        for name, attr in attrs.items():
+            item[name] = render_attribute(attr)
+        items.append(item)
+    return orjson.dumps({"actionType": "update", "entities": items})
+
+
+def forwarded_headers(
+    *, tenant: str, service_path: str, auth_token: str, correlator: str, index: int, via: str, instance: str
+) -> dict[str, str]:
+    """Orion's headers of a forwarded request, in Orion's order, with our `Via` entry appended."""
+    headers = {}
+    if tenant:
+        headers["Fiware-Service"] = tenant
+    headers["Fiware-ServicePath"] = service_path or "/"
+    if auth_token:
+        headers["X-Auth-Token"] = auth_token
+    headers["User-Agent"] = f"orion/{ORION_API_VERSION}"
+    headers["Accept"] = "application/json"
+    headers["Content-Type"] = "application/json; charset=utf-8"
+    headers["Fiware-Correlator"] = f"{correlator}{FORWARD_MARK}{index}"
+    headers["Via"] = f"{via}, {VIA_PREFIX}{instance}" if via else f"{VIA_PREFIX}{instance}"
+    return headers
+
+
+def hops(correlator: str) -> int:
+    """How many brokers forwarded the request so far, by Orion's own marks in its correlator."""
+    return correlator.count(FORWARD_MARK)
+
+
+def passed_through(via: str, instance: str) -> bool:
+    """True when the request already went through this broker (its `Via` names our instance)."""
+    return any(part.strip() == VIA_PREFIX + instance for part in via.split(","))
+
+
+class ProviderAnswerError(ValueError):
+    """A provider's answer that is not what NGSI-v2 promises (not JSON, not an entity array...)."""
+
+
+def parse_query_answer(body: bytes) -> list[Entity]:
+    """The entities of a provider's `op/query` answer, normalized as Orion reads it (keyValues off).
+
+    Orion ignores the provider's status code and reads the body; an empty, unparseable or invalid
+    answer fails as a whole."""
+    if not body.strip():
+        raise ProviderAnswerError("context provider response to QueryContext is empty")
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderAnswerError(f"error parsing reply from context provider: {exc}") from None
+    if not isinstance(raw, list):
+        raise ProviderAnswerError("error parsing reply from context provider: not a JSON array")
+    out: list[Entity] = []
+    for item in raw:
+        try:
+            out.append(parse_entity(item))
+        except NgsiError as exc:
+            raise ProviderAnswerError(f"error parsing reply from context provider: {exc.description}") from None
+    return out
+
+
+def parse_total(header: str | None) -> int:
+    """A provider's `Fiware-Total-Count`, 0 when missing or not a count."""
+    if header is None or not header.strip().isdigit():
+        return 0
+    return int(header.strip())
