@@ -29,15 +29,29 @@ def new_registration_id(now: float) -> str:
 
 
 class RegistrationService:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Callable[[], float] = time.time,
+        changed: Callable[[str], None] | None = None,
+    ) -> None:
+        """`changed(tenant)` is called after each create, change and delete stored (forwarding's
+        cache of the tenant's registrations is then stale)."""
         self.storage = storage
         self.clock = clock
+        self.changed = changed
+
+    def _changed(self, tenant: str) -> None:
+        if self.changed is not None:
+            self.changed(tenant)
 
     async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Registration:
         reg = parse_registration(
             body, new_id=new_registration_id(self.clock()), tenant=ctx.tenant, service_path=service_path
         )
+        reg.owner, reg.owner_roles = ctx.principal, tuple(ctx.roles)
         await self.storage.save_registration(reg)
+        self._changed(ctx.tenant)
         return reg
 
     async def list(self, ctx: RequestContext, page: Page, service_path: str | None) -> tuple[list[Registration], int]:
@@ -53,3 +67,4 @@ class RegistrationService:
     async def delete(self, ctx: RequestContext, reg_id: str) -> None:
         if not await self.storage.delete_registration(ctx.tenant, reg_id):
             raise not_found(REGISTRATION_NOT_FOUND)
+        self._changed(ctx.tenant)

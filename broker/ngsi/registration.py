@@ -18,6 +18,8 @@ class ProvidedEntity:
 
 @dataclass
 class Registration:
+    """A context provider's registration: what it provides (`dataProvided`) and where (`provider`)."""
+
     id: str
     tenant: str
     service_path: str  # the creator's Fiware-ServicePath, `/` without one
@@ -29,3 +31,10 @@ class Registration:
     description: str | None = None
     expires: float | None = None  # None: permanent
     status: str | None = None  # as given; shown "active" when None
+    owner: str | None = None  # the principal that created it (None without authentication)
+    owner_roles: tuple[str, ...] = ()  # its roles then: what forwarding may carry follows them
+    # forwarding counters (`forwardingInformation`), kept by the store with field-level updates
+    times_sent: int = 0  # requests sent to the provider
+    last_forwarding: float | None = None  # epoch seconds of the last request sent
+    last_success: float | None = None  # of the last one answered as expected
+    last_failure: float | None = None  # of the last one that failed (transport, status, body)

@@ -206,6 +206,12 @@ class RegistrationStore(Protocol):
         """False when there was none."""
         ...
 
+    async def record_forwarding(self, tenant: str, reg_id: str, *, ok: bool, at: float) -> None:
+        """One request forwarded to the registration's provider at `at` (epoch seconds), answered as
+        expected (`ok`) or not: atomically `times_sent` + 1, `last_forwarding` and `last_success` or
+        `last_failure` = `at`, nothing else touched. A registration deleted meanwhile is no error."""
+        ...
+
 
 class PersonalTypeStore(Protocol):
     """The entity types declared personal, and the version a consent cache checks."""

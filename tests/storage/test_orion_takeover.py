@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from broker.runtime.app import build_app
-from broker.storage.mongo import MongoStorage
+from broker.storage.mongo import MongoStorage, registrations
 from tests.receivers import Receiver
 from tests.storage_conformance import orion_documents as orion
 
@@ -345,3 +345,57 @@ async def test_what_orion_changed_in_our_subscriptions_since_is_taken_over_too(m
     assert sub["status"] == "inactive"
     assert (sub["notification"]["timesSent"], sub["notification"]["failsCounter"]) == (7, 3)
     assert sub["notification"]["lastFailureReason"] == "Timeout was reached"
+
+
+async def test_registrations_orion_wrote_have_no_owner_and_zero_forwarding_counters(
+    mongo_db, raw, orion_registrations
+) -> None:
+    uri, prefix = mongo_db
+    store = MongoStorage(uri, db=prefix)
+    await store.start()
+    try:
+        for doc, _ in orion.REGISTRATIONS:
+            reg = await store.get_registration("", str(doc["_id"]))
+            assert reg is not None
+            assert (reg.owner, reg.owner_roles, reg.times_sent) == (None, (), 0)
+            assert (reg.last_forwarding, reg.last_success, reg.last_failure) == (None, None, None)
+    finally:
+        await store.close()
+
+
+async def test_forwarding_counters_go_to_fields_of_their_own_leaving_orions_as_they_were(
+    mongo_db, raw, orion_registrations
+) -> None:
+    uri, prefix = mongo_db
+    doc = orion.REGISTRATIONS[0][0]
+    store = MongoStorage(uri, db=prefix)
+    await store.start()
+    try:
+        await store.record_forwarding("", str(doc["_id"]), ok=True, at=1700000000.5)
+        await store.record_forwarding("", str(doc["_id"]), ok=False, at=1700000001.25)
+    finally:
+        await store.close()
+    stored = raw[prefix]["registrations"].find_one({"_id": doc["_id"]})
+    assert {k: v for k, v in stored.items() if not k.startswith("_ab_")} == doc  # Orion's fields untouched
+    assert {k: v for k, v in stored.items() if k.startswith("_ab_")} == {
+        "_ab_timesSent": 2,
+        "_ab_lastForwarding": 1700000001.25,
+        "_ab_lastSuccess": 1700000000.5,
+        "_ab_lastFailure": 1700000001.25,
+    }
+
+
+async def test_the_creator_of_a_registration_is_stored_beside_orions_fields(mongo_db, raw) -> None:
+    uri, prefix = mongo_db
+    store = MongoStorage(uri, db=prefix)
+    await store.start()
+    try:
+        reg = registrations.from_orion(copy.deepcopy(orion.REGISTRATIONS[0][0]), "")
+        reg.owner, reg.owner_roles = "alice", ("doctor",)
+        await store.save_registration(reg)
+        assert await store.get_registration("", reg.id) == reg
+    finally:
+        await store.close()
+    stored = raw[prefix]["registrations"].find_one({"_id": orion.REGISTRATIONS[0][0]["_id"]})
+    assert stored["_ab_owner"] == "alice" and stored["_ab_ownerRoles"] == ["doctor"]
+    assert "_ab_timesSent" not in stored  # no counters until something was forwarded

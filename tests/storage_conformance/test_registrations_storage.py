@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from broker.ngsi.registration import Registration
@@ -69,3 +70,67 @@ async def test_delete_says_whether_there_was_one(storage: Storage) -> None:
     assert await storage.delete_registration("t", IDS[0]) is True
     assert await storage.delete_registration("t", IDS[0]) is False
     assert await storage.get_registration("t", IDS[0]) is None
+
+
+async def test_owner_and_forwarding_counters_read_back_whole(storage: Storage) -> None:
+    reg = _reg(
+        IDS[0],
+        owner="alice",
+        owner_roles=["doctor", "admin"],
+        times_sent=3,
+        last_forwarding=1700000002.25,
+        last_success=1700000001.5,
+        last_failure=1700000002.25,
+    )
+    await storage.save_registration(reg)
+    stored = await storage.get_registration("t", IDS[0])
+    assert stored == reg and stored is not None and stored.owner_roles == ("doctor", "admin")
+
+
+async def test_record_forwarding_counts_each_request_and_dates_its_outcome(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0]))
+    fresh = await storage.get_registration("t", IDS[0])
+    assert fresh is not None and (fresh.times_sent, fresh.last_forwarding, fresh.last_success, fresh.last_failure) == (
+        0,
+        None,
+        None,
+        None,
+    )
+    await storage.record_forwarding("t", IDS[0], ok=True, at=1700000000.125)
+    await storage.record_forwarding("t", IDS[0], ok=False, at=1700000005.5)
+    await storage.record_forwarding("t", IDS[0], ok=True, at=1700000009.0)
+    reg = await storage.get_registration("t", IDS[0])
+    assert reg is not None
+    assert (reg.times_sent, reg.last_forwarding, reg.last_success, reg.last_failure) == (
+        3,
+        1700000009.0,
+        1700000009.0,
+        1700000005.5,
+    )
+    # every other field as saved
+    assert reg == _reg(
+        IDS[0], times_sent=3, last_forwarding=1700000009.0, last_success=1700000009.0, last_failure=1700000005.5
+    )
+
+
+async def test_record_forwarding_concurrent_calls_all_count(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0]))
+    await asyncio.gather(
+        *(storage.record_forwarding("t", IDS[0], ok=n % 2 == 0, at=1700000000.0 + n) for n in range(20))
+    )
+    reg = await storage.get_registration("t", IDS[0])
+    assert reg is not None and reg.times_sent == 20
+    assert reg.last_forwarding is not None and reg.last_success is not None and reg.last_failure is not None
+
+
+async def test_record_forwarding_of_a_missing_registration_changes_nothing(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0]))
+    await storage.record_forwarding("t", IDS[1], ok=True, at=1700000000.0)  # never existed
+    await storage.record_forwarding("other", IDS[0], ok=True, at=1700000000.0)  # another tenant's
+    await storage.record_forwarding("t", "not-an-object-id", ok=False, at=1700000000.0)
+    await storage.delete_registration("t", IDS[0])
+    await storage.record_forwarding("t", IDS[0], ok=True, at=1700000000.0)  # deleted meanwhile
+    assert await storage.get_registration("t", IDS[0]) is None
+    assert await storage.get_registration("t", IDS[1]) is None
+    assert await storage.get_registration("other", IDS[0]) is None
+    assert await storage.find_registrations("t", Page()) == ([], 0)

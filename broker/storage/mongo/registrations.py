@@ -3,8 +3,10 @@
 `_id` ObjectId, `description` (when set), `expiration` (Long max: permanent), `servicePath`,
 `contextRegistration: [{entities: [{id, type} | {id: ".*", isPattern: true, type}], attrs: [{name,
 type: ""}], providingApplication}]`, `status` (when given), `fwdMode`, `format` ("JSON": legacy
-forwarding). Every field of our model has an Orion field, so documents Orion wrote and ours read the
-same way; `_ab_seq` (ours) keeps the creation order.
+forwarding). What Orion has no field for lives in `_ab_` fields Orion ignores when it reads:
+`_ab_seq` (the creation order), `_ab_owner`/`_ab_ownerRoles` (the creator, only when known) and the
+forwarding counters `_ab_timesSent`, `_ab_lastForwarding`, `_ab_lastSuccess`, `_ab_lastFailure` (epoch
+seconds, bumped in place by `forwarding_update`). A document Orion wrote reads with no owner and zero counters.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from bson import Int64
 
 from broker.ngsi.registration import ProvidedEntity, Registration
 from broker.storage.mongo.csubs import LONG_MAX
+
+OWNER = "_ab_owner"
+OWNER_ROLES = "_ab_ownerRoles"
+TIMES_SENT = "_ab_timesSent"
+LAST_FORWARDING = "_ab_lastForwarding"
+LAST_SUCCESS = "_ab_lastSuccess"
+LAST_FAILURE = "_ab_lastFailure"
 
 
 def to_orion(reg: Registration) -> dict[str, Any]:
@@ -44,6 +53,36 @@ def to_orion(reg: Registration) -> dict[str, Any]:
     return out
 
 
+def ours(reg: Registration) -> dict[str, Any]:
+    """The `_ab_` fields of a registration's document (`_ab_seq` aside): only those with a value."""
+    out: dict[str, Any] = {}
+    if reg.owner is not None:
+        out[OWNER] = reg.owner
+        out[OWNER_ROLES] = list(reg.owner_roles)
+    if reg.times_sent:
+        out[TIMES_SENT] = Int64(reg.times_sent)
+    for field, value in (
+        (LAST_FORWARDING, reg.last_forwarding),
+        (LAST_SUCCESS, reg.last_success),
+        (LAST_FAILURE, reg.last_failure),
+    ):
+        if value is not None:
+            out[field] = float(value)
+    return out
+
+
+def forwarding_update(*, ok: bool, at: float) -> dict[str, Any]:
+    """The update operators recording one forwarded request: one atomic step on the document."""
+    return {
+        "$inc": {TIMES_SENT: 1},
+        "$set": {LAST_FORWARDING: float(at), LAST_SUCCESS if ok else LAST_FAILURE: float(at)},
+    }
+
+
+def _epoch(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def from_orion(stored: dict[str, Any], tenant: str) -> Registration:
     """The registration of a stored document, with Orion's defaults for what is missing."""
     (registration,) = stored.get("contextRegistration") or [{}]  # Orion too refuses more than one (NGSIv1 layout)
@@ -70,4 +109,10 @@ def from_orion(stored: dict[str, Any], tenant: str) -> Registration:
         description=stored.get("description") or None,
         expires=float(expiration) if isinstance(expiration, (int, float)) and 0 <= expiration < LONG_MAX else None,
         status=stored.get("status") or None,
+        owner=stored.get(OWNER) if isinstance(stored.get(OWNER), str) else None,
+        owner_roles=tuple(r for r in stored.get(OWNER_ROLES) or () if isinstance(r, str)),
+        times_sent=int(stored.get(TIMES_SENT) or 0),
+        last_forwarding=_epoch(stored.get(LAST_FORWARDING)),
+        last_success=_epoch(stored.get(LAST_SUCCESS)),
+        last_failure=_epoch(stored.get(LAST_FAILURE)),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pymongo import ASCENDING
 from pymongo.write_concern import WriteConcern
 
@@ -12,12 +14,21 @@ from broker.storage.mongo.connection import REGISTRATIONS, MongoConnection, unav
 from broker.storage.mongo.filters import SEQ
 from broker.storage.mongo.keys import object_id
 
+LOCK_STRIPES = 64
+
 
 class MongoRegistrations:
     """The port's `RegistrationStore`."""
 
     def __init__(self, conn: MongoConnection) -> None:
         self.conn = conn
+        # MongoDB applies one update to one document atomically; FerretDB v1 does not (it reads,
+        # changes and writes back: concurrent `$inc`s get lost). Field-level writes to a registration
+        # from this process therefore also take turns, on one of a fixed set of locks.
+        self._locks = tuple(asyncio.Lock() for _ in range(LOCK_STRIPES))
+
+    def _lock(self, tenant: str, reg_id: str) -> asyncio.Lock:
+        return self._locks[hash((tenant, reg_id)) % LOCK_STRIPES]
 
     async def save_registration(self, reg: Registration) -> None:
         """A whole replacement, not `$set`: MongoDB would put new fields in name order, not Orion's."""
@@ -30,7 +41,7 @@ class MongoRegistrations:
         seq = before.get(SEQ) if before is not None else None
         if seq is None:
             seq = await self.conn.next("registrations")
-        replacement = {"_id": key, **registrations.to_orion(reg), SEQ: seq}
+        replacement = {"_id": key, **registrations.to_orion(reg), **registrations.ours(reg), SEQ: seq}
         with unavailable():
             await coll.replace_one({"_id": key}, replacement, upsert=True)
 
@@ -60,3 +71,12 @@ class MongoRegistrations:
         with unavailable():  # acknowledged whatever -writeConcern: the answer is 204 or 404
             result = await self.conn.database(tenant)[REGISTRATIONS].delete_one({"_id": object_id(reg_id)})
         return result.deleted_count > 0
+
+    async def record_forwarding(self, tenant: str, reg_id: str, *, ok: bool, at: float) -> None:
+        """`$inc` and `$set` in one update: concurrent forwards all count, other fields stay as they are."""
+        coll = self.conn.database(tenant).get_collection(
+            REGISTRATIONS, write_concern=WriteConcern(w=self.conn.write_concern)
+        )
+        async with self._lock(tenant, reg_id):
+            with unavailable():  # no match (deleted meanwhile, or an id no ObjectId): nothing to count
+                await coll.update_one({"_id": object_id(reg_id)}, registrations.forwarding_update(ok=ok, at=at))

@@ -45,3 +45,15 @@ class SqliteRegistrations:
                 conn.execute("DELETE FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).rowcount > 0
             )
         )
+
+    async def record_forwarding(self, tenant: str, reg_id: str, *, ok: bool, at: float) -> None:
+        """One UPDATE of the counters inside the document: atomic, the other fields untouched."""
+        outcome = "$.last_success" if ok else "$.last_failure"
+        await self.engine.write(
+            lambda conn: conn.execute(
+                "UPDATE registrations SET doc = json_set(doc,"
+                " '$.times_sent', coalesce(json_extract(doc, '$.times_sent'), 0) + 1,"
+                f" '$.last_forwarding', ?, '{outcome}', ?) WHERE tenant = ? AND id = ?",
+                (at, at, tenant, reg_id),
+            )
+        )
