@@ -29,6 +29,7 @@ class Config:
     dbPoolSize: int = 10
     dbTimeout: int = 10000
     httpTimeout: int = 5000
+    cprForwardLimit: int = 1000
     notifRetryWindow: int = 86400
     authSecret: str = ""
     authJwksUrl: str = ""
@@ -70,7 +71,14 @@ FLAGS: dict[str, tuple[str, str]] = {
     ),
     "dbPoolSize": ("ORION_MONGO_POOL_SIZE", "MongoDB connection pool size (default 10)"),
     "dbTimeout": ("ORION_MONGO_TIMEOUT", "MongoDB connect, server selection and socket timeout, ms (default 10000)"),
-    "httpTimeout": ("ORION_HTTP_TIMEOUT", "timeout of a notification request, milliseconds (default 5000)"),
+    "httpTimeout": (
+        "ORION_HTTP_TIMEOUT",
+        "timeout of a notification or of a request forwarded to a context provider, milliseconds (default 5000)",
+    ),
+    "cprForwardLimit": (
+        "ORION_CPR_FORWARD_LIMIT",
+        "requests forwarded to context providers for one client request at most (default 1000; 0: no forwarding)",
+    ),
     "notifRetryWindow": (
         "ORION_NOTIF_RETRY_WINDOW",
         "seconds a failed notification is retried before it counts as lost (default 86400)",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from broker.core.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
+from broker.core.providers import update_error
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
@@ -226,6 +227,50 @@ class BatchService:
     async def update(self, ctx: RequestContext, batch: BatchUpdate, *, override_md: bool = False) -> None:
         for item in batch.items:
             check_entity_key_length(item.id, item.type or DEFAULT_ENTITY_TYPE, ctx.write_path)
+        providers = self.entities.providers
+        if batch.action in ("update", "replace") and providers is not None and await providers.may_forward_update(ctx):
+            await self._update_with_providers(ctx, batch, override_md)
+            return
+        await self._update_here(ctx, batch, override_md)
+
+    async def _update_with_providers(self, ctx: RequestContext, batch: BatchUpdate, override_md: bool) -> None:
+        """Orion forwards the `update` and `replace` of a batch: the attributes held here are written
+        here (one transaction, as always), the others go to their context providers."""
+        providers = self.entities.providers
+        assert providers is not None
+        view = await self.entities.guard.view(ctx, "write")
+        snapshot = await self._snapshot(ctx, batch, view)
+        items = []
+        for item in batch.items:
+            held = snapshot.find(item)
+            items.append((item.id, item.type, item.attrs, held if isinstance(held, Entity) else None))
+        routed = await providers.route_update(ctx, items, replace=batch.action == "replace")
+        if not routed.forwards:
+            await self._update_here(ctx, batch, override_md)
+            return
+        local = [
+            BatchItem(item.id, item.type, kept)
+            for item, kept in zip(batch.items, routed.kept, strict=True)
+            if kept or not item.attrs
+        ]
+        local_error: NgsiError | None = None
+        if local:
+            try:
+                await self._update_here(ctx, BatchUpdate(batch.action, local), override_md)
+            except NgsiError as exc:
+                if exc.status not in (404, 422):
+                    raise
+                local_error = exc
+        report = await providers.forward_update(ctx, routed)
+        if not report.failed:
+            if local_error is not None:
+                raise NgsiError(422, "PartialUpdate", local_error.description) if report.applied else local_error
+            return
+        error = update_error(report, bool(local) and (local_error is None or local_error.error == "PartialUpdate"))
+        if error is not None:
+            raise error
+
+    async def _update_here(self, ctx: RequestContext, batch: BatchUpdate, override_md: bool) -> None:
         guard = self.entities.guard
         for _ in range(MAX_RETRIES):
             view = await guard.view(ctx, "write")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broker.core.keylocks import KeyLocks
+from broker.core.providers import ContextProviders, RoutedUpdate, update_error
 from broker.core.sink import ChangeSink, NoSink
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
@@ -30,7 +31,7 @@ from broker.ngsi.errors import (
     unprocessable,
 )
 from broker.ngsi.geo import location_of
-from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Location
+from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity, Location, default_type
 from broker.ngsi.operators import SKIP, apply_operator, is_operator_value
 from broker.ngsi.payload import as_datetime
 from broker.ngsi.selection import EntityFilter, OrderKey, Page
@@ -178,8 +179,10 @@ class EntityService:
         guard: PersonalGuard,
         clock: Callable[[], float] = time.time,
         changes: ChangeSink | None = None,
+        providers: ContextProviders | None = None,
     ) -> None:
         self.storage = storage
+        self.providers = providers  # context providers (registrations): None, none are asked
         self.clock = clock
         self.changes: ChangeSink = changes or NoSink()
         self.guard = guard
@@ -194,15 +197,45 @@ class EntityService:
         *,
         order: tuple[OrderKey, ...] = (),
         count: bool = False,
+        attrs: tuple[str, ...] | None = None,
     ) -> tuple[list[Entity], int | None]:
+        """A page of entities (`attrs`: the attributes the caller asked for, None: all; providers
+        are asked only for those), and the total when `count`."""
         flt, view = await self.guard.restrict(ctx, dataclasses.replace(flt, scopes=ctx.scopes))
-        entities, total = await self.storage.query_entities(ctx.tenant, flt, page, order=order, count=count)
-        return await self.guard.disclose(ctx, view, entities), total
+        completing = self.providers is not None and await self.providers.may_complete(ctx)
+        entities, total = await self.storage.query_entities(
+            ctx.tenant, flt, page, order=order, count=count or completing
+        )
+        if completing:
+            assert self.providers is not None
+            entities, total = await self.providers.complete_list(ctx, flt, attrs, page, entities, total)
+        return await self.guard.disclose(ctx, view, entities), total if count else None
 
-    async def get(self, ctx: RequestContext, ref: EntityRef) -> Entity:
-        entity, view = await self._find_one(ctx, ref, ctx.scopes, "read")
-        (shown,) = await self.guard.disclose(ctx, view, [entity])
-        return shown
+    async def get(self, ctx: RequestContext, ref: EntityRef, attrs: tuple[str, ...] | None = None) -> Entity:
+        """The entity, completed by its context providers with the attributes asked for (None: all)."""
+        if self.providers is None:
+            entity, view = await self._find_one(ctx, ref, ctx.scopes, "read")
+        else:
+            local, view = await self._held(ctx, ref, ctx.scopes, "read")
+            found = await self.providers.complete_entity(ctx, ref.id, ref.type, attrs, local)
+            if found is None:
+                raise entity_not_found()
+            entity = found
+        shown = await self.guard.disclose(ctx, view, [entity])
+        if not shown:  # a provider's answer about a personal entity the caller may not see
+            raise entity_not_found()
+        return shown[0]
+
+    async def _held(
+        self, ctx: RequestContext, ref: EntityRef, scopes: tuple[ServicePathScope, ...], operation: str
+    ) -> tuple[Entity | None, View | None]:
+        """`_find_one`, with None for an entity this broker does not hold."""
+        try:
+            return await self._find_one(ctx, ref, scopes, operation)
+        except NgsiError as exc:
+            if exc.status != 404:
+                raise
+        return None, await self.guard.view(ctx, operation)
 
     async def _find_one(
         self, ctx: RequestContext, ref: EntityRef, scopes: tuple[ServicePathScope, ...], operation: str
@@ -264,6 +297,17 @@ class EntityService:
         override_md: bool = False,
         exact_type: bool = False,
     ) -> None:
+        """Orion forwards updates (`PATCH`) and replacements (`PUT`) to context providers, never appends."""
+        if mode in (UpdateMode.UPDATE, UpdateMode.REPLACE):
+            routed = await self._route(ctx, ref, attrs, replace=mode is UpdateMode.REPLACE)
+            if routed is not None:
+                await self._update_with_providers(ctx, ref, *routed, override_md=override_md)
+                return
+        await self._update_here(ctx, ref, attrs, mode, override_md)
+
+    async def _update_here(
+        self, ctx: RequestContext, ref: EntityRef, attrs: dict[str, Attribute], mode: UpdateMode, override_md: bool
+    ) -> None:
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
             return apply_update(entity, attrs, mode, self.clock(), override_md, ref)
 
@@ -272,7 +316,11 @@ class EntityService:
     async def replace_attribute(
         self, ctx: RequestContext, ref: EntityRef, name: str, attr: Attribute, *, override_md: bool = False
     ) -> None:
-        """`PUT .../attrs/{name}`: the attribute must exist."""
+        """`PUT .../attrs/{name}`: the attribute must exist here, or at a context provider."""
+        routed = await self._route(ctx, ref, {name: attr})
+        if routed is not None:
+            await self._update_with_providers(ctx, ref, *routed, override_md=override_md)
+            return
 
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
             if name not in entity.attrs:
@@ -282,7 +330,12 @@ class EntityService:
         await self._modify(ctx, ref, mutate, (name,))
 
     async def set_attribute_value(self, ctx: RequestContext, ref: EntityRef, name: str, value: Any) -> None:
-        """`PUT .../attrs/{name}/value`: keeps type and metadata, changes the value."""
+        """`PUT .../attrs/{name}/value`: keeps type and metadata, changes the value (a provider's
+        attribute goes to it with the value's default type)."""
+        routed = await self._route(ctx, ref, {name: Attribute(default_type(value), value, {})})
+        if routed is not None:
+            await self._update_with_providers(ctx, ref, *routed)
+            return
 
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
             old = entity.attrs.get(name)
@@ -292,6 +345,40 @@ class EntityService:
             return apply_update(entity, {name: new}, UpdateMode.UPDATE, self.clock(), False, ref)
 
         await self._modify(ctx, ref, mutate, (name,))
+
+    async def _route(
+        self, ctx: RequestContext, ref: EntityRef, attrs: dict[str, Attribute], *, replace: bool = False
+    ) -> tuple[RoutedUpdate, Entity | None] | None:
+        """The update split between here and context providers; None when nothing goes to one."""
+        if self.providers is None or not await self.providers.may_forward_update(ctx):
+            return None
+        local, _ = await self._held(ctx, ref, self._write_scope(ctx), "write")
+        routed = await self.providers.route_update(ctx, [(ref.id, ref.type, attrs, local)], replace=replace)
+        return (routed, local) if routed.forwards else None
+
+    async def _update_with_providers(
+        self,
+        ctx: RequestContext,
+        ref: EntityRef,
+        routed: RoutedUpdate,
+        local: Entity | None,
+        *,
+        override_md: bool = False,
+    ) -> None:
+        """The attributes held here are updated here, the others sent to their providers, and the
+        outcome answered as Orion answers a forwarded update (`update_error`)."""
+        assert self.providers is not None
+        kept = routed.kept[0]
+        here = {n: a for n, a in kept.items() if local is not None and n in local.attrs}
+        if here:
+            await self._update_here(ctx, ref, here, UpdateMode.UPDATE, override_md)
+        report = await self.providers.forward_update(ctx, routed)
+        missing = [n for n in kept if n not in here]
+        if missing:
+            report.fail(ref.id, ref.type or (local.type if local is not None else None), missing)
+        error = update_error(report, bool(here))
+        if error is not None:
+            raise error
 
     async def delete_attribute(self, ctx: RequestContext, ref: EntityRef, name: str) -> None:
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:

@@ -145,11 +145,20 @@ class PersonalGuard:
         return (await self.audience(tenant, entity_type, subject)).access(principal, roles)
 
     def notification_record(
-        self, tenant: str, recipient: str, subject: str, entity: Entity, access: Access, correlator: str
+        self,
+        tenant: str,
+        recipient: str,
+        subject: str,
+        entity: Entity,
+        access: Access,
+        correlator: str,
+        channel: str = "notification",
     ) -> dict | None:
+        """The access-log record of a disclosure to a subscription's or a registration's owner
+        (`channel` "forwarding"); None when the data is the recipient's own."""
         if SELF in access.consents:
             return None
-        return self._record(tenant, recipient, subject, entity, access, "notification", correlator, self.clock())
+        return self._record(tenant, recipient, subject, entity, access, channel, correlator, self.clock())
 
     async def log(self, tenant: str, records: list[dict], *, wait: bool = True) -> None:
         """Append to the access log. Reads pass `wait=False`: the records are handed over, in order,

@@ -100,9 +100,7 @@ class Forwarder:
             return []
         event(logging.INFO, "Starting forwarding", correlator=ctx.correlator, forwards=len(chosen))
         return list(
-            await asyncio.gather(
-                *(self._query_one(ctx, t, i + 1, limit, offset) for i, t in enumerate(chosen))
-            )
+            await asyncio.gather(*(self._query_one(ctx, t, i + 1, limit, offset) for i, t in enumerate(chosen)))
         )
 
     async def _query_one(

@@ -191,7 +191,9 @@ def _keys(provided: ProvidedEntity, selector: EntitySelector) -> list[ForwardedE
     return [ForwardedEntity(None, selector.id_pattern or ".*", provided.type)]
 
 
-def merge_entity(local: Entity | None, answers: Iterable[Entity], entity_id: str, entity_type: str | None) -> Entity | None:
+def merge_entity(
+    local: Entity | None, answers: Iterable[Entity], entity_id: str, entity_type: str | None
+) -> Entity | None:
     """The entity read here completed with the providers' attributes it lacks (local values win)."""
     result = local
     for remote in answers:

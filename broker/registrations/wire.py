@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
+from broker import __version__ as ORION_API_VERSION
 from broker.ngsi.errors import NgsiError
 from broker.ngsi.model import Attribute, Entity
 from broker.ngsi.payload import parse_entity
 from broker.ngsi.render import render_attribute
-from broker import __version__ as ORION_API_VERSION
 
 VIA_PREFIX = "1.1 "  # a `Via` entry of ours: "1.1 <instance>" (RFC 9110, section 7.6.3)
 FORWARD_MARK = "; cbfwd="  # Orion's marker of a forwarded request in the correlator
@@ -41,9 +42,11 @@ class ForwardedEntity:
 
 
 def provider_url(url: str, operation: str) -> str:
-    """`<registered url>/op/<operation>`, concatenated as Orion does (no slash is added or removed)."""
-    base, sep, query = url.partition("?")
-    return f"{base}/op/{operation}" + (sep + query if sep else "")
+    """`<registered url>/op/<operation>`, as Orion builds it: the URL's path (`/` when it has none)
+    and `/op/<operation>`, nothing added or removed, so `http://iota:4041` gives `//op/update`."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme, parts.netloc, f"{path}/op/{operation}", parts.query, ""))
 
 
 def query_body(entities: Iterable[ForwardedEntity], attrs: Iterable[str]) -> bytes:

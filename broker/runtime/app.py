@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -15,6 +17,7 @@ from broker.observability.recorder import ObservabilitySettings
 from broker.observability.relay import relay_path
 from broker.observability.statistics import StatSettings
 from broker.personal.auth import AuthSettings
+from broker.registrations.forwarder import ForwardingSettings
 from broker.runtime.engine import build_engine
 from broker.storage.factory import open_storage, uses_mongo
 from broker.storage.port import Storage
@@ -35,6 +38,7 @@ def build_app(
     no_cache: bool = False,
     wake_address: str | None = None,
     observability: ObservabilitySettings | None = None,
+    forwarding: ForwardingSettings | None = None,
 ) -> web.Application:
     """The application over `storage`, which it starts and stops with itself.
 
@@ -56,6 +60,7 @@ def build_app(
         retry_start=retry_start,
         no_cache=no_cache,
         wake_address=wake_address,
+        forwarding=forwarding,
     )
     app = create_app(engine.services, settings, auth=auth, observability=observability)
     hooks.register(engine.notifier, app[OBSERVABILITY])  # notification attempts delivered by this process
@@ -108,7 +113,17 @@ def make_app(config: Config) -> web.Application:
             # on SQLite the delivery worker process sends the notifications and relays its counters
             delivery_file="" if mongo else relay_path(config.dbPath),
         ),
+        forwarding=forwarding_settings(config),
     )
+
+
+def forwarding_settings(config: Config) -> ForwardingSettings:
+    """`-httpTimeout`, `-cprForwardLimit`, and the name this broker gives itself in `Via`: the same
+    for every process of one store (a digest of where the store is), so a request that comes back
+    through another broker is recognised by any of them."""
+    where = f"{config.dbURI}/{config.db}" if uses_mongo(config) else os.path.abspath(config.dbPath)
+    name = "area-broker-" + hashlib.sha256(where.encode()).hexdigest()[:12]
+    return ForwardingSettings(timeout=config.httpTimeout / 1000, limit=config.cprForwardLimit, instance=name)
 
 
 def delivery_settings(config: Config) -> DeliverySettings:

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from broker.core.batch import BatchService
 from broker.core.entities import EntityService
 from broker.core.personal import PersonalDataService
+from broker.core.providers import ContextProviders
 from broker.core.registrations import RegistrationService
 from broker.core.subscriptions import SubscriptionService
 from broker.core.types import TypeService
 from broker.http.services import Services
 from broker.logs import event
 from broker.personal.guard import PersonalGuard
+from broker.registrations.directory import RegistrationDirectory
+from broker.registrations.forwarder import Forwarder, ForwardingSettings
 from broker.storage.port import Storage, StorageUnavailable
 from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
 from broker.subscriptions.leases import LeasedDispatcher
@@ -49,6 +52,7 @@ class Engine:
     shared_delivery: bool = False
     retry_start: bool = False
     waker: WakeSender | None = None
+    forwarder: Forwarder | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -71,6 +75,8 @@ class Engine:
             await self.dispatcher.close()
         if self.waker is not None:
             self.waker.close()
+        if self.forwarder is not None:
+            await self.forwarder.close()
         await self.storage.close()
 
     @asynccontextmanager
@@ -93,11 +99,14 @@ def build_engine(
     retry_start: bool = False,
     no_cache: bool = False,
     wake_address: str | None = None,
+    forwarding: ForwardingSettings | None = None,
 ) -> Engine:
     """The engine over `storage` (not started). `owned_subscriptions`: authentication is configured,
     so subscriptions belong to their creator; `no_cache` (`-noCache`): the subscription cache is
     checked against the store on every use; `wake_address`: the delivery process's wake-up
-    address, signalled after each commit that owes notifications (subscriptions/wakeup.py)."""
+    address, signalled after each commit that owes notifications (subscriptions/wakeup.py);
+    `forwarding`: `-httpTimeout`, `-cprForwardLimit` and this broker's name for requests forwarded
+    to context providers."""
     guard = PersonalGuard(storage)  # the one guard: reads, writes and notifications ask the same
     notifier = Notifier(storage, guard, no_cache=no_cache)
     dispatcher = (LeasedDispatcher if shared_delivery else Dispatcher).from_settings(
@@ -106,7 +115,10 @@ def build_engine(
     waker = WakeSender(wake_address) if wake_address is not None and not deliver_here else None
     if waker is not None:
         notifier.signal = waker.send
-    entities = EntityService(storage, guard, changes=notifier)
+    directory = RegistrationDirectory(storage)
+    forwarder = Forwarder(storage, forwarding or ForwardingSettings())
+    providers = ContextProviders(directory, forwarder, guard)
+    entities = EntityService(storage, guard, changes=notifier, providers=providers)
     services = Services(
         entities=entities,
         types=TypeService(storage, guard),
@@ -114,7 +126,7 @@ def build_engine(
         subscriptions=SubscriptionService(
             notifier, counters_in_store=not deliver_here or shared_delivery, owned=owned_subscriptions
         ),
-        registrations=RegistrationService(storage),
+        registrations=RegistrationService(storage, changed=directory.forget),
         personal=PersonalDataService(entities, min_k=personal_min_k),
         started_at=time.time(),
     )
@@ -128,6 +140,7 @@ def build_engine(
         shared_delivery=shared_delivery,
         retry_start=retry_start,
         waker=waker,
+        forwarder=forwarder,
     )
 
 

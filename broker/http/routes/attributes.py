@@ -21,8 +21,9 @@ from broker.ngsi.render import Projection, attribute_value, render_attribute, re
 async def get_attrs(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
-    entity = await services(request).entities.get(ctx, entity_ref(request))
-    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
+    asked = Projection.parse(param(request, "attrs"))
+    entity = await services(request).entities.get(ctx, entity_ref(request), asked.names)
+    attrs = asked.with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return json_response(render_entity_attrs(entity, opts.format, attrs, md))
 
@@ -53,7 +54,7 @@ async def put_attrs(request: web.Request) -> web.Response:
 async def _attribute(request: web.Request) -> tuple[str, Attribute]:
     ctx = context(request)
     name = path_id(request, "attrName")
-    entity = await services(request).entities.get(ctx, entity_ref(request))
+    entity = await services(request).entities.get(ctx, entity_ref(request), (name,))
     attr = entity.attrs.get(name)
     if attr is None:
         raise attribute_not_found()

@@ -35,7 +35,7 @@ async def batch_query(request: web.Request) -> web.Response:
     page = parse_page(param(request, "limit"), param(request, "offset"))
     order = parse_order_by(param(request, "orderBy"))
     entities, total = await services(request).entities.query(
-        ctx, query.filter, page, order=order, count="count" in opts
+        ctx, query.filter, page, order=order, count="count" in opts, attrs=query.attrs
     )
     attrs = Projection(query.attrs).with_builtins(opts.builtin_attrs)
     return entity_page(entities, opts, attrs, Projection(query.metadata), total)

@@ -57,8 +57,11 @@ async def list_entities(request: web.Request) -> web.Response:
     flt = entity_filter(request)
     page = parse_page(param(request, "limit"), param(request, "offset"))
     order = parse_order_by(param(request, "orderBy"))
-    entities, total = await services(request).entities.query(ctx, flt, page, order=order, count="count" in opts)
-    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
+    asked = Projection.parse(param(request, "attrs"))
+    entities, total = await services(request).entities.query(
+        ctx, flt, page, order=order, count="count" in opts, attrs=asked.names
+    )
+    attrs = asked.with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return entity_page(entities, opts, attrs, md, total)
 
@@ -88,8 +91,9 @@ def entity_ref(request: web.Request) -> EntityRef:
 async def get_entity(request: web.Request) -> web.Response:
     ctx = context(request)
     opts = options(request)
-    entity = await services(request).entities.get(ctx, entity_ref(request))
-    attrs = Projection.parse(param(request, "attrs")).with_builtins(opts.builtin_attrs)
+    asked = Projection.parse(param(request, "attrs"))
+    entity = await services(request).entities.get(ctx, entity_ref(request), asked.names)
+    attrs = asked.with_builtins(opts.builtin_attrs)
     md = Projection.parse(param(request, "metadata"))
     return json_response(render_entity(entity, opts.format, attrs, md))
 
