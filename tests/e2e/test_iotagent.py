@@ -238,3 +238,64 @@ def test_command_in_notification_mode_reaches_the_device_and_its_result_the_enti
             "ring_info": {"type": "commandResult", "value": "ring done now", "metadata": {}},
         }
         assert device.received.empty()  # one command, sent once (the entity's creation sends none)
+
+
+def lamp(device_id: str, entity_id: str, endpoint: str) -> dict[str, Any]:
+    """A lamp in the agent's default command mode (legacy): the agent registers its lazy attribute and
+    its command at the broker as their context provider."""
+    return {
+        "device_id": device_id,
+        "entity_name": entity_id,
+        "entity_type": "Lamp",
+        "protocol": "PDI-IoTA-UltraLight",
+        "transport": "HTTP",
+        "endpoint": endpoint,
+        "lazy": [{"name": "luminosity", "type": "Integer"}],
+        "commands": [{"name": "switch", "type": "command"}],
+        "attributes": [{"object_id": "s", "name": "state", "type": "Text"}],
+    }
+
+
+def test_lazy_attribute_is_read_from_the_device_through_the_agent(stack) -> None:
+    broker, agent = stack
+    with DeviceEndpoint(lambda name, value: "720" if name == "luminosity" else "?") as device:
+        provision(agent, lamp("lamp001", "urn:ngsi-ld:Lamp:001", f"{device.url}/iot/lamp001"))
+        regs = call("GET", f"{broker.url}/v2/registrations", headers=FIWARE).json()
+        mine = [r for r in regs if r["dataProvided"]["entities"] == [{"id": "urn:ngsi-ld:Lamp:001", "type": "Lamp"}]]
+        assert len(mine) == 1 and sorted(mine[0]["dataProvided"]["attrs"]) == ["luminosity", "switch"]
+
+        asked = entity(broker, "urn:ngsi-ld:Lamp:001", type="Lamp", attrs="luminosity")
+        assert asked == {
+            "id": "urn:ngsi-ld:Lamp:001",
+            "type": "Lamp",
+            "luminosity": {"type": "Integer", "value": "720", "metadata": {}},
+        }
+        r = call("GET", f"{broker.url}/v2/entities/urn:ngsi-ld:Lamp:001/attrs/luminosity?type=Lamp", headers=FIWARE)
+        assert (r.status, r.json()) == (200, {"type": "Integer", "value": "720", "metadata": {}})
+        assert device.received.get(timeout=5).body == "lamp001@luminosity|?"
+        r = call("GET", f"{broker.url}/v2/entities/urn:ngsi-ld:Lamp:001?options=skipForwarding", headers=FIWARE)
+        assert "luminosity" not in r.json()  # read from the device each time, never stored
+
+
+def test_legacy_command_is_forwarded_to_the_agent_and_its_result_reaches_the_entity(stack) -> None:
+    broker, agent = stack
+    with DeviceEndpoint(lambda command, value: f"{command} set to{value}") as device:
+        provision(agent, lamp("lamp002", "urn:ngsi-ld:Lamp:002", f"{device.url}/iot/lamp002"))
+
+        r = call(
+            "PATCH",
+            f"{broker.url}/v2/entities/urn:ngsi-ld:Lamp:002/attrs?type=Lamp",
+            {"switch": {"type": "command", "value": " on"}},
+            headers=FIWARE,
+        )
+        assert r.status == 204, f"{r.status} {r.body!r}\n{agent.logs()}"
+        sent = device.received.get(timeout=15)
+        assert (sent.path, sent.body) == ("/iot/lamp002", "lamp002@switch| on")
+
+        def finished() -> Any:
+            stored = entity(broker, "urn:ngsi-ld:Lamp:002", options="keyValues,skipForwarding")
+            return stored if stored.get("switch_status") == "OK" else None
+
+        stored = wait_for(finished, timeout=15)
+        assert stored["switch_info"] == "switch set to on"
+        assert "switch" not in stored  # the command went to the agent; the broker keeps its status only

@@ -3,8 +3,10 @@
  * A small IoT Agent for UltraLight 2.0 over HTTP, built on FIWARE's IoT Agent library
  * (iotagent-node-lib) the way IoT Agent UL is: the library serves the north API (/iot/services,
  * /iot/devices, /notify) and talks NGSI-v2 to the context broker; this file adds the southbound
- * side only: measures from devices (GET or POST /iot/d?k=APIKEY&i=DEVICE[&t=TIMESTAMP]) and push
- * commands to a device's endpoint for devices provisioned with cmdMode "notification".
+ * side only: measures from devices (GET or POST /iot/d?k=APIKEY&i=DEVICE[&t=TIMESTAMP]), push
+ * commands to a device's endpoint (cmdMode "notification": the broker notifies the agent; "legacy",
+ * the default: the broker forwards the command to the agent as a context provider), and lazy
+ * attributes, which the broker asks the agent for and the agent asks the device for.
  *
  * Used by area-broker's end-to-end test (tests/e2e/test_iotagent.py). Configuration by environment:
  *   BROKER_URL   the context broker, e.g. http://127.0.0.1:1026
@@ -196,6 +198,58 @@ function storeResult(device, commandName, status, result, done) {
     });
 }
 
+/**
+ * Legacy commands: the broker forwards `PATCH .../attrs {"ring": ...}` to the agent (POST /v2/op/update,
+ * or //op/update) because the agent registered the command; the library hands it here.
+ */
+function commandHandler(id, type, service, subservice, attributes, callback) {
+    iotAgentLib.getDeviceByNameAndType(id, type, service, subservice, function (error, device) {
+        if (error) {
+            return callback(error);
+        }
+        callback(); // accepted: the broker answers its client 204, the command runs on
+        for (const command of attributes) {
+            storeResult(device, command.name, 'PENDING', ' ', () => {
+                pushCommand(device, command, (status, result) => storeResult(device, command.name, status, result));
+            });
+        }
+    });
+}
+
+/**
+ * Lazy attributes: the broker asks the agent (POST /v2/op/query) for attributes the agent registered
+ * and the entity lacks; the agent asks the device (`device@attribute|?`, answered
+ * `device@attribute|value`) for each lazy one. Commands asked for read as empty, as the library's
+ * default handler gives them.
+ */
+function queryHandler(id, type, service, subservice, attributes, callback) {
+    iotAgentLib.getDeviceByNameAndType(id, type, service, subservice, function (error, device) {
+        if (error) {
+            return callback(error);
+        }
+        const entity = { id: id, type: type };
+        const lazy = device.lazy || [];
+        const names = attributes && attributes.length ? attributes : lazy.map((a) => a.name);
+        let pending = names.length;
+        if (pending === 0) {
+            return callback(null, entity);
+        }
+        for (const name of names) {
+            const spec = lazy.find((a) => a.name === name);
+            const command = (device.commands || []).find((c) => c.name === name);
+            if (!spec) {
+                entity[name] = { type: command ? command.type : 'string', value: '' };
+                if (--pending === 0) callback(null, entity);
+                continue;
+            }
+            pushCommand(device, { name: name, value: '?' }, (status, result) => {
+                entity[name] = { type: spec.type, value: status === 'OK' ? result : null };
+                if (--pending === 0) callback(null, entity);
+            });
+        }
+    });
+}
+
 function main() {
     iotAgentLib.activate(config, function (error) {
         if (error) {
@@ -203,6 +257,8 @@ function main() {
             process.exit(1);
         }
         iotAgentLib.setNotificationHandler(notificationHandler);
+        iotAgentLib.setCommandHandler(commandHandler);
+        iotAgentLib.setDataQueryHandler(queryHandler);
         http.createServer(southbound).listen(SOUTH_PORT, '127.0.0.1', () => {
             fs.writeSync(Number(process.env.READY_FD || 1), 'READY\n');
         });
