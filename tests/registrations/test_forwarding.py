@@ -14,20 +14,29 @@ from broker import __version__ as ORION_API_VERSION
 from broker.http.settings import HttpSettings
 from broker.registrations.forwarder import ForwardingSettings
 from broker.runtime.app import build_app
+from broker.storage.mongo import MongoStorage
+from broker.storage.port import Storage
 from broker.storage.sqlite import SqliteStorage
 from tests.providers import Provider
 
 Factory = Callable[..., Awaitable[TestClient]]
 
 
-@pytest.fixture
-async def make_broker(tmp_path: Path) -> AsyncIterator[Factory]:
-    """Brokers of ours on fresh stores, `ForwardingSettings` as given (a short timeout by default)."""
+@pytest.fixture(params=["sqlite", "mongo"])
+async def make_broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Factory]:
+    """Brokers of ours on fresh stores of each backend, `ForwardingSettings` as given (a short
+    timeout by default)."""
     clients: list[TestClient] = []
 
-    async def make(name: str = "a", **settings: Any) -> TestClient:
+    def store(name: str) -> Storage:
+        if request.param == "sqlite":
+            return SqliteStorage(str(tmp_path / f"{name}.db"))
+        uri, prefix = request.getfixturevalue("mongo_db")
+        return MongoStorage(uri, db=f"{prefix}{name}")
+
+    async def make(name: str = "a", multiservice: bool = False, **settings: Any) -> TestClient:
         forwarding = ForwardingSettings(**{"timeout": 2.0, "instance": f"broker-{name}", **settings})
-        app = build_app(SqliteStorage(str(tmp_path / f"{name}.db")), HttpSettings(), forwarding=forwarding)
+        app = build_app(store(name), HttpSettings(multiservice=multiservice), forwarding=forwarding)
         client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
@@ -429,26 +438,19 @@ async def test_brokers_registered_on_each_other_do_not_loop(make_broker: Factory
     assert (r.status, await r.json()) == (200, [{"id": "RoomA", "type": "Room"}, {"id": "RoomB", "type": "Room"}])
 
 
-async def test_tenant_and_service_path_go_with_the_forwarded_request(
-    make_broker: Factory, provider: Provider, tmp_path: Path
-) -> None:
-    app = build_app(
-        SqliteStorage(str(tmp_path / "mt.db")),
-        HttpSettings(multiservice=True),
-        forwarding=ForwardingSettings(timeout=2.0),
-    )
-    async with TestClient(TestServer(app)) as broker:
-        headers = {"Fiware-Service": "city", "Fiware-ServicePath": "/park"}
-        provider.add("Lamp1", "Lamp", luminosity={"type": "Number", "value": 9})
-        body = {
-            "dataProvided": {"entities": [{"id": "Lamp1", "type": "Lamp"}], "attrs": ["luminosity"]},
-            "provider": {"http": {"url": provider.url()}},
-        }
-        assert (await broker.post("/v2/registrations", json=body, headers=headers)).status == 201
+async def test_tenant_and_service_path_go_with_the_forwarded_request(make_broker: Factory, provider: Provider) -> None:
+    broker = await make_broker("mt", multiservice=True)
+    headers = {"Fiware-Service": "city", "Fiware-ServicePath": "/park"}
+    provider.add("Lamp1", "Lamp", luminosity={"type": "Number", "value": 9})
+    body = {
+        "dataProvided": {"entities": [{"id": "Lamp1", "type": "Lamp"}], "attrs": ["luminosity"]},
+        "provider": {"http": {"url": provider.url()}},
+    }
+    assert (await broker.post("/v2/registrations", json=body, headers=headers)).status == 201
 
-        r = await broker.get("/v2/entities/Lamp1", headers=headers)
-        elsewhere = await broker.get("/v2/entities/Lamp1", headers={**headers, "Fiware-ServicePath": "/other"})
+    r = await broker.get("/v2/entities/Lamp1", headers=headers)
+    elsewhere = await broker.get("/v2/entities/Lamp1", headers={**headers, "Fiware-ServicePath": "/other"})
 
-        assert r.status == 200 and elsewhere.status == 404
-        (sent,) = provider.queries
-        assert (sent.headers["Fiware-Service"], sent.headers["Fiware-ServicePath"]) == ("city", "/park")
+    assert r.status == 200 and elsewhere.status == 404
+    (sent,) = provider.queries
+    assert (sent.headers["Fiware-Service"], sent.headers["Fiware-ServicePath"]) == ("city", "/park")
