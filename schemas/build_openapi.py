@@ -104,6 +104,35 @@ REGISTRATION_SCHEMA = json.loads(r"""{
     "active",
     "inactive"
    ]
+  },
+  "forwardingInformation": {
+   "type": "object",
+   "readOnly": true,
+   "description": "area-broker extension (documented by Orion's manual, not rendered by Orion 4.x): present once a request was forwarded to the provider.",
+   "required": [
+    "timesSent"
+   ],
+   "properties": {
+    "timesSent": {
+     "type": "integer",
+     "minimum": 1,
+     "description": "Requests forwarded to the provider."
+    },
+    "lastSuccess": {
+     "type": "string",
+     "format": "date-time",
+     "description": "Last forward answered as expected; absent if none was."
+    },
+    "lastFailure": {
+     "type": "string",
+     "format": "date-time",
+     "description": "Last forward that failed (connection, timeout, status, body); absent if none did."
+    },
+    "lastForwarding": {
+     "type": "string",
+     "format": "date-time"
+    }
+   }
   }
  }
 }""")
