@@ -104,6 +104,35 @@ REGISTRATION_SCHEMA = json.loads(r"""{
     "active",
     "inactive"
    ]
+  },
+  "forwardingInformation": {
+   "type": "object",
+   "readOnly": true,
+   "description": "area-broker extension (documented by Orion's manual, not rendered by Orion 4.x): present once a request was forwarded to the provider.",
+   "required": [
+    "timesSent"
+   ],
+   "properties": {
+    "timesSent": {
+     "type": "integer",
+     "minimum": 1,
+     "description": "Requests forwarded to the provider."
+    },
+    "lastSuccess": {
+     "type": "string",
+     "format": "date-time",
+     "description": "Last forward answered as expected; absent if none was."
+    },
+    "lastFailure": {
+     "type": "string",
+     "format": "date-time",
+     "description": "Last forward that failed (connection, timeout, status, body); absent if none did."
+    },
+    "lastForwarding": {
+     "type": "string",
+     "format": "date-time"
+    }
+   }
   }
  }
 }""")
@@ -818,8 +847,7 @@ paths = {
         "post": op(
             "createRegistration",
             "Create a registration",
-            "Registers a context provider for the service path of the request (default `/`). Stored and served as "
-            "Orion does; requests are not forwarded to the provider.",
+            "Registers a context provider for the service path of the request (default `/`), stored as Orion does.",
             [],
             {
                 "201": resp("Created; no body.", None, {"Location": ref("headers", "RegistrationLocation")}),
@@ -840,6 +868,18 @@ paths = {
             "The registration (the service path is not taken into account, as in Orion).",
             [ref("parameters", "registrationId")],
             {"200": resp("The registration.", ref("schemas", "Registration")), **errors(400, 404, 406)},
+            tags=["registrations"],
+        ),
+        "patch": op(
+            "updateRegistration",
+            "Update a registration",
+            "area-broker extension (Orion 4.x answers 405): each field given replaces the stored one, checked as at "
+            'creation; `provider` is replaced whole (defaults as at creation); `description: ""` and '
+            '`expires: ""` take them away; `dataProvided` cannot change (400); unknown fields are ignored. '
+            "The forwarding counters are kept.",
+            [ref("parameters", "registrationId")],
+            {"204": NO_CONTENT("Updated."), **errors(400, 404, 411, 413, 415)},
+            json_body(ref("schemas", "RegistrationPatch"), "The fields to change."),
             tags=["registrations"],
         ),
         "delete": op(
@@ -1755,6 +1795,12 @@ components["responses"]["MethodNotAllowed"] = resp(
 )
 
 components["schemas"]["Registration"] = REGISTRATION_SCHEMA
+components["schemas"]["RegistrationPatch"] = {
+    "type": "object",
+    "minProperties": 1,
+    "description": "The fields of a registration that PATCH changes.",
+    "properties": {k: REGISTRATION_SCHEMA["properties"][k] for k in ("description", "provider", "expires", "status")},
+}
 components["parameters"]["registrationId"] = {
     "name": "registrationId",
     "in": "path",
@@ -1805,7 +1851,7 @@ doc = {
         {"name": "subscriptions"},
         {
             "name": "registrations",
-            "description": "Context provider registrations (`/v2/registrations`): stored and served as Orion does, without forwarding.",
+            "description": "Context provider registrations (`/v2/registrations`): stored and served as Orion does, plus PATCH.",
         },
         {
             "name": "personal",

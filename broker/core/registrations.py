@@ -1,4 +1,7 @@
-"""Registration use cases behind `/v2/registrations`: create, list, show, delete (Orion 4.x has no PATCH)."""
+"""Registration use cases behind `/v2/registrations`: create, list, show, change, delete.
+
+Orion 4.x has no PATCH (405); ours changes the fields given in place, leaving the forwarding counters
+to whoever writes them concurrently."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
 from broker.ngsi.registration import Registration
 from broker.ngsi.selection import Page
-from broker.registrations.parse import parse_registration
+from broker.registrations.parse import parse_registration, parse_registration_patch
 from broker.storage.port import Storage
 
 REGISTRATION_NOT_FOUND = "The requested registration has not been found. Check id"
@@ -63,6 +66,13 @@ class RegistrationService:
         if reg is None:
             raise not_found(REGISTRATION_NOT_FOUND)
         return reg
+
+    async def update(self, ctx: RequestContext, reg_id: str, body: Any) -> None:
+        """The body is checked first (Orion parses a payload before its routine looks anything up)."""
+        changes = parse_registration_patch(body)
+        if not await self.storage.change_registration(ctx.tenant, reg_id, changes):
+            raise not_found(REGISTRATION_NOT_FOUND)
+        self._changed(ctx.tenant)
 
     async def delete(self, ctx: RequestContext, reg_id: str) -> None:
         if not await self.storage.delete_registration(ctx.tenant, reg_id):

@@ -74,6 +74,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v2/registrations", registrations.list_registrations),
     ("POST", "/v2/registrations", registrations.create_registration),
     ("GET", REGISTRATION, registrations.get_registration),
+    ("PATCH", REGISTRATION, registrations.patch_registration),
     ("DELETE", REGISTRATION, registrations.delete_registration),
     ("GET", "/personal/v1/types", personal.list_types),
     ("GET", PERSONAL_TYPE, personal.get_type),

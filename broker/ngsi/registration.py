@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FORWARDING_MODES = ("all", "none", "query", "update")
+# the fields a PATCH may change (`dataProvided` and the service path stay what they were created with)
+CHANGEABLE = frozenset({"description", "url", "forwarding_mode", "legacy_forwarding", "expires", "status"})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Validation of a `POST /v2/registrations` body, with Orion's checks in Orion's order (parseRegistration.cpp).
+"""Validation of a `POST /v2/registrations` body, with Orion's checks in Orion's order (parseRegistration.cpp),
+and of a `PATCH /v2/registrations/{id}` body with the same checks, field by field.
 
 Every refusal is a 400 BadRequest, but `idPattern` other than `.*` and `typePattern`, which Orion
 does not implement for registrations (501). Unknown fields are ignored, as Orion ignores them.
@@ -15,6 +16,7 @@ from broker.ngsi.registration import FORWARDING_MODES, ProvidedEntity, Registrat
 from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
 
 MAX_DESCRIPTION = 1024
+DATA_PROVIDED_IS_FIXED = "the field /dataProvided/ cannot be modified"
 
 
 def _not_implemented(description: str) -> NgsiError:
@@ -102,35 +104,55 @@ def _provider(body: dict[str, Any]) -> tuple[str, str, bool]:
     return url, mode, legacy
 
 
-def parse_registration(body: Any, *, new_id: str, tenant: str, service_path: str) -> Registration:
+def _top(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("not a JSON object")
     if not body:
         raise bad_request("empty payload")
-    description = body.get("description")
-    if "description" in body:
-        if not isinstance(description, str):
-            raise bad_request("invalid description")
-        if len(description) > MAX_DESCRIPTION:
-            raise bad_request("max description length exceeded")
-        if has_forbidden_chars(description):
-            raise bad_request("forbidden characters in description")
+    return body
+
+
+def _description(body: dict[str, Any]) -> str | None:
+    """The description given (None: absent); `""` too, which leaves a registration without one."""
+    if "description" not in body:
+        return None
+    description = body["description"]
+    if not isinstance(description, str):
+        raise bad_request("invalid description")
+    if len(description) > MAX_DESCRIPTION:
+        raise bad_request("max description length exceeded")
+    if has_forbidden_chars(description):
+        raise bad_request("forbidden characters in description")
+    return description
+
+
+def _expires(raw: Any) -> float | None:
+    """Epoch seconds of a present `expires`; None for `""`, a permanent registration."""
+    if not isinstance(raw, str):
+        raise bad_request("expires is not a string")
+    if not raw:
+        return None
+    expires = parse_iso8601(raw)
+    if expires is None:
+        raise bad_request("the field /expires/ has an invalid format")
+    return expires
+
+
+def _status(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise bad_request("/status/ must be a string")
+    if raw not in ("active", "inactive"):
+        raise bad_request("invalid value for /status/")
+    return raw
+
+
+def parse_registration(body: Any, *, new_id: str, tenant: str, service_path: str) -> Registration:
+    body = _top(body)
+    description = _description(body)
     entities, attrs = _data_provided(body)
     url, mode, legacy = _provider(body)
-    expires = None
-    if "expires" in body:
-        if not isinstance(body["expires"], str):
-            raise bad_request("expires is not a string")
-        if body["expires"]:
-            expires = parse_iso8601(body["expires"])
-            if expires is None:
-                raise bad_request("the field /expires/ has an invalid format")
-    status = body.get("status")
-    if "status" in body:
-        if not isinstance(status, str):
-            raise bad_request("/status/ must be a string")
-        if status not in ("active", "inactive"):
-            raise bad_request("invalid value for /status/")
+    expires = _expires(body["expires"]) if "expires" in body else None
+    status = _status(body["status"]) if "status" in body else None
     return Registration(
         id=new_id,
         tenant=tenant,
@@ -144,3 +166,29 @@ def parse_registration(body: Any, *, new_id: str, tenant: str, service_path: str
         expires=expires,
         status=status,
     )
+
+
+def parse_registration_patch(body: Any) -> dict[str, Any]:
+    """`PATCH /v2/registrations/{id}` (an area-broker extension: Orion 4.x answers 405): the changes,
+    by `Registration` field name (`broker.ngsi.registration.CHANGEABLE`), of the top-level fields given.
+
+    As `PATCH /v2/subscriptions` does, each field given replaces the stored one whole, with the
+    checks (and texts, and order) of its creation: `provider` is then a whole provider (`http.url`,
+    `supportedForwardingMode` and `legacyForwarding` defaulting as at creation); `description: ""`
+    and `expires: ""` take them away. `dataProvided` cannot change (it is what the registration is
+    about: delete it and create another); unknown fields are ignored, as at creation and by Orion.
+    """
+    body = _top(body)
+    changes: dict[str, Any] = {}
+    description = _description(body)
+    if description is not None:
+        changes["description"] = description or None
+    if "dataProvided" in body:
+        raise bad_request(DATA_PROVIDED_IS_FIXED)
+    if "provider" in body:
+        changes["url"], changes["forwarding_mode"], changes["legacy_forwarding"] = _provider(body)
+    if "expires" in body:
+        changes["expires"] = _expires(body["expires"])
+    if "status" in body:
+        changes["status"] = _status(body["status"])
+    return changes

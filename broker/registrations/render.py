@@ -1,4 +1,9 @@
-"""A registration as Orion renders it: `id`, `description`, `expires`, `dataProvided`, `provider`, `status`."""
+"""A registration as Orion renders it: `id`, `description`, `expires`, `dataProvided`, `provider`, `status`.
+
+Then, once anything was forwarded, `forwardingInformation`: the manual documents it, Orion 4.x has its
+renderer but never calls it (nor counts anything); ours follows that renderer's keys, order and rules
+(`timesSent` always, each date only when there is one) where Orion's call would be, after `status`.
+"""
 
 from __future__ import annotations
 
@@ -32,4 +37,18 @@ def render_registration(reg: Registration) -> dict[str, Any]:
         "legacyForwarding": reg.legacy_forwarding,
     }
     out["status"] = reg.status or "active"
+    if reg.times_sent > 0:
+        out["forwardingInformation"] = render_forwarding_information(reg)
+    return out
+
+
+def render_forwarding_information(reg: Registration) -> dict[str, Any]:
+    out: dict[str, Any] = {"timesSent": reg.times_sent}
+    for key, epoch in (
+        ("lastSuccess", reg.last_success),
+        ("lastFailure", reg.last_failure),
+        ("lastForwarding", reg.last_forwarding),
+    ):
+        if epoch is not None:
+            out[key] = format_iso8601(epoch)
     return out

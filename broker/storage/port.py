@@ -7,7 +7,7 @@ on a conflict. `insert_entity` fails (returns False) when the key is taken.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -204,6 +204,12 @@ class RegistrationStore(Protocol):
 
     async def delete_registration(self, tenant: str, reg_id: str) -> bool:
         """False when there was none."""
+        ...
+
+    async def change_registration(self, tenant: str, reg_id: str, changes: Mapping[str, Any]) -> bool:
+        """Set the fields `changes` names (`Registration` field names among `CHANGEABLE`; None takes
+        an optional one away) and only them, in one write: counters recorded meanwhile stay. False
+        when there is no such registration."""
         ...
 
     async def record_forwarding(self, tenant: str, reg_id: str, *, ok: bool, at: float) -> None:

@@ -1,4 +1,5 @@
-"""`/v2/registrations`: Orion 4.x's create, list, retrieve and delete (no PATCH), statuses, headers and bodies."""
+"""`/v2/registrations`: Orion 4.x's create, list, retrieve and delete, statuses, headers and bodies (PATCH,
+ours, in tests/registrations/test_patch.py)."""
 
 from __future__ import annotations
 
@@ -122,11 +123,12 @@ async def test_an_id_that_is_not_an_objectid_is_404(client: TestClient) -> None:
     assert (await r.json())["description"] == "The requested registration has not been found. Check id"
 
 
-async def test_patch_is_405_as_in_orion_and_changes_nothing(client: TestClient) -> None:
+async def test_put_is_405_naming_get_delete_and_patch_and_changes_nothing(client: TestClient) -> None:
+    """Orion 4.x answers PATCH too with 405 (`Allow: GET, DELETE`); ours serves PATCH (tests/registrations)."""
     location = await _create(client, HUMIDITY)
     before = await (await client.get(location)).json()
-    r = await client.patch(location, json={"description": "changed"})
-    assert r.status == 405 and r.headers["Allow"] == "GET, DELETE"
+    r = await client.put(location, json={"description": "changed"})
+    assert r.status == 405 and r.headers["Allow"] == "GET, DELETE, PATCH"
     assert await r.json() == {"error": "MethodNotAllowed", "description": "method not allowed"}
     assert await (await client.get(location)).json() == before
 

@@ -60,3 +60,16 @@ async def test_changed_hears_nothing_of_refused_requests(storage: SqliteStorage)
     with pytest.raises(NgsiError):
         await service.delete(RequestContext(tenant="city"), "5f1a2b3c4d5e6f7a8b9c0d01")
     assert heard == []
+
+
+async def test_changed_hears_of_each_stored_patch_and_of_no_refused_one(storage: SqliteStorage) -> None:
+    heard: list[str] = []
+    service = RegistrationService(storage, changed=heard.append)
+    reg = await service.create(RequestContext(tenant="city"), BODY, "/")
+    heard.clear()
+    await service.update(RequestContext(tenant="city"), reg.id, {"status": "inactive"})
+    assert heard == ["city"]
+    for body, reg_id in (({"status": "gone"}, reg.id), ({"status": "active"}, "5f1a2b3c4d5e6f7a8b9c0d01")):
+        with pytest.raises(NgsiError):
+            await service.update(RequestContext(tenant="city"), reg_id, body)
+    assert heard == ["city"]

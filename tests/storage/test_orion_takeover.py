@@ -399,3 +399,30 @@ async def test_the_creator_of_a_registration_is_stored_beside_orions_fields(mong
     stored = raw[prefix]["registrations"].find_one({"_id": orion.REGISTRATIONS[0][0]["_id"]})
     assert stored["_ab_owner"] == "alice" and stored["_ab_ownerRoles"] == ["doctor"]
     assert "_ab_timesSent" not in stored  # no counters until something was forwarded
+
+
+async def test_a_patched_registration_stays_in_orions_layout(mongo_db, raw, orion_registrations) -> None:
+    """PATCH (ours) writes Orion's own fields in place: Orion reading the database sees the change."""
+    _, prefix = mongo_db
+    doc = orion.REGISTRATIONS[0][0]
+    api = await _broker(mongo_db)
+    try:
+        r = await api.patch(
+            f"/v2/registrations/{doc['_id']}",
+            json={
+                "description": "",
+                "provider": {"http": {"url": "http://moved.example/v2"}, "legacyForwarding": True},
+                "expires": "2040-01-01T00:00:00Z",
+                "status": "inactive",
+            },
+        )
+        assert r.status == 204, await r.text()
+    finally:
+        await api.close()
+    stored = raw[prefix]["registrations"].find_one({"_id": doc["_id"]})
+    expected = copy.deepcopy(doc)
+    del expected["description"]
+    expected["contextRegistration"][0]["providingApplication"] = "http://moved.example/v2"
+    expected.update(expiration=2208988800, status="inactive", fwdMode="all", format="JSON")
+    assert stored == expected
+    assert type(stored["expiration"]) is bson.Int64

@@ -134,3 +134,62 @@ async def test_record_forwarding_of_a_missing_registration_changes_nothing(stora
     assert await storage.get_registration("t", IDS[1]) is None
     assert await storage.get_registration("other", IDS[0]) is None
     assert await storage.find_registrations("t", Page()) == ([], 0)
+
+
+async def test_change_sets_only_the_fields_given(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0], owner="alice", owner_roles=["doctor"]))
+    changed = await storage.change_registration(
+        "t",
+        IDS[0],
+        {
+            "url": "https://other.example/ngsi/",
+            "forwarding_mode": "update",
+            "legacy_forwarding": True,
+            "expires": 1900000000.0,
+            "status": "active",
+        },
+    )
+    assert changed is True
+    assert await storage.get_registration("t", IDS[0]) == _reg(
+        IDS[0],
+        owner="alice",
+        owner_roles=["doctor"],
+        url="https://other.example/ngsi/",
+        forwarding_mode="update",
+        legacy_forwarding=True,
+        expires=1900000000.0,
+        status="active",
+    )
+
+
+async def test_change_to_none_takes_optional_fields_away(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0]))
+    assert await storage.change_registration("t", IDS[0], {"description": None, "expires": None, "status": None})
+    assert await storage.get_registration("t", IDS[0]) == _reg(IDS[0], description=None, expires=None, status=None)
+
+
+async def test_change_of_a_missing_registration_is_false_and_creates_nothing(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0]))
+    assert await storage.change_registration("t", IDS[1], {"status": "active"}) is False
+    assert await storage.change_registration("other", IDS[0], {"status": "active"}) is False
+    assert await storage.change_registration("t", "not-an-object-id", {"status": "active"}) is False
+    assert await storage.change_registration("t", IDS[1], {}) is False
+    assert await storage.change_registration("t", IDS[0], {}) is True
+    assert await storage.get_registration("t", IDS[1]) is None
+    assert await storage.get_registration("other", IDS[0]) is None
+    assert await storage.get_registration("t", IDS[0]) == _reg(IDS[0])
+
+
+async def test_changes_and_forwarding_counters_interleaved_lose_neither(storage: Storage) -> None:
+    await storage.save_registration(_reg(IDS[0]))
+    modes = ["all", "query", "update", "none"]
+    await asyncio.gather(
+        *(storage.record_forwarding("t", IDS[0], ok=True, at=1700000000.0 + n) for n in range(10)),
+        *(storage.change_registration("t", IDS[0], {"forwarding_mode": modes[n % 4]}) for n in range(9)),
+        storage.change_registration("t", IDS[0], {"description": "patched"}),
+    )
+    reg = await storage.get_registration("t", IDS[0])
+    assert reg is not None
+    assert reg.times_sent == 10 and reg.last_success == reg.last_forwarding
+    assert reg.description == "patched" and reg.forwarding_mode in modes
+    assert (reg.url, reg.entities, reg.attrs) == (_reg(IDS[0]).url, _reg(IDS[0]).entities, _reg(IDS[0]).attrs)

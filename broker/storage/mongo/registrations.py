@@ -11,11 +11,12 @@ seconds, bumped in place by `forwarding_update`). A document Orion wrote reads w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bson import Int64
 
-from broker.ngsi.registration import ProvidedEntity, Registration
+from broker.ngsi.registration import CHANGEABLE, ProvidedEntity, Registration
 from broker.storage.mongo.csubs import LONG_MAX
 
 OWNER = "_ab_owner"
@@ -69,6 +70,40 @@ def ours(reg: Registration) -> dict[str, Any]:
         if value is not None:
             out[field] = float(value)
     return out
+
+
+def change_update(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The update operators setting, in Orion's fields, the `Registration` fields `changes` names."""
+    unknown = set(changes) - CHANGEABLE
+    if unknown:
+        raise ValueError(f"not changeable: {sorted(unknown)}")
+    set_: dict[str, Any] = {}
+    unset: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "description":
+            if value:
+                set_["description"] = value
+            else:
+                unset["description"] = ""
+        elif name == "expires":
+            set_["expiration"] = Int64(value) if value is not None else Int64(LONG_MAX)
+        elif name == "status":
+            if value is not None:
+                set_["status"] = value
+            else:
+                unset["status"] = ""
+        elif name == "url":
+            set_["contextRegistration.0.providingApplication"] = value
+        elif name == "forwarding_mode":
+            set_["fwdMode"] = value or "all"
+        elif name == "legacy_forwarding":
+            set_["format"] = "JSON" if value else "normalized"
+    update: dict[str, Any] = {}
+    if set_:
+        update["$set"] = set_
+    if unset:
+        update["$unset"] = unset
+    return update
 
 
 def forwarding_update(*, ok: bool, at: float) -> dict[str, Any]:

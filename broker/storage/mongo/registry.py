@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.write_concern import WriteConcern
@@ -71,6 +73,20 @@ class MongoRegistrations:
         with unavailable():  # acknowledged whatever -writeConcern: the answer is 204 or 404
             result = await self.conn.database(tenant)[REGISTRATIONS].delete_one({"_id": object_id(reg_id)})
         return result.deleted_count > 0
+
+    async def change_registration(self, tenant: str, reg_id: str, changes: Mapping[str, Any]) -> bool:
+        """One update with `$set`/`$unset` of the changed fields only: counters recorded meanwhile stay."""
+        update = registrations.change_update(changes)
+        key = object_id(reg_id)
+        coll = self.conn.database(tenant).get_collection(
+            REGISTRATIONS, write_concern=WriteConcern(w=self.conn.write_concern)
+        )
+        async with self._lock(tenant, reg_id):
+            with unavailable():
+                if not update:
+                    return await coll.count_documents({"_id": key}, limit=1) > 0
+                result = await coll.update_one({"_id": key}, update)
+        return result.matched_count > 0
 
     async def record_forwarding(self, tenant: str, reg_id: str, *, ok: bool, at: float) -> None:
         """`$inc` and `$set` in one update: concurrent forwards all count, other fields stay as they are."""

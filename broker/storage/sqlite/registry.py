@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import orjson
 
-from broker.ngsi.registration import Registration
+from broker.ngsi.registration import CHANGEABLE, Registration
 from broker.ngsi.selection import Page
 from broker.storage.registration_codec import from_doc, to_doc
 from broker.storage.sqlite.engine import SqliteEngine, document, documents
@@ -43,6 +46,26 @@ class SqliteRegistrations:
         return await self.engine.write(
             lambda conn: (
                 conn.execute("DELETE FROM registrations WHERE tenant = ? AND id = ?", (tenant, reg_id)).rowcount > 0
+            )
+        )
+
+    async def change_registration(self, tenant: str, reg_id: str, changes: Mapping[str, Any]) -> bool:
+        """One UPDATE setting only the changed keys of the document (json_set): counters bumped
+        meanwhile by `record_forwarding` stay."""
+        unknown = set(changes) - CHANGEABLE
+        if unknown:
+            raise ValueError(f"not changeable: {sorted(unknown)}")
+        if not changes:
+            return await self.get_registration(tenant, reg_id) is not None
+        paths = ", ".join(f"'$.{name}', json(?)" for name in changes)
+        values = [orjson.dumps(value).decode() for value in changes.values()]
+        return await self.engine.write(
+            lambda conn: (
+                conn.execute(
+                    f"UPDATE registrations SET doc = json_set(doc, {paths}) WHERE tenant = ? AND id = ?",
+                    (*values, tenant, reg_id),
+                ).rowcount
+                > 0
             )
         )
 
