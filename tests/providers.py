@@ -73,6 +73,8 @@ class Provider:
         if self.mode == "error":
             return 500, b'{"error":"InternalServerError","description":"provider down"}', {}
         request = orjson.loads(body)
+        if path.endswith("/queryContext") or path.endswith("/updateContext"):
+            return self._answer_v1(path, request)
         if path.endswith("/op/update"):
             for item in request["entities"]:
                 held = self.entities.setdefault((item["id"], item.get("type", "Thing")), {})
@@ -81,6 +83,30 @@ class Provider:
         found = [self._render(key, request.get("attrs") or []) for key in self._matching(request["entities"])]
         headers = {"Content-Type": "application/json", "Fiware-Total-Count": str(len(found))}
         return 200, orjson.dumps(found), headers
+
+    def _answer_v1(self, path: str, request: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
+        """NGSIv1, for `legacyForwarding` registrations: `queryContext` and `updateContext`."""
+        ok = {"code": "200", "reasonPhrase": "OK"}
+        if path.endswith("/updateContext"):
+            for element in request["contextElements"]:
+                held = self.entities.setdefault((element["id"], element["type"]), {})
+                held.update({a["name"]: {"type": a["type"], "value": a["value"]} for a in element["attributes"]})
+            responses = [{"contextElement": e, "statusCode": ok} for e in request["contextElements"]]
+            return 200, orjson.dumps({"contextResponses": responses}), {"Content-Type": "application/json"}
+        wanted = [{"id": e["id"], "type": e["type"]} for e in request["entities"]]
+        names = request.get("attributes") or []
+        responses = []
+        for key in self._matching(wanted):
+            shown = [
+                {"name": n, "type": a.get("type", ""), "value": a["value"]}
+                for n, a in self.entities[key].items()
+                if not names or n in names
+            ]
+            element = {"id": key[0], "type": key[1], "isPattern": "false", "attributes": shown}
+            responses.append({"contextElement": element, "statusCode": ok})
+        if not responses:
+            return 200, b'{"errorCode":{"code":"404","reasonPhrase":"No context element found"}}', {}
+        return 200, orjson.dumps({"contextResponses": responses}), {"Content-Type": "application/json"}
 
     def _matching(self, wanted: list[dict[str, str]]) -> list[tuple[str, str]]:
         out = []

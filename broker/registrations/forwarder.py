@@ -27,6 +27,10 @@ from broker.registrations.wire import (
     ProviderAnswerError,
     forwarded_headers,
     hops,
+    legacy_query_body,
+    legacy_update_body,
+    legacy_update_ok,
+    parse_legacy_query_answer,
     parse_query_answer,
     parse_total,
     passed_through,
@@ -106,15 +110,21 @@ class Forwarder:
     async def _query_one(
         self, ctx: RequestContext, target: QueryTarget, index: int, limit: int, offset: int
     ) -> QueryAnswer:
-        body = query_body([target.entity], target.attrs)
-        url = f"{provider_url(target.registration.url, 'query')}?limit={max(limit, 0)}&offset={max(offset, 0)}&options=count"
+        legacy = target.registration.legacy_forwarding
+        if legacy:  # NGSIv1: no pagination
+            body = legacy_query_body([target.entity], target.attrs)
+            url = provider_url(target.registration.url, "query", legacy=True)
+        else:
+            body = query_body([target.entity], target.attrs)
+            page = f"?limit={max(limit, 0)}&offset={max(offset, 0)}&options=count"
+            url = provider_url(target.registration.url, "query") + page
         status, answer, headers, error = await self._post(ctx, url, body, index)
         entities: list[Entity] = []
         total = 0
         if error is None:
             try:
-                entities = parse_query_answer(answer)
-                total = parse_total(headers.get("Fiware-Total-Count")) if headers else 0
+                entities = parse_legacy_query_answer(answer) if legacy else parse_query_answer(answer)
+                total = parse_total(headers.get("Fiware-Total-Count")) if headers and not legacy else 0
             except ProviderAnswerError as exc:
                 error = str(exc)
         await self._settle(ctx, target.registration.id, url, body, status, answer, error)
@@ -131,10 +141,11 @@ class Forwarder:
         return list(sent) + [UpdateAnswer(t, False) for t in targets[len(chosen) :]]
 
     async def _update_one(self, ctx: RequestContext, target: UpdateTarget, index: int) -> UpdateAnswer:
-        body = update_body(target.entities)
-        url = provider_url(target.registration.url, "update")
+        legacy = target.registration.legacy_forwarding
+        body = legacy_update_body(target.entities) if legacy else update_body(target.entities)
+        url = provider_url(target.registration.url, "update", legacy=legacy)
         status, answer, _, error = await self._post(ctx, url, body, index)
-        if error is None and status != 204:
+        if error is None and (status != 200 or not legacy_update_ok(answer) if legacy else status != 204):
             error = f"unexpected response from context provider: {status}"
         await self._settle(ctx, target.registration.id, url, body, status, answer, error)
         return UpdateAnswer(target, error is None, not_found=status in (404, 422))

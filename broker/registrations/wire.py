@@ -41,12 +41,17 @@ class ForwardedEntity:
         return out
 
 
-def provider_url(url: str, operation: str) -> str:
+LEGACY_RESOURCES = {"query": "/queryContext", "update": "/updateContext"}
+
+
+def provider_url(url: str, operation: str, *, legacy: bool = False) -> str:
     """`<registered url>/op/<operation>`, as Orion builds it: the URL's path (`/` when it has none)
-    and `/op/<operation>`, nothing added or removed, so `http://iota:4041` gives `//op/update`."""
+    and `/op/<operation>`, nothing added or removed, so `http://iota:4041` gives `//op/update`.
+    A `legacyForwarding` provider gets NGSIv1's `/queryContext` or `/updateContext` instead."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    return urlunsplit((parts.scheme, parts.netloc, f"{path}/op/{operation}", parts.query, ""))
+    resource = LEGACY_RESOURCES[operation] if legacy else f"/op/{operation}"
+    return urlunsplit((parts.scheme, parts.netloc, path + resource, parts.query, ""))
 
 
 def query_body(entities: Iterable[ForwardedEntity], attrs: Iterable[str]) -> bytes:
@@ -126,3 +131,97 @@ def parse_total(header: str | None) -> int:
     if header is None or not header.strip().isdigit():
         return 0
     return int(header.strip())
+
+
+# -- NGSIv1, for registrations with `legacyForwarding: true` (still forwarded so by Orion 4.x) -------
+
+
+def _v1_entity(entity_id: str | None, pattern: str | None, entity_type: str | None) -> dict[str, str]:
+    out = {"type": entity_type or "", "isPattern": "false" if entity_id is not None else "true"}
+    out["id"] = entity_id if entity_id is not None else (pattern or ".*")
+    return out
+
+
+def legacy_query_body(entities: Iterable[ForwardedEntity], attrs: Iterable[str]) -> bytes:
+    """A `queryContext` request: `entities` (with `isPattern`) and `attributes` (absent for all)."""
+    body: dict[str, Any] = {"entities": [_v1_entity(e.id, e.id_pattern, e.type) for e in entities]}
+    names = list(attrs)
+    if names:
+        body["attributes"] = names
+    return orjson.dumps(body)
+
+
+def legacy_update_body(entities: Iterable[tuple[str, str | None, dict[str, Attribute]]]) -> bytes:
+    """An `updateContext` request with `updateAction: UPDATE` and NGSIv1 attributes (metadata as a list)."""
+    elements = []
+    for entity_id, entity_type, attrs in entities:
+        attributes = []
+        for name, attr in attrs.items():
+            rendered = render_attribute(attr)
+            item: dict[str, Any] = {"name": name, "type": rendered["type"], "value": rendered["value"]}
+            if rendered["metadata"]:
+                item["metadatas"] = [{"name": k, **v} for k, v in rendered["metadata"].items()]
+            attributes.append(item)
+        elements.append({**_v1_entity(entity_id, None, entity_type), "attributes": attributes})
+    return orjson.dumps({"contextElements": elements, "updateAction": "UPDATE"})
+
+
+def _v1_elements(body: bytes) -> list[tuple[dict[str, Any], str]]:
+    """The `contextResponses` of an NGSIv1 answer: (contextElement, status code) pairs."""
+    if not body.strip():
+        raise ProviderAnswerError("context provider response to QueryContext is empty")
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderAnswerError(f"error parsing reply from context provider: {exc}") from None
+    responses = raw.get("contextResponses") if isinstance(raw, dict) else None
+    if not isinstance(responses, list):
+        if isinstance(raw, dict) and isinstance(raw.get("errorCode"), dict):
+            return []  # NGSIv1's "no context element found" and the like
+        raise ProviderAnswerError("error parsing reply from context provider: no contextResponses")
+    out = []
+    for item in responses:
+        element = item.get("contextElement") if isinstance(item, dict) else None
+        status = item.get("statusCode") if isinstance(item, dict) else None
+        code = str(status.get("code", "")) if isinstance(status, dict) else ""
+        if not isinstance(element, dict):
+            raise ProviderAnswerError("error parsing reply from context provider: no contextElement")
+        out.append((element, code))
+    return out
+
+
+def parse_legacy_query_answer(body: bytes) -> list[Entity]:
+    """The entities of a `queryContextResponse` (elements whose status is 200)."""
+    out: list[Entity] = []
+    for element, code in _v1_elements(body):
+        if code != "200":
+            continue
+        v2: dict[str, Any] = {"id": element.get("id"), "type": element.get("type") or "Thing"}
+        for attr in element.get("attributes") or ():
+            if not isinstance(attr, dict) or not isinstance(attr.get("name"), str):
+                raise ProviderAnswerError("error parsing reply from context provider: bad attribute")
+            item: dict[str, Any] = {"value": attr.get("value")}
+            if attr.get("type"):
+                item["type"] = attr["type"]
+            metadata = {
+                m["name"]: {k: v for k, v in m.items() if k != "name"}
+                for m in attr.get("metadatas") or ()
+                if isinstance(m, dict) and isinstance(m.get("name"), str)
+            }
+            if metadata:
+                item["metadata"] = metadata
+            v2[attr["name"]] = item
+        try:
+            out.append(parse_entity(v2))
+        except NgsiError as exc:
+            raise ProviderAnswerError(f"error parsing reply from context provider: {exc.description}") from None
+    return out
+
+
+def legacy_update_ok(body: bytes) -> bool:
+    """An `updateContextResponse` whose every element has status 200."""
+    try:
+        elements = _v1_elements(body)
+    except ProviderAnswerError:
+        return False
+    return bool(elements) and all(code == "200" for _, code in elements)

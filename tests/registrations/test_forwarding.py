@@ -413,6 +413,40 @@ async def test_counters_count_each_forwarded_request(broker: TestClient, provide
     assert info["timesSent"] == 3 and "lastSuccess" in info and "lastFailure" not in info
 
 
+async def test_legacy_forwarding_registration_is_asked_in_ngsiv1(broker: TestClient, provider: Provider) -> None:
+    await create(broker, ROOM1)
+    provider.add("Room1", "Room", pressure={"type": "Number", "value": 720})
+    await register(broker, provider.url("/v1"), [{"id": "Room1", "type": "Room"}], ["pressure"], legacyForwarding=True)
+
+    read = await broker.get("/v2/entities/Room1?type=Room&options=keyValues")
+    write = await broker.patch("/v2/entities/Room1/attrs?type=Room", json={"pressure": {"value": 700}})
+
+    assert (read.status, await read.json()) == (
+        200,
+        {"id": "Room1", "type": "Room", "pressure": 720, "temperature": 23},
+    )
+    assert write.status == 204
+    query, update = provider.requests
+    assert (query.path_qs, query.json()) == (
+        "/v1/queryContext",
+        {"entities": [{"type": "Room", "isPattern": "false", "id": "Room1"}], "attributes": ["pressure"]},
+    )
+    assert (update.path_qs, update.json()) == (
+        "/v1/updateContext",
+        {
+            "contextElements": [
+                {
+                    "type": "Room",
+                    "isPattern": "false",
+                    "id": "Room1",
+                    "attributes": [{"name": "pressure", "type": "Number", "value": 700}],
+                }
+            ],
+            "updateAction": "UPDATE",
+        },
+    )
+
+
 # -- federation ----------------------------------------------------------------------------------
 
 
