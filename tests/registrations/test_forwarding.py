@@ -472,6 +472,22 @@ async def test_brokers_registered_on_each_other_do_not_loop(make_broker: Factory
     assert (r.status, await r.json()) == (200, [{"id": "RoomA", "type": "Room"}, {"id": "RoomB", "type": "Room"}])
 
 
+async def test_request_forwarded_through_three_brokers_is_answered_locally(
+    broker: TestClient, provider: Provider
+) -> None:
+    await create(broker, ROOM1)
+    provider.add("Room7", "Room")
+    await register(broker, provider.url(), [{"idPattern": ".*", "type": "Room"}])
+    marked = {"Fiware-Correlator": "c; cbfwd=1; cbfwd=2; cbfwd=1"}  # Orion's marks of three forwards
+
+    deep = await broker.get("/v2/entities?type=Room", headers=marked)
+    shallow = await broker.get("/v2/entities?type=Room", headers={"Fiware-Correlator": "c; cbfwd=1"})
+
+    assert [e["id"] for e in await deep.json()] == ["Room1"]
+    assert [e["id"] for e in await shallow.json()] == ["Room1", "Room7"]
+    assert [q.headers["Fiware-Correlator"] for q in provider.queries] == ["c; cbfwd=1; cbfwd=1"]
+
+
 async def test_tenant_and_service_path_go_with_the_forwarded_request(make_broker: Factory, provider: Provider) -> None:
     broker = await make_broker("mt", multiservice=True)
     headers = {"Fiware-Service": "city", "Fiware-ServicePath": "/park"}
