@@ -12,6 +12,7 @@ from broker.http.settings import HttpSettings
 from broker.runtime.app import build_app
 from broker.storage.sqlite import SqliteStorage
 from tests.mongo_fixtures import mongo_db, mongo_uri, raw, skip_real_mongo_runs  # noqa: F401 (fixtures)
+from tests.providers import Provider
 from tests.receivers import Receiver
 
 
@@ -40,3 +41,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.start()
     yield r
     await r.close()
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[Provider]:
+    """A scripted context provider on a free loopback port (tests/providers.py)."""
+    p = Provider()
+    await p.start()
+    yield p
+    await p.close()

@@ -104,17 +104,22 @@ class ProviderAnswerError(ValueError):
     """A provider's answer that is not what NGSI-v2 promises (not JSON, not an entity array...)."""
 
 
+def _load(body: bytes) -> Any:
+    """A provider's JSON answer; Orion's alarm texts for an empty or unparseable one."""
+    if not body.strip():
+        raise ProviderAnswerError("context provider response to QueryContext is empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderAnswerError(f"error parsing reply from context provider: {exc}") from None
+
+
 def parse_query_answer(body: bytes) -> list[Entity]:
     """The entities of a provider's `op/query` answer, normalized as Orion reads it (keyValues off).
 
     Orion ignores the provider's status code and reads the body; an empty, unparseable or invalid
     answer fails as a whole."""
-    if not body.strip():
-        raise ProviderAnswerError("context provider response to QueryContext is empty")
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderAnswerError(f"error parsing reply from context provider: {exc}") from None
+    raw = _load(body)
     if not isinstance(raw, list):
         raise ProviderAnswerError("error parsing reply from context provider: not a JSON array")
     out: list[Entity] = []
@@ -168,12 +173,7 @@ def legacy_update_body(entities: Iterable[tuple[str, str | None, dict[str, Attri
 
 def _v1_elements(body: bytes) -> list[tuple[dict[str, Any], str]]:
     """The `contextResponses` of an NGSIv1 answer: (contextElement, status code) pairs."""
-    if not body.strip():
-        raise ProviderAnswerError("context provider response to QueryContext is empty")
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderAnswerError(f"error parsing reply from context provider: {exc}") from None
+    raw = _load(body)
     responses = raw.get("contextResponses") if isinstance(raw, dict) else None
     if not isinstance(responses, list):
         if isinstance(raw, dict) and isinstance(raw.get("errorCode"), dict):

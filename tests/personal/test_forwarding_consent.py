@@ -4,21 +4,10 @@ in the access log. Open types are forwarded as in Orion."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.personal.conftest import ALICE, CLINIC, SHOP, create_record, declare, grant
 from tests.providers import Provider
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[Provider]:
-    p = Provider()
-    await p.start()
-    yield p
-    await p.close()
 
 
 async def register(api: TestClient, who: dict[str, str], url: str, attrs: list[str]) -> None:

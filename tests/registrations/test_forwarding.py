@@ -52,14 +52,6 @@ async def broker(make_broker: Factory) -> TestClient:
     return await make_broker()
 
 
-@pytest.fixture
-async def provider() -> AsyncIterator[Provider]:
-    p = Provider()
-    await p.start()
-    yield p
-    await p.close()
-
-
 async def register(
     client: TestClient, url: str, entities: list[dict[str, str]], attrs: list[str] | None = None, **provider: Any
 ) -> str:
