@@ -10,6 +10,13 @@ CHANGEABLE = frozenset({"description", "url", "forwarding_mode", "legacy_forward
 
 
 @dataclass(frozen=True)
+class Owner:
+    """A registration's creator as a filter: `principal` None is the unauthenticated one."""
+
+    principal: str | None
+
+
+@dataclass(frozen=True)
 class ProvidedEntity:
     """One `dataProvided.entities` item: `id`, or `idPattern` (Orion takes only `.*`), and an optional `type`."""
 

@@ -8,10 +8,10 @@ does not implement for registrations (501). Unknown fields are ignored, as Orion
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from broker.ngsi.datetimes import parse_iso8601
 from broker.ngsi.errors import NgsiError, bad_request
+from broker.ngsi.orion_url import parse_orion_url
 from broker.ngsi.registration import FORWARDING_MODES, ProvidedEntity, Registration
 from broker.ngsi.validation import has_forbidden_chars, parse_entity_items
 
@@ -57,20 +57,6 @@ def _data_provided(body: dict[str, Any]) -> tuple[tuple[ProvidedEntity, ...], tu
     return entities, attrs
 
 
-def _valid_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)  # an unclosed IPv6 bracket (`http://[::1`) raises
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    try:
-        port = parts.port
-    except ValueError:
-        return False
-    return port is None or 0 < port <= 65535
-
-
 def _provider(body: dict[str, Any]) -> tuple[str, str, bool]:
     if "provider" not in body:
         raise bad_request("the field /provider/ is missing in payload")
@@ -91,7 +77,7 @@ def _provider(body: dict[str, Any]) -> tuple[str, str, bool]:
         raise bad_request("/url/ field of /http/ must be a JSON string")
     if not url:
         raise bad_request("/url/ field of /http/ cannot be the empty string")
-    if not _valid_url(url):
+    if parse_orion_url(url) is None:  # Orion's parseUrl: mqtt:// passes, [::1] does not
         raise bad_request("/url/ field of /http/ is invalid")
     mode = raw.get("supportedForwardingMode", "all")
     if not isinstance(mode, str):

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from broker.ngsi.consent import Consent
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import Entity
-from broker.ngsi.registration import Registration
+from broker.ngsi.registration import Owner, Registration
 from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
 from broker.ngsi.subscription import Subscription, SubscriptionStatus
 
@@ -196,10 +196,10 @@ class RegistrationStore(Protocol):
     async def get_registration(self, tenant: str, reg_id: str) -> Registration | None: ...
 
     async def find_registrations(
-        self, tenant: str, page: Page, *, service_path: str | None = None
+        self, tenant: str, page: Page, *, service_path: str | None = None, owned_by: Owner | None = None
     ) -> tuple[list[Registration], int]:
-        """One page of the tenant's registrations (of exactly `service_path`, when given) in creation
-        order, and how many there are."""
+        """One page of the tenant's registrations (of exactly `service_path`, and created by
+        `owned_by`, when given) in creation order, and how many there are."""
         ...
 
     async def delete_registration(self, tenant: str, reg_id: str) -> bool:

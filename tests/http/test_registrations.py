@@ -137,7 +137,7 @@ async def test_bad_input_is_400_and_stores_nothing(client: TestClient) -> None:
     for body, description in [
         ({"provider": {"http": {"url": "http://x"}}}, "the field /dataProvided/ is missing in payload"),
         (
-            {"dataProvided": {"attrs": ["A"]}, "provider": {"http": {"url": "mqtt://x"}}},
+            {"dataProvided": {"attrs": ["A"]}, "provider": {"http": {"url": "ftp://x"}}},  # mqtt:// Orion takes
             "/url/ field of /http/ is invalid",
         ),
         ({**HUMIDITY, "status": "expired"}, "invalid value for /status/"),

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from broker.core.registrations import RegistrationService
+from broker.core.registrations import REGISTRATION_NOT_FOUND, RegistrationService
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import NgsiError
+from broker.ngsi.selection import Page
 from broker.storage.sqlite import SqliteStorage
 
 BODY: dict[str, Any] = {
@@ -73,3 +74,46 @@ async def test_changed_hears_of_each_stored_patch_and_of_no_refused_one(storage:
         with pytest.raises(NgsiError):
             await service.update(RequestContext(tenant="city"), reg_id, body)
     assert heard == ["city"]
+
+
+def _as(principal: str | None) -> RequestContext:
+    return RequestContext(tenant="city", principal=principal, roles=("service",) if principal else ())
+
+
+async def test_owned_registrations_are_listed_only_to_their_creator(storage: SqliteStorage) -> None:
+    service = RegistrationService(storage, owned=True)
+    mine = await service.create(_as("alice"), BODY, "/")
+    await service.create(_as("bob"), BODY, "/")
+    anonymous = await service.create(_as(None), BODY, "/")
+    regs, total = await service.list(_as("alice"), Page(), None)
+    assert total == 1 and [r.id for r in regs] == [mine.id]
+    regs, total = await service.list(_as(None), Page(), None)
+    assert total == 1 and [r.id for r in regs] == [anonymous.id]
+
+
+async def test_someone_elses_registration_is_not_found_and_stays_as_it_was(storage: SqliteStorage) -> None:
+    heard: list[str] = []
+    service = RegistrationService(storage, changed=heard.append, owned=True)
+    reg = await service.create(_as("alice"), BODY, "/")
+    heard.clear()
+    for attempt in (
+        service.get(_as("bob"), reg.id),
+        service.update(_as("bob"), reg.id, {"provider": {"http": {"url": "http://bob.example"}}}),
+        service.delete(_as("bob"), reg.id),
+        service.get(_as(None), reg.id),
+    ):
+        with pytest.raises(NgsiError) as err:
+            await attempt
+        assert err.value.status == 404 and err.value.description == REGISTRATION_NOT_FOUND
+    assert heard == []
+    assert await storage.get_registration("city", reg.id) == reg
+    await service.update(_as("alice"), reg.id, {"status": "inactive"})
+    await service.delete(_as("alice"), reg.id)
+    assert heard == ["city", "city"] and await storage.get_registration("city", reg.id) is None
+
+
+async def test_without_ownership_everyone_sees_every_registration(storage: SqliteStorage) -> None:
+    service = RegistrationService(storage)
+    reg = await service.create(_as("alice"), BODY, "/")
+    assert (await service.get(_as("bob"), reg.id)).owner == "alice"
+    assert (await service.list(_as("bob"), Page(), None))[1] == 1

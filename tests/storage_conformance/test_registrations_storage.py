@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from broker.ngsi.registration import Registration
+from broker.ngsi.registration import Owner, Registration
 from broker.ngsi.selection import Page
 from broker.storage.port import Storage
 from broker.storage.registration_codec import from_doc
@@ -193,3 +193,18 @@ async def test_changes_and_forwarding_counters_interleaved_lose_neither(storage:
     assert reg.times_sent == 10 and reg.last_success == reg.last_forwarding
     assert reg.description == "patched" and reg.forwarding_mode in modes
     assert (reg.url, reg.entities, reg.attrs) == (_reg(IDS[0]).url, _reg(IDS[0]).entities, _reg(IDS[0]).attrs)
+
+
+async def test_find_by_owner_pages_and_counts_only_that_creators(storage: Storage) -> None:
+    owners = ["alice", "bob", None, "alice"]
+    for reg_id, owner in zip(IDS, owners):
+        await storage.save_registration(_reg(reg_id, owner=owner, owner_roles=["r"] if owner else []))
+    docs, total = await storage.find_registrations("t", Page(), owned_by=Owner("alice"))
+    assert total == 2 and [d.id for d in docs] == [IDS[0], IDS[3]]
+    docs, total = await storage.find_registrations("t", Page(limit=1, offset=1), owned_by=Owner("alice"))
+    assert total == 2 and [d.id for d in docs] == [IDS[3]]
+    docs, total = await storage.find_registrations("t", Page(), owned_by=Owner(None))  # created without a token
+    assert total == 1 and [d.id for d in docs] == [IDS[2]]
+    docs, total = await storage.find_registrations("t", Page(), service_path="/", owned_by=Owner("carol"))
+    assert (docs, total) == ([], 0)
+    assert (await storage.find_registrations("t", Page()))[1] == 4

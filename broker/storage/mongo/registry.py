@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.write_concern import WriteConcern
 
-from broker.ngsi.registration import Registration
+from broker.ngsi.registration import Owner, Registration
 from broker.ngsi.selection import Page
 from broker.storage.mongo import registrations
 from broker.storage.mongo.connection import REGISTRATIONS, MongoConnection, unavailable
@@ -53,9 +53,11 @@ class MongoRegistrations:
         return None if doc is None else registrations.from_orion(doc, tenant)
 
     async def find_registrations(
-        self, tenant: str, page: Page, *, service_path: str | None = None
+        self, tenant: str, page: Page, *, service_path: str | None = None, owned_by: Owner | None = None
     ) -> tuple[list[Registration], int]:
-        match = {} if service_path is None else {"servicePath": service_path}
+        match: dict[str, Any] = {} if service_path is None else {"servicePath": service_path}
+        if owned_by is not None:  # None matches a missing `_ab_owner`: no owner, or written by Orion
+            match[registrations.OWNER] = owned_by.principal
         coll = self.conn.database(tenant)[REGISTRATIONS]
         with unavailable():
             # ours in creation order; those Orion wrote (no sequence) first, by ObjectId (creation time)

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from broker.ngsi.registration import CHANGEABLE, Registration
+from broker.ngsi.registration import CHANGEABLE, Owner, Registration
 from broker.ngsi.selection import Page
 from broker.storage.registration_codec import from_doc, to_doc
 from broker.storage.sqlite.engine import SqliteEngine, document, documents
@@ -34,11 +34,13 @@ class SqliteRegistrations:
         return None if doc is None else from_doc(doc)
 
     async def find_registrations(
-        self, tenant: str, page: Page, *, service_path: str | None = None
+        self, tenant: str, page: Page, *, service_path: str | None = None, owned_by: Owner | None = None
     ) -> tuple[list[Registration], int]:
         clause, params = "tenant = ?", [tenant]
         if service_path is not None:
             clause, params = clause + " AND json_extract(doc, '$.service_path') = ?", params + [service_path]
+        if owned_by is not None:  # IS: NULL (no owner, or a document from before owners) matches None
+            clause, params = clause + " AND json_extract(doc, '$.owner') IS ?", params + [owned_by.principal]
         docs, total = await self.engine.read(lambda conn: documents(conn, "registrations", clause, params, "pk", page))
         return [from_doc(d) for d in docs], total
 
