@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractResource
 
@@ -21,6 +22,7 @@ OBSERVABILITY = web.AppKey("observability", Recorder)
 TRACE_LEVELS = web.AppKey("trace_levels", TraceLevels)
 
 _SKIP = ("HEAD", "OPTIONS", "*")
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _template(resource: AbstractResource) -> str:
@@ -56,6 +58,17 @@ def _body_length(response: web.StreamResponse) -> int:
     return response.content_length or 0
 
 
+async def _written(recorder: Recorder, route: str | None, request: web.Request) -> None:
+    """A successful write's body (already read: aiohttp keeps it) to the deprecated-feature counters;
+    only bodies that name a `geo:` type are parsed again."""
+    body = await request.read()
+    if b'"geo:' in body:
+        try:
+            recorder.deprecated_geo(route, orjson.loads(body))
+        except orjson.JSONDecodeError:
+            pass
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     recorder = request.app[OBSERVABILITY]
@@ -63,6 +76,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     route, allowed = await matched_route(request)
     recorder.request_started(route, allowed, request.method, _media(request))
     response = await handler(request)
+    if response.status < 400 and request.method in _WRITES and recorder.wants_written_body():
+        await _written(recorder, route, request)
     recorder.request_done(
         RequestDone(
             service=request.headers.get("Fiware-Service"),

@@ -16,13 +16,15 @@ from broker.observability.metrics import (
     TRANS_OUT,
     TRANS_OUT_ERRORS,
     TRANS_OUT_REQ_SIZE,
+    TRANS_OUT_RESP_SIZE,
     Counts,
     Metrics,
     render_tree,
     service_key,
     subservice_key,
 )
-from broker.observability.statistics import Statistics, StatSettings
+from broker.observability.semwait import SEM_WAIT
+from broker.observability.statistics import Statistics, StatSettings, geo_format_uses
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Recorder:
         self.settings = settings or ObservabilitySettings()
         self.multiservice = multiservice  # without -multiservice every request is the default service's
         self.statistics = Statistics(self.settings.stats)
+        SEM_WAIT.enabled = self.settings.stats.sem_wait  # one process, one broker: its flag decides
         self.metrics = Metrics(enabled=self.settings.metrics)
         self._stats_base = relay.Delivered()  # the worker's counts at the last reset of each
         self._metrics_base = relay.Delivered()
@@ -92,6 +95,14 @@ class Recorder:
         a `DELETE /statistics` is wiped by its own reset)."""
         self.statistics.request(route, allowed, verb, media)
 
+    def wants_written_body(self) -> bool:
+        """Whether successful writes' bodies are to be looked at (`deprecated_geo`)."""
+        return self.statistics.settings.counters
+
+    def deprecated_geo(self, route: str | None, body: Any) -> None:
+        """A successful write's body, for the `deprecatedFeatures.geoFormat` counter."""
+        self.statistics.deprecated_geo(geo_format_uses(route, body))
+
     def request_done(self, r: RequestDone) -> None:
         self.statistics.timed(r.seconds)
         if not self.metrics.enabled:
@@ -107,9 +118,11 @@ class Recorder:
         service = service_key(r.service) if self.multiservice else ""
         self.metrics.add(service, subservice_key(r.service_path), values)
 
-    def notification(self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float) -> None:
+    def notification(
+        self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float, received_bytes: int = 0
+    ) -> None:
         self.statistics.notification(ok, waited)
-        values = {TRANS_OUT: 1, TRANS_OUT_REQ_SIZE: sent_bytes}
+        values = {TRANS_OUT: 1, TRANS_OUT_REQ_SIZE: sent_bytes, TRANS_OUT_RESP_SIZE: received_bytes}
         if not ok:
             values[TRANS_OUT_ERRORS] = 1
         self.metrics.add(tenant, subservice_key(service_path), values)

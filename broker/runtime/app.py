@@ -102,7 +102,10 @@ def make_app(config: Config) -> web.Application:
         wake_address=None if mongo else address_for(config.dbPath),
         observability=ObservabilitySettings(
             stats=StatSettings(
-                counters=config.statCounters, timing=config.statTiming, notif_queue=config.statNotifQueue
+                counters=config.statCounters,
+                timing=config.statTiming,
+                notif_queue=config.statNotifQueue,
+                sem_wait=config.statSemWait,
             ),
             metrics=not config.disableMetrics,
             # on SQLite the delivery worker process sends the notifications and relays its counters
