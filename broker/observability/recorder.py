@@ -60,11 +60,15 @@ class Recorder:
     def _delivered(self) -> relay.Delivered | None:
         return relay.read(self.settings.delivery_file) if self.settings.delivery_file else None
 
-    def statistics_json(self, full: bool = False) -> dict[str, Any]:
+    def wants_queue_size(self) -> bool:
+        """Whether `statistics_json` shows the notification queue (then give it its size)."""
+        return self.statistics.settings.notif_queue
+
+    def statistics_json(self, full: bool = False, queue_size: int = 0) -> dict[str, Any]:
         delivered = self._delivered()
         since = delivered.minus(self._stats_base) if delivered else None
         extra = (since.sent, since.ok, since.error, since.waited) if since else None
-        return self.statistics.to_json(full=full, extra=extra)
+        return self.statistics.to_json(full=full, extra=extra, queue_size=queue_size)
 
     def reset_statistics(self) -> None:
         self.statistics.reset()

@@ -225,9 +225,12 @@ class Statistics:
         SEM_WAIT.reset()
 
     # -- rendering ----------------------------------------------------------------------------
-    def to_json(self, full: bool = False, extra: tuple[int, int, int, float] | None = None) -> dict[str, Any]:
+    def to_json(
+        self, full: bool = False, extra: tuple[int, int, int, float] | None = None, queue_size: int = 0
+    ) -> dict[str, Any]:
         """Orion's `GET /statistics` body; `full` is `?options=fullCounters`; `extra`: notification
-        attempts another process made for this one (all, delivered, failed, seconds waited)."""
+        attempts another process made for this one (all, delivered, failed, seconds waited);
+        `queue_size`: the notifications owed right now (the outbox)."""
         out: dict[str, Any] = {}
         with SEM_WAIT.holding("timeStat", self.lock):
             counters, queue = self._counters, self._queue
@@ -244,7 +247,7 @@ class Statistics:
             if self.settings.timing:
                 out["timing"] = self._render_timing()
             if self.settings.notif_queue:
-                out["notifQueue"] = self._render_queue(queue)
+                out["notifQueue"] = self._render_queue(queue, queue_size)
             now = self.clock()
             out["uptime_in_secs"] = int(now - self.started)
             out["measuring_interval_in_secs"] = int(now - self.since)
@@ -293,7 +296,7 @@ class Statistics:
             out["last"] = {"total": self._timing_last}
         return out
 
-    def _render_queue(self, q: _Queue) -> dict[str, Any]:
+    def _render_queue(self, q: _Queue, size: int) -> dict[str, Any]:
         return {
             "in": q.attempts,
             "out": q.attempts,
@@ -302,6 +305,7 @@ class Statistics:
             "sentError": q.sent_error,
             "timeInQueue": q.time_in_queue,
             "avgTimeInQueue": q.time_in_queue / q.attempts if q.attempts else 0,
+            "size": size,
         }
 
 

@@ -220,6 +220,18 @@ async def test_statistics_show_orions_semaphore_waits_in_seconds_with_stat_sem_w
         assert all(isinstance(v, (int, float)) and v >= 0 for v in body["semWait"].values())
 
 
+async def test_notification_queue_size_is_what_the_outbox_still_owes(stats_client, receiver):
+    receiver.up = False  # answered 503: kept in the outbox and tried again later
+    await create(stats_client, subscription(receiver.url))
+    for n in (1, 2):
+        r = await stats_client.post("/v2/entities", json={"id": f"R{n}", "type": "Room", "temp": {"value": n}})
+        assert r.status == 201
+    await receiver.wait_refused(1)
+    queue = (await get_json(stats_client, "/statistics"))["notifQueue"]
+    assert list(queue)[-1] == "size"
+    assert queue["size"] == 2
+
+
 async def test_statistics_have_no_sem_wait_block_without_the_flag(stats_client):
     assert "semWait" not in await get_json(stats_client, "/statistics")
 
@@ -256,6 +268,7 @@ async def test_notification_attempts_count_in_statistics_and_metrics(stats_clien
     queue = body["notifQueue"]
     assert (queue["in"], queue["out"], queue["sentOk"], queue["sentError"], queue["reject"]) == (1, 1, 1, 0, 0)
     assert queue["timeInQueue"] >= 0 and queue["avgTimeInQueue"] == queue["timeInQueue"]
+    assert queue["size"] == 0  # nothing is owed any more
     metrics = await get_json(stats_client, "/admin/metrics")
     sent = metrics["services"]["city"]["subservs"]["root-subserv"]  # the subscription's path: /#
     assert sent["outgoingTransactions"] == 1
