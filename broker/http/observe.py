@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractResource
 
+from broker.observability import timing
 from broker.observability.recorder import Recorder, RequestDone
 from broker.observability.trace import TraceLevels
 
@@ -75,7 +76,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     route, allowed = await matched_route(request)
     recorder.request_started(route, allowed, request.method, _media(request))
-    response = await handler(request)
+    token = timing.begin() if recorder.wants_module_times() else None
+    try:
+        response = await handler(request)
+    finally:
+        modules = timing.end(token) if token is not None else None
     if response.status < 400 and request.method in _WRITES and recorder.wants_written_body():
         await _written(recorder, route, request)
     recorder.request_done(
@@ -86,6 +91,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             response_bytes=_body_length(response),
             status=response.status,
             seconds=time.perf_counter() - started,
+            modules=modules,
         )
     )
     return response

@@ -44,6 +44,7 @@ class RequestDone:
     response_bytes: int
     status: int
     seconds: float
+    modules: dict[str, float] | None = None  # the part of `seconds` spent in Orion's modules (timing.py)
 
 
 class Recorder:
@@ -99,6 +100,10 @@ class Recorder:
         a `DELETE /statistics` is wiped by its own reset)."""
         self.statistics.request(route, allowed, verb, media)
 
+    def wants_module_times(self) -> bool:
+        """Whether requests are to be timed module by module (`-statTiming`)."""
+        return self.statistics.settings.timing
+
     def wants_written_body(self) -> bool:
         """Whether successful writes' bodies are to be looked at (`deprecated_geo`)."""
         return self.statistics.settings.counters
@@ -108,7 +113,7 @@ class Recorder:
         self.statistics.deprecated_geo(geo_format_uses(route, body))
 
     def request_done(self, r: RequestDone) -> None:
-        self.statistics.timed(r.seconds)
+        self.statistics.timed(r.seconds, r.modules)
         if not self.metrics.enabled:
             return
         values = {

@@ -16,6 +16,7 @@ from typing import Any
 
 from broker.ngsi.geo import SIMPLE_TYPES
 from broker.observability.semwait import SEM_WAIT
+from broker.observability.timing import MODULES as TIMED_MODULES
 
 VERBS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")  # Orion's rendering order
 
@@ -155,8 +156,8 @@ class Statistics:
         self.started = self.since = clock()
         self._counters = _Counters()
         self._extra_kinds: dict[str, frozenset[str]] = {}  # our own endpoints, in first-seen order
-        self._timing_total = 0.0
-        self._timing_last = 0.0
+        self._timing_total: dict[str, float] = {}  # module (and "total") -> seconds, all requests
+        self._timing_last: dict[str, float] = {}  # the same for the last request
         self._queue = _Queue()
 
     # -- counting -----------------------------------------------------------------------------
@@ -167,12 +168,15 @@ class Statistics:
             with SEM_WAIT.holding("timeStat", self.lock):
                 self._count(route, allowed, verb, media)
 
-    def timed(self, seconds: float) -> None:
-        """The time one request took, from its arrival to its response."""
+    def timed(self, seconds: float, modules: dict[str, float] | None = None) -> None:
+        """The time one request took, from its arrival to its response, and the part of it spent
+        in each of Orion's modules (timing.py)."""
         if self.settings.timing:
+            last = {**(modules or {}), "total": seconds}
             with SEM_WAIT.holding("timeStat", self.lock):
-                self._timing_total += seconds
-                self._timing_last = seconds
+                for name, value in last.items():
+                    self._timing_total[name] = self._timing_total.get(name, 0.0) + value
+                self._timing_last = last
 
     def _count(self, route: str | None, allowed: frozenset[str], verb: str, media: str | None) -> None:
         c = self._counters
@@ -220,7 +224,8 @@ class Statistics:
         with SEM_WAIT.holding("timeStat", self.lock):
             self._counters = _Counters()
             self._queue = _Queue()
-            self._timing_total = 0.0
+            self._timing_total = {}
+            self._timing_last = {}
             self.since = self.clock()
         SEM_WAIT.reset()
 
@@ -289,11 +294,12 @@ class Statistics:
         return out
 
     def _render_timing(self) -> dict[str, Any]:
+        """Orion's `accumulated` and `last`, each showing the modules with some time, in Orion's order."""
         out: dict[str, Any] = {}
-        if self._timing_total:
-            out["accumulated"] = {"total": self._timing_total}
-        if self._timing_last:
-            out["last"] = {"total": self._timing_last}
+        for key, times in (("accumulated", self._timing_total), ("last", self._timing_last)):
+            shown = {name: times[name] for name in (*TIMED_MODULES, "total") if times.get(name)}
+            if shown:
+                out[key] = shown
         return out
 
     def _render_queue(self, q: _Queue, size: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from broker.observability import hooks
 from broker.observability.recorder import ObservabilitySettings
 from broker.observability.relay import relay_path
 from broker.observability.statistics import StatSettings
+from broker.observability.timing import TimedStorage
 from broker.personal.auth import AuthSettings
 from broker.runtime.engine import build_engine
 from broker.storage.factory import open_storage, uses_mongo
@@ -46,6 +48,8 @@ def build_app(
     `wake_address`: the delivery process's wake-up address, signalled after each commit that owes
     notifications (subscriptions/wakeup.py); `observability`: the `-stat*` and `-disableMetrics` flags."""
     auth = auth or AuthSettings()
+    if observability is not None and observability.stats.timing:
+        storage = cast(Storage, TimedStorage(storage))  # -statTiming: the store's time per request
     engine = build_engine(
         storage,
         delivery,

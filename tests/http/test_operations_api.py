@@ -232,6 +232,22 @@ async def test_notification_queue_size_is_what_the_outbox_still_owes(stats_clien
     assert queue["size"] == 2
 
 
+async def test_timing_shows_the_time_spent_parsing_in_the_store_and_rendering_under_orions_names(stats_client):
+    c = stats_client
+    assert (await c.post("/v2/entities", json={"id": "E1", "type": "T", "a": {"value": 1}})).status == 201
+    timing = (await get_json(c, "/statistics"))["timing"]  # the last request is the POST
+    assert list(timing["last"]) == ["jsonV2Parse", "mongoReadWait", "mongoWriteWait", "total"]
+    assert (await c.get("/v2/entities?type=T")).status == 200
+    timing = (await get_json(c, "/statistics"))["timing"]
+    assert list(timing["last"]) == ["mongoReadWait", "render", "total"]  # a GET parses nothing
+    assert list(timing["accumulated"]) == ["jsonV2Parse", "mongoReadWait", "mongoWriteWait", "render", "total"]
+    accumulated, last = timing["accumulated"], timing["last"]
+    assert accumulated["total"] >= last["total"] >= last["mongoReadWait"] + last["render"] > 0
+    assert (await c.delete("/statistics")).status == 200
+    timing = (await get_json(c, "/statistics"))["timing"]
+    assert list(timing["accumulated"]) == list(timing["last"]) == ["render", "total"]  # the reset answer only
+
+
 async def test_statistics_have_no_sem_wait_block_without_the_flag(stats_client):
     assert "semWait" not in await get_json(stats_client, "/statistics")
 

@@ -6,9 +6,11 @@ import threading
 
 import pytest
 
+from broker.observability import timing
 from broker.observability.metrics import Metrics, render_counts, render_tree, service_key, subservice_key
 from broker.observability.semwait import NAMES, SemWait
 from broker.observability.statistics import Statistics, StatSettings, geo_format_uses
+from broker.observability.timing import TimedStorage
 from broker.observability.trace import format_levels, parse_levels, well_formed
 
 
@@ -147,3 +149,46 @@ def test_geo_format_uses_count_deprecated_location_attributes_by_body_shape() ->
     assert geo_format_uses("/v2/op/update", {"entities": [{"id": "E", "a": point}, "junk", {"b": line}]}) == 2
     assert geo_format_uses("/v2/subscriptions", {"a": point}) == 0
     assert geo_format_uses("/v2/entities", ["not", "an", "entity"]) == 0
+
+
+def test_timing_renders_accumulated_and_last_with_the_modules_used_in_orions_order() -> None:
+    stats = Statistics(StatSettings(timing=True))
+    stats.timed(0.5, {"render": 0.125, "jsonV2Parse": 0.25})
+    stats.timed(0.25, {"mongoReadWait": 0.125})
+    assert stats.to_json()["timing"] == {
+        "accumulated": {"jsonV2Parse": 0.25, "mongoReadWait": 0.125, "render": 0.125, "total": 0.75},
+        "last": {"mongoReadWait": 0.125, "total": 0.25},
+    }
+    stats.reset()
+    assert stats.to_json()["timing"] == {}
+
+
+async def test_timed_storage_counts_reads_and_writes_only_within_a_request() -> None:
+    class Store:
+        async def query_entities(self) -> str:
+            return "read"
+
+        async def insert_entity(self) -> str:
+            return "written"
+
+        async def start(self) -> None:
+            pass
+
+        pool_size = 10
+
+    store = TimedStorage(Store())
+    assert await store.query_entities() == "read"  # no request: nothing gathers
+    token = timing.begin()
+    assert await store.query_entities() == "read" and await store.insert_entity() == "written"
+    await store.start()
+    times = timing.end(token)
+    assert set(times) == {"mongoReadWait", "mongoWriteWait"} and all(v >= 0 for v in times.values())
+    assert store.pool_size == 10
+    assert [
+        timing.storage_module(m) for m in ("write_batch", "delete_expired", "finish_notifications", "get_type")
+    ] == [
+        "mongoWriteWait",
+        "mongoWriteWait",
+        "mongoWriteWait",
+        "mongoReadWait",
+    ]
