@@ -43,6 +43,7 @@ class Config:
     statCounters: bool = False
     statTiming: bool = False
     statNotifQueue: bool = False
+    statSemWait: bool = False
     disableMetrics: bool = False
 
 
@@ -107,6 +108,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "statCounters": ("ORION_STAT_COUNTERS", "GET /statistics shows request counters by URL and verb"),
     "statTiming": ("ORION_STAT_TIMING", "GET /statistics shows request timing (accumulated and last)"),
     "statNotifQueue": ("ORION_STAT_NOTIF_QUEUE", "GET /statistics shows the notification counters (notifQueue)"),
+    "statSemWait": ("ORION_STAT_SEM_WAIT", "GET /statistics shows the time spent waiting for locks (semWait)"),
     "disableMetrics": ("ORION_DISABLE_METRICS", "no metrics are gathered; /admin/metrics answers 400"),
 }
 

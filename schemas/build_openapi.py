@@ -331,9 +331,11 @@ paths = {
             "getAdminStatistics",
             "Statistics",
             "Orion's statistics: `uptime_in_secs` and `measuring_interval_in_secs` always; `counters` (requests by "
-            "payload kind, by URL kind and verb, `missedVerb`, `invalidRequests`, `notificationsSent`) with "
-            "`-statCounters`, `timing` with `-statTiming`, `notifQueue` with `-statNotifQueue`. A counter appears once "
-            "it has counted something; `?options=fullCounters` shows them all. Each process counts its own.",
+            "payload kind, by URL kind and verb, `missedVerb`, `invalidRequests`, `notificationsSent`, "
+            "`deprecatedFeatures`) with `-statCounters`, `semWait` (seconds waiting for locks) with `-statSemWait`, "
+            "`timing` (`total` and the time in parsing, the store and rendering) with `-statTiming`, `notifQueue` "
+            "(with the outbox's `size`) with `-statNotifQueue`. A counter appears once it has counted something; "
+            "`?options=fullCounters` shows them all. Each process counts its own.",
             [],
             {"200": resp("The statistics.", ref("schemas", "OrionStatistics"))},
             tags=["admin"],
@@ -1721,6 +1723,7 @@ components = {
             "required": ["uptime_in_secs", "measuring_interval_in_secs"],
             "properties": {
                 "counters": {"type": "object"},
+                "semWait": {"type": "object", "additionalProperties": {"type": "number"}},
                 "timing": {"type": "object"},
                 "notifQueue": {"type": "object"},
                 "uptime_in_secs": {"type": "integer"},

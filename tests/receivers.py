@@ -55,6 +55,7 @@ class Receiver:
     script: list[int] = field(default_factory=list)  # answers to give first, in turn
     up: bool = True  # False: every request is answered 503 and counted in `refused`, not recorded
     on_receipt: Callable[[Any], Awaitable[None]] | None = None  # run with the JSON body before answering
+    answer: bytes = b""  # the body of every answer
     requests: list[Request] = field(default_factory=list)
     refused: int = 0
 
@@ -74,7 +75,7 @@ class Receiver:
                 await self.on_receipt(orjson.loads(body))
             status = self.script.pop(0) if self.script else self.status
             self.requests.append(Request(request.method, request.path_qs, dict(request.headers), body, status))
-            return web.Response(status=status)
+            return web.Response(status=status, body=self.answer)
         finally:
             self._event.set()
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Hashable
+
+from broker.observability.semwait import SEM_WAIT
 
 
 class KeyLocks:
@@ -22,7 +25,9 @@ class KeyLocks:
             lock = asyncio.Lock()
         self._locks[key] = (lock, users + 1)
         try:
+            started = time.perf_counter()
             async with lock:
+                SEM_WAIT.add("request", time.perf_counter() - started)  # Orion's request semaphore
                 yield
         finally:
             lock, users = self._locks[key]

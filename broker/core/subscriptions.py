@@ -65,6 +65,10 @@ class SubscriptionService:
             raise not_found(SUBSCRIPTION_NOT_FOUND)
         return await self._with_counters(sub)
 
+    async def outbox_size(self) -> int:
+        """Notifications owed and not yet settled, of every tenant (`/statistics`' `notifQueue.size`)."""
+        return await self.notifier.storage.outbox_size()
+
     def _mine(self, ctx: RequestContext, sub: Subscription) -> bool:
         return not self.owned or sub.owner == ctx.principal
 

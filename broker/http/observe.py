@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractResource
 
+from broker.observability import timing
 from broker.observability.recorder import Recorder, RequestDone
 from broker.observability.trace import TraceLevels
 
@@ -21,6 +23,7 @@ OBSERVABILITY = web.AppKey("observability", Recorder)
 TRACE_LEVELS = web.AppKey("trace_levels", TraceLevels)
 
 _SKIP = ("HEAD", "OPTIONS", "*")
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _template(resource: AbstractResource) -> str:
@@ -56,13 +59,30 @@ def _body_length(response: web.StreamResponse) -> int:
     return response.content_length or 0
 
 
+async def _written(recorder: Recorder, route: str | None, request: web.Request) -> None:
+    """A successful write's body (already read: aiohttp keeps it) to the deprecated-feature counters;
+    only bodies that name a `geo:` type are parsed again."""
+    body = await request.read()
+    if b'"geo:' in body:
+        try:
+            recorder.deprecated_geo(route, orjson.loads(body))
+        except orjson.JSONDecodeError:
+            pass
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     recorder = request.app[OBSERVABILITY]
     started = time.perf_counter()
     route, allowed = await matched_route(request)
     recorder.request_started(route, allowed, request.method, _media(request))
-    response = await handler(request)
+    token = timing.begin() if recorder.wants_module_times() else None
+    try:
+        response = await handler(request)
+    finally:
+        modules = timing.end(token) if token is not None else None
+    if response.status < 400 and request.method in _WRITES and recorder.wants_written_body():
+        await _written(recorder, route, request)
     recorder.request_done(
         RequestDone(
             service=request.headers.get("Fiware-Service"),
@@ -71,6 +91,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             response_bytes=_body_length(response),
             status=response.status,
             seconds=time.perf_counter() - started,
+            modules=modules,
         )
     )
     return response

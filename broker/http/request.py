@@ -15,6 +15,7 @@ from broker.ngsi.errors import NgsiError, bad_request, parse_error
 from broker.ngsi.options import MAX_LIMIT, Options
 from broker.ngsi.tenancy import parse_read_scopes, parse_tenant, parse_write_path
 from broker.ngsi.validation import FORBIDDEN_CHARS, check_uri_identifier
+from broker.observability.timing import measuring
 from broker.personal.auth import ANONYMOUS, Caller
 
 CORRELATOR = web.RequestKey("correlator", str)
@@ -162,7 +163,8 @@ async def json_body(request: web.Request) -> Any:
         raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {request.content_type.lower()}")
     raw = await request.read()
     try:
-        return orjson.loads(raw)
+        with measuring("jsonV2Parse"):
+            return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise parse_error() from None
 

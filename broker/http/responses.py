@@ -7,10 +7,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from broker.observability.timing import measuring
+
 
 def json_response(data: Any, *, status: int = 200, total: int | None = None) -> web.Response:
     headers = {"Fiware-Total-Count": str(total)} if total is not None else None
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json", headers=headers)
+    with measuring("render"):
+        body = orjson.dumps(data)
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 def text_response(text: str) -> web.Response:

@@ -221,16 +221,14 @@ def _parse_geometry(geometry: str) -> str:
     return found
 
 
-def _parse_coords(coords: str, geometry: str) -> list[tuple[float, float]]:
+def _parse_coords(coords: str) -> list[tuple[float, float]]:
     if coords == "":
         raise _invalid("no coordinates for geometry")
     points: list[tuple[float, float]] = []
     for item in coords.split(";"):
         parts = item.split(",")
-        if len(parts) != 2:
-            raise _invalid(
-                "invalid coordinates for point" if geometry == "point" else "invalid point in URI param /coords/"
-            )
+        if len(parts) != 2:  # Orion (Scope::fill): the same text whatever the geometry
+            raise _invalid("invalid point in URI param /coords/")
         try:
             lat, lon = float(parts[0]), float(parts[1])
         except ValueError:
@@ -280,7 +278,7 @@ def _parse_geo_query(
         raise _invalid(f"{kind} geometry cannot be used with coveredBy georel")
     if relation == "near" and kind != "point":
         raise _invalid("georel /near/ used with geometry different than point")
-    points = _parse_coords(coords, kind)
+    points = _parse_coords(coords)
     if kind == "point":
         if len(points) != 1:
             raise _invalid("invalid number of coordinates for /point/")

@@ -12,7 +12,9 @@ from weakref import WeakKeyDictionary
 
 
 class Recorder(Protocol):
-    def notification(self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float) -> None: ...
+    def notification(
+        self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float, received_bytes: int = 0
+    ) -> None: ...
 
 
 _RECORDERS: WeakKeyDictionary[object, Recorder] = WeakKeyDictionary()
@@ -27,10 +29,10 @@ def unregister(owner: object) -> None:
 
 
 def notification_attempt(
-    owner: object, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float
+    owner: object, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float, received_bytes: int = 0
 ) -> None:
     """One notification attempt of `owner`'s subscriptions: `ok` when delivered, `waited` seconds
-    after its change was written."""
+    after its change was written, `received_bytes` the size its answer announced."""
     recorder = _RECORDERS.get(owner)
     if recorder is not None:
-        recorder.notification(tenant, service_path, sent_bytes, ok, waited)
+        recorder.notification(tenant, service_path, sent_bytes, ok, waited, received_bytes)

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from broker.ngsi.errors import NgsiError
 from broker.ngsi.tenancy import parse_read_scopes, parse_tenant
+from broker.observability.semwait import SEM_WAIT
 
 TRANS_IN = "incomingTransactions"
 TRANS_IN_REQ_SIZE = "incomingTransactionRequestSize"
@@ -100,13 +101,13 @@ class Metrics:
     def add(self, service: str | None, subservice: str | None, values: Counts) -> None:
         if not self.enabled or service is None or subservice is None:
             return
-        with self.lock:
+        with SEM_WAIT.holding("metrics", self.lock):
             counts = self._data.setdefault(service, {}).setdefault(subservice, {})
             for name, value in values.items():
                 counts[name] = counts.get(name, 0) + value
 
     def reset(self) -> None:
-        with self.lock:
+        with SEM_WAIT.holding("metrics", self.lock):
             self._reset()
 
     def _reset(self) -> None:
@@ -117,7 +118,7 @@ class Metrics:
 
     def snapshot(self, reset: bool = False) -> dict[str, dict[str, Counts]]:
         """A copy of the counters, reset at the same time when asked (`?reset=true`)."""
-        with self.lock:
+        with SEM_WAIT.holding("metrics", self.lock):
             copy = {s: {ss: dict(c) for ss, c in subs.items()} for s, subs in self._data.items()}
             if reset:
                 self._reset()

@@ -16,13 +16,15 @@ from broker.observability.metrics import (
     TRANS_OUT,
     TRANS_OUT_ERRORS,
     TRANS_OUT_REQ_SIZE,
+    TRANS_OUT_RESP_SIZE,
     Counts,
     Metrics,
     render_tree,
     service_key,
     subservice_key,
 )
-from broker.observability.statistics import Statistics, StatSettings
+from broker.observability.semwait import SEM_WAIT
+from broker.observability.statistics import Statistics, StatSettings, geo_format_uses
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class RequestDone:
     response_bytes: int
     status: int
     seconds: float
+    modules: dict[str, float] | None = None  # the part of `seconds` spent in Orion's modules (timing.py)
 
 
 class Recorder:
@@ -49,6 +52,7 @@ class Recorder:
         self.settings = settings or ObservabilitySettings()
         self.multiservice = multiservice  # without -multiservice every request is the default service's
         self.statistics = Statistics(self.settings.stats)
+        SEM_WAIT.enabled = self.settings.stats.sem_wait  # one process, one broker: its flag decides
         self.metrics = Metrics(enabled=self.settings.metrics)
         self._stats_base = relay.Delivered()  # the worker's counts at the last reset of each
         self._metrics_base = relay.Delivered()
@@ -57,11 +61,15 @@ class Recorder:
     def _delivered(self) -> relay.Delivered | None:
         return relay.read(self.settings.delivery_file) if self.settings.delivery_file else None
 
-    def statistics_json(self, full: bool = False) -> dict[str, Any]:
+    def wants_queue_size(self) -> bool:
+        """Whether `statistics_json` shows the notification queue (then give it its size)."""
+        return self.statistics.settings.notif_queue
+
+    def statistics_json(self, full: bool = False, queue_size: int = 0) -> dict[str, Any]:
         delivered = self._delivered()
         since = delivered.minus(self._stats_base) if delivered else None
         extra = (since.sent, since.ok, since.error, since.waited) if since else None
-        return self.statistics.to_json(full=full, extra=extra)
+        return self.statistics.to_json(full=full, extra=extra, queue_size=queue_size)
 
     def reset_statistics(self) -> None:
         self.statistics.reset()
@@ -92,8 +100,20 @@ class Recorder:
         a `DELETE /statistics` is wiped by its own reset)."""
         self.statistics.request(route, allowed, verb, media)
 
+    def wants_module_times(self) -> bool:
+        """Whether requests are to be timed module by module (`-statTiming`)."""
+        return self.statistics.settings.timing
+
+    def wants_written_body(self) -> bool:
+        """Whether successful writes' bodies are to be looked at (`deprecated_geo`)."""
+        return self.statistics.settings.counters
+
+    def deprecated_geo(self, route: str | None, body: Any) -> None:
+        """A successful write's body, for the `deprecatedFeatures.geoFormat` counter."""
+        self.statistics.deprecated_geo(geo_format_uses(route, body))
+
     def request_done(self, r: RequestDone) -> None:
-        self.statistics.timed(r.seconds)
+        self.statistics.timed(r.seconds, r.modules)
         if not self.metrics.enabled:
             return
         values = {
@@ -107,9 +127,11 @@ class Recorder:
         service = service_key(r.service) if self.multiservice else ""
         self.metrics.add(service, subservice_key(r.service_path), values)
 
-    def notification(self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float) -> None:
+    def notification(
+        self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float, received_bytes: int = 0
+    ) -> None:
         self.statistics.notification(ok, waited)
-        values = {TRANS_OUT: 1, TRANS_OUT_REQ_SIZE: sent_bytes}
+        values = {TRANS_OUT: 1, TRANS_OUT_REQ_SIZE: sent_bytes, TRANS_OUT_RESP_SIZE: received_bytes}
         if not ok:
             values[TRANS_OUT_ERRORS] = 1
         self.metrics.add(tenant, subservice_key(service_path), values)

@@ -19,6 +19,7 @@ from broker.observability.metrics import (
     TRANS_OUT,
     TRANS_OUT_ERRORS,
     TRANS_OUT_REQ_SIZE,
+    TRANS_OUT_RESP_SIZE,
     Counts,
     Metrics,
     subservice_key,
@@ -69,13 +70,15 @@ class DeliveryCounters:
         self._metrics = Metrics()
         self.changed = False
 
-    def notification(self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float) -> None:
+    def notification(
+        self, tenant: str, service_path: str, sent_bytes: int, ok: bool, waited: float, received_bytes: int = 0
+    ) -> None:
         s = self.state
         s.sent += 1
         s.ok += ok
         s.error += not ok
         s.waited += max(0.0, waited)
-        values = {TRANS_OUT: 1, TRANS_OUT_REQ_SIZE: sent_bytes}
+        values = {TRANS_OUT: 1, TRANS_OUT_REQ_SIZE: sent_bytes, TRANS_OUT_RESP_SIZE: received_bytes}
         if not ok:
             values[TRANS_OUT_ERRORS] = 1
         self._metrics.add(tenant, subservice_key(service_path), values)

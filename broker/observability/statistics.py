@@ -1,5 +1,6 @@
 """Orion's statistics (`GET /statistics`): request counters by URL kind and verb (`-statCounters`),
-request timing (`-statTiming`) and notification-queue counters (`-statNotifQueue`).
+lock waiting times (`-statSemWait`, see semwait.py), request timing (`-statTiming`) and
+notification-queue counters (`-statNotifQueue`).
 
 A counter appears once it has counted something (all of them with `?options=fullCounters`), as in
 Orion. Thread-safe; the lock also serves `/admin/sem`'s `timeStat`.
@@ -12,6 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from broker.ngsi.geo import SIMPLE_TYPES
+from broker.observability.semwait import SEM_WAIT
+from broker.observability.timing import MODULES as TIMED_MODULES
 
 VERBS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")  # Orion's rendering order
 
@@ -70,7 +75,47 @@ ROUTE_KINDS = {
     "/admin/metrics": "/admin/metrics",
 }
 
+# Orion's URL kinds this broker never serves, shown (at 0) with `fullCounters` as Orion shows them:
+# its debug-build-only kinds, and its NGSIv1 kinds (`requestsLegacy`), since NGSIv1 is not offered
+DEBUG_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (("/exit[/*]", ("GET",)), ("/leak[/*]", ("GET",)))
+LEGACY_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/v1/contextEntities/{id}", ("PUT", "DELETE")),
+    ("/v1/contextEntities/{id}/attributes/{name}", ("GET",)),
+    ("/v1/queryContext", ("POST",)),
+    ("/v1/updateContext", ("POST",)),
+    ("/ngsi10/queryContext", ("POST",)),
+    ("/ngsi10/updateContext", ("POST",)),
+)
+
 RESET_MESSAGE = {"message": "All statistics counter reset"}
+
+# writes whose body may carry attributes: route template -> where the attributes are
+_ENTITY_BODY = {"/v2/entities", "/v2/entities/{entityId}/attrs"}
+_ATTRIBUTE_BODY = {"/v2/entities/{entityId}/attrs/{attrName}"}
+_BATCH_BODY = {"/v2/op/update"}
+_NOT_ATTRIBUTES = frozenset({"id", "type", "idPattern", "typePattern"})
+
+
+def geo_format_uses(route: str | None, body: Any) -> int:
+    """How many attributes of a write use a deprecated location type (`geo:point`, `geo:line`,
+    `geo:box`, `geo:polygon`): Orion's `deprecatedFeatures.geoFormat` counter."""
+
+    def in_entity(entity: Any) -> int:
+        if not isinstance(entity, dict):
+            return 0
+        return sum(
+            1
+            for name, attr in entity.items()
+            if name not in _NOT_ATTRIBUTES and isinstance(attr, dict) and attr.get("type") in SIMPLE_TYPES
+        )
+
+    if route in _ENTITY_BODY:
+        return in_entity(body)
+    if route in _ATTRIBUTE_BODY:
+        return int(isinstance(body, dict) and body.get("type") in SIMPLE_TYPES)
+    if route in _BATCH_BODY and isinstance(body, dict) and isinstance(body.get("entities"), list):
+        return sum(in_entity(entity) for entity in body["entities"])
+    return 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +123,7 @@ class StatSettings:
     counters: bool = False  # -statCounters
     timing: bool = False  # -statTiming
     notif_queue: bool = False  # -statNotifQueue
+    sem_wait: bool = False  # -statSemWait
 
 
 @dataclass
@@ -99,6 +145,7 @@ class _Counters:
     missed_verb: int = 0
     invalid: int = 0
     notifications_sent: int = 0
+    geo_format: int = 0
 
 
 class Statistics:
@@ -109,8 +156,8 @@ class Statistics:
         self.started = self.since = clock()
         self._counters = _Counters()
         self._extra_kinds: dict[str, frozenset[str]] = {}  # our own endpoints, in first-seen order
-        self._timing_total = 0.0
-        self._timing_last = 0.0
+        self._timing_total: dict[str, float] = {}  # module (and "total") -> seconds, all requests
+        self._timing_last: dict[str, float] = {}  # the same for the last request
         self._queue = _Queue()
 
     # -- counting -----------------------------------------------------------------------------
@@ -118,15 +165,18 @@ class Statistics:
         """One request: `route` is the matched route template (None: no such URL), `allowed` the
         verbs it serves, `media` the body's type (None: no body)."""
         if self.settings.counters:
-            with self.lock:
+            with SEM_WAIT.holding("timeStat", self.lock):
                 self._count(route, allowed, verb, media)
 
-    def timed(self, seconds: float) -> None:
-        """The time one request took, from its arrival to its response."""
+    def timed(self, seconds: float, modules: dict[str, float] | None = None) -> None:
+        """The time one request took, from its arrival to its response, and the part of it spent
+        in each of Orion's modules (timing.py)."""
         if self.settings.timing:
-            with self.lock:
-                self._timing_total += seconds
-                self._timing_last = seconds
+            last = {**(modules or {}), "total": seconds}
+            with SEM_WAIT.holding("timeStat", self.lock):
+                for name, value in last.items():
+                    self._timing_total[name] = self._timing_total.get(name, 0.0) + value
+                self._timing_last = last
 
     def _count(self, route: str | None, allowed: frozenset[str], verb: str, media: str | None) -> None:
         c = self._counters
@@ -150,9 +200,15 @@ class Statistics:
         per_verb = c.by_kind.setdefault(kind, {})
         per_verb[verb] = per_verb.get(verb, 0) + 1
 
+    def deprecated_geo(self, uses: int) -> None:
+        """`uses` attributes written with a deprecated location type (`geo_format_uses`)."""
+        if self.settings.counters and uses:
+            with SEM_WAIT.holding("timeStat", self.lock):
+                self._counters.geo_format += uses
+
     def notification(self, ok: bool, waited: float) -> None:
         """One notification attempt, `waited` seconds after its change was written to the outbox."""
-        with self.lock:
+        with SEM_WAIT.holding("timeStat", self.lock):
             if self.settings.counters:
                 self._counters.notifications_sent += 1
             if self.settings.notif_queue:
@@ -165,18 +221,23 @@ class Statistics:
                     q.sent_error += 1
 
     def reset(self) -> None:
-        with self.lock:
+        with SEM_WAIT.holding("timeStat", self.lock):
             self._counters = _Counters()
             self._queue = _Queue()
-            self._timing_total = 0.0
+            self._timing_total = {}
+            self._timing_last = {}
             self.since = self.clock()
+        SEM_WAIT.reset()
 
     # -- rendering ----------------------------------------------------------------------------
-    def to_json(self, full: bool = False, extra: tuple[int, int, int, float] | None = None) -> dict[str, Any]:
+    def to_json(
+        self, full: bool = False, extra: tuple[int, int, int, float] | None = None, queue_size: int = 0
+    ) -> dict[str, Any]:
         """Orion's `GET /statistics` body; `full` is `?options=fullCounters`; `extra`: notification
-        attempts another process made for this one (all, delivered, failed, seconds waited)."""
+        attempts another process made for this one (all, delivered, failed, seconds waited);
+        `queue_size`: the notifications owed right now (the outbox)."""
         out: dict[str, Any] = {}
-        with self.lock:
+        with SEM_WAIT.holding("timeStat", self.lock):
             counters, queue = self._counters, self._queue
             if extra is not None:
                 sent, ok, error, waited = extra
@@ -186,10 +247,12 @@ class Statistics:
                 )
             if self.settings.counters:
                 out["counters"] = self._render_counters(counters, full)
+            if self.settings.sem_wait:
+                out["semWait"] = SEM_WAIT.to_json()
             if self.settings.timing:
                 out["timing"] = self._render_timing()
             if self.settings.notif_queue:
-                out["notifQueue"] = self._render_queue(queue)
+                out["notifQueue"] = self._render_queue(queue, queue_size)
             now = self.clock()
             out["uptime_in_secs"] = int(now - self.started)
             out["measuring_interval_in_secs"] = int(now - self.since)
@@ -212,24 +275,34 @@ class Statistics:
             counted = c.by_kind.get(kind, {})
             if full or counted:
                 requests[kind] = {v: counted.get(v, 0) for v in VERBS if v in verbs and (full or v in counted)}
+        if full:
+            for kind, never in DEBUG_KINDS:
+                requests[kind] = dict.fromkeys(never, 0)
         if requests:
             out["requests"] = requests
+        if full:
+            out["requestsLegacy"] = {kind: {v: 0 for v in VERBS if v in never} for kind, never in LEGACY_KINDS}
         used("missedVerb", c.missed_verb)
         used("invalidRequests", c.invalid)
         used("registrationUpdateErrors", 0)  # NGSIv1 registration updates and discoveries: not offered
         used("discoveryErrors", 0)
         used("notificationsSent", c.notifications_sent)
+        deprecated = {"ngsiv1Requests": 0, "ngsiv1Forwarding": 0, "geoFormat": c.geo_format}  # no NGSIv1 here
+        deprecated = {name: value for name, value in deprecated.items() if full or value}
+        if deprecated:
+            out["deprecatedFeatures"] = deprecated
         return out
 
     def _render_timing(self) -> dict[str, Any]:
+        """Orion's `accumulated` and `last`, each showing the modules with some time, in Orion's order."""
         out: dict[str, Any] = {}
-        if self._timing_total:
-            out["accumulated"] = {"total": self._timing_total}
-        if self._timing_last:
-            out["last"] = {"total": self._timing_last}
+        for key, times in (("accumulated", self._timing_total), ("last", self._timing_last)):
+            shown = {name: times[name] for name in (*TIMED_MODULES, "total") if times.get(name)}
+            if shown:
+                out[key] = shown
         return out
 
-    def _render_queue(self, q: _Queue) -> dict[str, Any]:
+    def _render_queue(self, q: _Queue, size: int) -> dict[str, Any]:
         return {
             "in": q.attempts,
             "out": q.attempts,
@@ -238,6 +311,7 @@ class Statistics:
             "sentError": q.sent_error,
             "timeInQueue": q.time_in_queue,
             "avgTimeInQueue": q.time_in_queue / q.attempts if q.attempts else 0,
+            "size": size,
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from typing import cast
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from broker.observability import hooks
 from broker.observability.recorder import ObservabilitySettings
 from broker.observability.relay import relay_path
 from broker.observability.statistics import StatSettings
+from broker.observability.timing import TimedStorage
 from broker.personal.auth import AuthSettings
 from broker.registrations.forwarder import ForwardingSettings
 from broker.runtime.engine import build_engine
@@ -50,6 +52,8 @@ def build_app(
     `wake_address`: the delivery process's wake-up address, signalled after each commit that owes
     notifications (subscriptions/wakeup.py); `observability`: the `-stat*` and `-disableMetrics` flags."""
     auth = auth or AuthSettings()
+    if observability is not None and observability.stats.timing:
+        storage = cast(Storage, TimedStorage(storage))  # -statTiming: the store's time per request
     engine = build_engine(
         storage,
         delivery,
@@ -107,7 +111,10 @@ def make_app(config: Config) -> web.Application:
         wake_address=None if mongo else address_for(config.dbPath),
         observability=ObservabilitySettings(
             stats=StatSettings(
-                counters=config.statCounters, timing=config.statTiming, notif_queue=config.statNotifQueue
+                counters=config.statCounters,
+                timing=config.statTiming,
+                notif_queue=config.statNotifQueue,
+                sem_wait=config.statSemWait,
             ),
             metrics=not config.disableMetrics,
             # on SQLite the delivery worker process sends the notifications and relays its counters

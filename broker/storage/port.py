@@ -163,6 +163,11 @@ class SubscriptionStore(Protocol):
         """Delete the queued notifications about a data subject's entities; how many."""
         ...
 
+    async def outbox_size(self) -> int:
+        """How many notifications are owed and not settled yet, of every tenant (Orion's
+        `notifQueue.size`)."""
+        ...
+
 
 class LeaseStore(Protocol):
     """Several processes on one database: leases and throttling windows."""

@@ -229,6 +229,7 @@ class Dispatcher:
             len(outgoing.body),
             outcome.answered,
             self.clock() - record.created,
+            outcome.received,
         )
         await self._count(sub, outcome, first)
         if outcome.answered and outcome.through and cleared.access is not None:  # taken (a 503 is not)

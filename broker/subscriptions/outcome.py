@@ -45,10 +45,11 @@ class Outcome:
     code: int | None = None  # the HTTP status; None for MQTT and for no answer
     reason: str | None = None  # why there was no answer (None for MQTT, as Orion)
     transient: bool = False  # worth another attempt, in order
+    received: int = 0  # the answer's Content-Length (Orion's outgoingTransactionResponseSize)
 
     @classmethod
-    def http_answer(cls, status: int) -> Outcome:
-        return cls(True, status, None, status in TRANSIENT_STATUSES)
+    def http_answer(cls, status: int, received: int = 0) -> Outcome:
+        return cls(True, status, None, status in TRANSIENT_STATUSES, received)
 
     @property
     def through(self) -> bool:

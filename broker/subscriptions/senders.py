@@ -46,7 +46,7 @@ class HttpSender:
                 allow_redirects=False,
             ) as resp:
                 await resp.read()
-                return Outcome.http_answer(resp.status)
+                return Outcome.http_answer(resp.status, resp.content_length or 0)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             return failure_of(exc)
 

@@ -141,6 +141,9 @@ async def test_order_by_geo_distance(located):
         ("georel=intersects&geometry=box&coords=1,2", "Invalid query: invalid number of coordinates for /box/"),
         ("georel=intersects&geometry=point&coords=1,x", "Invalid query: invalid coordinates"),
         ("geometry=point&coords=1,2;3,4", "Invalid query: invalid number of coordinates for /point/"),
+        ("geometry=point&coords=1,2,3", "Invalid query: invalid point in URI param /coords/"),
+        ("geometry=point&coords=1;3,4", "Invalid query: invalid point in URI param /coords/"),
+        ("geometry=line&coords=1,2;3,4;5.6", "Invalid query: invalid point in URI param /coords/"),
         ("georel=intersects&geometry=point", "Invalid query: URI param /geometry/ used without /coords/"),
         ("georel=intersects&coords=1,2", "Invalid query: URI param /coords/ used without /geometry/"),
         (

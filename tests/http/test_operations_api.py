@@ -144,11 +144,13 @@ async def test_full_counters_show_every_orion_counter_in_orions_order(stats_clie
         "textRequests",
         "noPayloadRequests",
         "requests",
+        "requestsLegacy",
         "missedVerb",
         "invalidRequests",
         "registrationUpdateErrors",
         "discoveryErrors",
         "notificationsSent",
+        "deprecatedFeatures",
     ]
     assert list(counters["requests"])[:3] == ["/v2", "/v2/entities", "/v2/entities/{id}[/attrs]"]
     assert counters["requests"]["/v2/entities/{id}[/attrs]"] == {
@@ -163,6 +165,91 @@ async def test_full_counters_show_every_orion_counter_in_orions_order(stats_clie
     assert counters["requests"]["/log/trace[/{level}]"] == {"GET": 0, "PUT": 0, "DELETE": 0}
     assert body["simulatedNotifications"] == 0
     assert list(body)[-1] == "simulatedNotifications"
+
+
+async def test_full_counters_show_the_kinds_never_served_at_zero_as_orion_does(stats_client):
+    """Orion's debug-only URLs and its NGSIv1 URLs (`requestsLegacy`) are listed, at 0: this broker
+    serves none of them (they count as invalid requests)."""
+    assert (await stats_client.post("/v1/queryContext", json={"entities": []})).status == 400
+    counters = (await get_json(stats_client, "/statistics?options=fullCounters"))["counters"]
+    assert list(counters["requests"])[-2:] == ["/exit[/*]", "/leak[/*]"]
+    assert counters["requests"]["/exit[/*]"] == counters["requests"]["/leak[/*]"] == {"GET": 0}
+    assert counters["requestsLegacy"] == {
+        "/v1/contextEntities/{id}": {"PUT": 0, "DELETE": 0},
+        "/v1/contextEntities/{id}/attributes/{name}": {"GET": 0},
+        "/v1/queryContext": {"POST": 0},
+        "/v1/updateContext": {"POST": 0},
+        "/ngsi10/queryContext": {"POST": 0},
+        "/ngsi10/updateContext": {"POST": 0},
+    }
+    assert counters["deprecatedFeatures"] == {"ngsiv1Requests": 0, "ngsiv1Forwarding": 0, "geoFormat": 0}
+    assert counters["invalidRequests"] == 1
+
+
+async def test_deprecated_location_types_count_as_geo_format_uses_once_written(stats_client):
+    c = stats_client
+    point = {"type": "geo:point", "value": "40.4, -3.7"}
+    box = {"type": "geo:box", "value": ["40.4, -3.7", "40.5, -3.6"]}
+    geojson = {"type": "geo:json", "value": {"type": "Point", "coordinates": [-3.7, 40.4]}}
+    assert (await c.post("/v2/entities", json={"id": "E1", "type": "T", "where": point})).status == 201
+    assert (await c.post("/v2/entities", json={"id": "E2", "type": "T", "where": geojson})).status == 201
+    assert (await c.put("/v2/entities/E1/attrs/where", json=box)).status == 204
+    update = {"actionType": "append", "entities": [{"id": "E3", "type": "T", "l": point}, {"id": "E4", "type": "T"}]}
+    assert (await c.post("/v2/op/update", json=update)).status == 204
+    refused = {"id": "E5", "type": "T", "where": {"type": "geo:point", "value": "not a point"}}
+    assert (await c.post("/v2/entities", json=refused)).status == 400  # nothing written, nothing counted
+    counters = (await get_json(c, "/statistics"))["counters"]
+    assert counters["deprecatedFeatures"] == {"geoFormat": 3}
+
+
+async def test_statistics_show_orions_semaphore_waits_in_seconds_with_stat_sem_wait(tmp_path):
+    settings = ObservabilitySettings(StatSettings(counters=True, sem_wait=True, timing=True))
+    async for c in _client(tmp_path, settings):
+        assert (await c.post("/v2/entities", json={"id": "E1", "type": "T"})).status == 201
+        body = await get_json(c, "/statistics")
+        assert list(body) == ["counters", "semWait", "timing", "uptime_in_secs", "measuring_interval_in_secs"]
+        assert list(body["semWait"]) == [
+            "request",
+            "dbConnectionPool",
+            "transaction",
+            "subCache",
+            "connectionContext",
+            "timeStat",
+            "metrics",
+        ]
+        assert all(isinstance(v, (int, float)) and v >= 0 for v in body["semWait"].values())
+
+
+async def test_notification_queue_size_is_what_the_outbox_still_owes(stats_client, receiver):
+    receiver.up = False  # answered 503: kept in the outbox and tried again later
+    await create(stats_client, subscription(receiver.url))
+    for n in (1, 2):
+        r = await stats_client.post("/v2/entities", json={"id": f"R{n}", "type": "Room", "temp": {"value": n}})
+        assert r.status == 201
+    await receiver.wait_refused(1)
+    queue = (await get_json(stats_client, "/statistics"))["notifQueue"]
+    assert list(queue)[-1] == "size"
+    assert queue["size"] == 2
+
+
+async def test_timing_shows_the_time_spent_parsing_in_the_store_and_rendering_under_orions_names(stats_client):
+    c = stats_client
+    assert (await c.post("/v2/entities", json={"id": "E1", "type": "T", "a": {"value": 1}})).status == 201
+    timing = (await get_json(c, "/statistics"))["timing"]  # the last request is the POST
+    assert list(timing["last"]) == ["jsonV2Parse", "mongoReadWait", "mongoWriteWait", "total"]
+    assert (await c.get("/v2/entities?type=T")).status == 200
+    timing = (await get_json(c, "/statistics"))["timing"]
+    assert list(timing["last"]) == ["mongoReadWait", "render", "total"]  # a GET parses nothing
+    assert list(timing["accumulated"]) == ["jsonV2Parse", "mongoReadWait", "mongoWriteWait", "render", "total"]
+    accumulated, last = timing["accumulated"], timing["last"]
+    assert accumulated["total"] >= last["total"] >= last["mongoReadWait"] + last["render"] > 0
+    assert (await c.delete("/statistics")).status == 200
+    timing = (await get_json(c, "/statistics"))["timing"]
+    assert list(timing["accumulated"]) == list(timing["last"]) == ["render", "total"]  # the reset answer only
+
+
+async def test_statistics_have_no_sem_wait_block_without_the_flag(stats_client):
+    assert "semWait" not in await get_json(stats_client, "/statistics")
 
 
 async def test_delete_statistics_resets_the_counters_and_the_measuring_interval(stats_client):
@@ -182,6 +269,7 @@ async def test_statistics_with_other_methods_is_405_get_delete(client):
 
 
 async def test_notification_attempts_count_in_statistics_and_metrics(stats_client, receiver):
+    receiver.answer = b'{"received":true}'
     await create(stats_client, subscription(receiver.url), **{"Fiware-Service": "city"})
     r = await stats_client.post(
         "/v2/entities",
@@ -196,10 +284,12 @@ async def test_notification_attempts_count_in_statistics_and_metrics(stats_clien
     queue = body["notifQueue"]
     assert (queue["in"], queue["out"], queue["sentOk"], queue["sentError"], queue["reject"]) == (1, 1, 1, 0, 0)
     assert queue["timeInQueue"] >= 0 and queue["avgTimeInQueue"] == queue["timeInQueue"]
+    assert queue["size"] == 0  # nothing is owed any more
     metrics = await get_json(stats_client, "/admin/metrics")
     sent = metrics["services"]["city"]["subservs"]["root-subserv"]  # the subscription's path: /#
     assert sent["outgoingTransactions"] == 1
     assert sent["outgoingTransactionRequestSize"] == len(receiver.requests[0].body)
+    assert sent["outgoingTransactionResponseSize"] == len(b'{"received":true}')  # the answer's Content-Length
     assert "outgoingTransactionErrors" not in sent
 
 

@@ -39,3 +39,12 @@ def test_flags_from_the_command_line_and_from_orions_variables(tmp_path: Path) -
     assert recorder.statistics.settings.notif_queue
     assert not recorder.metrics.enabled
     assert not recorder.multiservice  # without -multiservice every request is the default service's
+
+
+def test_stat_sem_wait_from_the_command_line_or_orions_variable_turns_the_lock_timing_on(tmp_path: Path) -> None:
+    for args, environ in ((["-statSemWait"], {}), ([], {"ORION_STAT_SEM_WAIT": "true"})):
+        config = load_config([*args, "-dbPath", str(tmp_path / "b.db")], environ=environ)
+        assert config.statSemWait
+        recorder = make_app(config)[OBSERVABILITY]
+        assert recorder.statistics.settings.sem_wait
+    assert not load_config([], environ={}).statSemWait

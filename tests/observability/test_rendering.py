@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from broker.observability import timing
 from broker.observability.metrics import Metrics, render_counts, render_tree, service_key, subservice_key
-from broker.observability.statistics import Statistics, StatSettings
+from broker.observability.semwait import NAMES, SemWait
+from broker.observability.statistics import Statistics, StatSettings, geo_format_uses
+from broker.observability.timing import TimedStorage
 from broker.observability.trace import format_levels, parse_levels, well_formed
 
 
@@ -109,3 +114,81 @@ def test_trace_levels_parse_and_render_as_ranges(text: str, levels: set[int], re
 def test_trace_level_strings_accept_only_orions_characters() -> None:
     assert well_formed("0-9,12'")
     assert not well_formed("1;2") and not well_formed("a")
+
+
+def test_sem_wait_adds_the_time_taken_to_get_a_lock_under_orions_name() -> None:
+    ticks = iter([10.0, 10.25, 20.0, 20.5])
+    waits = SemWait(clock=lambda: next(ticks))
+    waits.enabled = True
+    lock = threading.Lock()
+    with waits.holding("timeStat", lock):
+        assert lock.locked()
+    assert not lock.locked()
+    with waits.holding("timeStat", lock):
+        pass
+    assert waits.to_json() == dict.fromkeys(NAMES, 0.0) | {"timeStat": 0.75}
+    waits.reset()
+    assert waits.to_json() == dict.fromkeys(NAMES, 0.0)
+
+
+def test_sem_wait_measures_nothing_unless_enabled() -> None:
+    waits = SemWait(clock=lambda: pytest.fail("the clock is read"))
+    lock = threading.Lock()
+    with waits.holding("metrics", lock):
+        assert lock.locked()
+    waits.add("request", 1.0)
+    assert waits.to_json() == dict.fromkeys(NAMES, 0.0)
+
+
+def test_geo_format_uses_count_deprecated_location_attributes_by_body_shape() -> None:
+    point = {"type": "geo:point", "value": "1, 2"}
+    line = {"type": "geo:line", "value": ["1, 2", "3, 4"]}
+    assert geo_format_uses("/v2/entities", {"id": "E", "type": "geo:point", "a": point, "b": line, "c": 1}) == 2
+    assert geo_format_uses("/v2/entities/{entityId}/attrs", {"a": point, "m": {"type": "geo:json"}}) == 1
+    assert geo_format_uses("/v2/entities/{entityId}/attrs/{attrName}", point) == 1
+    assert geo_format_uses("/v2/op/update", {"entities": [{"id": "E", "a": point}, "junk", {"b": line}]}) == 2
+    assert geo_format_uses("/v2/subscriptions", {"a": point}) == 0
+    assert geo_format_uses("/v2/entities", ["not", "an", "entity"]) == 0
+
+
+def test_timing_renders_accumulated_and_last_with_the_modules_used_in_orions_order() -> None:
+    stats = Statistics(StatSettings(timing=True))
+    stats.timed(0.5, {"render": 0.125, "jsonV2Parse": 0.25})
+    stats.timed(0.25, {"mongoReadWait": 0.125})
+    assert stats.to_json()["timing"] == {
+        "accumulated": {"jsonV2Parse": 0.25, "mongoReadWait": 0.125, "render": 0.125, "total": 0.75},
+        "last": {"mongoReadWait": 0.125, "total": 0.25},
+    }
+    stats.reset()
+    assert stats.to_json()["timing"] == {}
+
+
+async def test_timed_storage_counts_reads_and_writes_only_within_a_request() -> None:
+    class Store:
+        async def query_entities(self) -> str:
+            return "read"
+
+        async def insert_entity(self) -> str:
+            return "written"
+
+        async def start(self) -> None:
+            pass
+
+        pool_size = 10
+
+    store = TimedStorage(Store())
+    assert await store.query_entities() == "read"  # no request: nothing gathers
+    token = timing.begin()
+    assert await store.query_entities() == "read" and await store.insert_entity() == "written"
+    await store.start()
+    times = timing.end(token)
+    assert set(times) == {"mongoReadWait", "mongoWriteWait"} and all(v >= 0 for v in times.values())
+    assert store.pool_size == 10
+    assert [
+        timing.storage_module(m) for m in ("write_batch", "delete_expired", "finish_notifications", "get_type")
+    ] == [
+        "mongoWriteWait",
+        "mongoWriteWait",
+        "mongoWriteWait",
+        "mongoReadWait",
+    ]

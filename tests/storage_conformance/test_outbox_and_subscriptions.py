@@ -131,6 +131,17 @@ async def test_notifications_are_stored_with_their_change_and_delivered_in_order
     assert [r.payload["n"] for r in await storage.pending_for(SUB, 10)] == [2]
 
 
+async def test_the_outbox_size_counts_the_notifications_owed_by_every_tenant(storage):
+    assert await storage.outbox_size() == 0
+    assert await storage.insert_entity("t", _entity(1), [_record(1), _record(2, sub_id="x")])
+    other = OutboxRecord("u", SUB, {"n": 3}, created=3.0, due=0.0, cbnotif=3)
+    assert await storage.insert_entity("u", _entity(2), [other])
+    assert await storage.outbox_size() == 3
+    (first,) = await storage.pending_for("x", 10)
+    await storage.finish_notifications([first.id])
+    assert await storage.outbox_size() == 2
+
+
 async def test_a_refused_write_stores_no_notification(storage):
     assert await storage.insert_entity("t", _entity(1))
     assert not await storage.insert_entity("t", _entity(1), [_record(1)])

@@ -45,7 +45,9 @@ def _plain(status: int, body: dict[str, Any] | None) -> web.Response:
 # ------------------------------------------------------------------------------------- statistics
 async def get_statistics(request: web.Request) -> web.Response:
     full = "fullCounters" in request.query.get("options", "").split(",")
-    return json_response(render_json(request.app[OBSERVABILITY].statistics_json(full=full)))
+    recorder = request.app[OBSERVABILITY]
+    size = await services(request).subscriptions.outbox_size() if recorder.wants_queue_size() else 0
+    return json_response(render_json(recorder.statistics_json(full=full, queue_size=size)))
 
 
 async def delete_statistics(request: web.Request) -> web.Response:

@@ -115,6 +115,10 @@ class MongoSubscriptions:
             with unavailable():
                 await self.conn.bookkeeping(OUTBOX).delete_many({"_id": {"$in": list(record_ids)}})
 
+    async def outbox_size(self) -> int:
+        with unavailable():
+            return int(await self.conn.main[OUTBOX].count_documents({}))
+
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None:
         with unavailable():
             await self.conn.bookkeeping(OUTBOX).update_one(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from types import TracebackType
+
+from broker.observability.semwait import SEM_WAIT
 
 # each wait of SQLite's busy handler is bounded by this many ms (see open_connection)
 BUSY_TIMEOUT_MS = 30000
@@ -40,7 +43,9 @@ class WriteLock:
 
     def __enter__(self) -> WriteLock:
         if self._fd is not None:
+            started = time.perf_counter()
             fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+            SEM_WAIT.add("dbConnectionPool", time.perf_counter() - started)  # the one writer's place
         return self
 
     def __exit__(

@@ -137,6 +137,9 @@ class SqliteSubscriptions:
             )
             self._outbox.forget(record_ids)
 
+    async def outbox_size(self) -> int:
+        return int(await self.engine.read(lambda conn: conn.execute("SELECT count(*) FROM outbox").fetchone()[0]))
+
     async def retry_notification(self, record_id: int, due: float, attempts: int) -> None:
         await self.engine.write(
             lambda conn: conn.execute(
