@@ -126,7 +126,7 @@ def build_engine(
         subscriptions=SubscriptionService(
             notifier, counters_in_store=not deliver_here or shared_delivery, owned=owned_subscriptions
         ),
-        registrations=RegistrationService(storage, changed=directory.forget),
+        registrations=RegistrationService(storage, changed=directory.forget, owned=owned_subscriptions),
         personal=PersonalDataService(entities, min_k=personal_min_k),
         started_at=time.time(),
     )
