@@ -39,6 +39,9 @@ class Outgoing:
     topic: str | None = None  # MQTT only
     qos: int = 0
     retain: bool = False
+    # why this request is not to be sent at all (Orion's libcurl layer refuses a text/plain
+    # request without content and records it as a failure with this reason); None to send it
+    refusal: str | None = None
 
 
 def snapshot(event: ChangeEvent) -> dict[str, Any]:
@@ -295,6 +298,10 @@ def _with_query(url: str, qs: dict[str, str]) -> str:
 
 _QS_SAFE = "!$'()*+,;:@/?~"
 
+# Orion's `lastFailureReason` for a text payload that came out empty: its HTTP layer refuses to
+# send a text/plain request without content (httpRequestSend) and reports just "error"
+EMPTY_TEXT_REFUSAL = "error"
+
 
 def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing:
     """The request (or MQTT message) for one outbox record.
@@ -310,19 +317,22 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
     auth_token = snap.get("authToken") or ""
     body: bytes
     content_type: str | None = "application/json; charset=utf-8"
+    refusal: str | None = None
     extra: dict[str, str] = {}
     url = target.url
     topic = target.topic if isinstance(target, MqttTarget) else None
     if target.custom:
         entity = entity_of(snap)
         ctx = expression_context(entity, tenant, auth_token)
-        if target.payload_set:
+        if target.payload_set and target.payload is None:  # `payload: null`: no body at all
             fmt = "custom"
-            if target.payload is None:
-                body, content_type = b"", None
-            else:
-                body = substitute(_decoded(target.payload), ctx).encode()
-                content_type = "text/plain; charset=utf-8" if body else None
+            body, content_type = b"", None
+        elif target.payload:  # "" is no template: the standard notification, as in Orion
+            fmt = "custom"
+            body = _decoded(substitute(target.payload, ctx)).encode()
+            content_type = "text/plain; charset=utf-8"
+            if not body and isinstance(target, HttpTarget):
+                refusal = EMPTY_TEXT_REFUSAL
         elif target.json is not None:
             fmt = "custom"
             body = orjson.dumps(render_json(_substitute_json(target.json, ctx)))
@@ -352,7 +362,7 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
         ("X-Auth-Token", auth_token or None),
         ("Accept", "application/json"),
         ("Content-Length", str(len(body))),
-        ("Content-Type", content_type),
+        ("Content-Type", content_type if body else None),
     ]
     overrides = {k.lower(): (k, v) for k, v in extra.items()}
     headers: dict[str, str] = {}
@@ -369,4 +379,4 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
     if isinstance(target, MqttTarget):
         return Outgoing(url=target.url, headers=headers, body=body, topic=topic, qos=target.qos, retain=target.retain)
     method = (target.method or "POST") if target.custom else "POST"
-    return Outgoing(url=url, method=method, headers=headers, body=body)
+    return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal)

@@ -35,6 +35,8 @@ class HttpSender:
 
     async def send(self, sub: Subscription, out: Outgoing) -> Outcome:
         assert self._session is not None, "HttpSender.start() first"
+        if out.refusal is not None:  # nothing goes out; a failure that another attempt cannot mend
+            return Outcome(False, None, out.refusal, False)
         timeout = sub.notification.target.timeout
         try:
             async with self._session.request(

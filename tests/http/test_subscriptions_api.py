@@ -389,3 +389,29 @@ async def test_concurrent_writes_notify_a_oneshot_subscription_once(client, rece
     await drained(client)
     assert len(receiver.requests) == 1
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+
+
+async def test_a_text_payload_that_comes_out_empty_sends_nothing_and_counts_a_failure(client, receiver):
+    """Orion's HTTP layer refuses a text/plain request without content: no request leaves, the
+    notification is counted (`timesSent`) and recorded as a failure whose reason is just "error"."""
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"idPattern": ".*", "type": "T"}]},
+            "notification": {
+                "httpCustom": {"url": receiver.url, "headers": {"content-type": "text/plain"}, "payload": "${A}"}
+            },
+        },
+    )
+    assert (await client.post("/v2/entities", json={"id": "E1", "type": "T", "B": {"value": 1}})).status == 201
+    await drained(client)
+    assert receiver.requests == []
+    status = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert status["timesSent"] == 1
+    assert status["failsCounter"] == 1
+    assert status["lastFailureReason"] == "error"
+    assert "lastSuccess" not in status
+    assert (await client.post("/v2/entities", json={"id": "E2", "type": "T", "A": {"value": "x"}})).status == 201
+    await receiver.wait_for(1)
+    assert receiver.requests[0].body == b"x"
+    assert receiver.requests[0].headers["Content-Type"] == "text/plain"

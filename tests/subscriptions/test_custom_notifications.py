@@ -417,3 +417,35 @@ async def test_x_auth_token_of_the_update_goes_with_its_notification(client):
         assert orjson.loads(body) == {"t": ""}
     finally:
         await receiver.close()
+
+
+# ------------------------------------------------------------------------------ empty text payloads
+
+
+def test_a_text_payload_that_comes_out_empty_is_refused_with_orions_reason():
+    out = build(_sub(_custom(payload="${nothere}", payload_set=True)), _snap())
+    assert out.body == b""
+    assert out.refusal == "error"
+
+
+def test_an_empty_text_payload_over_mqtt_is_still_published():
+    target = MqttTarget(url="mqtt://127.0.0.1:1883", topic="t", custom=True, payload="${nothere}", payload_set=True)
+    out = build(_sub(target), _snap())
+    assert out.body == b""
+    assert out.refusal is None
+
+
+def test_an_empty_string_payload_is_no_template_and_sends_the_standard_notification():
+    out = build(_sub(_custom(payload="", payload_set=True)), _snap())
+    assert out.refusal is None
+    assert out.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert out.headers["Ngsiv2-AttrsFormat"] == "normalized"
+    body = orjson.loads(out.body)
+    assert body["subscriptionId"] == "5f0000000000000000000001"
+    assert body["data"][0]["id"] == "R1"
+
+
+def test_a_text_payload_is_substituted_before_it_is_percent_decoded():
+    entity = Entity("E1", "T", "/", {"A": Attribute("Text", "50%25")})
+    out = build(_sub(_custom(payload="%24%7Bid%7D:${A}", payload_set=True)), _snap(entity))
+    assert out.body == b"${id}:50%"
