@@ -415,3 +415,54 @@ async def test_a_text_payload_that_comes_out_empty_sends_nothing_and_counts_a_fa
     await receiver.wait_for(1)
     assert receiver.requests[0].body == b"x"
     assert receiver.requests[0].headers["Content-Type"] == "text/plain"
+
+
+async def test_patching_the_notification_keeps_only_changed_attrs_and_covered_unless_given(client, receiver):
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "E1"}], "condition": {"attrs": ["A"], "notifyOnMetadataChange": False}},
+            "notification": {
+                "http": {"url": receiver.url},
+                "attrs": ["A", "Z"],
+                "covered": True,
+                "onlyChangedAttrs": True,
+                "attrsFormat": "keyValues",
+                "metadata": ["previousValue"],
+                "maxFailsLimit": 3,
+            },
+        },
+    )
+    patch = {"notification": {"http": {"url": receiver.url_for("/other")}, "attrs": ["A"]}}
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
+    notification = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert notification == {
+        "attrs": ["A"],
+        "onlyChangedAttrs": True,
+        "attrsFormat": "normalized",
+        "http": {"url": receiver.url_for("/other")},
+        "covered": True,
+    }
+    patch = {"notification": {"http": {"url": receiver.url}, "onlyChangedAttrs": False, "covered": False}}
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
+    notification = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert (notification["onlyChangedAttrs"], notification["covered"]) == (False, False)
+
+
+async def test_patching_the_subject_keeps_notify_on_metadata_change_unless_given(client, receiver):
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "E1"}], "condition": {"attrs": ["A"], "notifyOnMetadataChange": False}},
+            "notification": {"http": {"url": receiver.url}},
+        },
+    )
+    assert (
+        await client.patch(f"/v2/subscriptions/{sub_id}", json={"subject": {"entities": [{"id": "E2"}]}})
+    ).status == 204
+    subject = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["subject"]
+    assert subject == {"entities": [{"id": "E2"}], "condition": {"attrs": [], "notifyOnMetadataChange": False}}
+    patch = {"subject": {"entities": [{"id": "E2"}], "condition": {"notifyOnMetadataChange": True}}}
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
+    subject = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["subject"]
+    assert subject["condition"]["notifyOnMetadataChange"] is True
