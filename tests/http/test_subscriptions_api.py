@@ -232,6 +232,20 @@ async def test_throttling_drops_notifications_within_the_window(client, receiver
     assert len(receiver.requests) == 1
 
 
+async def test_an_upsert_of_an_existing_entity_notifies_a_throttled_subscription(client, receiver):
+    """The upsert first tries an insert, which the store refuses; the throttling window that try
+    opened is closed again, so the update that follows notifies."""
+    assert (await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})).status == 201
+    await create(client, subscription(receiver.url, throttling=60))
+    r = await client.post("/v2/entities?options=upsert", json={"id": "R1", "type": "Room", "temp": {"value": 2}})
+    assert r.status == 204
+    await receiver.wait_for(1)
+    assert receiver.requests[0].json()["data"][0]["temp"]["value"] == 2
+    await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 3}})
+    await drained(client)
+    assert len(receiver.requests) == 1  # the window the update opened holds
+
+
 async def test_q_condition_filters_notifications(client, receiver):
     body = subscription(receiver.url)
     body["subject"]["condition"]["expression"] = {"q": "temp>25"}
