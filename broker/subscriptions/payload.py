@@ -93,6 +93,10 @@ def _action_type(snap: dict[str, Any], name: str) -> str:
     return "update" if name in snap["previous"] else "append"
 
 
+_BUILTIN_ATTRS = ("dateCreated", "dateModified", "servicePath")
+_BUILTINS = frozenset((*_BUILTIN_ATTRS, "alterationType", "dateExpires"))
+
+
 def notified_entity(
     sub: Subscription, snap: dict[str, Any], patch: NgsiPatch | None = None
 ) -> tuple[Entity, Projection, Projection]:
@@ -105,8 +109,10 @@ def notified_entity(
     if patch is not None:
         entity = patch.apply(entity)
     names = list(entity.attrs)
-    if n.attrs:
-        names = [a for a in n.attrs if a in entity.attrs or n.covered]
+    if n.attrs and "*" not in n.attrs:  # "*": every attribute, plus the built-ins it names
+        names = [a for a in n.attrs if a in entity.attrs or (n.covered and a not in _BUILTINS)]
+    elif n.attrs and n.covered:
+        names += [a for a in n.attrs if a not in entity.attrs and a != "*" and a not in _BUILTINS]
     elif n.except_attrs:
         names = [a for a in names if a not in n.except_attrs]
     if n.only_changed_attrs:
@@ -128,11 +134,14 @@ def notified_entity(
             if "actionType" in n.metadata and (requested or snap["alteration"] == "entityDelete"):
                 attr.metadata["actionType"] = Metadata("Text", _action_type(snap, name))
         attrs[name] = attr
-    builtins = [b for b in ("dateCreated", "dateModified", "servicePath") if b in n.attrs]
+    builtins = [b for b in _BUILTIN_ATTRS if b in n.attrs]
     if "alterationType" in n.attrs:
         attrs["alterationType"] = Attribute("Text", snap["alteration"])
     shown = Entity(entity.id, entity.type, entity.service_path, attrs, entity.cre_date, entity.mod_date)
-    attr_projection = Projection(tuple(["*"] + builtins)) if builtins else Projection(None)
+    if n.attrs and "*" not in n.attrs:  # in the list's order, as Orion (`values` shows it)
+        attr_projection = Projection(tuple(n.attrs))
+    else:
+        attr_projection = Projection(tuple(["*"] + builtins)) if builtins else Projection(None)
     md_names = [m for m in n.metadata if m not in ("previousValue", "actionType")]
     md_names += [m for m in ("previousValue", "actionType") if m in n.metadata]
     md_projection = Projection(tuple(md_names)) if n.metadata else Projection(None)

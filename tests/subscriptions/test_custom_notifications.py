@@ -449,3 +449,36 @@ def test_a_text_payload_is_substituted_before_it_is_percent_decoded():
     entity = Entity("E1", "T", "/", {"A": Attribute("Text", "50%25")})
     out = build(_sub(_custom(payload="%24%7Bid%7D:${A}", payload_set=True)), _snap(entity))
     assert out.body == b"${id}:50%"
+
+
+# ------------------------------------------------------------------------------ attribute selection
+
+
+def _plain(**notification) -> Subscription:
+    return _sub(HttpTarget(url="http://127.0.0.1:9999/notify"), **notification)
+
+
+def test_a_star_in_notification_attrs_selects_every_attribute_and_the_built_ins_named():
+    body = orjson.loads(build(_plain(attrs=("*", "alterationType", "dateCreated")), _snap()).body)
+    entity = body["data"][0]
+    assert set(entity) == {"id", "type", "temp", "name", "slots", "none", "alterationType", "dateCreated"}
+    assert entity["alterationType"] == {"type": "Text", "value": "entityCreate", "metadata": {}}
+    assert "dateModified" not in entity
+
+
+def test_covered_with_a_star_adds_only_the_named_attributes_that_are_missing():
+    out = build(_plain(attrs=("*", "missing"), covered=True, attrs_format="keyValues"), _snap())
+    assert orjson.loads(out.body)["data"][0] == {
+        "id": "R1",
+        "type": "Room",
+        "name": "Sala",
+        "none": None,
+        "slots": {"s1": 0, "s2": 1, "s3": 1},
+        "temp": 21.5,
+        "missing": None,
+    }
+
+
+def test_notification_attrs_keep_the_order_of_the_list_in_values_format():
+    out = build(_plain(attrs=("temp", "missing", "name"), covered=True, attrs_format="values"), _snap())
+    assert orjson.loads(out.body)["data"] == [[21.5, None, "Sala"]]
