@@ -149,8 +149,13 @@ def notified_entity(
 
 
 def render_body(sub: Subscription, snap: dict[str, Any], patch: NgsiPatch | None = None) -> Any:
+    """The notification's body. An `ngsi` patch is always sent normalized (or in one of the
+    simplified forms), whatever `attrsFormat` says: Orion's setNgsiPayload; the
+    `Ngsiv2-AttrsFormat` header still names the subscription's format."""
     entity, attrs, md = notified_entity(sub, snap, patch)
     fmt = sub.notification.attrs_format
+    if patch is not None and fmt not in ("simplifiedNormalized", "simplifiedKeyValues"):
+        fmt = "normalized"
     if fmt == "simplifiedNormalized":
         return render_entity(entity, "normalized", attrs, md)
     if fmt == "simplifiedKeyValues":

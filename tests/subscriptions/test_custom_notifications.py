@@ -482,3 +482,17 @@ def test_covered_with_a_star_adds_only_the_named_attributes_that_are_missing():
 def test_notification_attrs_keep_the_order_of_the_list_in_values_format():
     out = build(_plain(attrs=("temp", "missing", "name"), covered=True, attrs_format="values"), _snap())
     assert orjson.loads(out.body)["data"] == [[21.5, None, "Sala"]]
+
+
+def test_an_ngsi_patch_is_sent_normalized_whatever_the_attrs_format():
+    target = _custom(ngsi={"B": {"value": "${temp*2}", "type": "Calculated"}})
+    out = build(_sub(target, attrs=("temp", "B"), attrs_format="keyValues"), _snap())
+    assert out.headers["Ngsiv2-AttrsFormat"] == "keyValues"  # Orion names the subscription's format
+    assert orjson.loads(out.body)["data"][0] == {
+        "id": "R1",
+        "type": "Room",
+        "temp": {"type": "Number", "value": 21.5, "metadata": {"unit": {"type": "Text", "value": "C"}}},
+        "B": {"type": "Calculated", "value": 43, "metadata": {}},
+    }
+    simplified = build(_sub(target, attrs=("B",), attrs_format="simplifiedKeyValues"), _snap())
+    assert orjson.loads(simplified.body) == {"id": "R1", "type": "Room", "B": 43}
