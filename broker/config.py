@@ -29,6 +29,7 @@ class Config:
     dbPoolSize: int = 10
     dbTimeout: int = 10000
     httpTimeout: int = 5000
+    insecureNotif: bool = False
     notifRetryWindow: int = 86400
     authSecret: str = ""
     authJwksUrl: str = ""
@@ -71,6 +72,10 @@ FLAGS: dict[str, tuple[str, str]] = {
     "dbPoolSize": ("ORION_MONGO_POOL_SIZE", "MongoDB connection pool size (default 10)"),
     "dbTimeout": ("ORION_MONGO_TIMEOUT", "MongoDB connect, server selection and socket timeout, ms (default 10000)"),
     "httpTimeout": ("ORION_HTTP_TIMEOUT", "timeout of a notification request, milliseconds (default 5000)"),
+    "insecureNotif": (
+        "ORION_INSECURE_NOTIF",
+        "send HTTPS notifications to peers whose certificate cannot be verified (self-signed), as Orion's flag",
+    ),
     "notifRetryWindow": (
         "ORION_NOTIF_RETRY_WINDOW",
         "seconds a failed notification is retried before it counts as lost (default 86400)",

@@ -112,5 +112,9 @@ def make_app(config: Config) -> web.Application:
 
 
 def delivery_settings(config: Config) -> DeliverySettings:
-    """`-notifRetryWindow` and `-httpTimeout`, as the dispatcher takes them."""
-    return DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
+    """`-notifRetryWindow`, `-httpTimeout` and `-insecureNotif`, as the dispatcher takes them."""
+    return DeliverySettings(
+        retry_window=float(config.notifRetryWindow),
+        timeout=config.httpTimeout / 1000,
+        insecure=config.insecureNotif,
+    )

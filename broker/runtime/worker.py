@@ -63,6 +63,7 @@ def spawn(config: Config) -> subprocess.Popen[bytes]:
             str(config.httpTimeout),
             "-logLevel",
             config.logLevel,
+            *(["-insecureNotif"] if config.insecureNotif else []),
         ],
         stdin=subprocess.DEVNULL,
         env=env,
@@ -114,7 +115,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure(config.logLevel)
     if args.nice:
         os.nice(args.nice)  # delivery is asynchronous: it may lag a burst, the acknowledgements may not
-    settings = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
+    settings = DeliverySettings(
+        retry_window=float(config.notifRetryWindow),
+        timeout=config.httpTimeout / 1000,
+        insecure=config.insecureNotif,
+    )
     try:
         asyncio.run(run(config, settings, args.parent))
     except KeyboardInterrupt:

@@ -46,6 +46,7 @@ class DeliverySettings:
     retry_window: float = 86400.0  # -notifRetryWindow: how long a notification is retried
     max_backoff: float = 10.0  # longest wait between two attempts
     timeout: float = 5.0  # -httpTimeout, seconds
+    insecure: bool = False  # -insecureNotif: HTTPS peers' certificates are not verified
 
 
 class Dispatcher:
@@ -58,6 +59,7 @@ class Dispatcher:
         retry_window: float = 86400.0,
         max_backoff: float = 10.0,
         timeout: float = 5.0,
+        insecure: bool = False,
         concurrency: int = 100,
         mqtt: MqttPublisher | None = None,
         poll: float = 0.5,
@@ -77,7 +79,7 @@ class Dispatcher:
         self.retry_window = retry_window
         self.max_backoff = max_backoff
         self.timeout = timeout
-        self.senders = Senders(timeout, mqtt)
+        self.senders = Senders(timeout, mqtt, insecure=insecure)
         self._slots = asyncio.Semaphore(concurrency)
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()  # due while their drain was running
@@ -101,6 +103,7 @@ class Dispatcher:
             retry_window=settings.retry_window,
             max_backoff=settings.max_backoff,
             timeout=settings.timeout,
+            insecure=settings.insecure,
             mqtt=MqttPublisher(),
             **options,
         )

@@ -16,14 +16,17 @@ from broker.subscriptions.payload import Outgoing
 
 class HttpSender:
     """HTTP notifications through one client session, with `-httpTimeout` unless the subscription
-    sets its own `timeout`; redirects are not followed (Orion's libcurl setting)."""
+    sets its own `timeout`; redirects are not followed (Orion's libcurl setting). With `insecure`
+    (`-insecureNotif`) an HTTPS peer's certificate is not verified, as Orion's flag does."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, insecure: bool = False) -> None:
         self.timeout = timeout  # seconds
+        self.insecure = insecure
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=False) if self.insecure else None,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             # the headers are exactly the ones payload.build writes (Orion sends no Accept-Encoding)
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
@@ -76,8 +79,8 @@ class MqttSender:
 class Senders:
     """The sender for each subscription's target."""
 
-    def __init__(self, timeout: float, mqtt: MqttPublisher | None) -> None:
-        self.http = HttpSender(timeout)
+    def __init__(self, timeout: float, mqtt: MqttPublisher | None, *, insecure: bool = False) -> None:
+        self.http = HttpSender(timeout, insecure=insecure)
         self.mqtt = MqttSender(mqtt)
 
     async def start(self) -> None:
