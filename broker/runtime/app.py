@@ -112,9 +112,11 @@ def make_app(config: Config) -> web.Application:
 
 
 def delivery_settings(config: Config) -> DeliverySettings:
-    """`-notifRetryWindow`, `-httpTimeout` and `-insecureNotif`, as the dispatcher takes them."""
+    """`-notifRetryWindow`, `-httpTimeout`, `-insecureNotif` and `-disableCustomNotifications`, as
+    the dispatcher takes them."""
     return DeliverySettings(
         retry_window=float(config.notifRetryWindow),
         timeout=config.httpTimeout / 1000,
         insecure=config.insecureNotif,
+        custom=not config.disableCustomNotifications,
     )

@@ -64,6 +64,7 @@ def spawn(config: Config) -> subprocess.Popen[bytes]:
             "-logLevel",
             config.logLevel,
             *(["-insecureNotif"] if config.insecureNotif else []),
+            *(["-disableCustomNotifications"] if config.disableCustomNotifications else []),
         ],
         stdin=subprocess.DEVNULL,
         env=env,
@@ -119,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         retry_window=float(config.notifRetryWindow),
         timeout=config.httpTimeout / 1000,
         insecure=config.insecureNotif,
+        custom=not config.disableCustomNotifications,
     )
     try:
         asyncio.run(run(config, settings, args.parent))

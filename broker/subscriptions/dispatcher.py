@@ -47,6 +47,7 @@ class DeliverySettings:
     max_backoff: float = 10.0  # longest wait between two attempts
     timeout: float = 5.0  # -httpTimeout, seconds
     insecure: bool = False  # -insecureNotif: HTTPS peers' certificates are not verified
+    custom: bool = True  # False with -disableCustomNotifications: custom targets sent as plain ones
 
 
 class Dispatcher:
@@ -60,6 +61,7 @@ class Dispatcher:
         max_backoff: float = 10.0,
         timeout: float = 5.0,
         insecure: bool = False,
+        custom: bool = True,
         concurrency: int = 100,
         mqtt: MqttPublisher | None = None,
         poll: float = 0.5,
@@ -80,6 +82,7 @@ class Dispatcher:
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.senders = Senders(timeout, mqtt, insecure=insecure)
+        self.custom = custom
         self._slots = asyncio.Semaphore(concurrency)
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()  # due while their drain was running
@@ -104,6 +107,7 @@ class Dispatcher:
             max_backoff=settings.max_backoff,
             timeout=settings.timeout,
             insecure=settings.insecure,
+            custom=settings.custom,
             mqtt=MqttPublisher(),
             **options,
         )
@@ -218,7 +222,7 @@ class Dispatcher:
         cleared = await recheck(self.notifier.guard, record, sub)
         if cleared is None:
             return True  # withdrawn, expired or erased since the change: nothing is sent
-        outgoing = build(sub, cleared.payload, record.cbnotif)
+        outgoing = build(sub, cleared.payload, record.cbnotif, custom=self.custom)
         first = record.attempts == 0
         if first:
             count_sent(sub.delivery, self.clock())

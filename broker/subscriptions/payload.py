@@ -317,14 +317,17 @@ _QS_SAFE = "!$'()*+,;:@/?~"
 EMPTY_TEXT_REFUSAL = "error"
 
 
-def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing:
+def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: bool = True) -> Outgoing:
     """The request (or MQTT message) for one outbox record.
 
     Headers in the order Orion's requests carry them on the wire: Host, User-Agent, Fiware-Service (non-default
     tenants), Fiware-Servicepath, X-Auth-Token (when the triggering request had one), Accept,
     Content-Length, Content-Type, Fiware-Correlator, Ngsiv2-AttrsFormat, then the subscription's
     own headers. A custom header replaces a standard one of the same name (except the correlator,
-    the format and the length) and a header whose value comes out empty is not sent."""
+    the format and the length) and a header whose value comes out empty is not sent.
+
+    `custom=False` (`-disableCustomNotifications`): a custom target is sent as a plain one, its
+    `url` (and `topic`) as written, POST, the standard body; Orion's flag."""
     target = sub.notification.target
     tenant = sub.tenant
     fmt = sub.notification.attrs_format
@@ -335,7 +338,7 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
     extra: dict[str, str] = {}
     url = target.url
     topic = target.topic if isinstance(target, MqttTarget) else None
-    if target.custom:
+    if target.custom and custom:
         entity = entity_of(snap)
         ctx = expression_context(entity, tenant, auth_token)
         if target.payload_set and target.payload is None:  # `payload: null`: no body at all
@@ -392,5 +395,5 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
             headers[name] = value
     if isinstance(target, MqttTarget):
         return Outgoing(url=target.url, headers=headers, body=body, topic=topic, qos=target.qos, retain=target.retain)
-    method = (target.method or "POST") if target.custom else "POST"
+    method = (target.method or "POST") if target.custom and custom else "POST"
     return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal)

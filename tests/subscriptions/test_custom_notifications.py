@@ -8,18 +8,23 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from broker.config import load_config
 from broker.core.entities import EntityService
+from broker.http.settings import HttpSettings
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity, Metadata
 from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, MqttTarget, Notification, Subscription
 from broker.personal.guard import PersonalGuard
+from broker.runtime.app import build_app, delivery_settings
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.payload import build, snapshot
 from broker.version import ORION_API_VERSION
+from tests.receivers import drained
 
 ROOM = Entity(
     "R1",
@@ -496,3 +501,40 @@ def test_an_ngsi_patch_is_sent_normalized_whatever_the_attrs_format():
     }
     simplified = build(_sub(target, attrs=("B",), attrs_format="simplifiedKeyValues"), _snap())
     assert orjson.loads(simplified.body) == {"id": "R1", "type": "Room", "B": 43}
+
+
+def test_with_custom_notifications_disabled_a_custom_target_is_sent_as_a_plain_one():
+    target = _custom(
+        url="http://127.0.0.1:9999/rooms/${id}",
+        method="PUT",
+        headers={"X-Id": "${id}"},
+        qs={"t": "${type}"},
+        payload="${name}",
+        payload_set=True,
+    )
+    out = build(_sub(target, attrs_format="keyValues"), _snap(), custom=False)
+    assert (out.method, out.url) == ("POST", "http://127.0.0.1:9999/rooms/${id}")
+    assert "X-Id" not in out.headers
+    assert out.headers["Ngsiv2-AttrsFormat"] == "keyValues"
+    assert orjson.loads(out.body)["data"][0]["name"] == "Sala"
+    mqtt = MqttTarget(url="mqtt://127.0.0.1:1883", topic="rooms/${id}", custom=True, payload="x", payload_set=True)
+    out = build(_sub(mqtt), _snap(), custom=False)
+    assert out.topic == "rooms/${id}"
+    assert orjson.loads(out.body)["data"][0]["id"] == "R1"
+
+
+async def test_disable_custom_notifications_reaches_the_delivery(tmp_path: Path, receiver):
+    settings = delivery_settings(load_config(["-disableCustomNotifications"]))
+    app = build_app(SqliteStorage(str(tmp_path / "d.db")), HttpSettings(), settings)
+    async with TestClient(TestServer(app)) as client:
+        sub = {
+            "subject": {"entities": [{"id": "R1"}]},
+            "notification": {"httpCustom": {"url": receiver.url, "method": "PUT", "payload": "${id}"}},
+        }
+        assert (await client.post("/v2/subscriptions", json=sub)).status == 201
+        assert (await client.post("/v2/entities", json={"id": "R1", "type": "Room", "t": {"value": 1}})).status == 201
+        await receiver.wait_for(1)
+        await drained(client)
+    request = receiver.requests[0]
+    assert request.method == "POST"
+    assert request.json()["data"][0]["id"] == "R1"
