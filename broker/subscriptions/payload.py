@@ -284,6 +284,28 @@ def ngsi_patch(template: dict[str, Any], ctx: dict[str, Any]) -> NgsiPatch:
     )
 
 
+def with_builtin_metadata(ctx: dict[str, Any], entity: Entity, snap: dict[str, Any]) -> dict[str, Any]:
+    """Orion adds the built-in metadata to every attribute before it builds a custom
+    notification, so `metadata.<attr>` also holds `dateCreated`, `dateModified` and, for the
+    attributes the update named, `previousValue` and `actionType` (`${A-metadata.A.previousValue}`,
+    as Orion's manual shows). A user's metadata of the same name wins."""
+    metadata: dict[str, dict[str, Any]] = ctx["metadata"]
+    requested = set(snap["requestAttrs"])
+    for name, attr in entity.attrs.items():
+        builtins: dict[str, Any] = {}
+        if attr.cre_date:
+            builtins["dateCreated"] = attribute_value(Attribute("DateTime", attr.cre_date))
+        if attr.mod_date:
+            builtins["dateModified"] = attribute_value(Attribute("DateTime", attr.mod_date))
+        if name in requested or snap["alteration"] == "entityDelete":
+            builtins["actionType"] = _action_type(snap, name)
+            if name in snap["previous"]:
+                prev = snap["previous"][name]
+                builtins["previousValue"] = attribute_value(Attribute(prev["type"], prev["value"]))
+        metadata[name] = {**builtins, **metadata.get(name, {})}
+    return ctx
+
+
 # ----------------------------------------------------------------------------- request
 
 
@@ -340,7 +362,7 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: 
     topic = target.topic if isinstance(target, MqttTarget) else None
     if target.custom and custom:
         entity = entity_of(snap)
-        ctx = expression_context(entity, tenant, auth_token)
+        ctx = with_builtin_metadata(expression_context(entity, tenant, auth_token), entity, snap)
         if target.payload_set and target.payload is None:  # `payload: null`: no body at all
             fmt = "custom"
             body, content_type = b"", None

@@ -538,3 +538,26 @@ async def test_disable_custom_notifications_reaches_the_delivery(tmp_path: Path,
     request = receiver.requests[0]
     assert request.method == "POST"
     assert request.json()["data"][0]["id"] == "R1"
+
+
+def test_jexl_sees_the_built_in_metadata_of_the_attributes_the_update_named():
+    before = Entity("R1", "Room", "/north", {"temp": Attribute("Number", 20, {"unit": Metadata("Text", "C")})})
+    after = Entity(
+        "R1", "Room", "/north", {"temp": Attribute("Number", 23.5, {"unit": Metadata("Text", "C")}, 1.0, 2.5)}
+    )
+    template = {
+        "delta": "${temp-metadata.temp.previousValue}",
+        "action": "${metadata.temp.actionType}",
+        "modified": "${metadata.temp.dateModified}",
+        "unit": "${metadata.temp.unit}",
+    }
+    out = build(_sub(_custom(json=template)), _snap(after, before, ("temp",)))
+    assert orjson.loads(out.body) == {
+        "delta": 3.5,
+        "action": "update",
+        "modified": "1970-01-01T00:00:02.500Z",
+        "unit": "C",
+    }
+    created = build(_sub(_custom(json=template)), _snap(after, None, ("temp",)))
+    assert orjson.loads(created.body)["delta"] is None
+    assert orjson.loads(created.body)["action"] == "append"
