@@ -228,6 +228,11 @@ class Dispatcher:
             count_sent(sub.delivery, self.clock())
             if self.counters_first:  # `timesSent` is in the store before the receiver can see it
                 await self._save_counters(sub)
+        if outgoing.dropped:  # Orion builds no request: counted as sent, nothing else recorded
+            event(logging.WARNING, "notification not sent: malformed custom URL", subscription=sub.id)
+            if first and not self.counters_first:
+                await self._save_counters(sub)
+            return True
         outcome = await self.senders.send(sub, outgoing)
         notification_attempt(
             self.notifier,

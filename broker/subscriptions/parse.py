@@ -164,6 +164,14 @@ def _url_parts(url: str) -> tuple[str, str] | None:
     return parts.scheme, parts.path or "/"
 
 
+def sendable_http_url(url: str) -> bool:
+    """A custom notification's URL once its macros are replaced: Orion builds no request when its
+    parseUrl rejects the scheme, host or port (the path is left to libcurl)."""
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return bool(sep) and scheme in ("http", "https") and _url_parts(f"{scheme}://{netloc}") is not None
+
+
 def _timeout(raw: dict[str, Any]) -> int | None:
     timeout = _opt(raw, "timeout", int)
     if timeout is not None and not 0 <= timeout <= MAX_HTTP_TIMEOUT:

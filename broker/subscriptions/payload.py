@@ -21,6 +21,7 @@ from broker.ngsi.render import Projection, attribute_value, render_entity, rende
 from broker.ngsi.subscription import HttpTarget, MqttTarget, Subscription
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
 from broker.subscriptions.jexl import evaluate, to_text
+from broker.subscriptions.parse import sendable_http_url
 from broker.version import ORION_API_VERSION
 
 # headers a subscription's `headers` cannot replace: Orion protects the first two; the length is
@@ -42,6 +43,9 @@ class Outgoing:
     # why this request is not to be sent at all (Orion's libcurl layer refuses a text/plain
     # request without content and records it as a failure with this reason); None to send it
     refusal: str | None = None
+    # Orion builds no request at all (a custom URL that is no URL once its macros are replaced):
+    # nothing is sent and nothing but `timesSent` is recorded
+    dropped: bool = False
 
 
 def snapshot(event: ChangeEvent) -> dict[str, Any]:
@@ -418,4 +422,5 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: 
     if isinstance(target, MqttTarget):
         return Outgoing(url=target.url, headers=headers, body=body, topic=topic, qos=target.qos, retain=target.retain)
     method = (target.method or "POST") if target.custom and custom else "POST"
-    return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal)
+    dropped = target.custom and custom and not sendable_http_url(url)
+    return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal, dropped=dropped)

@@ -480,3 +480,20 @@ async def test_patching_the_subject_keeps_notify_on_metadata_change_unless_given
     assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
     subject = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["subject"]
     assert subject["condition"]["notifyOnMetadataChange"] is True
+
+
+async def test_a_custom_url_without_a_host_after_substitution_sends_nothing_and_records_no_failure(client, receiver):
+    """Orion's parseUrl rejects it before any request is built: counted in timesSent, no failure."""
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "E1"}]},
+            "notification": {"httpCustom": {"url": "http://${host}/notify"}},
+        },
+    )
+    assert (await client.post("/v2/entities", json={"id": "E1", "type": "T", "A": {"value": 1}})).status == 201
+    await drained(client)
+    assert receiver.requests == []
+    status = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert status["timesSent"] == 1
+    assert "lastFailure" not in status and "failsCounter" not in status and "lastSuccess" not in status

@@ -561,3 +561,10 @@ def test_jexl_sees_the_built_in_metadata_of_the_attributes_the_update_named():
     created = build(_sub(_custom(json=template)), _snap(after, None, ("temp",)))
     assert orjson.loads(created.body)["delta"] is None
     assert orjson.loads(created.body)["action"] == "append"
+
+
+def test_a_custom_url_that_is_no_url_once_substituted_is_dropped():
+    assert build(_sub(_custom(url="http://${nothere}/n")), _snap()).dropped
+    assert build(_sub(_custom(url="${name}")), _snap()).dropped
+    assert not build(_sub(_custom(url="http://127.0.0.1:9999/${name}")), _snap()).dropped
+    assert not build(_sub(HttpTarget(url="http://127.0.0.1:9999/n")), _snap()).dropped
