@@ -419,8 +419,35 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: 
     for _, (name, value) in sorted(overrides.items()):
         if value:
             headers[name] = value
+    dropped = target.custom and custom and _unterminated_macro(target)
     if isinstance(target, MqttTarget):
-        return Outgoing(url=target.url, headers=headers, body=body, topic=topic, qos=target.qos, retain=target.retain)
+        return Outgoing(
+            url=target.url,
+            headers=headers,
+            body=body,
+            topic=topic,
+            qos=target.qos,
+            retain=target.retain,
+            dropped=dropped,
+        )
     method = (target.method or "POST") if target.custom and custom else "POST"
-    dropped = target.custom and custom and not sendable_http_url(url)
+    dropped = dropped or (target.custom and custom and not sendable_http_url(url))
     return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal, dropped=dropped)
+
+
+def _unterminated_macro(target: HttpTarget | MqttTarget) -> bool:
+    """A text template with a `${` that no `}` closes: Orion's macroSubstitute gives up and no
+    notification is built (the `json` and `ngsi` templates keep such a string as it is)."""
+    texts = [target.payload or ""]
+    if isinstance(target, HttpTarget):
+        texts += [target.url, *target.headers, *target.headers.values(), *target.qs, *target.qs.values()]
+    else:
+        texts.append(target.topic)
+    for text in texts:
+        start = text.find("${")
+        while start >= 0:
+            end = text.find("}", start)
+            if end < 0:
+                return True
+            start = text.find("${", end + 1)
+    return False
