@@ -318,7 +318,8 @@ def _decoded(text: str) -> str:
     return unquote(text) if "%" in text else text
 
 
-def _host(url: str) -> str:
+def host_header(url: str) -> str:
+    """The `Host` header Orion (libcurl) sends to `url`: host and port, the default port included."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = parts.hostname or ""
@@ -398,7 +399,7 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: 
         body = orjson.dumps(render_body(sub, snap))
 
     standard: list[tuple[str, str | None]] = [
-        ("Host", _host(url) if isinstance(target, HttpTarget) else None),
+        ("Host", host_header(url) if isinstance(target, HttpTarget) else None),
         ("User-Agent", f"orion/{ORION_API_VERSION}"),
         ("Fiware-Service", tenant or None),
         ("Fiware-Servicepath", snap["servicePath"] or "/"),

@@ -7,17 +7,23 @@ answer does to the counters and the retry schedule (`outcome`, `dispatcher`) are
 from __future__ import annotations
 
 import aiohttp
+from yarl import URL
 
 from broker.ngsi.subscription import MqttTarget, Subscription
 from broker.subscriptions.mqtt import MqttPublisher
 from broker.subscriptions.outcome import Outcome, failure_of
-from broker.subscriptions.payload import Outgoing
+from broker.subscriptions.payload import Outgoing, host_header
+
+REDIRECTS = frozenset((301, 302, 303, 307, 308))
+MAX_REDIRECTS = 10
 
 
 class HttpSender:
     """HTTP notifications through one client session, with `-httpTimeout` unless the subscription
-    sets its own `timeout`; redirects are not followed (Orion's libcurl setting). With `insecure`
-    (`-insecureNotif`) an HTTPS peer's certificate is not verified, as Orion's flag does."""
+    sets its own `timeout`. Redirects are followed, as Orion's libcurl (FOLLOWLOCATION) follows
+    them: 307 and 308 with the same request, the others as a GET without the body; the last
+    answer is the outcome. With `insecure` (`-insecureNotif`) an HTTPS peer's certificate is not
+    verified, as Orion's flag does."""
 
     def __init__(self, timeout: float, *, insecure: bool = False) -> None:
         self.timeout = timeout  # seconds
@@ -41,17 +47,27 @@ class HttpSender:
         if out.refusal is not None:  # nothing goes out; a failure that another attempt cannot mend
             return Outcome(False, None, out.refusal, False)
         timeout = sub.notification.target.timeout
+        method, url, body, headers = out.method, out.url, out.body, out.headers
         try:
-            async with self._session.request(
-                out.method,
-                out.url,
-                data=out.body,
-                headers=out.headers,
-                timeout=aiohttp.ClientTimeout(total=timeout / 1000) if timeout else None,
-                allow_redirects=False,
-            ) as resp:
-                await resp.read()
-                return Outcome.http_answer(resp.status)
+            for _ in range(MAX_REDIRECTS + 1):
+                async with self._session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout / 1000) if timeout else None,
+                    allow_redirects=False,
+                ) as resp:
+                    await resp.read()
+                    location = resp.headers.get("Location")
+                    if resp.status not in REDIRECTS or not location:
+                        return Outcome.http_answer(resp.status)
+                url = str(resp.url.join(URL(location)))
+                headers = {**headers, "Host": host_header(url)}
+                if resp.status not in (307, 308):  # the others go on as a GET without the body
+                    method, body = "GET", b""
+                    headers = {k: v for k, v in headers.items() if k not in ("Content-Length", "Content-Type")}
+            return Outcome.http_answer(resp.status)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             return failure_of(exc)
 
