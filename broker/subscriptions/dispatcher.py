@@ -228,8 +228,8 @@ class Dispatcher:
             count_sent(sub.delivery, self.clock())
             if self.counters_first:  # `timesSent` is in the store before the receiver can see it
                 await self._save_counters(sub)
-        if outgoing.dropped:  # Orion builds no request: counted as sent, nothing else recorded
-            event(logging.WARNING, "notification not sent: malformed custom URL", subscription=sub.id)
+        if outgoing.dropped is not None:  # Orion builds no request: counted as sent, nothing else recorded
+            event(logging.WARNING, "notification not sent", subscription=sub.id, reason=outgoing.dropped)
             if first and not self.counters_first:
                 await self._save_counters(sub)
             return True

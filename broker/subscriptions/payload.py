@@ -43,9 +43,9 @@ class Outgoing:
     # why this request is not to be sent at all (Orion's libcurl layer refuses a text/plain
     # request without content and records it as a failure with this reason); None to send it
     refusal: str | None = None
-    # Orion builds no request at all (a custom URL that is no URL once its macros are replaced):
-    # nothing is sent and nothing but `timesSent` is recorded
-    dropped: bool = False
+    # why Orion builds no request at all (a custom URL that is no URL once its macros are
+    # replaced, a template macro never closed): nothing is sent, nothing but `timesSent` recorded
+    dropped: str | None = None
 
 
 def snapshot(event: ChangeEvent) -> dict[str, Any]:
@@ -420,7 +420,7 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: 
     for _, (name, value) in sorted(overrides.items()):
         if value:
             headers[name] = value
-    dropped = target.custom and custom and _unterminated_macro(target)
+    dropped = "unterminated macro" if target.custom and custom and _unterminated_macro(target) else None
     if isinstance(target, MqttTarget):
         return Outgoing(
             url=target.url,
@@ -432,7 +432,8 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: 
             dropped=dropped,
         )
     method = (target.method or "POST") if target.custom and custom else "POST"
-    dropped = dropped or (target.custom and custom and not sendable_http_url(url))
+    if dropped is None and target.custom and custom and not sendable_http_url(url):
+        dropped = "malformed URL"
     return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal, dropped=dropped)
 
 
