@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -30,6 +31,9 @@ class Config:
     dbTimeout: int = 10000
     httpTimeout: int = 5000
     cprForwardLimit: int = 1000
+    insecureNotif: bool = False
+    disableCustomNotifications: bool = False
+    notificationMode: str = "transient"
     notifRetryWindow: int = 86400
     authSecret: str = ""
     authJwksUrl: str = ""
@@ -46,6 +50,9 @@ class Config:
     statSemWait: bool = False
     disableMetrics: bool = False
 
+
+# Orion's -notificationMode values (threadpool with its queue size and number of workers)
+NOTIFICATION_MODE = re.compile(r"transient|persistent|threadpool(:[1-9][0-9]*:[1-9][0-9]*)?")
 
 # flag -> (environment variable, help)
 FLAGS: dict[str, tuple[str, str]] = {
@@ -79,6 +86,19 @@ FLAGS: dict[str, tuple[str, str]] = {
     "cprForwardLimit": (
         "ORION_CPR_FORWARD_LIMIT",
         "requests forwarded to context providers for one client request at most (default 1000; 0: no forwarding)",
+    ),
+    "insecureNotif": (
+        "ORION_INSECURE_NOTIF",
+        "send HTTPS notifications to peers whose certificate cannot be verified (self-signed), as Orion's flag",
+    ),
+    "disableCustomNotifications": (
+        "ORION_DISABLE_CUSTOM_NOTIF",
+        "httpCustom and mqttCustom are sent as http and mqtt: only their url (and topic) count, no ${...}",
+    ),
+    "notificationMode": (
+        "ORION_NOTIF_MODE",
+        "Orion's transient, persistent or threadpool:q:n; accepted for compatibility, every mode here is "
+        "the durable outbox",
     ),
     "notifRetryWindow": (
         "ORION_NOTIF_RETRY_WINDOW",
@@ -161,6 +181,8 @@ def load_config(argv: Sequence[str] | None = None, environ: dict[str, str] | Non
         raise SystemExit(f"writeConcern must be 0 or 1, got {config.writeConcern}")
     if config.dbPoolSize < 1:
         raise SystemExit(f"dbPoolSize must be at least 1, got {config.dbPoolSize}")
+    if not NOTIFICATION_MODE.fullmatch(config.notificationMode):
+        raise SystemExit(f"invalid value for notificationMode: {config.notificationMode!r}")
     if config.workers < 1:
         raise SystemExit(f"workers must be at least 1, got {config.workers}")
     return config

@@ -165,7 +165,7 @@ class Forwarder:
             instance=self.settings.instance,
         )
         try:
-            async with self._client().post(url, data=body, headers=headers, allow_redirects=False) as resp:
+            async with self._client().post(url, data=body, headers=headers) as resp:  # redirects followed, as by libcurl in Orion
                 answer = await resp.content.read(MAX_ANSWER + 1)
                 if len(answer) > MAX_ANSWER:
                     return resp.status, b"", None, f"context provider answer over {MAX_ANSWER} bytes"

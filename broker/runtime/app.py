@@ -134,5 +134,11 @@ def forwarding_settings(config: Config) -> ForwardingSettings:
 
 
 def delivery_settings(config: Config) -> DeliverySettings:
-    """`-notifRetryWindow` and `-httpTimeout`, as the dispatcher takes them."""
-    return DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
+    """`-notifRetryWindow`, `-httpTimeout`, `-insecureNotif` and `-disableCustomNotifications`, as
+    the dispatcher takes them."""
+    return DeliverySettings(
+        retry_window=float(config.notifRetryWindow),
+        timeout=config.httpTimeout / 1000,
+        insecure=config.insecureNotif,
+        custom=not config.disableCustomNotifications,
+    )

@@ -63,6 +63,8 @@ def spawn(config: Config) -> subprocess.Popen[bytes]:
             str(config.httpTimeout),
             "-logLevel",
             config.logLevel,
+            *(["-insecureNotif"] if config.insecureNotif else []),
+            *(["-disableCustomNotifications"] if config.disableCustomNotifications else []),
         ],
         stdin=subprocess.DEVNULL,
         env=env,
@@ -114,7 +116,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure(config.logLevel)
     if args.nice:
         os.nice(args.nice)  # delivery is asynchronous: it may lag a burst, the acknowledgements may not
-    settings = DeliverySettings(retry_window=float(config.notifRetryWindow), timeout=config.httpTimeout / 1000)
+    settings = DeliverySettings(
+        retry_window=float(config.notifRetryWindow),
+        timeout=config.httpTimeout / 1000,
+        insecure=config.insecureNotif,
+        custom=not config.disableCustomNotifications,
+    )
     try:
         asyncio.run(run(config, settings, args.parent))
     except KeyboardInterrupt:

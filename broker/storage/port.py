@@ -190,6 +190,11 @@ class LeaseStore(Protocol):
         opened by any process is at least `throttling` seconds old (or there was none)."""
         ...
 
+    async def close_throttle_window(self, tenant: str, sub_id: str, opened: float) -> None:
+        """Undo `open_throttle_window` at `opened`: its write was abandoned, so the next change may
+        notify at once. Nothing happens when another window was opened since."""
+        ...
+
 
 class RegistrationStore(Protocol):
     """Registrations of context providers."""

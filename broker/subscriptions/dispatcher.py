@@ -46,6 +46,8 @@ class DeliverySettings:
     retry_window: float = 86400.0  # -notifRetryWindow: how long a notification is retried
     max_backoff: float = 10.0  # longest wait between two attempts
     timeout: float = 5.0  # -httpTimeout, seconds
+    insecure: bool = False  # -insecureNotif: HTTPS peers' certificates are not verified
+    custom: bool = True  # False with -disableCustomNotifications: custom targets sent as plain ones
 
 
 class Dispatcher:
@@ -58,6 +60,8 @@ class Dispatcher:
         retry_window: float = 86400.0,
         max_backoff: float = 10.0,
         timeout: float = 5.0,
+        insecure: bool = False,
+        custom: bool = True,
         concurrency: int = 100,
         mqtt: MqttPublisher | None = None,
         poll: float = 0.5,
@@ -77,7 +81,8 @@ class Dispatcher:
         self.retry_window = retry_window
         self.max_backoff = max_backoff
         self.timeout = timeout
-        self.senders = Senders(timeout, mqtt)
+        self.senders = Senders(timeout, mqtt, insecure=insecure)
+        self.custom = custom
         self._slots = asyncio.Semaphore(concurrency)
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()  # due while their drain was running
@@ -101,6 +106,8 @@ class Dispatcher:
             retry_window=settings.retry_window,
             max_backoff=settings.max_backoff,
             timeout=settings.timeout,
+            insecure=settings.insecure,
+            custom=settings.custom,
             mqtt=MqttPublisher(),
             **options,
         )
@@ -215,12 +222,17 @@ class Dispatcher:
         cleared = await recheck(self.notifier.guard, record, sub)
         if cleared is None:
             return True  # withdrawn, expired or erased since the change: nothing is sent
-        outgoing = build(sub, cleared.payload, record.cbnotif)
+        outgoing = build(sub, cleared.payload, record.cbnotif, custom=self.custom)
         first = record.attempts == 0
         if first:
             count_sent(sub.delivery, self.clock())
             if self.counters_first:  # `timesSent` is in the store before the receiver can see it
                 await self._save_counters(sub)
+        if outgoing.dropped is not None:  # Orion builds no request: counted as sent, nothing else recorded
+            event(logging.WARNING, "notification not sent", subscription=sub.id, reason=outgoing.dropped)
+            if first and not self.counters_first:
+                await self._save_counters(sub)
+            return True
         outcome = await self.senders.send(sub, outgoing)
         notification_attempt(
             self.notifier,

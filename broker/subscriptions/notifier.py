@@ -252,9 +252,15 @@ class Notifier:
             self._oneshot_claims.pop((record.tenant, record.subscription_id), None)
 
     async def abandoned(self, records: list[OutboxRecord]) -> None:
-        """The store refused the write: the oneshot notifications it would have owed are free again."""
+        """The store refused the write (an upsert's insert of an entity that exists, a lost race):
+        the oneshot notifications it would have owed are free again, and so are the throttling
+        windows they opened, or the retried write would find its own window open and notify
+        nothing."""
         for record in records:
             self._oneshot_claims.pop((record.tenant, record.subscription_id), None)
+            if self._last_sent.get(record.subscription_id) == record.created:
+                del self._last_sent[record.subscription_id]
+                await self.storage.close_throttle_window(record.tenant, record.subscription_id, record.created)
 
 
 def _as_seen(event: ChangeEvent, access: Access) -> ChangeEvent:

@@ -164,6 +164,14 @@ def _url_parts(url: str) -> tuple[str, str] | None:
     return parts.scheme, parts.path or "/"
 
 
+def sendable_http_url(url: str) -> bool:
+    """A custom notification's URL once its macros are replaced: Orion builds no request when its
+    parseUrl rejects the scheme, host or port (the path is left to libcurl)."""
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return bool(sep) and scheme in ("http", "https") and _url_parts(f"{scheme}://{netloc}") is not None
+
+
 def _timeout(raw: dict[str, Any]) -> int | None:
     timeout = _opt(raw, "timeout", int)
     if timeout is not None and not 0 <= timeout <= MAX_HTTP_TIMEOUT:
@@ -443,5 +451,23 @@ def parse_subscription(body: Any, *, tenant: str, service_path: str, now: float,
 
 def apply_patch(sub: Subscription, body: Any, *, now: float) -> Subscription:
     """`PATCH /v2/subscriptions/{id}`: each top-level field given replaces the stored one; the
-    delivery counters stay (Orion keeps `failsCounter` across a PATCH of the notification)."""
-    return dataclasses.replace(sub, **_fields(_top(body), update=True))
+    delivery counters stay (Orion keeps `failsCounter` across a PATCH of the notification).
+
+    Orion's exceptions, which it stores as flags of their own: a new `notification` keeps
+    `onlyChangedAttrs` and `covered` unless it names them, and a new `subject` keeps
+    `condition.notifyOnMetadataChange` unless it names it (the rest of the object is replaced:
+    `attrs`, `metadata`, `attrsFormat`, `maxFailsLimit`, the condition's attrs and expression)."""
+    changes = _fields(_top(body), update=True)
+    if "notification" in changes:
+        given = body["notification"]
+        kept = {
+            field: getattr(sub.notification, field)
+            for key, field in (("onlyChangedAttrs", "only_changed_attrs"), ("covered", "covered"))
+            if key not in given
+        }
+        changes["notification"] = dataclasses.replace(changes["notification"], **kept)
+    if "condition" in changes and "notifyOnMetadataChange" not in (body["subject"].get("condition") or {}):
+        changes["condition"] = dataclasses.replace(
+            changes["condition"], notify_on_metadata_change=sub.condition.notify_on_metadata_change
+        )
+    return dataclasses.replace(sub, **changes)

@@ -21,6 +21,7 @@ from broker.ngsi.render import Projection, attribute_value, render_entity, rende
 from broker.ngsi.subscription import HttpTarget, MqttTarget, Subscription
 from broker.storage.codec import attrs_from_doc, attrs_to_doc
 from broker.subscriptions.jexl import evaluate, to_text
+from broker.subscriptions.parse import sendable_http_url
 from broker.version import ORION_API_VERSION
 
 # headers a subscription's `headers` cannot replace: Orion protects the first two; the length is
@@ -39,6 +40,12 @@ class Outgoing:
     topic: str | None = None  # MQTT only
     qos: int = 0
     retain: bool = False
+    # why this request is not to be sent at all (Orion's libcurl layer refuses a text/plain
+    # request without content and records it as a failure with this reason); None to send it
+    refusal: str | None = None
+    # why Orion builds no request at all (a custom URL that is no URL once its macros are
+    # replaced, a template macro never closed): nothing is sent, nothing but `timesSent` recorded
+    dropped: str | None = None
 
 
 def snapshot(event: ChangeEvent) -> dict[str, Any]:
@@ -90,6 +97,10 @@ def _action_type(snap: dict[str, Any], name: str) -> str:
     return "update" if name in snap["previous"] else "append"
 
 
+_BUILTIN_ATTRS = ("dateCreated", "dateModified", "servicePath")
+_BUILTINS = frozenset((*_BUILTIN_ATTRS, "alterationType", "dateExpires"))
+
+
 def notified_entity(
     sub: Subscription, snap: dict[str, Any], patch: NgsiPatch | None = None
 ) -> tuple[Entity, Projection, Projection]:
@@ -102,8 +113,10 @@ def notified_entity(
     if patch is not None:
         entity = patch.apply(entity)
     names = list(entity.attrs)
-    if n.attrs:
-        names = [a for a in n.attrs if a in entity.attrs or n.covered]
+    if n.attrs and "*" not in n.attrs:  # "*": every attribute, plus the built-ins it names
+        names = [a for a in n.attrs if a in entity.attrs or (n.covered and a not in _BUILTINS)]
+    elif n.attrs and n.covered:
+        names += [a for a in n.attrs if a not in entity.attrs and a != "*" and a not in _BUILTINS]
     elif n.except_attrs:
         names = [a for a in names if a not in n.except_attrs]
     if n.only_changed_attrs:
@@ -125,11 +138,14 @@ def notified_entity(
             if "actionType" in n.metadata and (requested or snap["alteration"] == "entityDelete"):
                 attr.metadata["actionType"] = Metadata("Text", _action_type(snap, name))
         attrs[name] = attr
-    builtins = [b for b in ("dateCreated", "dateModified", "servicePath") if b in n.attrs]
+    builtins = [b for b in _BUILTIN_ATTRS if b in n.attrs]
     if "alterationType" in n.attrs:
         attrs["alterationType"] = Attribute("Text", snap["alteration"])
     shown = Entity(entity.id, entity.type, entity.service_path, attrs, entity.cre_date, entity.mod_date)
-    attr_projection = Projection(tuple(["*"] + builtins)) if builtins else Projection(None)
+    if n.attrs and "*" not in n.attrs:  # in the list's order, as Orion (`values` shows it)
+        attr_projection = Projection(tuple(n.attrs))
+    else:
+        attr_projection = Projection(tuple(["*"] + builtins)) if builtins else Projection(None)
     md_names = [m for m in n.metadata if m not in ("previousValue", "actionType")]
     md_names += [m for m in ("previousValue", "actionType") if m in n.metadata]
     md_projection = Projection(tuple(md_names)) if n.metadata else Projection(None)
@@ -137,8 +153,13 @@ def notified_entity(
 
 
 def render_body(sub: Subscription, snap: dict[str, Any], patch: NgsiPatch | None = None) -> Any:
+    """The notification's body. An `ngsi` patch is always sent normalized (or in one of the
+    simplified forms), whatever `attrsFormat` says: Orion's setNgsiPayload; the
+    `Ngsiv2-AttrsFormat` header still names the subscription's format."""
     entity, attrs, md = notified_entity(sub, snap, patch)
     fmt = sub.notification.attrs_format
+    if patch is not None and fmt not in ("simplifiedNormalized", "simplifiedKeyValues"):
+        fmt = "normalized"
     if fmt == "simplifiedNormalized":
         return render_entity(entity, "normalized", attrs, md)
     if fmt == "simplifiedKeyValues":
@@ -267,6 +288,28 @@ def ngsi_patch(template: dict[str, Any], ctx: dict[str, Any]) -> NgsiPatch:
     )
 
 
+def with_builtin_metadata(ctx: dict[str, Any], entity: Entity, snap: dict[str, Any]) -> dict[str, Any]:
+    """Orion adds the built-in metadata to every attribute before it builds a custom
+    notification, so `metadata.<attr>` also holds `dateCreated`, `dateModified` and, for the
+    attributes the update named, `previousValue` and `actionType` (`${A-metadata.A.previousValue}`,
+    as Orion's manual shows). A user's metadata of the same name wins."""
+    metadata: dict[str, dict[str, Any]] = ctx["metadata"]
+    requested = set(snap["requestAttrs"])
+    for name, attr in entity.attrs.items():
+        builtins: dict[str, Any] = {}
+        if attr.cre_date:
+            builtins["dateCreated"] = attribute_value(Attribute("DateTime", attr.cre_date))
+        if attr.mod_date:
+            builtins["dateModified"] = attribute_value(Attribute("DateTime", attr.mod_date))
+        if name in requested or snap["alteration"] == "entityDelete":
+            builtins["actionType"] = _action_type(snap, name)
+            if name in snap["previous"]:
+                prev = snap["previous"][name]
+                builtins["previousValue"] = attribute_value(Attribute(prev["type"], prev["value"]))
+        metadata[name] = {**builtins, **metadata.get(name, {})}
+    return ctx
+
+
 # ----------------------------------------------------------------------------- request
 
 
@@ -275,7 +318,8 @@ def _decoded(text: str) -> str:
     return unquote(text) if "%" in text else text
 
 
-def _host(url: str) -> str:
+def host_header(url: str) -> str:
+    """The `Host` header Orion (libcurl) sends to `url`: host and port, the default port included."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = parts.hostname or ""
@@ -295,34 +339,44 @@ def _with_query(url: str, qs: dict[str, str]) -> str:
 
 _QS_SAFE = "!$'()*+,;:@/?~"
 
+# Orion's `lastFailureReason` for a text payload that came out empty: its HTTP layer refuses to
+# send a text/plain request without content (httpRequestSend) and reports just "error"
+EMPTY_TEXT_REFUSAL = "error"
 
-def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing:
+
+def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1, *, custom: bool = True) -> Outgoing:
     """The request (or MQTT message) for one outbox record.
 
     Headers in the order Orion's requests carry them on the wire: Host, User-Agent, Fiware-Service (non-default
     tenants), Fiware-Servicepath, X-Auth-Token (when the triggering request had one), Accept,
     Content-Length, Content-Type, Fiware-Correlator, Ngsiv2-AttrsFormat, then the subscription's
     own headers. A custom header replaces a standard one of the same name (except the correlator,
-    the format and the length) and a header whose value comes out empty is not sent."""
+    the format and the length) and a header whose value comes out empty is not sent.
+
+    `custom=False` (`-disableCustomNotifications`): a custom target is sent as a plain one, its
+    `url` (and `topic`) as written, POST, the standard body; Orion's flag."""
     target = sub.notification.target
     tenant = sub.tenant
     fmt = sub.notification.attrs_format
     auth_token = snap.get("authToken") or ""
     body: bytes
     content_type: str | None = "application/json; charset=utf-8"
+    refusal: str | None = None
     extra: dict[str, str] = {}
     url = target.url
     topic = target.topic if isinstance(target, MqttTarget) else None
-    if target.custom:
+    if target.custom and custom:
         entity = entity_of(snap)
-        ctx = expression_context(entity, tenant, auth_token)
-        if target.payload_set:
+        ctx = with_builtin_metadata(expression_context(entity, tenant, auth_token), entity, snap)
+        if target.payload_set and target.payload is None:  # `payload: null`: no body at all
             fmt = "custom"
-            if target.payload is None:
-                body, content_type = b"", None
-            else:
-                body = substitute(_decoded(target.payload), ctx).encode()
-                content_type = "text/plain; charset=utf-8" if body else None
+            body, content_type = b"", None
+        elif target.payload:  # "" is no template: the standard notification, as in Orion
+            fmt = "custom"
+            body = _decoded(substitute(target.payload, ctx)).encode()
+            content_type = "text/plain; charset=utf-8"
+            if not body and isinstance(target, HttpTarget):
+                refusal = EMPTY_TEXT_REFUSAL
         elif target.json is not None:
             fmt = "custom"
             body = orjson.dumps(render_json(_substitute_json(target.json, ctx)))
@@ -345,14 +399,14 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
         body = orjson.dumps(render_body(sub, snap))
 
     standard: list[tuple[str, str | None]] = [
-        ("Host", _host(url) if isinstance(target, HttpTarget) else None),
+        ("Host", host_header(url) if isinstance(target, HttpTarget) else None),
         ("User-Agent", f"orion/{ORION_API_VERSION}"),
         ("Fiware-Service", tenant or None),
         ("Fiware-Servicepath", snap["servicePath"] or "/"),
         ("X-Auth-Token", auth_token or None),
         ("Accept", "application/json"),
         ("Content-Length", str(len(body))),
-        ("Content-Type", content_type),
+        ("Content-Type", content_type if body else None),
     ]
     overrides = {k.lower(): (k, v) for k, v in extra.items()}
     headers: dict[str, str] = {}
@@ -366,7 +420,36 @@ def build(sub: Subscription, snap: dict[str, Any], cbnotif: int = 1) -> Outgoing
     for _, (name, value) in sorted(overrides.items()):
         if value:
             headers[name] = value
+    dropped = "unterminated macro" if target.custom and custom and _unterminated_macro(target) else None
     if isinstance(target, MqttTarget):
-        return Outgoing(url=target.url, headers=headers, body=body, topic=topic, qos=target.qos, retain=target.retain)
-    method = (target.method or "POST") if target.custom else "POST"
-    return Outgoing(url=url, method=method, headers=headers, body=body)
+        return Outgoing(
+            url=target.url,
+            headers=headers,
+            body=body,
+            topic=topic,
+            qos=target.qos,
+            retain=target.retain,
+            dropped=dropped,
+        )
+    method = (target.method or "POST") if target.custom and custom else "POST"
+    if dropped is None and target.custom and custom and not sendable_http_url(url):
+        dropped = "malformed URL"
+    return Outgoing(url=url, method=method, headers=headers, body=body, refusal=refusal, dropped=dropped)
+
+
+def _unterminated_macro(target: HttpTarget | MqttTarget) -> bool:
+    """A text template with a `${` that no `}` closes: Orion's macroSubstitute gives up and no
+    notification is built (the `json` and `ngsi` templates keep such a string as it is)."""
+    texts = [target.payload or ""]
+    if isinstance(target, HttpTarget):
+        texts += [target.url, *target.headers, *target.headers.values(), *target.qs, *target.qs.values()]
+    else:
+        texts.append(target.topic)
+    for text in texts:
+        start = text.find("${")
+        while start >= 0:
+            end = text.find("}", start)
+            if end < 0:
+                return True
+            start = text.find("${", end + 1)
+    return False

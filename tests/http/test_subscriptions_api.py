@@ -232,6 +232,20 @@ async def test_throttling_drops_notifications_within_the_window(client, receiver
     assert len(receiver.requests) == 1
 
 
+async def test_an_upsert_of_an_existing_entity_notifies_a_throttled_subscription(client, receiver):
+    """The upsert first tries an insert, which the store refuses; the throttling window that try
+    opened is closed again, so the update that follows notifies."""
+    assert (await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"value": 1}})).status == 201
+    await create(client, subscription(receiver.url, throttling=60))
+    r = await client.post("/v2/entities?options=upsert", json={"id": "R1", "type": "Room", "temp": {"value": 2}})
+    assert r.status == 204
+    await receiver.wait_for(1)
+    assert receiver.requests[0].json()["data"][0]["temp"]["value"] == 2
+    await client.patch("/v2/entities/R1/attrs", json={"temp": {"value": 3}})
+    await drained(client)
+    assert len(receiver.requests) == 1  # the window the update opened holds
+
+
 async def test_q_condition_filters_notifications(client, receiver):
     body = subscription(receiver.url)
     body["subject"]["condition"]["expression"] = {"q": "temp>25"}
@@ -389,3 +403,97 @@ async def test_concurrent_writes_notify_a_oneshot_subscription_once(client, rece
     await drained(client)
     assert len(receiver.requests) == 1
     assert (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["status"] == "inactive"
+
+
+async def test_a_text_payload_that_comes_out_empty_sends_nothing_and_counts_a_failure(client, receiver):
+    """Orion's HTTP layer refuses a text/plain request without content: no request leaves, the
+    notification is counted (`timesSent`) and recorded as a failure whose reason is just "error"."""
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"idPattern": ".*", "type": "T"}]},
+            "notification": {
+                "httpCustom": {"url": receiver.url, "headers": {"content-type": "text/plain"}, "payload": "${A}"}
+            },
+        },
+    )
+    assert (await client.post("/v2/entities", json={"id": "E1", "type": "T", "B": {"value": 1}})).status == 201
+    await drained(client)
+    assert receiver.requests == []
+    status = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert status["timesSent"] == 1
+    assert status["failsCounter"] == 1
+    assert status["lastFailureReason"] == "error"
+    assert "lastSuccess" not in status
+    assert (await client.post("/v2/entities", json={"id": "E2", "type": "T", "A": {"value": "x"}})).status == 201
+    await receiver.wait_for(1)
+    assert receiver.requests[0].body == b"x"
+    assert receiver.requests[0].headers["Content-Type"] == "text/plain"
+
+
+async def test_patching_the_notification_keeps_only_changed_attrs_and_covered_unless_given(client, receiver):
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "E1"}], "condition": {"attrs": ["A"], "notifyOnMetadataChange": False}},
+            "notification": {
+                "http": {"url": receiver.url},
+                "attrs": ["A", "Z"],
+                "covered": True,
+                "onlyChangedAttrs": True,
+                "attrsFormat": "keyValues",
+                "metadata": ["previousValue"],
+                "maxFailsLimit": 3,
+            },
+        },
+    )
+    patch = {"notification": {"http": {"url": receiver.url_for("/other")}, "attrs": ["A"]}}
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
+    notification = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert notification == {
+        "attrs": ["A"],
+        "onlyChangedAttrs": True,
+        "attrsFormat": "normalized",
+        "http": {"url": receiver.url_for("/other")},
+        "covered": True,
+    }
+    patch = {"notification": {"http": {"url": receiver.url}, "onlyChangedAttrs": False, "covered": False}}
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
+    notification = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert (notification["onlyChangedAttrs"], notification["covered"]) == (False, False)
+
+
+async def test_patching_the_subject_keeps_notify_on_metadata_change_unless_given(client, receiver):
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "E1"}], "condition": {"attrs": ["A"], "notifyOnMetadataChange": False}},
+            "notification": {"http": {"url": receiver.url}},
+        },
+    )
+    assert (
+        await client.patch(f"/v2/subscriptions/{sub_id}", json={"subject": {"entities": [{"id": "E2"}]}})
+    ).status == 204
+    subject = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["subject"]
+    assert subject == {"entities": [{"id": "E2"}], "condition": {"attrs": [], "notifyOnMetadataChange": False}}
+    patch = {"subject": {"entities": [{"id": "E2"}], "condition": {"notifyOnMetadataChange": True}}}
+    assert (await client.patch(f"/v2/subscriptions/{sub_id}", json=patch)).status == 204
+    subject = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["subject"]
+    assert subject["condition"]["notifyOnMetadataChange"] is True
+
+
+async def test_a_custom_url_without_a_host_after_substitution_sends_nothing_and_records_no_failure(client, receiver):
+    """Orion's parseUrl rejects it before any request is built: counted in timesSent, no failure."""
+    sub_id = await create(
+        client,
+        {
+            "subject": {"entities": [{"id": "E1"}]},
+            "notification": {"httpCustom": {"url": "http://${host}/notify"}},
+        },
+    )
+    assert (await client.post("/v2/entities", json={"id": "E1", "type": "T", "A": {"value": 1}})).status == 201
+    await drained(client)
+    assert receiver.requests == []
+    status = (await (await client.get(f"/v2/subscriptions/{sub_id}")).json())["notification"]
+    assert status["timesSent"] == 1
+    assert "lastFailure" not in status and "failsCounter" not in status and "lastSuccess" not in status

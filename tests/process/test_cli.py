@@ -118,6 +118,23 @@ def test_a_bad_command_line_stops_with_usage_status_2(argv: list[str], capsys: p
     assert capsys.readouterr().err.startswith("usage: python -m broker")
 
 
+@pytest.mark.parametrize("mode", ["transient", "persistent", "threadpool", "threadpool:1000:10"])
+def test_orions_notification_modes_are_accepted(mode: str) -> None:
+    assert load_config(["-notificationMode", mode], {}).notificationMode == mode
+    assert load_config([], {"ORION_NOTIF_MODE": mode}).notificationMode == mode
+
+
+@pytest.mark.parametrize("mode", ["pool", "threadpool:0:10", "threadpool:10", "threadpool:a:b"])
+def test_an_unknown_notification_mode_stops_with_a_message(mode: str) -> None:
+    with pytest.raises(SystemExit, match="notificationMode"):
+        load_config(["-notificationMode", mode], {})
+
+
+def test_notification_flags_of_orion_are_read_from_their_variables() -> None:
+    config = load_config([], {"ORION_INSECURE_NOTIF": "true", "ORION_DISABLE_CUSTOM_NOTIF": "true"})
+    assert (config.insecureNotif, config.disableCustomNotifications) == (True, True)
+
+
 def test_without_explicit_environ_the_process_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORION_PORT", "5555")
     assert load_config([]).port == 5555

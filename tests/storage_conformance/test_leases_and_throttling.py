@@ -64,3 +64,12 @@ async def test_windows_are_per_subscription_and_tenant(storage):
     await storage.save_subscription(_sub(tenant="u", throttling=5))
     assert await storage.open_throttle_window("t", SUB, NOW, 5)
     assert await storage.open_throttle_window("u", SUB, NOW, 5)
+
+
+async def test_a_closed_window_lets_the_next_change_through_unless_another_was_opened(storage):
+    await storage.save_subscription(_sub(throttling=5))
+    assert await storage.open_throttle_window("t", SUB, NOW, 5)
+    await storage.close_throttle_window("t", SUB, NOW)
+    assert await storage.open_throttle_window("t", SUB, NOW + 1, 5)
+    await storage.close_throttle_window("t", SUB, NOW)  # not the window that is open now
+    assert not await storage.open_throttle_window("t", SUB, NOW + 2, 5)

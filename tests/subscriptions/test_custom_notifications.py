@@ -8,18 +8,23 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from broker.config import load_config
 from broker.core.entities import EntityService
+from broker.http.settings import HttpSettings
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext
 from broker.ngsi.model import Attribute, Entity, Metadata
 from broker.ngsi.subscription import Condition, EntityPattern, HttpTarget, MqttTarget, Notification, Subscription
 from broker.personal.guard import PersonalGuard
+from broker.runtime.app import build_app, delivery_settings
 from broker.storage.sqlite import SqliteStorage
 from broker.subscriptions.dispatcher import Dispatcher
 from broker.subscriptions.notifier import Notifier
 from broker.subscriptions.payload import build, snapshot
 from broker.version import ORION_API_VERSION
+from tests.receivers import drained
 
 ROOM = Entity(
     "R1",
@@ -417,3 +422,159 @@ async def test_x_auth_token_of_the_update_goes_with_its_notification(client):
         assert orjson.loads(body) == {"t": ""}
     finally:
         await receiver.close()
+
+
+# ------------------------------------------------------------------------------ empty text payloads
+
+
+def test_a_text_payload_that_comes_out_empty_is_refused_with_orions_reason():
+    out = build(_sub(_custom(payload="${nothere}", payload_set=True)), _snap())
+    assert out.body == b""
+    assert out.refusal == "error"
+
+
+def test_an_empty_text_payload_over_mqtt_is_still_published():
+    target = MqttTarget(url="mqtt://127.0.0.1:1883", topic="t", custom=True, payload="${nothere}", payload_set=True)
+    out = build(_sub(target), _snap())
+    assert out.body == b""
+    assert out.refusal is None
+
+
+def test_an_empty_string_payload_is_no_template_and_sends_the_standard_notification():
+    out = build(_sub(_custom(payload="", payload_set=True)), _snap())
+    assert out.refusal is None
+    assert out.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert out.headers["Ngsiv2-AttrsFormat"] == "normalized"
+    body = orjson.loads(out.body)
+    assert body["subscriptionId"] == "5f0000000000000000000001"
+    assert body["data"][0]["id"] == "R1"
+
+
+def test_a_text_payload_is_substituted_before_it_is_percent_decoded():
+    entity = Entity("E1", "T", "/", {"A": Attribute("Text", "50%25")})
+    out = build(_sub(_custom(payload="%24%7Bid%7D:${A}", payload_set=True)), _snap(entity))
+    assert out.body == b"${id}:50%"
+
+
+# ------------------------------------------------------------------------------ attribute selection
+
+
+def _plain(**notification) -> Subscription:
+    return _sub(HttpTarget(url="http://127.0.0.1:9999/notify"), **notification)
+
+
+def test_a_star_in_notification_attrs_selects_every_attribute_and_the_built_ins_named():
+    body = orjson.loads(build(_plain(attrs=("*", "alterationType", "dateCreated")), _snap()).body)
+    entity = body["data"][0]
+    assert set(entity) == {"id", "type", "temp", "name", "slots", "none", "alterationType", "dateCreated"}
+    assert entity["alterationType"] == {"type": "Text", "value": "entityCreate", "metadata": {}}
+    assert "dateModified" not in entity
+
+
+def test_covered_with_a_star_adds_only_the_named_attributes_that_are_missing():
+    out = build(_plain(attrs=("*", "missing"), covered=True, attrs_format="keyValues"), _snap())
+    assert orjson.loads(out.body)["data"][0] == {
+        "id": "R1",
+        "type": "Room",
+        "name": "Sala",
+        "none": None,
+        "slots": {"s1": 0, "s2": 1, "s3": 1},
+        "temp": 21.5,
+        "missing": None,
+    }
+
+
+def test_notification_attrs_keep_the_order_of_the_list_in_values_format():
+    out = build(_plain(attrs=("temp", "missing", "name"), covered=True, attrs_format="values"), _snap())
+    assert orjson.loads(out.body)["data"] == [[21.5, None, "Sala"]]
+
+
+def test_an_ngsi_patch_is_sent_normalized_whatever_the_attrs_format():
+    target = _custom(ngsi={"B": {"value": "${temp*2}", "type": "Calculated"}})
+    out = build(_sub(target, attrs=("temp", "B"), attrs_format="keyValues"), _snap())
+    assert out.headers["Ngsiv2-AttrsFormat"] == "keyValues"  # Orion names the subscription's format
+    assert orjson.loads(out.body)["data"][0] == {
+        "id": "R1",
+        "type": "Room",
+        "temp": {"type": "Number", "value": 21.5, "metadata": {"unit": {"type": "Text", "value": "C"}}},
+        "B": {"type": "Calculated", "value": 43, "metadata": {}},
+    }
+    simplified = build(_sub(target, attrs=("B",), attrs_format="simplifiedKeyValues"), _snap())
+    assert orjson.loads(simplified.body) == {"id": "R1", "type": "Room", "B": 43}
+
+
+def test_with_custom_notifications_disabled_a_custom_target_is_sent_as_a_plain_one():
+    target = _custom(
+        url="http://127.0.0.1:9999/rooms/${id}",
+        method="PUT",
+        headers={"X-Id": "${id}"},
+        qs={"t": "${type}"},
+        payload="${name}",
+        payload_set=True,
+    )
+    out = build(_sub(target, attrs_format="keyValues"), _snap(), custom=False)
+    assert (out.method, out.url) == ("POST", "http://127.0.0.1:9999/rooms/${id}")
+    assert "X-Id" not in out.headers
+    assert out.headers["Ngsiv2-AttrsFormat"] == "keyValues"
+    assert orjson.loads(out.body)["data"][0]["name"] == "Sala"
+    mqtt = MqttTarget(url="mqtt://127.0.0.1:1883", topic="rooms/${id}", custom=True, payload="x", payload_set=True)
+    out = build(_sub(mqtt), _snap(), custom=False)
+    assert out.topic == "rooms/${id}"
+    assert orjson.loads(out.body)["data"][0]["id"] == "R1"
+
+
+async def test_disable_custom_notifications_reaches_the_delivery(tmp_path: Path, receiver):
+    settings = delivery_settings(load_config(["-disableCustomNotifications"]))
+    app = build_app(SqliteStorage(str(tmp_path / "d.db")), HttpSettings(), settings)
+    async with TestClient(TestServer(app)) as client:
+        sub = {
+            "subject": {"entities": [{"id": "R1"}]},
+            "notification": {"httpCustom": {"url": receiver.url, "method": "PUT", "payload": "${id}"}},
+        }
+        assert (await client.post("/v2/subscriptions", json=sub)).status == 201
+        assert (await client.post("/v2/entities", json={"id": "R1", "type": "Room", "t": {"value": 1}})).status == 201
+        await receiver.wait_for(1)
+        await drained(client)
+    request = receiver.requests[0]
+    assert request.method == "POST"
+    assert request.json()["data"][0]["id"] == "R1"
+
+
+def test_jexl_sees_the_built_in_metadata_of_the_attributes_the_update_named():
+    before = Entity("R1", "Room", "/north", {"temp": Attribute("Number", 20, {"unit": Metadata("Text", "C")})})
+    after = Entity(
+        "R1", "Room", "/north", {"temp": Attribute("Number", 23.5, {"unit": Metadata("Text", "C")}, 1.0, 2.5)}
+    )
+    template = {
+        "delta": "${temp-metadata.temp.previousValue}",
+        "action": "${metadata.temp.actionType}",
+        "modified": "${metadata.temp.dateModified}",
+        "unit": "${metadata.temp.unit}",
+    }
+    out = build(_sub(_custom(json=template)), _snap(after, before, ("temp",)))
+    assert orjson.loads(out.body) == {
+        "delta": 3.5,
+        "action": "update",
+        "modified": "1970-01-01T00:00:02.500Z",
+        "unit": "C",
+    }
+    created = build(_sub(_custom(json=template)), _snap(after, None, ("temp",)))
+    assert orjson.loads(created.body)["delta"] is None
+    assert orjson.loads(created.body)["action"] == "append"
+
+
+def test_a_custom_url_that_is_no_url_once_substituted_is_dropped():
+    assert build(_sub(_custom(url="http://${nothere}/n")), _snap()).dropped == "malformed URL"
+    assert build(_sub(_custom(url="${name}")), _snap()).dropped
+    assert build(_sub(_custom(url="http://127.0.0.1:9999/${name}")), _snap()).dropped is None
+    assert build(_sub(HttpTarget(url="http://127.0.0.1:9999/n")), _snap()).dropped is None
+
+
+def test_a_text_template_with_an_unterminated_macro_is_dropped():
+    assert build(_sub(_custom(payload="A is ${A", payload_set=True)), _snap()).dropped == "unterminated macro"
+    assert build(_sub(_custom(headers={"X-A": "${A"})), _snap()).dropped
+    mqtt = MqttTarget(url="mqtt://127.0.0.1:1883", topic="t/${id", custom=True)
+    assert build(_sub(mqtt), _snap()).dropped
+    json_template = build(_sub(_custom(json={"a": "${A"})), _snap())
+    assert json_template.dropped is None
+    assert orjson.loads(json_template.body) == {"a": "${A"}  # kept as written

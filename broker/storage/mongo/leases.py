@@ -45,3 +45,9 @@ class MongoLeases:
                 {"_id": object_id(sub_id), **window}, {"$set": {csubs.THROTTLED: now}}
             )
         return result.matched_count > 0
+
+    async def close_throttle_window(self, tenant: str, sub_id: str, opened: float) -> None:
+        with unavailable():
+            await self.conn.database(tenant)[CSUBS].update_one(
+                {"_id": object_id(sub_id), csubs.THROTTLED: opened}, {"$unset": {csubs.THROTTLED: ""}}
+            )

@@ -55,3 +55,11 @@ class SqliteLeases:
             )
 
         return await self.engine.write(run)
+
+    async def close_throttle_window(self, tenant: str, sub_id: str, opened: float) -> None:
+        await self.engine.write(
+            lambda conn: conn.execute(
+                "UPDATE subscriptions SET throttled = NULL WHERE tenant = ? AND id = ? AND throttled = ?",
+                (tenant, sub_id, opened),
+            )
+        )
