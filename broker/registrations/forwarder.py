@@ -165,7 +165,8 @@ class Forwarder:
             instance=self.settings.instance,
         )
         try:
-            async with self._client().post(url, data=body, headers=headers) as resp:  # redirects followed, as by libcurl in Orion
+            # redirects are followed, as Orion's libcurl follows them
+            async with self._client().post(url, data=body, headers=headers) as resp:
                 answer = await resp.content.read(MAX_ANSWER + 1)
                 if len(answer) > MAX_ANSWER:
                     return resp.status, b"", None, f"context provider answer over {MAX_ANSWER} bytes"
