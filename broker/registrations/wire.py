@@ -9,6 +9,7 @@ update with 204.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +137,38 @@ def parse_total(header: str | None) -> int:
     if header is None or not header.strip().isdigit():
         return 0
     return int(header.strip())
+
+
+_MISSING_PART = re.compile(r"(?P<id>[^\s,/]+)(?:/(?P<type>[^\s,/]+))?(?: -)? \[(?P<names>[^\]]*)\]")
+
+
+def parse_update_failures(
+    body: bytes, sent: Iterable[tuple[str, str | None, Iterable[str]]]
+) -> dict[tuple[str, str | None], list[str]] | None:
+    """What a provider that answered 404 or 422 to a forwarded update says it did not update.
+
+    An Orion-like provider names them in its error: `do not exist: E1/T1 - [ A2 ], E2/T1 [entity
+    itself]`. Of what was `sent` ((id, type, attribute names) per entity), the ones it names; None
+    when the answer names none of them (then nothing it was sent can be said to be updated)."""
+    try:
+        raw = orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError:
+        return None
+    text = raw.get("description") if isinstance(raw, dict) else None
+    if not isinstance(text, str) or not text.startswith("do not exist: "):
+        return None
+    named: dict[tuple[str, str | None], set[str] | None] = {}
+    for part in _MISSING_PART.finditer(text[len("do not exist: ") :]):
+        names = part["names"].strip()
+        key = (part["id"], part["type"])
+        named[key] = None if names == "entity itself" else {n.strip() for n in names.split(",") if n.strip()}
+    out: dict[tuple[str, str | None], list[str]] = {}
+    for entity_id, entity_type, attrs in sent:
+        wanted = named.get((entity_id, entity_type), named.get((entity_id, None), set()))
+        failed = [n for n in attrs if wanted is None or n in wanted]
+        if failed:
+            out[(entity_id, entity_type)] = failed
+    return out or None
 
 
 # -- NGSIv1, for registrations with `legacyForwarding: true` (still forwarded so by Orion 4.x) -------

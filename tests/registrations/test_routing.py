@@ -111,3 +111,31 @@ def test_update_of_an_entity_not_held_here_goes_to_its_provider_by_the_first_reg
     first, second = reg("r1", attrs=()), reg("r2", attrs=("a",))
     kept = routing.plan_update([first, second], "E1", "T", {"a": num(2)}, None, targets)
     assert kept == {} and list(targets) == ["r1"]
+
+
+def test_queries_to_one_provider_about_one_entity_are_merged() -> None:
+    first, second = reg("r1", attrs=("a",)), reg("r2", attrs=("b",))
+    other = Registration("r3", "", "/", first.entities, ("c",), "http://elsewhere/v2")
+    targets = routing.plan_entity([first, second, other], "E1", "T", None, None)
+
+    merged = routing.merge_queries(targets)
+
+    assert [(t.registration.id, t.attrs) for t in merged] == [("r1", ("a", "b")), ("r3", ("c",))]
+    every = routing.merge_queries(routing.plan_entity([first, reg("r4", attrs=())], "E1", "T", None, None))
+    assert [(t.registration.id, t.attrs) for t in every] == [("r1", ())]
+
+
+def test_queries_of_registrations_by_different_creators_are_not_merged() -> None:
+    mine, theirs = reg("r1", attrs=("a",), owner="alice"), reg("r2", attrs=("b",), owner="bob")
+    assert len(routing.merge_queries(routing.plan_entity([mine, theirs], "E1", "T", None, None))) == 2
+
+
+def test_update_for_one_provider_is_one_request_with_one_entry_per_entity() -> None:
+    targets: dict[str, UpdateTarget] = {}
+    regs = [reg("r1", attrs=("a",)), reg("r2", attrs=("b",)), reg("r3", (ProvidedEntity(id="E2", type="T"),))]
+    routing.plan_update(regs, "E1", "T", {"a": num(1), "b": num(2)}, None, targets)
+    routing.plan_update(regs, "E2", "T", {"a": num(3)}, None, targets)
+
+    (target,) = targets.values()
+    assert list(targets) == ["r1"]
+    assert [(eid, set(attrs)) for eid, _, attrs in target.entities] == [("E1", {"a", "b"}), ("E2", {"a"})]
