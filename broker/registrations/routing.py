@@ -113,11 +113,19 @@ def wanted_names(attrs: Sequence[str] | None) -> tuple[str, ...] | None:
     return names if names or not attrs else ()
 
 
-def _missing(reg: Registration, wanted: tuple[str, ...] | None, local: Entity | None) -> tuple[str, ...] | None:
-    """The attributes to ask `reg` for about one entity; None: nothing to ask, () every attribute."""
+def _missing(
+    reg: Registration, wanted: tuple[str, ...] | None, local: Entity | None, *, listing: bool = False
+) -> tuple[str, ...] | None:
+    """The attributes to ask `reg` for about one entity; None: nothing to ask, () every attribute.
+
+    A list shows every entity it selects, with the attributes asked for when it has them (`attrs`
+    projects, it does not filter): so a provider of the type, registered for none of them, is asked
+    for them all the same when `listing` an entity not held here, as Orion asks it."""
     here = local.attrs if local is not None else {}
     if reg.attrs:
         names = tuple(a for a in reg.attrs if (wanted is None or a in wanted) and a not in here)
+        if not names and listing and local is None and wanted:
+            return wanted
         return names or None
     if wanted is None:
         return ()  # a provider of every attribute is asked for every attribute, as Orion does
@@ -184,6 +192,8 @@ def selected(flt: EntityFilter, entity: Entity) -> bool:
     stored location here): such queries are answered with local data only (see `plan_list`)."""
     if not any(_id_ok(s, entity.id) and _type_ok(s, entity.type) for s in selectors_of(flt)):
         return False
+    if flt.any_attrs and not any(a in entity.attrs for a in flt.any_attrs):
+        return False  # op/query's deprecated `attributes`: one of them at least
     if flt.q is not None and not matches(flt.q, entity):
         return False
     return flt.mq is None or matches(flt.mq, entity)
@@ -210,7 +220,7 @@ def plan_list(
                     if key in seen:
                         continue
                     here = by_key.get((key.id, key.type)) if key.id is not None else None
-                    names = _missing(reg, wanted, here)
+                    names = _missing(reg, wanted, here, listing=True)
                     if names is not None:
                         seen.add(key)
                         targets.append(QueryTarget(reg, key, names))

@@ -141,3 +141,24 @@ async def test_forwarded_update_with_an_attribute_nobody_holds_is_a_404_partial_
     assert [u.json()["entities"][0]["A2"]["value"] for u in provider.updates] == ["x", "y"]
     here = await broker.get("/v2/entities/E1?type=T&options=keyValues,skipForwarding")
     assert await here.json() == {"id": "E1", "type": "T", "A1": "z"}
+
+
+async def test_list_projected_on_an_attribute_still_shows_every_providers_entity(make_broker: Factory) -> None:
+    cb = await make_broker("cb")
+    providers = [await make_broker(f"cp{i}") for i in (1, 2)]
+    for i, cp in enumerate(providers, 1):
+        await create(cp, {"id": f"E{i}", "type": "T", f"A{i}": {"value": i}})
+        await register(cb, str(cp.make_url("/v2")), [{"idPattern": ".*", "type": "T"}], [f"A{i}"])
+
+    projected = await cb.get("/v2/entities?type=T&attrs=A1&options=keyValues")
+    filtered = await cb.post(
+        "/v2/op/query?options=keyValues", json={"entities": [{"idPattern": ".*", "type": "T"}], "attributes": ["A1"]}
+    )
+
+    # `attrs` projects: E2 is listed without attributes, as it would be if it were held here
+    assert (projected.status, await projected.json()) == (
+        200,
+        [{"id": "E1", "type": "T", "A1": 1}, {"id": "E2", "type": "T"}],
+    )
+    # the deprecated `attributes` filters: only entities with one of them
+    assert (filtered.status, await filtered.json()) == (200, [{"id": "E1", "type": "T", "A1": 1}])
