@@ -97,3 +97,9 @@ def test_provider_refusal_that_names_nothing_sent_leaves_everything_not_updated(
     assert parse_update_failures(not_found, sent) is None
     assert parse_update_failures(b"<html>no</html>", sent) is None
     assert parse_update_failures(b'{"description":"do not exist: E9/T - [ A1 ]"}', sent) is None
+
+
+def test_provider_refusal_too_long_to_be_orions_is_not_read() -> None:
+    sent = [("E1", "T", ["A1", "A2"])]
+    huge = b'{"description":"do not exist: E1/T - [ A2 ]' + b", x/T - [ y ]" * 10_000 + b'"}'
+    assert parse_update_failures(huge, sent) is None
