@@ -139,3 +139,19 @@ def test_update_for_one_provider_is_one_request_with_one_entry_per_entity() -> N
     (target,) = targets.values()
     assert list(targets) == ["r1"]
     assert [(eid, set(attrs)) for eid, _, attrs in target.entities] == [("E1", {"a", "b"}), ("E2", {"a"})]
+
+
+def test_list_projected_on_other_attributes_still_asks_a_provider_for_entities_not_held_here() -> None:
+    pattern = reg(entities=(ProvidedEntity(id_pattern=".*", type="T"),), attrs=("b",))
+    (target,) = routing.plan_list([pattern], EntityFilter(types=("T",)), ["a"], [])
+    assert (target.entity, target.attrs) == (ForwardedEntity(None, ".*", "T"), ("a",))
+    by_id = reg(attrs=("b",))
+    assert routing.plan_list([by_id], EntityFilter(types=("T",)), ["a"], [Entity("E1", "T")]) == []
+    # a read by id is no list: nothing registered is asked for, nothing is asked
+    assert routing.plan_entity([by_id], "E1", "T", ["a"], None) == []
+
+
+def test_deprecated_attributes_filter_drops_provider_entities_without_any_of_them() -> None:
+    flt = EntityFilter(types=("T",), any_attrs=("a",))
+    answers = [Entity("E1", "T", attrs={"a": num(1)}), Entity("E2", "T", attrs={"b": num(2)})]
+    assert [e.id for e in routing.merge_list([], answers, flt)] == ["E1"]
