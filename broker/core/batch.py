@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from broker.core.entities import EntityRef, EntityService, UpdateMode, apply_update, fresh_attributes, locate
-from broker.core.providers import update_error
+from broker.core.providers import UpdateReport, update_error
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.errors import NgsiError, bad_request, internal_error, parse_error
@@ -248,11 +248,22 @@ class BatchService:
         if not routed.forwards:
             await self._update_here(ctx, batch, override_md)
             return
-        local = [
-            BatchItem(item.id, item.type, kept)
-            for item, kept in zip(batch.items, routed.kept, strict=True)
-            if kept or not item.attrs
-        ]
+        report = UpdateReport()
+        local = []
+        for (item, kept), (_, _, _, held) in zip(zip(batch.items, routed.kept, strict=True), items, strict=True):
+            if not kept and item.attrs:
+                continue
+            if isinstance(snapshot.find(item), str):  # ambiguous: answered by the local batch
+                local.append(BatchItem(item.id, item.type, kept))
+                continue
+            here = {
+                n: a for n, a in kept.items() if held is not None and (batch.action == "replace" or n in held.attrs)
+            }
+            absent = [n for n in kept if n not in here]
+            if absent:  # what neither this broker nor a provider has, listed first as Orion does
+                report.fail(item.id, item.type or (held.type if held is not None else None), absent)
+            if here or not item.attrs:
+                local.append(BatchItem(item.id, item.type, here))
         local_error: NgsiError | None = None
         if local:
             try:
@@ -261,7 +272,7 @@ class BatchService:
                 if exc.status not in (404, 422):
                     raise
                 local_error = exc
-        report = await providers.forward_update(ctx, routed)
+        report = await providers.forward_update(ctx, routed, report)
         if not report.failed:
             if local_error is not None:
                 raise NgsiError(422, "PartialUpdate", local_error.description) if report.applied else local_error

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broker.core.keylocks import KeyLocks
-from broker.core.providers import ContextProviders, RoutedUpdate, update_error
+from broker.core.providers import ContextProviders, RoutedUpdate, UpdateReport, update_error
 from broker.core.sink import ChangeSink, NoSink
 from broker.ngsi.changes import ChangeEvent
 from broker.ngsi.context import RequestContext, ServicePathScope
@@ -372,10 +372,11 @@ class EntityService:
         here = {n: a for n, a in kept.items() if local is not None and n in local.attrs}
         if here:
             await self._update_here(ctx, ref, here, UpdateMode.UPDATE, override_md)
-        report = await self.providers.forward_update(ctx, routed)
+        report = UpdateReport()
         missing = [n for n in kept if n not in here]
         if missing:
             report.fail(ref.id, ref.type or (local.type if local is not None else None), missing)
+        report = await self.providers.forward_update(ctx, routed, report)
         error = update_error(report, bool(here))
         if error is not None:
             raise error

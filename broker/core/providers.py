@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import NgsiError, entity_not_found
 from broker.ngsi.model import Attribute, Entity
+from broker.ngsi.options import DEFAULT_LIMIT
 from broker.ngsi.registration import Registration
 from broker.ngsi.selection import EntityFilter, Page, subject_of
 from broker.personal.auth import forbidden
@@ -101,10 +102,13 @@ class ContextProviders:
         if not regs:
             return local
         targets = routing.plan_entity(regs, entity_id, entity_type, attrs, local)
-        targets = await self._consented_queries(ctx, targets, [local] if local is not None else [])
+        targets = routing.merge_queries(
+            await self._consented_queries(ctx, targets, [local] if local is not None else [])
+        )
         if not targets:
             return local
-        answers = await self.forwarder.query(ctx, targets)
+        # Orion's page: its default limit less the entity found here (the provider completes it)
+        answers = await self.forwarder.query(ctx, targets, limit=DEFAULT_LIMIT - (local is not None))
         remote = [e for a in answers for e in a.entities]
         return routing.merge_entity(local, remote, entity_id, entity_type)
 
@@ -126,8 +130,9 @@ class ContextProviders:
         regs = await self._query_registrations(ctx)
         if not regs:
             return local, local_total
-        targets = routing.plan_list(regs, flt, attrs, local)
-        targets = await self._consented_queries(ctx, targets, local)
+        targets = routing.merge_queries(
+            await self._consented_queries(ctx, routing.plan_list(regs, flt, attrs, local), local)
+        )
         if not targets:
             return local, local_total
         known = local_total if local_total is not None else len(local)
@@ -239,14 +244,19 @@ class ContextProviders:
                     ):
                         raise forbidden(NO_CONSENT)
 
-    async def forward_update(self, ctx: RequestContext, routed: RoutedUpdate) -> UpdateReport:
-        report = UpdateReport()
+    async def forward_update(
+        self, ctx: RequestContext, routed: RoutedUpdate, report: UpdateReport | None = None
+    ) -> UpdateReport:
+        """Send the routed parts; what the providers did not take joins `report` (after what this
+        broker could not update, as Orion lists them)."""
+        report = report if report is not None else UpdateReport()
         for answer in await self.forwarder.update(ctx, list(routed.targets.values())):
             for entity_id, entity_type, attrs in answer.target.entities:
-                if answer.ok:
+                failed = list(attrs) if answer.failed is None else answer.failed.get((entity_id, entity_type), [])
+                if answer.ok or len(failed) < len(attrs):
                     report.applied = True
-                else:
-                    report.fail(entity_id, entity_type, list(attrs))
+                if not answer.ok and failed:
+                    report.fail(entity_id, entity_type, failed)
         return report
 
 

@@ -33,6 +33,7 @@ from broker.registrations.wire import (
     parse_legacy_query_answer,
     parse_query_answer,
     parse_total,
+    parse_update_failures,
     passed_through,
     provider_url,
     query_body,
@@ -65,6 +66,8 @@ class UpdateAnswer:
     target: UpdateTarget
     ok: bool  # the provider answered 204
     not_found: bool = False  # it answered 404 or 422: the attributes are not there
+    # when not ok: the attributes it says it did not update, per (id, type); None: all it was sent
+    failed: dict[tuple[str, str | None], list[str]] | None = None
 
 
 class Forwarder:
@@ -148,7 +151,11 @@ class Forwarder:
         if error is None and (status != 200 or not legacy_update_ok(answer) if legacy else status != 204):
             error = f"unexpected response from context provider: {status}"
         await self._settle(ctx, target.registration.id, url, body, status, answer, error)
-        return UpdateAnswer(target, error is None, not_found=status in (404, 422))
+        not_found = status in (404, 422)
+        failed = None
+        if not_found and not legacy:
+            failed = parse_update_failures(answer, [(i, t, tuple(a)) for i, t, a in target.entities])
+        return UpdateAnswer(target, error is None, not_found=not_found, failed=failed)
 
     # -- plumbing --------------------------------------------------------------------------
     async def _post(

@@ -49,6 +49,40 @@ class UpdateTarget:
     def attribute_count(self) -> int:
         return sum(len(attrs) for _, _, attrs in self.entities)
 
+    def add(self, entity_id: str, entity_type: str | None, attrs: dict[str, Attribute]) -> None:
+        """The entity's attributes join the request, in the entity's entry when it has one."""
+        for held_id, held_type, held in self.entities:
+            if (held_id, held_type) == (entity_id, entity_type):
+                held.update(attrs)
+                return
+        self.entities.append((entity_id, entity_type, dict(attrs)))
+
+
+def same_provider(a: Registration, b: Registration) -> bool:
+    """Two registrations whose forwards Orion sends as one request: the same provider URL (and
+    protocol). The same creator too, here, since what may go to a provider follows its consents."""
+    return (a.url, a.legacy_forwarding, a.owner, a.owner_roles) == (b.url, b.legacy_forwarding, b.owner, b.owner_roles)
+
+
+def merge_queries(targets: Iterable[QueryTarget]) -> list[QueryTarget]:
+    """One forwarded query per provider and entity, as Orion sends: the attributes that several
+    registrations of one provider serve for an entity are asked in one request (all of them when
+    one asks for all), on behalf of the first registration."""
+    out: list[QueryTarget] = []
+    for target in targets:
+        for i, held in enumerate(out):
+            if held.entity == target.entity and same_provider(held.registration, target.registration):
+                attrs = () if not held.attrs or not target.attrs else _union(held.attrs, target.attrs)
+                out[i] = QueryTarget(held.registration, held.entity, attrs)
+                break
+        else:
+            out.append(target)
+    return out
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return a + tuple(n for n in b if n not in a)
+
 
 def usable(reg: Registration, operation: str, now: float) -> bool:
     """The registration forwards `operation` ("query" or "update") at `now`."""
@@ -79,11 +113,19 @@ def wanted_names(attrs: Sequence[str] | None) -> tuple[str, ...] | None:
     return names if names or not attrs else ()
 
 
-def _missing(reg: Registration, wanted: tuple[str, ...] | None, local: Entity | None) -> tuple[str, ...] | None:
-    """The attributes to ask `reg` for about one entity; None: nothing to ask, () every attribute."""
+def _missing(
+    reg: Registration, wanted: tuple[str, ...] | None, local: Entity | None, *, listing: bool = False
+) -> tuple[str, ...] | None:
+    """The attributes to ask `reg` for about one entity; None: nothing to ask, () every attribute.
+
+    A list shows every entity it selects, with the attributes asked for when it has them (`attrs`
+    projects, it does not filter): so a provider of the type, registered for none of them, is asked
+    for them all the same when `listing` an entity not held here, as Orion asks it."""
     here = local.attrs if local is not None else {}
     if reg.attrs:
         names = tuple(a for a in reg.attrs if (wanted is None or a in wanted) and a not in here)
+        if not names and listing and local is None and wanted:
+            return wanted
         return names or None
     if wanted is None:
         return ()  # a provider of every attribute is asked for every attribute, as Orion does
@@ -150,6 +192,8 @@ def selected(flt: EntityFilter, entity: Entity) -> bool:
     stored location here): such queries are answered with local data only (see `plan_list`)."""
     if not any(_id_ok(s, entity.id) and _type_ok(s, entity.type) for s in selectors_of(flt)):
         return False
+    if flt.any_attrs and not any(a in entity.attrs for a in flt.any_attrs):
+        return False  # op/query's deprecated `attributes`: one of them at least
     if flt.q is not None and not matches(flt.q, entity):
         return False
     return flt.mq is None or matches(flt.mq, entity)
@@ -176,7 +220,7 @@ def plan_list(
                     if key in seen:
                         continue
                     here = by_key.get((key.id, key.type)) if key.id is not None else None
-                    names = _missing(reg, wanted, here)
+                    names = _missing(reg, wanted, here, listing=True)
                     if names is not None:
                         seen.add(key)
                         targets.append(QueryTarget(reg, key, names))
@@ -249,7 +293,7 @@ def plan_update(
     targets: dict[str, UpdateTarget],
 ) -> dict[str, Attribute]:
     """Route one entity's update: the attributes it has here (or no provider serves) are returned,
-    to be written here; the others are added to `targets` (by registration id), to be forwarded."""
+    to be written here; the others are added to `targets` (one per provider), to be forwarded."""
     here = local.attrs if local is not None else {}
     kept: dict[str, Attribute] = {}
     routed: dict[str, dict[str, Attribute]] = {}
@@ -263,10 +307,19 @@ def plan_update(
         routed.setdefault(reg.id, {})[name] = attr
     for reg_id, forwarded in routed.items():
         reg = owners[reg_id]
-        target = targets.setdefault(reg_id, UpdateTarget(reg))
+        target = _target_of(targets, reg)
         key_type = entity_type or (local.type if local is not None else None) or _registered_type(reg, entity_id)
-        target.entities.append((entity_id, key_type, forwarded))
+        target.add(entity_id, key_type, forwarded)
     return kept
+
+
+def _target_of(targets: dict[str, UpdateTarget], reg: Registration) -> UpdateTarget:
+    """The request to `reg`'s provider: Orion sends one per provider URL, whatever the number of
+    registrations and entities it serves (kept under the first registration's id)."""
+    for target in targets.values():
+        if same_provider(target.registration, reg):
+            return target
+    return targets.setdefault(reg.id, UpdateTarget(reg))
 
 
 def _provider_of(

@@ -138,6 +138,46 @@ def parse_total(header: str | None) -> int:
     return int(header.strip())
 
 
+MAX_REFUSAL = 64 * 1024  # characters of a provider's refusal read at most: Orion's are a line
+
+
+def parse_update_failures(
+    body: bytes, sent: Iterable[tuple[str, str | None, Iterable[str]]]
+) -> dict[tuple[str, str | None], list[str]] | None:
+    """What a provider that answered 404 or 422 to a forwarded update says it did not update.
+
+    An Orion-like provider names them in its error: `do not exist: E1/T1 - [ A2 ], E2/T1 [entity
+    itself]`. Of what was `sent` ((id, type, attribute names) per entity), the ones it names; None
+    when the answer names none of them (then nothing it was sent can be said to be updated).
+    Read with splits, in one pass, and only when short: the text is the provider's."""
+    try:
+        raw = orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError:
+        return None
+    text = raw.get("description") if isinstance(raw, dict) else None
+    prefix = "do not exist: "
+    if not isinstance(text, str) or not text.startswith(prefix) or len(text) > MAX_REFUSAL:
+        return None
+    named: dict[tuple[str, str | None], set[str] | None] = {}
+    for part in text[len(prefix) :].split("]"):
+        head, bracket, names = part.partition("[")
+        head = head.strip().removeprefix(",").strip().removesuffix("-").strip()
+        if not bracket or not head:
+            continue
+        entity_id, slash, entity_type = head.partition("/")
+        listed = names.strip()
+        named[(entity_id, entity_type if slash else None)] = (
+            None if listed == "entity itself" else {n.strip() for n in listed.split(",") if n.strip()}
+        )
+    out: dict[tuple[str, str | None], list[str]] = {}
+    for entity_id, entity_type, attrs in sent:
+        wanted = named.get((entity_id, entity_type), named.get((entity_id, None), set()))
+        failed = [n for n in attrs if wanted is None or n in wanted]
+        if failed:
+            out[(entity_id, entity_type)] = failed
+    return out or None
+
+
 # -- NGSIv1, for registrations with `legacyForwarding: true` (still forwarded so by Orion 4.x) -------
 
 

@@ -90,7 +90,8 @@ async def test_lazy_attribute_is_asked_of_the_provider_and_merged(broker: TestCl
         "temperature": {"type": "Number", "value": 23, "metadata": {}},
     }
     (sent,) = provider.queries
-    assert sent.path_qs == "/v2/op/query?limit=20&offset=0&options=count"
+    # Orion's default page of 20 less the entity found here, which the provider only completes
+    assert sent.path_qs == "/v2/op/query?limit=19&offset=0&options=count"
     assert sent.body == b'{"entities":[{"id":"Room1","type":"Room"}],"attrs":["pressure"]}'
     assert sent.headers["Fiware-ServicePath"] == "/"
     assert sent.headers["Fiware-Correlator"] == "corr-1; cbfwd=1"

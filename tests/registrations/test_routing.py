@@ -111,3 +111,47 @@ def test_update_of_an_entity_not_held_here_goes_to_its_provider_by_the_first_reg
     first, second = reg("r1", attrs=()), reg("r2", attrs=("a",))
     kept = routing.plan_update([first, second], "E1", "T", {"a": num(2)}, None, targets)
     assert kept == {} and list(targets) == ["r1"]
+
+
+def test_queries_to_one_provider_about_one_entity_are_merged() -> None:
+    first, second = reg("r1", attrs=("a",)), reg("r2", attrs=("b",))
+    other = Registration("r3", "", "/", first.entities, ("c",), "http://elsewhere/v2")
+    targets = routing.plan_entity([first, second, other], "E1", "T", None, None)
+
+    merged = routing.merge_queries(targets)
+
+    assert [(t.registration.id, t.attrs) for t in merged] == [("r1", ("a", "b")), ("r3", ("c",))]
+    every = routing.merge_queries(routing.plan_entity([first, reg("r4", attrs=())], "E1", "T", None, None))
+    assert [(t.registration.id, t.attrs) for t in every] == [("r1", ())]
+
+
+def test_queries_of_registrations_by_different_creators_are_not_merged() -> None:
+    mine, theirs = reg("r1", attrs=("a",), owner="alice"), reg("r2", attrs=("b",), owner="bob")
+    assert len(routing.merge_queries(routing.plan_entity([mine, theirs], "E1", "T", None, None))) == 2
+
+
+def test_update_for_one_provider_is_one_request_with_one_entry_per_entity() -> None:
+    targets: dict[str, UpdateTarget] = {}
+    regs = [reg("r1", attrs=("a",)), reg("r2", attrs=("b",)), reg("r3", (ProvidedEntity(id="E2", type="T"),))]
+    routing.plan_update(regs, "E1", "T", {"a": num(1), "b": num(2)}, None, targets)
+    routing.plan_update(regs, "E2", "T", {"a": num(3)}, None, targets)
+
+    (target,) = targets.values()
+    assert list(targets) == ["r1"]
+    assert [(eid, set(attrs)) for eid, _, attrs in target.entities] == [("E1", {"a", "b"}), ("E2", {"a"})]
+
+
+def test_list_projected_on_other_attributes_still_asks_a_provider_for_entities_not_held_here() -> None:
+    pattern = reg(entities=(ProvidedEntity(id_pattern=".*", type="T"),), attrs=("b",))
+    (target,) = routing.plan_list([pattern], EntityFilter(types=("T",)), ["a"], [])
+    assert (target.entity, target.attrs) == (ForwardedEntity(None, ".*", "T"), ("a",))
+    by_id = reg(attrs=("b",))
+    assert routing.plan_list([by_id], EntityFilter(types=("T",)), ["a"], [Entity("E1", "T")]) == []
+    # a read by id is no list: nothing registered is asked for, nothing is asked
+    assert routing.plan_entity([by_id], "E1", "T", ["a"], None) == []
+
+
+def test_deprecated_attributes_filter_drops_provider_entities_without_any_of_them() -> None:
+    flt = EntityFilter(types=("T",), any_attrs=("a",))
+    answers = [Entity("E1", "T", attrs={"a": num(1)}), Entity("E2", "T", attrs={"b": num(2)})]
+    assert [e.id for e in routing.merge_list([], answers, flt)] == ["E1"]

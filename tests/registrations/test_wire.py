@@ -12,6 +12,7 @@ from broker.registrations.wire import (
     hops,
     parse_query_answer,
     parse_total,
+    parse_update_failures,
     passed_through,
     provider_url,
     query_body,
@@ -79,3 +80,26 @@ def test_anything_else_from_a_provider_fails_as_a_whole(body: bytes) -> None:
 
 def test_total_count_header_is_read_leniently() -> None:
     assert (parse_total("12"), parse_total(None), parse_total("many")) == (12, 0, 0)
+
+
+def test_provider_refusal_names_the_attributes_it_did_not_update() -> None:
+    sent = [("E1", "T", ["A1", "A2"]), ("E2", "T", ["A3"]), ("E3", "T", ["A4"])]
+    answer = b'{"error":"PartialUpdate","description":"do not exist: E1/T - [ A2 ], E2/T [entity itself]"}'
+
+    assert parse_update_failures(answer, sent) == {("E1", "T"): ["A2"], ("E2", "T"): ["A3"]}
+    untyped = b'{"error":"PartialUpdate","description":"do not exist: E1 - [ A1, A2 ]"}'
+    assert parse_update_failures(untyped, sent) == {("E1", "T"): ["A1", "A2"]}
+
+
+def test_provider_refusal_that_names_nothing_sent_leaves_everything_not_updated() -> None:
+    sent = [("E1", "T", ["A1"])]
+    not_found = b'{"error":"NotFound","description":"The requested entity has not been found. Check type and id"}'
+    assert parse_update_failures(not_found, sent) is None
+    assert parse_update_failures(b"<html>no</html>", sent) is None
+    assert parse_update_failures(b'{"description":"do not exist: E9/T - [ A1 ]"}', sent) is None
+
+
+def test_provider_refusal_too_long_to_be_orions_is_not_read() -> None:
+    sent = [("E1", "T", ["A1", "A2"])]
+    huge = b'{"description":"do not exist: E1/T - [ A2 ]' + b", x/T - [ y ]" * 10_000 + b'"}'
+    assert parse_update_failures(huge, sent) is None
