@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 from multidict import CIMultiDict
 
+from broker.http.accept import accepted_ranges, media_ranges
 from broker.http.errors import error_response
 from broker.http.request import (
     CALLER,
@@ -89,15 +90,11 @@ def _check_request(request: web.Request, settings: HttpSettings) -> None:
         )
 
 
-def _media_ranges(accept: str) -> list[str]:
-    return [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
-
-
 def _check_accept(request: web.Request) -> None:
     accept = request.headers.get("Accept")
     if accept is None:
         return
-    ranges = _media_ranges(accept)
+    ranges = media_ranges(accept) if request.path.startswith("/admin/metrics") else accepted_ranges(accept)
     value_url = request.path.rstrip("/").endswith("/value")
     acceptable = {"*/*", "application/*", "application/json"}
     if value_url:

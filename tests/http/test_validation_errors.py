@@ -440,15 +440,22 @@ async def test_error_descriptions_are_html_escaped(seeded: TestClient) -> None:
     )
 
 
-@pytest.mark.parametrize("accept", ["text/html", "application/xml", "text/plain"])
-async def test_unacceptable_accept_on_write_is_406(seeded: TestClient, accept: str) -> None:
+@pytest.mark.parametrize(
+    ("accept", "description"),
+    [
+        ("text/html", "no acceptable mime-type in accept header"),
+        ("application/xml", "no acceptable mime-type in accept header"),
+        ("text/plain", "acceptable MIME types: application/json"),
+    ],
+)
+async def test_unacceptable_accept_on_write_is_406(seeded: TestClient, accept: str, description: str) -> None:
     await rejected(
         seeded,
         "POST",
         "/v2/entities",
         406,
         "NotAcceptable",
-        "acceptable MIME types: application/json",
+        description,
         json={"id": "E"},
         headers={"Accept": accept},
     )
