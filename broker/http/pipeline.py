@@ -25,6 +25,7 @@ from broker.http.request import (
     check_query_string,
     check_single_headers,
     check_tenant,
+    media_type,
     read_body,
 )
 from broker.http.settings import SETTINGS, HttpSettings
@@ -69,13 +70,13 @@ def _check_request(request: web.Request, settings: HttpSettings) -> None:
     check_single_headers(request)
     parse_read_scopes(request.headers.get("Fiware-ServicePath"))  # syntax only; writes check more
     if length:
-        if "Content-Type" not in request.headers:
+        if not request.headers.get("Content-Type"):  # absent or empty, both "not used" to Orion
             raise NgsiError(
                 415,
                 "UnsupportedMediaType",
                 "Content-Type header not used, default application/octet-stream is not supported",
             )
-        media = request.content_type.lower()
+        media = media_type(request)
         if media not in ("application/json", "text/plain"):
             raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {media}")
     # whatever the URL, and also for a body sent chunked (no Content-Length), as Orion; Orion's
@@ -84,7 +85,7 @@ def _check_request(request: web.Request, settings: HttpSettings) -> None:
         raise NgsiError(411, "ContentLengthRequired", "Zero/No Content-Length in PUT/POST/PATCH request")
     check_query_string(request)
     _check_accept(request)
-    if request.method in ("GET", "DELETE") and "Content-Type" in request.headers and not length:
+    if request.method in ("GET", "DELETE") and request.headers.get("Content-Type") and not length:
         raise bad_request(
             "Orion accepts no payload for GET/DELETE requests. HTTP header Content-Type is thus forbidden"
         )

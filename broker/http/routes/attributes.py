@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from broker.core.entities import UpdateMode
-from broker.http.request import context, json_body, options, param, path_id
+from broker.http.request import context, json_body, media_type, options, param, path_id
 from broker.http.responses import json_response, no_content, text_response
 from broker.http.routes.entities import entity_ref
 from broker.http.services import services
@@ -162,7 +162,7 @@ async def put_value(request: web.Request) -> web.Response:
 
 async def _put_value(request: web.Request) -> web.Response:
     name = path_id(request, "attrName")
-    if request.content_type.lower() == "text/plain":
+    if media_type(request) == "text/plain":
         value = parse_text_value((await request.read()).decode("utf-8", errors="replace"))
     else:
         value = parse_json_value(await json_body(request))

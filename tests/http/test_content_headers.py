@@ -1,5 +1,6 @@
-"""`Accept` read as Orion reads it: unknown ranges dropped, `q` the only parameter that may come
-first, a malformed one a 400 naming the fault, and 406 when no known range is left."""
+"""`Accept` and `Content-Type` read as Orion reads them: unknown Accept ranges dropped, `q` the only
+parameter that may come first, a malformed one a 400 naming the fault, 406 when no known range is
+left; Content-Type compared as sent up to its first `;`."""
 
 from __future__ import annotations
 
@@ -62,3 +63,35 @@ async def test_bad_service_path_wins_over_a_bad_accept(client: TestClient) -> No
     r = await client.get("/v2/entities", headers={"Accept": "text/html", "Fiware-ServicePath": "a"})
     assert r.status == 400
     assert (await r.json())["description"].startswith("Only /absolute/ Service Paths allowed")
+
+
+# ---- Content-Type, compared as Orion compares it -------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["Application/JSON", "application/json+x", "application/jsonx"])
+async def test_content_type_is_compared_as_sent_up_to_the_semicolon(client: TestClient, content_type: str) -> None:
+    r = await client.post("/v2/entities", data=b'{"id":"E"}', headers={"Content-Type": content_type})
+    assert r.status == 415
+    assert await r.json() == {
+        "error": "UnsupportedMediaType",
+        "description": f"not supported content type: {content_type}",
+    }
+    assert await (await client.get("/v2/entities")).json() == []
+
+
+async def test_content_type_parameters_are_ignored(client: TestClient) -> None:
+    r = await client.post(
+        "/v2/entities", data=b'{"id":"E"}', headers={"Content-Type": "application/json; charset=ISO-8859-1"}
+    )
+    assert r.status == 201
+
+
+async def test_empty_content_type_is_content_type_not_used(client: TestClient) -> None:
+    r = await client.post("/v2/entities", data=b'{"id":"E"}', headers={"Content-Type": ""})
+    assert r.status == 415
+    assert await r.json() == {
+        "error": "UnsupportedMediaType",
+        "description": "Content-Type header not used, default application/octet-stream is not supported",
+    }
+    r = await client.get("/v2/entities", headers={"Content-Type": ""})
+    assert r.status == 200
