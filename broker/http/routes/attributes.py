@@ -15,7 +15,7 @@ from broker.http.services import services
 from broker.ngsi.errors import NgsiError, attribute_not_found, parse_error
 from broker.ngsi.model import Attribute
 from broker.ngsi.payload import parse_attribute, parse_attributes, parse_json_value, parse_text_value
-from broker.ngsi.render import Projection, attribute_value, render_attribute, render_entity_attrs
+from broker.ngsi.render import Projection, as_read_back, attribute_value, render_attribute, render_entity_attrs
 
 
 async def get_attrs(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ async def _attribute(request: web.Request) -> tuple[str, Attribute]:
     attr = entity.attrs.get(name)
     if attr is None:
         raise attribute_not_found()
-    return name, attr
+    return name, as_read_back(attr)
 
 
 async def get_attr(request: web.Request) -> web.Response:
