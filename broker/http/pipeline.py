@@ -150,9 +150,23 @@ def preflight_methods(methods: Iterable[str]) -> str:
 
 
 def _api_path(path: str) -> bool:
-    """URLs Orion adds CORS headers to (its `/v2` API; here also our `/personal/v1` and the
-    OpenAPI document); `/version` only answers a preflight of its own."""
+    """URLs Orion's restReply adds CORS headers to (its `/v2` API; here also our `/personal/v1`
+    and the OpenAPI document); `/version` adds its own (see `_add_version_cors`)."""
     return path.startswith(("/v2", "/personal/")) or path == "/openapi.json"
+
+
+def _is_version(path: str) -> bool:
+    return path.rstrip("/") == "/version"
+
+
+def _add_version_cors(response: web.StreamResponse, origin: str) -> None:
+    """Orion's versionTreat adds the origin and the exposed headers itself, so they come before
+    Content-Type (restReply writes the routine's headers first) and only on its own answer."""
+    content_type = response.headers.popall("Content-Type", [])
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    for value in content_type:
+        response.headers.add("Content-Type", value)
 
 
 def _not_found(request: web.Request) -> NgsiError:
@@ -211,7 +225,7 @@ def _options(request: web.Request, settings: HttpSettings) -> web.Response:
     origin = _cors_origin(request, settings)
     if origin is not None:
         allowed = preflight_methods(methods)
-        if request.path.rstrip("/") == "/version":  # optionsVersionRequest: its own order
+        if _is_version(request.path):  # optionsVersionRequest: its own order
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Methods"] = allowed
             response.headers.update(_cors_headers(origin, settings, preflight=True))
@@ -289,6 +303,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         and "Access-Control-Allow-Origin" not in response.headers  # a preflight that has them already
     ):
         response.headers.update(_cors_headers(origin, settings, preflight=request.method == "OPTIONS"))
+    elif origin is not None and request.method == "GET" and response.status == 200 and _is_version(request.path):
+        _add_version_cors(response, origin)
     event(
         logging.INFO,
         "request",
