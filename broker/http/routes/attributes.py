@@ -12,10 +12,11 @@ from broker.http.request import context, json_body, media_type, options, param, 
 from broker.http.responses import json_response, no_content, text_response
 from broker.http.routes.entities import entity_ref
 from broker.http.services import services
-from broker.ngsi.errors import NgsiError, attribute_not_found, parse_error
+from broker.ngsi.errors import NgsiError, attribute_not_found, bad_request, parse_error
 from broker.ngsi.model import Attribute
 from broker.ngsi.payload import parse_attribute, parse_attributes, parse_json_value, parse_text_value
 from broker.ngsi.render import Projection, as_read_back, attribute_value, render_attribute, render_entity_attrs
+from broker.ngsi.validation import has_forbidden_id_chars
 
 
 async def get_attrs(request: web.Request) -> web.Response:
@@ -72,6 +73,8 @@ async def put_attr(request: web.Request) -> web.Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise parse_error()
+    if has_forbidden_id_chars(name):  # Orion's putEntityAttribute checks the URL before the name
+        raise bad_request("invalid character in URI")
     attr = parse_attribute(name, body)
     ctx = context(request, write=True)
     await services(request).entities.replace_attribute(
