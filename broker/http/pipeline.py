@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 from multidict import CIMultiDict
 
+from broker.http.accept import accepted_ranges, media_ranges
 from broker.http.errors import error_response
 from broker.http.request import (
     CALLER,
@@ -24,6 +25,7 @@ from broker.http.request import (
     check_query_string,
     check_single_headers,
     check_tenant,
+    media_type,
     read_body,
 )
 from broker.http.settings import SETTINGS, HttpSettings
@@ -68,13 +70,13 @@ def _check_request(request: web.Request, settings: HttpSettings) -> None:
     check_single_headers(request)
     parse_read_scopes(request.headers.get("Fiware-ServicePath"))  # syntax only; writes check more
     if length:
-        if "Content-Type" not in request.headers:
+        if not request.headers.get("Content-Type"):  # absent or empty, both "not used" to Orion
             raise NgsiError(
                 415,
                 "UnsupportedMediaType",
                 "Content-Type header not used, default application/octet-stream is not supported",
             )
-        media = request.content_type.lower()
+        media = media_type(request)
         if media not in ("application/json", "text/plain"):
             raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {media}")
     # whatever the URL, and also for a body sent chunked (no Content-Length), as Orion; Orion's
@@ -83,21 +85,17 @@ def _check_request(request: web.Request, settings: HttpSettings) -> None:
         raise NgsiError(411, "ContentLengthRequired", "Zero/No Content-Length in PUT/POST/PATCH request")
     check_query_string(request)
     _check_accept(request)
-    if request.method in ("GET", "DELETE") and "Content-Type" in request.headers and not length:
+    if request.method in ("GET", "DELETE") and request.headers.get("Content-Type") and not length:
         raise bad_request(
             "Orion accepts no payload for GET/DELETE requests. HTTP header Content-Type is thus forbidden"
         )
-
-
-def _media_ranges(accept: str) -> list[str]:
-    return [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
 
 
 def _check_accept(request: web.Request) -> None:
     accept = request.headers.get("Accept")
     if accept is None:
         return
-    ranges = _media_ranges(accept)
+    ranges = media_ranges(accept) if request.path.startswith("/admin/metrics") else accepted_ranges(accept)
     value_url = request.path.rstrip("/").endswith("/value")
     acceptable = {"*/*", "application/*", "application/json"}
     if value_url:
@@ -152,9 +150,23 @@ def preflight_methods(methods: Iterable[str]) -> str:
 
 
 def _api_path(path: str) -> bool:
-    """URLs Orion adds CORS headers to (its `/v2` API; here also our `/personal/v1` and the
-    OpenAPI document); `/version` only answers a preflight of its own."""
+    """URLs Orion's restReply adds CORS headers to (its `/v2` API; here also our `/personal/v1`
+    and the OpenAPI document); `/version` adds its own (see `_add_version_cors`)."""
     return path.startswith(("/v2", "/personal/")) or path == "/openapi.json"
+
+
+def _is_version(path: str) -> bool:
+    return path.rstrip("/") == "/version"
+
+
+def _add_version_cors(response: web.StreamResponse, origin: str) -> None:
+    """Orion's versionTreat adds the origin and the exposed headers itself, so they come before
+    Content-Type (restReply writes the routine's headers first) and only on its own answer."""
+    content_type = response.headers.popall("Content-Type", [])
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    for value in content_type:
+        response.headers.add("Content-Type", value)
 
 
 def _not_found(request: web.Request) -> NgsiError:
@@ -213,7 +225,7 @@ def _options(request: web.Request, settings: HttpSettings) -> web.Response:
     origin = _cors_origin(request, settings)
     if origin is not None:
         allowed = preflight_methods(methods)
-        if request.path.rstrip("/") == "/version":  # optionsVersionRequest: its own order
+        if _is_version(request.path):  # optionsVersionRequest: its own order
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Methods"] = allowed
             response.headers.update(_cors_headers(origin, settings, preflight=True))
@@ -291,6 +303,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         and "Access-Control-Allow-Origin" not in response.headers  # a preflight that has them already
     ):
         response.headers.update(_cors_headers(origin, settings, preflight=request.method == "OPTIONS"))
+    elif origin is not None and request.method == "GET" and response.status == 200 and _is_version(request.path):
+        _add_version_cors(response, origin)
     event(
         logging.INFO,
         "request",

@@ -159,8 +159,9 @@ async def read_body(request: web.Request, idle_timeout: float) -> bytes:
 
 async def json_body(request: web.Request) -> Any:
     """A JSON body; `text/plain` is accepted only where a route says so."""
-    if request.content_type.lower() != "application/json":
-        raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {request.content_type.lower()}")
+    media = media_type(request)
+    if media != "application/json":
+        raise NgsiError(415, "UnsupportedMediaType", f"not supported content type: {media}")
     raw = await request.read()
     try:
         with measuring("jsonV2Parse"):
@@ -170,4 +171,6 @@ async def json_body(request: web.Request) -> Any:
 
 
 def media_type(request: web.Request) -> str:
-    return request.content_type.lower()
+    """`Content-Type` as Orion compares it: cut at the first `;`, spelled as sent (so
+    `Application/JSON` is not JSON to Orion either)."""
+    return request.headers.get("Content-Type", "").split(";", 1)[0]

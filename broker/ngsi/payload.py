@@ -135,7 +135,15 @@ def check_attribute(name: str, attr: Attribute) -> None:
             f"attribute name is reserved: {name}" if name not in ("id", "type") else "invalid input, 'id' as attribute"
         )
     check_identifier(attr.type, "attribute type")
-    check_value(attr.value, unrestricted=attr.type == UNRESTRICTED_TYPE)
+    check_value(attr.value, unrestricted=is_unrestricted(attr))
+
+
+def is_unrestricted(attr: Attribute) -> bool:
+    """Orion skips the forbidden-character check of a value typed `TextUnrestricted`, and (Orion
+    4.7) of one whose request carries a metadata `TextUnrestricted` with the value `true`, whatever
+    that metadata's type; the attribute keeps its own type."""
+    marker = attr.metadata.get(UNRESTRICTED_TYPE)
+    return attr.type == UNRESTRICTED_TYPE or (marker is not None and marker.value is True)
 
 
 def parse_attributes(body: Any, *, key_values: bool = False) -> dict[str, Attribute]:

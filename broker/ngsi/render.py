@@ -6,6 +6,7 @@ Numbers are rendered as Orion does (integral floats as integers, at most 9 decim
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 
 from broker.ngsi.datetimes import format_iso8601
+from broker.ngsi.geo import is_location
 from broker.ngsi.model import EXPIRY_ATTR, Attribute, Entity
 
 _INT64 = 2**63
@@ -104,6 +106,27 @@ def render_metadata(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
     return out
 
 
+def _feature_geometry(value: dict[str, Any]) -> Any:
+    kind = value.get("type")
+    if kind == "Feature":
+        return value.get("geometry")
+    if kind == "FeatureCollection":
+        features = value.get("features")
+        if isinstance(features, list) and features and isinstance(features[0], dict):
+            return features[0].get("geometry")
+    return None
+
+
+def as_read_back(attr: Attribute) -> Attribute:
+    """The attribute as Orion reads it back from its database: a `geo:json` Feature shows only its
+    `geometry`, a FeatureCollection the geometry of its one feature (the whole value stays stored);
+    `ignoreType: true` turns this off, as it turns off the location."""
+    if attr.type != "geo:json" or not isinstance(attr.value, dict) or not is_location(attr):
+        return attr
+    geometry = _feature_geometry(attr.value)
+    return attr if geometry is None else dataclasses.replace(attr, value=geometry)
+
+
 def render_attribute(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:
     return {
         "type": attr.type,
@@ -135,14 +158,14 @@ def selected_attributes(entity: Entity, attrs: Projection) -> list[tuple[str, At
     built-ins it names (`dateExpires` keeps its place among the attributes). A list without `*`:
     the list's order (as `values` needs).
     """
-    own = [(name, entity.attrs[name]) for name in stored_order(entity.attrs)]
+    own = [(name, as_read_back(entity.attrs[name])) for name in stored_order(entity.attrs)]
     if attrs.names is None:
         return [(name, a) for name, a in own if name != EXPIRY_ATTR]
     builtins = list(_builtin_attributes(entity, attrs))
     if "*" in attrs.names:
         chosen = [(n, a) for n, a in own if n != EXPIRY_ATTR or EXPIRY_ATTR in attrs.names]
         return chosen + [(n, a) for n, a in builtins if n != EXPIRY_ATTR]
-    pool = {name: a for name, a in entity.attrs.items() if name != EXPIRY_ATTR}
+    pool = {name: a for name, a in own if name != EXPIRY_ATTR}
     pool.update(dict(builtins))
     return [(name, pool[name]) for name in dict.fromkeys(attrs.names) if name in pool]
 

@@ -28,8 +28,8 @@ def parse_tenant(header: str | None) -> str:
 
 
 def _check_path(path: str) -> ServicePathScope:
-    if len(path) > 1:
-        path = path.rstrip("/") or "/"  # Orion discards trailing slashes
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]  # Orion 4 drops one trailing slash; `/a//` keeps an empty component
     if not path.startswith("/"):
         raise bad_request("Only /absolute/ Service Paths allowed [a service path must begin with /]")
     recursive = path == "/#" or path.endswith("/#")

@@ -89,10 +89,8 @@ async def test_get_value_with_unacceptable_accept_is_406(client: TestClient, acc
     await seed(client)
     r = await client.get(VALUE.format("o"), headers={"Accept": accept})
     assert r.status == 406
-    assert await r.json() == {
-        "error": "NotAcceptable",
-        "description": "acceptable MIME types: application/json, text/plain",
-    }
+    # Orion drops the ranges it does not know while reading the header (rest.cpp acceptParse)
+    assert await r.json() == {"error": "NotAcceptable", "description": "no acceptable mime-type in accept header"}
 
 
 async def test_get_value_unknown_attribute_and_entity(client: TestClient) -> None:

@@ -1,7 +1,8 @@
 """Wrong verbs (405 + Allow) and CORS headers, value for value and in Orion's order.
 
 Orion's badVerb*/options* service routines name the methods of each resource in their own order;
-restReply adds the CORS headers after Content-Type, never on a 405, and only on `/v2` URLs.
+restReply adds the CORS headers after Content-Type, never on a 405, and only on `/v2` URLs;
+`GET /version` adds its own, before Content-Type.
 """
 
 from __future__ import annotations
@@ -178,10 +179,30 @@ async def test_cors_headers_on_a_201_and_on_errors(any_origin: TestClient) -> No
     assert r.headers["Access-Control-Allow-Origin"] == "*"
 
 
-async def test_no_cors_headers_on_version_as_orion(any_origin: TestClient) -> None:
+async def test_version_adds_origin_and_exposed_headers_before_content_type(any_origin: TestClient) -> None:
+    # Orion's versionTreat pushes them itself (CORS support for /version, Orion #3066)
     r = await any_origin.get("/version", headers=ORIGIN)
     assert r.status == 200
-    assert not [h for h in r.headers if h.startswith("Access-Control")]
+    assert header_names(r) == [
+        "Date",
+        "Fiware-Correlator",
+        "Access-Control-Allow-Origin",
+        "Access-Control-Expose-Headers",
+        "Content-Type",
+        "Content-Length",
+    ]
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert r.headers["Access-Control-Expose-Headers"] == EXPOSE
+    assert r.headers["Content-Type"] == "application/json"
+
+
+async def test_version_for_another_origin_or_none_has_no_cors_headers(one_origin: TestClient) -> None:
+    for headers in ({"Origin": "http://evil.example"}, {}):
+        r = await one_origin.get("/version", headers=headers)
+        assert r.status == 200
+        assert not [h for h in r.headers if h.startswith("Access-Control")]
+    r = await one_origin.get("/version", headers=ORIGIN)
+    assert r.headers["Access-Control-Allow-Origin"] == "http://example.org"
 
 
 async def test_specific_origin_gets_its_name_and_others_nothing(one_origin: TestClient) -> None:

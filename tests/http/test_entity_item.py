@@ -157,12 +157,22 @@ async def test_trailing_slash_on_item(client: TestClient) -> None:
     assert (await r.json())["id"] == "E"
 
 
-@pytest.mark.parametrize("accept", ["text/plain", "text/html", "application/xml"])
-async def test_get_entity_with_unacceptable_accept_returns_406(client: TestClient, accept: str) -> None:
+@pytest.mark.parametrize(
+    ("accept", "description"),
+    [
+        ("text/plain", "acceptable MIME types: application/json"),
+        # a range Orion does not know at all is dropped while the header is read (acceptParse)
+        ("text/html", "no acceptable mime-type in accept header"),
+        ("application/xml", "no acceptable mime-type in accept header"),
+    ],
+)
+async def test_get_entity_with_unacceptable_accept_returns_406(
+    client: TestClient, accept: str, description: str
+) -> None:
     await seed(client, {"id": "E"})
     r = await client.get("/v2/entities/E", headers={"Accept": accept})
     assert r.status == 406
-    assert await r.json() == {"error": "NotAcceptable", "description": "acceptable MIME types: application/json"}
+    assert await r.json() == {"error": "NotAcceptable", "description": description}
 
 
 @pytest.mark.parametrize("accept", ["*/*", "application/*", "application/json", "text/plain, application/json"])

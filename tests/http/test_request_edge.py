@@ -158,6 +158,9 @@ async def test_bad_uri_parameter_comes_before_406(client: TestClient) -> None:
 async def test_unknown_url_with_unacceptable_accept_is_406(client: TestClient) -> None:
     r = await client.get("/v2/nothing", headers={"Accept": "text/html"})
     assert r.status == 406
+    assert await r.json() == {"error": "NotAcceptable", "description": "no acceptable mime-type in accept header"}
+    r = await client.get("/v2/nothing", headers={"Accept": "text/plain"})
+    assert r.status == 406
     assert await r.json() == {"error": "NotAcceptable", "description": "acceptable MIME types: application/json"}
 
 

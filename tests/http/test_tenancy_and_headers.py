@@ -172,6 +172,9 @@ async def test_write_uses_service_path_for_lookup(client: TestClient) -> None:
         ("/a.b", "a component of ServicePath contains an illegal character"),
         ("/a#/b", "a component of ServicePath contains an illegal character"),
         (",".join(f"/p{i}" for i in range(11)), "too many service paths - a maximum of ten service paths is allowed"),
+        ("//a", "empty component in ServicePath"),
+        ("/a///b", "empty component in ServicePath"),
+        ("/a/b//", "empty component in ServicePath"),
     ],
 )
 async def test_bad_service_path_is_rejected(client: TestClient, path: str, description: str) -> None:
@@ -182,6 +185,14 @@ async def test_bad_service_path_is_rejected(client: TestClient, path: str, descr
     assert r.status == 400
     assert await r.json() == bad(description)
     assert await listed(client) == []
+
+
+async def test_one_trailing_slash_in_service_path_is_dropped(client: TestClient) -> None:
+    await create(client, "E", {"Fiware-ServicePath": "/a/b/"})
+    assert await listed(client, {"Fiware-ServicePath": "/a/b"}) == ["E"]
+    r = await client.get("/v2/entities/E?attrs=servicePath", headers={"Fiware-ServicePath": "/a/b/"})
+    assert r.status == 200
+    assert (await r.json())["servicePath"]["value"] == "/a/b"
 
 
 async def test_service_path_of_ten_levels_of_fifty_chars_is_accepted(client: TestClient) -> None:

@@ -440,15 +440,22 @@ async def test_error_descriptions_are_html_escaped(seeded: TestClient) -> None:
     )
 
 
-@pytest.mark.parametrize("accept", ["text/html", "application/xml", "text/plain"])
-async def test_unacceptable_accept_on_write_is_406(seeded: TestClient, accept: str) -> None:
+@pytest.mark.parametrize(
+    ("accept", "description"),
+    [
+        ("text/html", "no acceptable mime-type in accept header"),
+        ("application/xml", "no acceptable mime-type in accept header"),
+        ("text/plain", "acceptable MIME types: application/json"),
+    ],
+)
+async def test_unacceptable_accept_on_write_is_406(seeded: TestClient, accept: str, description: str) -> None:
     await rejected(
         seeded,
         "POST",
         "/v2/entities",
         406,
         "NotAcceptable",
-        "acceptable MIME types: application/json",
+        description,
         json={"id": "E"},
         headers={"Accept": accept},
     )
@@ -478,10 +485,15 @@ async def test_content_type_on_get_or_delete_without_payload(seeded: TestClient,
         ("PATCH", "/v2/entities/Seed%27/attrs"),
         ("PUT", "/v2/entities/Seed/attrs/a%3D/value"),
         ("DELETE", "/v2/entities/Seed%20x"),
+        # putEntityAttribute checks the name in the URL before the attribute is checked
+        ("PUT", "/v2/entities/Seed/attrs/a%20b"),
+        ("PUT", "/v2/entities/Seed/attrs/a%23b"),
     ],
 )
 async def test_invalid_character_in_uri(seeded: TestClient, method: str, path: str) -> None:
     kwargs: dict[str, Any] = {"json": {"a": {"value": 2}}} if method == "PATCH" else {}
+    if method == "PUT" and not path.endswith("/value"):
+        kwargs = {"json": {"value": 2}}
     if path.endswith("/value"):
         kwargs = {"data": b"2", "headers": {"Content-Type": "text/plain"}}
     await rejected(seeded, method, path, 400, "BadRequest", "invalid character in URI", **kwargs)

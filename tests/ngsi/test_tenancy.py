@@ -33,6 +33,9 @@ def test_read_scopes_default_to_everything_and_accept_subtrees():
         ("/" + "x" * 51, "component-name too long in ServicePath"),
         ("/" + "/".join("abcdefghijk"), "too many components in ServicePath"),
         (",".join(["/a"] * 11), "too many service paths - a maximum of ten service paths is allowed"),
+        ("//a", "empty component in ServicePath"),
+        ("/a///b", "empty component in ServicePath"),
+        ("/a/b//", "empty component in ServicePath"),
     ],
 )
 def test_bad_service_paths_have_orions_descriptions(header, description):
@@ -52,3 +55,12 @@ def test_writes_take_exactly_one_path_and_no_subtree():
 def test_scope_containment():
     sub = ServicePathScope("/a", True)
     assert sub.contains("/a") and sub.contains("/a/b") and not sub.contains("/ab")
+
+
+def test_one_trailing_slash_is_dropped_but_not_two():
+    assert parse_write_path("/a/b/") == "/a/b"
+    assert parse_read_scopes("/a/#/") == (ServicePathScope("/a", True),)
+    assert parse_write_path("//") == "/"
+    with pytest.raises(NgsiError) as exc:
+        parse_write_path("/a/b//")
+    assert exc.value.description == "empty component in ServicePath"

@@ -8,14 +8,15 @@ import orjson
 from aiohttp import web
 
 from broker.core.entities import UpdateMode
-from broker.http.request import context, json_body, options, param, path_id
+from broker.http.request import context, json_body, media_type, options, param, path_id
 from broker.http.responses import json_response, no_content, text_response
 from broker.http.routes.entities import entity_ref
 from broker.http.services import services
-from broker.ngsi.errors import NgsiError, attribute_not_found, parse_error
+from broker.ngsi.errors import NgsiError, attribute_not_found, bad_request, parse_error
 from broker.ngsi.model import Attribute
 from broker.ngsi.payload import parse_attribute, parse_attributes, parse_json_value, parse_text_value
-from broker.ngsi.render import Projection, attribute_value, render_attribute, render_entity_attrs
+from broker.ngsi.render import Projection, as_read_back, attribute_value, render_attribute, render_entity_attrs
+from broker.ngsi.validation import has_forbidden_id_chars
 
 
 async def get_attrs(request: web.Request) -> web.Response:
@@ -58,7 +59,7 @@ async def _attribute(request: web.Request) -> tuple[str, Attribute]:
     attr = entity.attrs.get(name)
     if attr is None:
         raise attribute_not_found()
-    return name, attr
+    return name, as_read_back(attr)
 
 
 async def get_attr(request: web.Request) -> web.Response:
@@ -72,6 +73,8 @@ async def put_attr(request: web.Request) -> web.Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise parse_error()
+    if has_forbidden_id_chars(name):  # Orion's putEntityAttribute checks the URL before the name
+        raise bad_request("invalid character in URI")
     attr = parse_attribute(name, body)
     ctx = context(request, write=True)
     await services(request).entities.replace_attribute(
@@ -162,7 +165,7 @@ async def put_value(request: web.Request) -> web.Response:
 
 async def _put_value(request: web.Request) -> web.Response:
     name = path_id(request, "attrName")
-    if request.content_type.lower() == "text/plain":
+    if media_type(request) == "text/plain":
         value = parse_text_value((await request.read()).decode("utf-8", errors="replace"))
     else:
         value = parse_json_value(await json_body(request))
