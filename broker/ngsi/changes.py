@@ -61,8 +61,7 @@ def _differs(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
         if a.metadata.keys() != b.metadata.keys():
             return True
         return any(
-            m.type != b.metadata[k].type or not same_value(m.value, b.metadata[k].value)
-            for k, m in a.metadata.items()
+            m.type != b.metadata[k].type or not same_value(m.value, b.metadata[k].value) for k, m in a.metadata.items()
         )
     return False
 

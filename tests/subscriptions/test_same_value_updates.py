@@ -41,9 +41,7 @@ def test_metadata_number_written_as_int_after_float_is_unchanged():
 
 
 async def test_text_plain_value_equal_to_stored_float_sends_no_notification(client, receiver):
-    r = await client.post(
-        "/v2/entities", json={"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 20.0}}
-    )
+    r = await client.post("/v2/entities", json={"id": "R1", "type": "Room", "temp": {"type": "Number", "value": 20.0}})
     assert r.status == 201
     r = await client.post(
         "/v2/subscriptions",
@@ -54,16 +52,12 @@ async def test_text_plain_value_equal_to_stored_float_sends_no_notification(clie
     )
     assert r.status == 201
     sub_path = r.headers["Location"]
-    r = await client.put(
-        "/v2/entities/R1/attrs/temp/value", data="20", headers={"Content-Type": "text/plain"}
-    )
+    r = await client.put("/v2/entities/R1/attrs/temp/value", data="20", headers={"Content-Type": "text/plain"})
     assert r.status == 204
     await drained(client)
     assert receiver.requests == []
     assert "timesSent" not in (await (await client.get(sub_path)).json())["notification"]
-    r = await client.put(
-        "/v2/entities/R1/attrs/temp/value", data="21", headers={"Content-Type": "text/plain"}
-    )
+    r = await client.put("/v2/entities/R1/attrs/temp/value", data="21", headers={"Content-Type": "text/plain"})
     assert r.status == 204
     await receiver.wait_for(1)
     assert receiver.requests[0].json()["data"][0]["temp"]["value"] == 21
