@@ -47,14 +47,15 @@ class ChangeEvent:
     def _changed_attrs(self, with_metadata: bool) -> tuple[str, ...]:
         before = self.before.attrs if self.before is not None else {}
         after = self.after.attrs if self.after is not None else {}
-        out = [n for n in after if n not in before or _differs(before[n], after[n], with_metadata)]
+        out = [n for n in after if n not in before or attribute_changed(before[n], after[n], with_metadata)]
         out += [n for n in before if n not in after]
         if self.forced and self.before is not None and self.after is not None:
             out += [n for n in self.request_attrs if n in after and n not in out]
         return tuple(out)
 
 
-def _differs(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
+def attribute_changed(a: Attribute, b: Attribute, with_metadata: bool) -> bool:
+    """Whether `b` differs from `a` in type or value (and metadata, if asked), as Orion judges it."""
     if a.type != b.type or not same_value(a.value, b.value):
         return True
     if with_metadata:
