@@ -394,7 +394,7 @@ class BatchService:
             "update": UpdateMode.UPDATE,
             "replace": UpdateMode.REPLACE,
         }[action]
-        updated, error = apply_update(current, item.attrs, mode, now, override_md, item.ref)
+        updated, error = apply_update(current, item.attrs, mode, now, override_md, item.ref, ctx.forced_update)
         if updated is not current:
             snap.now[key] = updated
             report.applied = True

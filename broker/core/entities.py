@@ -19,7 +19,7 @@ from typing import Any
 from broker.core.keylocks import KeyLocks
 from broker.core.providers import ContextProviders, RoutedUpdate, UpdateReport, update_error
 from broker.core.sink import ChangeSink, NoSink
-from broker.ngsi.changes import ChangeEvent
+from broker.ngsi.changes import ChangeEvent, attribute_changed
 from broker.ngsi.context import RequestContext, ServicePathScope
 from broker.ngsi.errors import (
     NgsiError,
@@ -65,11 +65,18 @@ def _names(names: list[str]) -> str:
 
 
 def _merge_attribute(
-    old: Attribute | None, new: Attribute, now: float, override_md: bool, creation: bool = False
+    old: Attribute | None,
+    new: Attribute,
+    now: float,
+    override_md: bool,
+    creation: bool = False,
+    forced: bool = False,
 ) -> Attribute | None:
     """The attribute after `new` is applied to `old` (None: it does not exist); None: not created.
 
     `creation`: the entity is being created or replaced (operators then start from 0 for `$min`/`$max`).
+    As Orion does, an existing attribute's modification date moves only when its type, value or
+    metadata changed, or with `forced` (`options=forcedUpdate`).
     """
     value = new.value
     if is_operator_value(value):
@@ -88,7 +95,10 @@ def _merge_attribute(
     else:
         metadata = dict(old.metadata)
         metadata.update(new.metadata)
-    return Attribute(new.type, value, metadata, old.cre_date or now, now)
+    merged = Attribute(new.type, value, metadata, old.cre_date or now, now)
+    if not forced and not attribute_changed(old, merged, with_metadata=True):
+        merged.mod_date = old.mod_date
+    return merged
 
 
 def locate(attrs: dict[str, Attribute]) -> Location | None:
@@ -131,11 +141,18 @@ def fresh_attributes(attrs: dict[str, Attribute], now: float) -> dict[str, Attri
 
 
 def apply_update(
-    entity: Entity, attrs: dict[str, Attribute], mode: UpdateMode, now: float, override_md: bool, ref: EntityRef
+    entity: Entity,
+    attrs: dict[str, Attribute],
+    mode: UpdateMode,
+    now: float,
+    override_md: bool,
+    ref: EntityRef,
+    forced: bool = False,
 ) -> tuple[Entity, NgsiError | None]:
     """The entity after the update, and the error to report (partial or total failure) if any.
 
-    Pure: `entity` is not modified.
+    Pure: `entity` is not modified. `forced` (`options=forcedUpdate`): every attribute written
+    counts as modified.
     """
     result = copy.copy(entity)
     result.attrs = dict(entity.attrs)
@@ -151,7 +168,7 @@ def apply_update(
             if (mode is UpdateMode.UPDATE and old is None) or (mode is UpdateMode.APPEND_STRICT and old is not None):
                 rejected.append(name)
                 continue
-            merged = _merge_attribute(old, new, now, override_md)
+            merged = _merge_attribute(old, new, now, override_md, forced=forced)
             if merged is not None:
                 result.attrs[name] = merged
             applied += 1
@@ -309,7 +326,7 @@ class EntityService:
         self, ctx: RequestContext, ref: EntityRef, attrs: dict[str, Attribute], mode: UpdateMode, override_md: bool
     ) -> None:
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
-            return apply_update(entity, attrs, mode, self.clock(), override_md, ref)
+            return apply_update(entity, attrs, mode, self.clock(), override_md, ref, ctx.forced_update)
 
         await self._modify(ctx, ref, mutate, tuple(attrs))
 
@@ -325,7 +342,9 @@ class EntityService:
         def mutate(entity: Entity) -> tuple[Entity, NgsiError | None]:
             if name not in entity.attrs:
                 raise attribute_not_found()
-            return apply_update(entity, {name: attr}, UpdateMode.UPDATE, self.clock(), override_md, ref)
+            return apply_update(
+                entity, {name: attr}, UpdateMode.UPDATE, self.clock(), override_md, ref, ctx.forced_update
+            )
 
         await self._modify(ctx, ref, mutate, (name,))
 
@@ -342,7 +361,7 @@ class EntityService:
             if old is None:
                 raise attribute_not_found()
             new = Attribute(old.type, as_datetime(value) if old.is_datetime else value, {})
-            return apply_update(entity, {name: new}, UpdateMode.UPDATE, self.clock(), False, ref)
+            return apply_update(entity, {name: new}, UpdateMode.UPDATE, self.clock(), False, ref, ctx.forced_update)
 
         await self._modify(ctx, ref, mutate, (name,))
 

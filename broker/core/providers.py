@@ -125,8 +125,9 @@ class ContextProviders:
 
         Providers get `limit` minus the local entities shown and `offset` minus the local total, as
         Orion sends them; they are asked at once, so each gets the same window and the union is cut
-        to `limit`. The total adds what providers report for pattern queries and the entities they
-        alone have for queries by id: an approximation, like Orion's (see the README)."""
+        to `limit`. The total adds what providers report for pattern queries, less the entities of
+        theirs held here too (those on this page: a provider completing local entities adds none),
+        and the entities they alone have for queries by id: an approximation (see the README)."""
         regs = await self._query_registrations(ctx)
         if not regs:
             return local, local_total
@@ -143,9 +144,11 @@ class ContextProviders:
         total = None
         if local_total is not None:
             new = {(e.id, e.type) for e in merged[len(local) :]}
-            by_pattern = sum(a.total or len(a.entities) for a in answers if a.ok and a.target.entity.id is None)
+            by_pattern = [a for a in answers if a.ok and a.target.entity.id is None]
+            reported = sum(a.total or len(a.entities) for a in by_pattern)
+            held = {(e.id, e.type) for a in by_pattern for e in a.entities} & {(e.id, e.type) for e in local}
             by_id = {(e.id, e.type) for a in answers if a.target.entity.id is not None for e in a.entities} & new
-            total = local_total + by_pattern + len(by_id)
+            total = local_total + max(reported - len(held), 0) + len(by_id)
         return merged[: max(page.limit, len(local))], total
 
     async def _consented_queries(

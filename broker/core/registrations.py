@@ -15,7 +15,7 @@ from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
 from broker.ngsi.registration import Owner, Registration
 from broker.ngsi.selection import Page
-from broker.registrations.parse import parse_registration, parse_registration_patch
+from broker.registrations.parse import check_data_provided_unchanged, parse_registration, parse_registration_patch
 from broker.storage.port import Storage
 
 REGISTRATION_NOT_FOUND = "The requested registration has not been found. Check id"
@@ -76,9 +76,10 @@ class RegistrationService:
     async def update(self, ctx: RequestContext, reg_id: str, body: Any) -> None:
         """The body is checked first (Orion parses a payload before its routine looks anything up);
         only the fields given are written, so counters recorded meanwhile stay."""
-        changes = parse_registration_patch(body)
-        if self.owned:
-            await self.get(ctx, reg_id)  # someone else's is not found; the owner never changes
+        changes, data_provided = parse_registration_patch(body)
+        if self.owned or data_provided is not None:
+            # someone else's is not found; the owner never changes, nor does dataProvided
+            check_data_provided_unchanged(data_provided, await self.get(ctx, reg_id))
         if not await self.storage.change_registration(ctx.tenant, reg_id, changes):
             raise not_found(REGISTRATION_NOT_FOUND)
         self._changed(ctx.tenant)

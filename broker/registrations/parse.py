@@ -44,7 +44,10 @@ def _attrs(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(raw))
 
 
-def _data_provided(body: dict[str, Any]) -> tuple[tuple[ProvidedEntity, ...], tuple[str, ...]]:
+DataProvided = tuple[tuple[ProvidedEntity, ...], tuple[str, ...]]  # entities, attrs
+
+
+def _data_provided(body: dict[str, Any]) -> DataProvided:
     if "dataProvided" not in body:
         raise bad_request("the field /dataProvided/ is missing in payload")
     raw = body["dataProvided"]
@@ -154,7 +157,7 @@ def parse_registration(body: Any, *, new_id: str, tenant: str, service_path: str
     )
 
 
-def parse_registration_patch(body: Any) -> dict[str, Any]:
+def parse_registration_patch(body: Any) -> tuple[dict[str, Any], DataProvided | None]:
     """`PATCH /v2/registrations/{id}` (an area-broker extension: Orion 4.x answers 405): the changes,
     by `Registration` field name (`broker.ngsi.registration.CHANGEABLE`), of the top-level fields given.
 
@@ -162,19 +165,27 @@ def parse_registration_patch(body: Any) -> dict[str, Any]:
     checks (and texts, and order) of its creation: `provider` is then a whole provider (`http.url`,
     `supportedForwardingMode` and `legacyForwarding` defaulting as at creation); `description: ""`
     and `expires: ""` take them away. `dataProvided` cannot change (it is what the registration is
-    about: delete it and create another); unknown fields are ignored, as at creation and by Orion.
+    about: delete it and create another), so the one given, checked as at creation, is returned
+    beside the changes for the caller to compare with the stored one: clients that PATCH back the
+    registration they read (FiLiP's `update_registration`) send it unchanged. Unknown fields are
+    ignored, as at creation and by Orion.
     """
     body = _top(body)
     changes: dict[str, Any] = {}
     description = _description(body)
     if description is not None:
         changes["description"] = description or None
-    if "dataProvided" in body:
-        raise bad_request(DATA_PROVIDED_IS_FIXED)
+    data_provided = _data_provided(body) if "dataProvided" in body else None
     if "provider" in body:
         changes["url"], changes["forwarding_mode"], changes["legacy_forwarding"] = _provider(body)
     if "expires" in body:
         changes["expires"] = _expires(body["expires"])
     if "status" in body:
         changes["status"] = _status(body["status"])
-    return changes
+    return changes, data_provided
+
+
+def check_data_provided_unchanged(given: DataProvided | None, stored: Registration) -> None:
+    """400 unless the `dataProvided` a PATCH carried (None: none) is the stored one."""
+    if given is not None and given != (stored.entities, stored.attrs):
+        raise bad_request(DATA_PROVIDED_IS_FIXED)

@@ -66,3 +66,28 @@ def test_apply_update_does_not_modify_its_input():
     before = _entity()
     apply_update(before, {"a": Attribute("Number", 9)}, UpdateMode.UPDATE, 20.0, False, EntityRef("E"))
     assert before.attrs["a"].value == 1
+
+
+def test_same_value_update_keeps_the_attribute_modification_date_but_moves_the_entity_one():
+    # Orion: an attribute's modDate moves only on an actual change; the entity's on every update
+    same = {"a": Attribute("Number", 1.0, {"unit": Metadata("Text", "cm")})}
+    after, err = apply_update(_entity(), same, UpdateMode.UPDATE, 20.0, False, EntityRef("E"))
+    assert err is None
+    assert after.attrs["a"].mod_date == 10.0
+    assert after.mod_date == 20.0
+
+
+def test_metadata_or_type_change_moves_the_attribute_modification_date():
+    ref = EntityRef("E")
+    md = {"a": Attribute("Number", 1, {"unit": Metadata("Text", "mm")})}
+    assert apply_update(_entity(), md, UpdateMode.UPDATE, 20.0, False, ref)[0].attrs["a"].mod_date == 20.0
+    typed = {"a": Attribute("Integer", 1, {"unit": Metadata("Text", "cm")})}
+    assert apply_update(_entity(), typed, UpdateMode.UPDATE, 20.0, False, ref)[0].attrs["a"].mod_date == 20.0
+    extra = {"a": Attribute("Number", 1, {"acc": Metadata("Number", 0.1)})}
+    assert apply_update(_entity(), extra, UpdateMode.UPDATE, 20.0, False, ref)[0].attrs["a"].mod_date == 20.0
+
+
+def test_forced_update_moves_the_modification_date_of_an_unchanged_attribute():
+    same = {"a": Attribute("Number", 1, {"unit": Metadata("Text", "cm")})}
+    after, _ = apply_update(_entity(), same, UpdateMode.UPDATE, 20.0, False, EntityRef("E"), forced=True)
+    assert after.attrs["a"].mod_date == 20.0

@@ -195,6 +195,26 @@ async def test_list_by_type_adds_the_providers_entities_after_local_ones(
     assert sent.query == {"limit": "19", "offset": "0", "options": "count"}
 
 
+async def test_total_count_does_not_count_twice_a_provider_entity_held_here(
+    broker: TestClient, provider: Provider
+) -> None:
+    # a provider completing local entities with its attributes (the usual context-provider set-up):
+    # clients that page until Fiware-Total-Count (FiLiP) must not be sent for a page of duplicates
+    await create(broker, ROOM1)
+    provider.add("Room1", "Room", pressure={"type": "Number", "value": 1010})
+    provider.add("Room7", "Room", temperature={"type": "Number", "value": 19})
+    await register(broker, provider.url(), [{"idPattern": ".*", "type": "Room"}], ["pressure", "temperature"])
+
+    r = await broker.get("/v2/entities?type=Room&options=keyValues,count")
+
+    assert r.status == 200
+    assert await r.json() == [
+        {"id": "Room1", "type": "Room", "temperature": 23, "pressure": 1010},
+        {"id": "Room7", "type": "Room", "temperature": 19},
+    ]
+    assert r.headers["Fiware-Total-Count"] == "2"
+
+
 async def test_list_keeps_only_provider_entities_that_satisfy_q(broker: TestClient, provider: Provider) -> None:
     provider.add("Room7", "Room", temperature={"type": "Number", "value": 19})
     provider.add("Room8", "Room", temperature={"type": "Number", "value": 31})

@@ -199,3 +199,48 @@ async def test_cors_preflight_and_405_name_patch_too(cors_client: TestClient) ->
     assert r.headers["Access-Control-Allow-Methods"] == "GET, DELETE, PATCH, OPTIONS"
     r = await cors_client.put(f"/v2/registrations/{UNKNOWN_ID}", json={}, headers={"Origin": "http://example.org"})
     assert r.status == 405 and r.headers["Allow"] == "GET, DELETE, PATCH, OPTIONS"
+
+
+async def test_patch_back_of_the_registration_as_read_is_accepted_with_its_unchanged_data_provided(
+    client: TestClient,
+) -> None:
+    # what FiLiP's update_registration sends: the whole registration it read, edited
+    location = await _create(client)
+    shown = await _get(client, location)
+    body = {k: v for k, v in shown.items() if k != "id"}
+    body["description"] = "Edited"
+    r = await client.patch(location, json=body)
+    assert r.status == 204, await r.text()
+    assert await _get(client, location) == {**shown, "description": "Edited"}
+
+
+@pytest.mark.parametrize(
+    "data_provided",
+    [
+        {"entities": [{"id": "E2", "type": "T"}], "attrs": ["humidity"]},
+        {"entities": [{"id": "E1", "type": "T"}], "attrs": ["humidity", "temperature"]},
+        {"entities": [{"id": "E1"}], "attrs": ["humidity"]},
+    ],
+)
+async def test_patch_with_a_different_data_provided_is_400_and_changes_nothing(
+    client: TestClient, data_provided: dict[str, Any]
+) -> None:
+    location = await _create(client)
+    before = await _get(client, location)
+    r = await client.patch(location, json={"description": "Edited", "dataProvided": data_provided})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "the field /dataProvided/ cannot be modified"}
+    assert await _get(client, location) == before
+
+
+async def test_patch_with_data_provided_of_an_unknown_registration_is_404(client: TestClient) -> None:
+    r = await client.patch(f"/v2/registrations/{UNKNOWN_ID}", json={"dataProvided": BODY["dataProvided"]})
+    assert r.status == 404
+    assert await r.json() == NOT_FOUND
+
+
+async def test_patch_with_a_malformed_data_provided_is_400_with_the_creation_text(client: TestClient) -> None:
+    location = await _create(client)
+    r = await client.patch(location, json={"dataProvided": {}})
+    assert r.status == 400
+    assert await r.json() == {"error": "BadRequest", "description": "/dataProvided/ is empty"}
