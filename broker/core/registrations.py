@@ -5,12 +5,11 @@ to whoever writes them concurrently."""
 
 from __future__ import annotations
 
-import itertools
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from broker.core.ids import new_object_id
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
 from broker.ngsi.registration import Owner, Registration
@@ -19,16 +18,6 @@ from broker.registrations.parse import check_data_provided_unchanged, parse_regi
 from broker.storage.port import Storage
 
 REGISTRATION_NOT_FOUND = "The requested registration has not been found. Check id"
-
-
-_PROCESS = os.urandom(5).hex()
-_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
-
-
-def new_registration_id(now: float) -> str:
-    """24 hex digits laid out as a MongoDB ObjectId (creation second, this process, a counter), as
-    Orion's ids are: listing by id is then creation order, within a second too."""
-    return f"{int(now) & 0xFFFFFFFF:08x}{_PROCESS}{next(_COUNTER) & 0xFFFFFF:06x}"
 
 
 class RegistrationService:
@@ -54,9 +43,7 @@ class RegistrationService:
             self.changed(tenant)
 
     async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Registration:
-        reg = parse_registration(
-            body, new_id=new_registration_id(self.clock()), tenant=ctx.tenant, service_path=service_path
-        )
+        reg = parse_registration(body, new_id=new_object_id(self.clock()), tenant=ctx.tenant, service_path=service_path)
         reg.owner, reg.owner_roles = ctx.principal, tuple(ctx.roles)
         await self.storage.save_registration(reg)
         self._changed(ctx.tenant)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
+from broker.core.ids import new_object_id
 from broker.ngsi.context import RequestContext
 from broker.ngsi.errors import not_found
 from broker.ngsi.selection import Page
@@ -34,7 +34,7 @@ class SubscriptionService:
 
     async def create(self, ctx: RequestContext, body: Any, service_path: str) -> Subscription:
         sub = parse_subscription(
-            body, tenant=ctx.tenant, service_path=service_path, now=self.clock(), new_id=secrets.token_hex(12)
+            body, tenant=ctx.tenant, service_path=service_path, now=self.clock(), new_id=new_object_id(self.clock())
         )
         sub.owner, sub.owner_roles = ctx.principal, tuple(ctx.roles)
         sub.created_at = self.clock()

@@ -46,8 +46,9 @@ def check_identifier(text: Any, what: str) -> str:
 
 
 def check_uri_identifier(text: str) -> str:
-    """An id, type or name taken from the URL path or query string."""
-    if len(text) > MAX_ID_LEN or has_forbidden_id_chars(text):
+    """An id, type or name taken from the URL path or query string: checked for characters only (Orion
+    checks lengths in payloads, not in URLs: a longer id is simply not found)."""
+    if has_forbidden_id_chars(text):
         raise bad_request("invalid character in URI")
     return text
 

@@ -64,8 +64,10 @@ class HttpSender:
                         return Outcome.http_answer(resp.status, resp.content_length or 0)
                 url = str(resp.url.join(URL(location)))
                 headers = {**headers, "Host": host_header(url)}
-                if resp.status not in (307, 308):  # the others go on as a GET without the body
-                    method, body = "GET", b""
+                if resp.status not in (307, 308):
+                    # Orion names its method with CURLOPT_CUSTOMREQUEST, so libcurl keeps the method
+                    # on a 301/302/303 and drops the body
+                    body = b""
                     headers = {k: v for k, v in headers.items() if k not in ("Content-Length", "Content-Type")}
             return Outcome.http_answer(resp.status, resp.content_length or 0)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:

@@ -250,3 +250,11 @@ async def test_post_on_the_empty_entity_id_is_a_wrong_verb(client: TestClient) -
     assert r.headers["Allow"] == "GET, DELETE"
     assert await r.json() == {"error": "MethodNotAllowed", "description": "method not allowed"}
     assert await entity_ids(client) == []
+
+
+async def test_an_id_longer_than_any_stored_in_the_url_is_not_found(client: TestClient) -> None:
+    r = await client.get("/v2/entities/" + "E" * 300)
+    assert (r.status, await r.json()) == (
+        404,
+        {"error": "NotFound", "description": "The requested entity has not been found. Check type and id"},
+    )

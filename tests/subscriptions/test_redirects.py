@@ -81,10 +81,10 @@ async def test_a_307_is_followed_with_the_same_method_and_body(redirecting, send
     assert host == f"127.0.0.1:{redirecting.server.port}"
 
 
-async def test_a_302_is_followed_as_a_get_without_the_body(redirecting, sender):
+async def test_a_302_is_followed_with_the_same_method_and_no_body(redirecting, sender):
     outcome = await sender.send(_sub(redirecting.url("/302")), _out(redirecting.url("/302")))
     assert (outcome.answered, outcome.code) == (True, 201)
-    assert redirecting.received[0][:3] == ("GET", "/new", b"")
+    assert redirecting.received[0][:3] == ("POST", "/new", b"")
 
 
 async def test_endless_redirects_stop_and_the_last_answer_is_the_outcome(redirecting, sender):
