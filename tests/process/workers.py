@@ -136,11 +136,14 @@ async def every_update_notified_once(
     return max(missed, default=0.0)
 
 
+THROTTLING = 6  # seconds
+
+
 async def throttling_holds_across_processes(
     broker: BrokerProcess, sink: Receiver, others: Sequence[BrokerProcess] = ()
 ) -> None:
-    """A 3 s throttling window lets one notification through whichever process serves the
-    updates, and the next window opens after it."""
+    """A throttling window (6 s: long enough for the updates on a loaded machine) lets one
+    notification through whichever process serves the updates, and the next window opens after it."""
     brokers = [broker, *others]
     async with new_connection_each_time() as http:
         await create_entity(http, broker.url, "T1")
@@ -150,19 +153,22 @@ async def throttling_holds_across_processes(
             {
                 "subject": {"entities": [{"id": "T1", "type": "Gauge"}]},
                 "notification": {"http": {"url": sink.url}, "attrs": ["n"]},
-                "throttling": 3,
+                "throttling": THROTTLING,
             },
         )
         await asyncio.sleep(PROPAGATION_BOUND + 0.2)
         first = time.monotonic()
-        for n in range(1, 31):
+        for n in range(1, 21):
             await patch_n(http, brokers[n % len(brokers)].url, "T1", n)
             await asyncio.sleep(0.02)
-        assert time.monotonic() - first < 2.5, "the updates took longer than the window: the test proves nothing"
+        took = time.monotonic() - first
+        assert took < THROTTLING - 0.5, (
+            f"the updates took {took:.1f} s, longer than the window: the test proves nothing"
+        )
         pids = set().union(*(serving_pids(b, "PATCH", "/v2/entities/T1/attrs") for b in brokers))
         assert len(pids) >= 2, f"one process served every update: {pids}"
         await wait_until(lambda: len(values(sink, "T1")) >= 1, timeout=10)
-        await asyncio.sleep(max(0.0, first + 3.2 - time.monotonic()))
+        await asyncio.sleep(max(0.0, first + THROTTLING + 0.2 - time.monotonic()))
         assert values(sink, "T1") == [1]
         await patch_n(http, broker.url, "T1", 100)
         await wait_until(lambda: len(values(sink, "T1")) >= 2, timeout=10)
