@@ -188,6 +188,27 @@ class _Refused(Exception):
     """A batch write was refused: roll the whole batch back."""
 
 
+LOOKUP_MAX_IDS = 20
+
+
+def is_lookup(flt: EntityFilter, order: tuple[OrderKey, ...], count: bool) -> bool:
+    """The filter names its entities by id (a few, `GET /v2/entities/{id}` and every write's read of
+    the entity) and adds only conditions checked on those rows: an index lookup whose cost does not
+    grow with the store, fit to run on the event loop (`SqliteEngine.lookup`)."""
+    return (
+        0 < len(flt.ids) <= LOOKUP_MAX_IDS
+        and flt.id_pattern is None
+        and flt.type_pattern is None
+        and not flt.selectors
+        and flt.q is None
+        and flt.mq is None
+        and flt.geo is None
+        and not flt.any_attrs
+        and not order
+        and not count
+    )
+
+
 def _attrs_json(entity: Entity) -> str:
     return orjson.dumps(attrs_to_doc(entity)).decode()
 
@@ -228,6 +249,8 @@ class SqliteEntities:
                 total = conn.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0]
             return [_row_to_entity(r) for r in rows], total
 
+        if is_lookup(flt, order, count):
+            return await self.engine.lookup(run, flt.visibility)
         return await self.engine.read(run, flt.visibility)
 
     async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
