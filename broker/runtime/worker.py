@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from broker.config import FLAGS, Config, load_config
