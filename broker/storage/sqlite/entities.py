@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from shapely.geometry import shape
 
+from broker.ngsi import geo
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import EXPIRY_ATTR, Entity
 from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
@@ -64,7 +64,7 @@ def _write_index_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None
     )
     if entity.location is not None:
         geojson = entity.location.geometry
-        minx, miny, maxx, maxy = shape(geojson).bounds
+        minx, miny, maxx, maxy = geo.bounds(geojson)
         conn.execute(
             "INSERT INTO geometries(entity_pk, attr, geojson) VALUES(?, ?, ?)",
             (pk, entity.location.attr, orjson.dumps(geojson).decode()),
