@@ -115,7 +115,9 @@ def _has_attribute(name: str, extra: str = "", params: list[Any] | None = None) 
     the attribute, built before the first row, however few rows the page needed (10,000 entries for
     `q=humidity==42` at 1,000,000 entities: 50 ms a request)."""
     where = f" AND {extra}" if extra else ""
-    return f"EXISTS (SELECT 1 FROM attributes a WHERE a.entity_pk = e.pk AND a.name = ?{where})", [name] + (params or [])
+    return f"EXISTS (SELECT 1 FROM attributes a WHERE a.entity_pk = e.pk AND a.name = ?{where})", [name] + (
+        params or []
+    )
 
 
 def compile_statement(statement: Statement) -> Sql:
