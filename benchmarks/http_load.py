@@ -275,6 +275,10 @@ def errors_of(summary: dict[str, Any]) -> int:
 # --- the run ---------------------------------------------------------------------------------------
 
 
+def server_uses_mongo(args: argparse.Namespace) -> bool:
+    return bool(args.ferretdb or args.mongo_uri)
+
+
 def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run], sizes: dict[str, Any]) -> None:
     store = base / f"n{n}"
     shutil.rmtree(store, ignore_errors=True)
@@ -292,21 +296,35 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
         broker_args += ["-dbURI", server.uri, "-db", f"bench{n}"]
     elif args.mongo_uri:
         broker_args += ["-dbURI", args.mongo_uri, "-db", f"bench{n}t{int(time.time())}"]
-    broker = BrokerProcess(store / "broker.db", args=broker_args, log_dir=store)
+    # as installed (pip compiles the modules): bytecode cached, outside the repository, so that the
+    # start-up measured is not the compilation a PYTHONDONTWRITEBYTECODE environment redoes each time
+    env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(base / "pycache")}
+    broker = BrokerProcess(store / "broker.db", args=broker_args, log_dir=store, env=env)
+    prepared = args.prepared / f"n{n}" / "broker.db" if args.prepared and not server_uses_mongo(args) else None
     try:
-        broker.start(timeout=60)
-        print(f"seeding {n} entities ...", flush=True)
-        load_rate = asyncio.run(seed(broker.url, n))
+        load_rate: float | None = None
+        if prepared is not None and prepared.exists():
+            print(f"copying the prepared store {prepared} ...", flush=True)
+            shutil.copyfile(prepared, store / "broker.db")
+            broker.start(timeout=120)  # compiles the bytecode, as the first start after installing
+        else:
+            broker.start(timeout=60)
+            print(f"seeding {n} entities ...", flush=True)
+            load_rate = asyncio.run(seed(broker.url, n))
         broker.stop()
+        if prepared is not None and not prepared.exists():
+            prepared.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(store / "broker.db", prepared)  # stopped cleanly: the WAL is checkpointed
         startup = broker.start(timeout=120)
         db_mb = sum(f.stat().st_size for f in store.glob("broker.db*")) / 2**20
         sizes[str(n)] = {
-            "seed_per_s": round(load_rate),
+            "seed_per_s": round(load_rate) if load_rate is not None else None,
             "startup_s": round(startup, 3),
             "db_mb": round(db_mb, 1),
             "rss_idle_mb": round(rss_mb(tree_pids(broker.proc.pid)), 1),
         }  # type: ignore[union-attr]
-        print(f"seeded at {load_rate:.0f}/s; restart took {startup:.2f} s; store {db_mb:.0f} MB", flush=True)
+        seeded = f"seeded at {load_rate:.0f}/s" if load_rate is not None else "prepared"
+        print(f"{seeded}; restart took {startup:.2f} s; store {db_mb:.0f} MB", flush=True)
         get_body, list_body = asyncio.run(capture_bodies(broker.url, store))
         if not args.no_ceiling:
             ceiling = Ceiling(args.workers, get_body, list_body)
@@ -417,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", type=Path, default=DEFAULT_DIR, help=f"stores and captured bodies (default {DEFAULT_DIR})"
     )
     parser.add_argument("--keep-store", action="store_true")
+    parser.add_argument(
+        "--prepared",
+        type=Path,
+        default=None,
+        help="SQLite: keep each seeded store as DIR/nN/broker.db and start from a copy of it next time",
+    )
     store_arg = parser.add_mutually_exclusive_group()
     store_arg.add_argument(
         "--ferretdb", action="store_true", help="MongoDB store: a FerretDB started here (tests/ferretdb.py)"
@@ -450,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         print(row(r))
     for n, info in sizes.items():
         print(
-            f"N={n}: seeded {info['seed_per_s']}/s, start-up {info['startup_s']} s, store {info['db_mb']} MB, "
+            f"N={n}: seeded {info['seed_per_s'] or '(prepared)'}/s, start-up {info['startup_s']} s, store {info['db_mb']} MB, "
             f"RSS idle {info['rss_idle_mb']} MB, at the end {info.get('rss_end_mb')} MB"
         )
     doc = {

@@ -78,7 +78,10 @@ FLAGS: dict[str, tuple[str, str]] = {
         "1 acknowledged (default) or 0 unacknowledged MongoDB writes (0: notification bookkeeping only)",
     ),
     "dbPoolSize": ("ORION_MONGO_POOL_SIZE", "MongoDB connection pool size (default 10)"),
-    "dbTimeout": ("ORION_MONGO_TIMEOUT", "MongoDB connect, server selection and socket timeout, ms (default 10000)"),
+    "dbTimeout": (
+        "ORION_MONGO_TIMEOUT",
+        "MongoDB connect, server selection, socket and pool wait timeout, ms (default 10000)",
+    ),
     "httpTimeout": (
         "ORION_HTTP_TIMEOUT",
         "timeout of a notification or of a request forwarded to a context provider, milliseconds (default 5000)",

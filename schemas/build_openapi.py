@@ -221,6 +221,7 @@ ERR_NAMES = {
     415: "UnsupportedMediaType",
     422: "Unprocessable",
     500: "InternalServerError",
+    503: "ServiceUnavailable",
 }
 ERR_DESC = {
     400: "`ParseError` (the body is not JSON, not an object where one is required, or nested more than 50 levels) or "
@@ -244,6 +245,9 @@ ERR_DESC = {
     '"one or more of the attributes in the request already exist: E/T - [ A ]") or `PartialUpdate` '
     "(some attributes were applied).",
     500: "`InternalServerError`: a storage failure or an unexpected error.",
+    503: '`ServiceUnavailable` (MongoDB store only): "Database busy, try again later (...)": more storage '
+    "operations than the process admits (32 per `-dbPoolSize` connection) were already waiting for the database; "
+    "nothing was done. The response carries `Retry-After`.",
 }
 
 P_ENTITY = ref("parameters", "entityId")
@@ -1766,6 +1770,10 @@ components = {
     },
 }
 components["responses"]["Unauthorized"]["headers"]["WWW-Authenticate"] = ref("headers", "WWWAuthenticate")
+components["responses"]["ServiceUnavailable"]["headers"]["Retry-After"] = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "string"},
+}
 components["securitySchemes"] = {
     "bearerAuth": {
         "type": "http",
@@ -1789,6 +1797,7 @@ for _item in paths.values():
         for _code in EDGE_ERRORS + (BODY_ERRORS if _method in ("post", "put", "patch") else ()):
             _op["responses"].setdefault(str(_code), ref("responses", ERR_NAMES[_code]))
         _op["responses"].setdefault("500", ref("responses", "InternalServerError"))
+        _op["responses"].setdefault("503", ref("responses", "ServiceUnavailable"))
         _op["responses"] = dict(sorted(_op["responses"].items()))
 
 components["responses"]["MethodNotAllowed"] = resp(

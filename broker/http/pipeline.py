@@ -34,13 +34,14 @@ from broker.ngsi.errors import (
     SERVICE_NOT_FOUND,
     NgsiError,
     bad_request,
+    database_busy,
     database_error,
     internal_error,
 )
 from broker.ngsi.tenancy import parse_read_scopes
 from broker.ngsi.validation import FORBIDDEN_CHARS
 from broker.personal.auth import Authenticator
-from broker.storage.port import StorageUnavailable
+from broker.storage.port import StorageBusy, StorageUnavailable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -287,6 +288,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         if request.transport is not None:
             request.transport.close()
         response = web.Response(status=408)
+    except StorageBusy as exc:  # refused before it reached the database: nothing was done
+        event(logging.WARNING, "database busy", correlator=correlator, error=str(exc))
+        response = error_response(database_busy(exc))
     except StorageUnavailable as exc:  # whatever the endpoint: nothing was acknowledged
         event(logging.ERROR, "database error", correlator=correlator, error=str(exc))
         response = error_response(database_error(exc))

@@ -58,6 +58,12 @@ def internal_error(description: str) -> NgsiError:
     return NgsiError(500, "InternalServerError", description)
 
 
+def database_busy(detail: object) -> NgsiError:
+    """Too many requests already wait for the database (storage.admission): nothing was done, try
+    again. Orion would keep queueing them; a bounded queue answers this instead."""
+    return NgsiError(503, "ServiceUnavailable", f"Database busy, try again later ({detail})", {"Retry-After": "1"})
+
+
 def database_error(detail: object) -> NgsiError:
     """A store that failed or cannot be reached: Orion's 500 "Database Error (...)"."""
     return internal_error(f"Database Error ({detail})")

@@ -5,11 +5,14 @@ them to its own query language."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from broker.ngsi.context import ServicePathScope
-from broker.ngsi.geo import GeoQuery
 from broker.ngsi.model import Entity
 from broker.ngsi.query.ast import Query
+
+if TYPE_CHECKING:  # geo imports shapely (and numpy): not needed to name a filter's type
+    from broker.ngsi.geo import GeoQuery
 
 
 @dataclass(frozen=True)

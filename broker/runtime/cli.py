@@ -11,16 +11,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from broker.config import Config, load_config
-from broker.http.server import BrokerRunner
 from broker.logs import configure, event
 from broker.runtime import worker
-from broker.runtime.app import make_app
-from broker.runtime.supervisor import supervise
 from broker.storage.factory import uses_mongo
-from broker.storage.port import StorageUnavailable
+
+# The serving stack (aiohttp, the app and everything it imports) is imported by `serve` and `run`
+# only: the supervisor of `-workers N` never serves, and without it starts its children at once.
 
 
 async def _exit_with(parent: int) -> None:
@@ -33,6 +30,11 @@ async def _exit_with(parent: int) -> None:
 async def serve(config: Config, *, parent: int | None = None) -> None:
     """Serve until SIGTERM/SIGINT; `parent`: one of the processes of `-workers N` under that supervisor
     (the port is shared with SO_REUSEPORT and the supervisor runs the delivery worker)."""
+    from aiohttp import web
+
+    from broker.http.server import BrokerRunner
+    from broker.runtime.app import make_app
+
     app = make_app(config)
     runner = BrokerRunner(  # Orion's request-line limits, any method, JSON for unreadable requests
         app,
@@ -68,6 +70,10 @@ async def serve(config: Config, *, parent: int | None = None) -> None:
 
 def run(config: Config, *, parent: int | None = None) -> None:
     """Serve in this process; exit status 0 on SIGTERM/SIGINT, 1 when it cannot start."""
+    from aiohttp import web
+
+    from broker.storage.port import StorageUnavailable
+
     try:
         asyncio.run(serve(config, parent=parent))
     except (KeyboardInterrupt, web.GracefulExit):
@@ -81,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     config = load_config(argv)
     if config.workers > 1:
+        from broker.runtime.supervisor import supervise
+
         configure(config.logLevel, pid=True)
         sys.exit(supervise(config, argv))
     configure(config.logLevel)

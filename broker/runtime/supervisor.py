@@ -59,10 +59,11 @@ def prepare_store(config: Config) -> None:
     migrations racing each other on a new file fail ("duplicate column", "database is locked")."""
     if uses_mongo(config):
         return
-    from broker.storage.sqlite.schema import connect, migrate
+    from broker.storage.sqlite.connection import open_connection  # no query functions: no shapely here
+    from broker.storage.sqlite.schema import migrate
 
     os.makedirs(os.path.dirname(os.path.abspath(config.dbPath)), exist_ok=True)
-    conn = connect(config.dbPath)
+    conn = open_connection(config.dbPath)
     try:
         migrate(conn)
     finally:

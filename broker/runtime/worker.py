@@ -21,17 +21,17 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from broker.config import FLAGS, Config, load_config
 from broker.logs import configure, event
-from broker.observability import hooks, relay
-from broker.personal.guard import PersonalGuard
-from broker.runtime.engine import open_store
-from broker.storage.factory import open_storage, uses_mongo
-from broker.subscriptions.dispatcher import DeliverySettings, Dispatcher
-from broker.subscriptions.leases import LeasedDispatcher
-from broker.subscriptions.notifier import Notifier
-from broker.subscriptions.wakeup import WakeListener, address_for
+from broker.storage.factory import uses_mongo
+
+if TYPE_CHECKING:
+    from broker.subscriptions.dispatcher import DeliverySettings
+
+# `spawn` is all the supervisor of `-workers N` needs of this module: what the delivery process runs
+# is imported by `run` and `main`, so that the supervisor starts its children without importing it
 
 POLL_SECONDS = 0.1  # a look at the outbox without a wake-up: retries coming due, a lost datagram
 PARENT_SECONDS = 0.5  # how often the worker checks that the broker that started it is still there
@@ -73,6 +73,15 @@ def spawn(config: Config) -> subprocess.Popen[bytes]:
 
 async def run(config: Config, settings: DeliverySettings, parent: int) -> None:
     """Deliver from the configured store until SIGTERM or until process `parent` is gone."""
+    from broker.observability import hooks, relay
+    from broker.personal.guard import PersonalGuard
+    from broker.runtime.engine import open_store
+    from broker.storage.factory import open_storage
+    from broker.subscriptions.dispatcher import Dispatcher
+    from broker.subscriptions.leases import LeasedDispatcher
+    from broker.subscriptions.notifier import Notifier
+    from broker.subscriptions.wakeup import WakeListener, address_for
+
     mongo = uses_mongo(config)
     storage = open_storage(config)
     await open_store(storage, retry=mongo)
@@ -116,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure(config.logLevel)
     if args.nice:
         os.nice(args.nice)  # delivery is asynchronous: it may lag a burst, the acknowledgements may not
+    from broker.subscriptions.dispatcher import DeliverySettings
+
     settings = DeliverySettings(
         retry_window=float(config.notifRetryWindow),
         timeout=config.httpTimeout / 1000,

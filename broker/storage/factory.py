@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from broker.config import Config
-from broker.storage.port import Storage
+
+if TYPE_CHECKING:  # the supervisor of -workers N asks `uses_mongo` without importing the storage stack
+    from broker.storage.port import Storage
 
 
 def uses_mongo(config: Config) -> bool:

@@ -46,6 +46,11 @@ class StorageUnavailable(Exception):
     """The database cannot be reached or failed; the core answers 500 and changes nothing."""
 
 
+class StorageBusy(StorageUnavailable):
+    """Too many operations already wait for the database in this process (storage.admission): the
+    call did nothing and may be tried again later (HTTP 503)."""
+
+
 Head = tuple[int, str]  # an access log's head: (records appended, hash of the last one)
 
 

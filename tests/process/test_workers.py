@@ -41,6 +41,7 @@ async def test_throttling_holds_across_processes(broker, receiver) -> None:
 
 
 async def test_one_delivery_worker_serves_the_file_whatever_the_number_of_processes(broker) -> None:
+    await workers.wait_logged(broker, "delivery worker started")
     lines = workers.log_lines(broker)
     assert sum(1 for e in lines if e["msg"] == "delivery worker started") == 1
     assert len(workers.supervised_pids(broker)) == WORKERS + 1

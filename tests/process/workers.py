@@ -48,6 +48,17 @@ async def wait_listening(broker: BrokerProcess, processes: int, timeout: float =
         await asyncio.sleep(0.05)
 
 
+async def wait_logged(broker: BrokerProcess, msg: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """The log's lines once one of them says `msg` (processes start concurrently, in any order)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = log_lines(broker)
+        if any(e["msg"] == msg for e in lines):
+            return lines
+        assert time.monotonic() < deadline, f"nothing logged {msg!r}:\n{broker.logs()}"
+        await asyncio.sleep(0.05)
+
+
 def serving_pids(broker: BrokerProcess, method: str, path: str) -> set[int]:
     """Processes that served such a request (a single-process broker's lines carry no pid: its own)."""
     assert broker.proc is not None

@@ -69,3 +69,42 @@ async def test_a_replica_set_without_transactions_still_writes_batches_all_or_no
     finally:
         await store.close()
         server.stop()
+
+
+async def test_a_stalled_server_gets_busy_refusals_past_the_bound_and_bounded_waits_below_it(tmp_path: Path):
+    """A server that stops answering (SIGSTOP) under a burst: calls past the in-flight bound are
+    refused at once (503), the others fail within -dbTimeout; nothing queues without bound."""
+    import asyncio
+    import os
+    import signal
+    import time
+
+    from broker.storage.port import StorageBusy
+
+    try:
+        server = start_ferretdb(tmp_path)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    store = MongoStorage(server.uri, db="stalled", pool_size=1, timeout_ms=500)
+    bound = store.in_flight.limit
+    try:
+        await store.start()
+        assert await store.insert_entity("", Entity("E1", "T", cre_date=1.0, mod_date=1.0))
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            burst = [store.query_entities("", EntityFilter(), Page()) for _ in range(bound + 40)]
+            results = await asyncio.wait_for(asyncio.gather(*burst, return_exceptions=True), 30)
+            elapsed = time.monotonic() - started
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        refused = [r for r in results if isinstance(r, StorageBusy)]
+        failed = [r for r in results if isinstance(r, StorageUnavailable) and not isinstance(r, StorageBusy)]
+        assert len(refused) == 40 and len(failed) == bound, results
+        assert elapsed < 10, f"waits bounded by -dbTimeout (0.5 s), took {elapsed:.1f} s"
+        assert store.in_flight.in_flight == 0
+        found, _ = await store.query_entities("", EntityFilter(), Page())  # the server is back
+        assert [e.id for e in found] == ["E1"]
+    finally:
+        await store.close()
+        server.stop()

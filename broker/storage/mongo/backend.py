@@ -17,6 +17,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from broker.storage.admission import InFlightLimit
 from broker.storage.facade import expose
 from broker.storage.mongo.access_log import MongoAccessLog
 from broker.storage.mongo.connection import MongoConnection
@@ -37,6 +38,10 @@ from broker.storage.port import (
     SubscriptionStore,
 )
 
+# storage calls one process may have in flight per pooled connection (`-dbPoolSize`): beyond the
+# pool's size they wait in PyMongo's queue (each at most `-dbTimeout`); beyond this, 503 at once
+IN_FLIGHT_PER_CONNECTION = 32
+
 
 class MongoStorage:
     def __init__(
@@ -54,26 +59,28 @@ class MongoStorage:
         self.start = conn.start
         self.close = conn.close
         self.database = conn.database
+        self.in_flight = InFlightLimit(pool_size * IN_FLIGHT_PER_CONNECTION)
+        gate = self.in_flight.guard
 
         self.entities = entities = MongoEntities(conn)
-        expose(self, entities, EntityStore)
+        expose(self, entities, EntityStore, around=gate)
 
         self.subscriptions = subscriptions = MongoSubscriptions(conn)
-        expose(self, subscriptions, SubscriptionStore)
+        expose(self, subscriptions, SubscriptionStore, around=gate)
 
         self.leases = leases = MongoLeases(conn)
-        expose(self, leases, LeaseStore)
+        expose(self, leases, LeaseStore, around=gate)
 
         self.registrations = registrations = MongoRegistrations(conn)
-        expose(self, registrations, RegistrationStore)
+        expose(self, registrations, RegistrationStore, around=gate)
 
         self.personal = personal = MongoPersonal(conn)
-        expose(self, personal, PersonalTypeStore, ConsentStore)
+        expose(self, personal, PersonalTypeStore, ConsentStore, around=gate)
 
         self.access_log = access_log = MongoAccessLog(conn)
-        expose(self, access_log, ConditionalAccessLog)
+        expose(self, access_log, ConditionalAccessLog, around=gate)
 
-        expose(self, MongoSettings(conn), SettingsStore)
+        expose(self, MongoSettings(conn), SettingsStore, around=gate)
 
     # what the connection was made with, and what start() found out about the server
     @property

@@ -92,6 +92,7 @@ class MongoConnection:
             serverSelectionTimeoutMS=self.timeout_ms,
             connectTimeoutMS=self.timeout_ms,
             socketTimeoutMS=self.timeout_ms,
+            waitQueueTimeoutMS=self.timeout_ms,  # a free pooled connection, else StorageUnavailable
             tz_aware=False,
         )
         try:

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from shapely.geometry import shape
 
+from broker.ngsi import geo
 from broker.ngsi.context import ServicePathScope
 from broker.ngsi.model import EXPIRY_ATTR, Entity
 from broker.ngsi.selection import EntityFilter, OrderKey, Page, TypeSummary, Visibility
@@ -56,19 +56,37 @@ def _clear_index_rows(conn: sqlite3.Connection, pk: int) -> None:
 
 
 def _write_index_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None:
-    """The rows that make filters, types and geo-queries indexable: attributes and location."""
-    _clear_index_rows(conn, pk)
-    conn.executemany(
-        "INSERT INTO attributes(entity_pk, name, type, kind, num, str, bool) VALUES(?, ?, ?, ?, ?, ?, ?)",
-        [(pk, name, attr.type) + _value_columns(attr.value) for name, attr in entity.attrs.items()],
-    )
-    if entity.location is not None:
-        geojson = entity.location.geometry
-        minx, miny, maxx, maxy = shape(geojson).bounds
-        conn.execute(
-            "INSERT INTO geometries(entity_pk, attr, geojson) VALUES(?, ?, ?)",
-            (pk, entity.location.attr, orjson.dumps(geojson).decode()),
+    """The rows that make filters, types and geo-queries indexable: attributes and location.
+
+    Only what differs from the rows already there is written: an update of one attribute rewrites
+    one `attributes` row, and the location's rows (two tables and the R*Tree) only if it moved.
+    Rewriting every row, as before, was most of the SQL of an update and the pages it dirtied."""
+    rows = {name: (attr.type,) + _value_columns(attr.value) for name, attr in entity.attrs.items()}
+    held = {
+        r[0]: tuple(r[1:])
+        for r in conn.execute("SELECT name, type, kind, num, str, bool FROM attributes WHERE entity_pk = ?", (pk,))
+    }
+    gone = [(pk, name) for name in held if name not in rows]
+    if gone:
+        conn.executemany("DELETE FROM attributes WHERE entity_pk = ? AND name = ?", gone)
+    changed = [(pk, name) + row for name, row in rows.items() if held.get(name) != row]
+    if changed:
+        conn.executemany(
+            "INSERT OR REPLACE INTO attributes(entity_pk, name, type, kind, num, str, bool) VALUES(?, ?, ?, ?, ?, ?, ?)",
+            changed,
         )
+    location = None
+    if entity.location is not None:
+        location = (entity.location.attr, orjson.dumps(entity.location.geometry).decode())
+    stored = conn.execute("SELECT attr, geojson FROM geometries WHERE entity_pk = ?", (pk,)).fetchone()
+    if stored == location:
+        return
+    if stored is not None:
+        conn.execute("DELETE FROM geometries WHERE entity_pk = ?", (pk,))
+        conn.execute("DELETE FROM locations WHERE id = ?", (pk,))
+    if entity.location is not None and location is not None:
+        minx, miny, maxx, maxy = geo.bounds(entity.location.geometry)
+        conn.execute("INSERT INTO geometries(entity_pk, attr, geojson) VALUES(?, ?, ?)", (pk,) + location)
         conn.execute(
             "INSERT INTO locations(id, minx, maxx, miny, maxy) VALUES(?, ?, ?, ?, ?)", (pk, minx, maxx, miny, maxy)
         )
@@ -188,6 +206,27 @@ class _Refused(Exception):
     """A batch write was refused: roll the whole batch back."""
 
 
+LOOKUP_MAX_IDS = 20
+
+
+def is_lookup(flt: EntityFilter, order: tuple[OrderKey, ...], count: bool) -> bool:
+    """The filter names its entities by id (a few, `GET /v2/entities/{id}` and every write's read of
+    the entity) and adds only conditions checked on those rows: an index lookup whose cost does not
+    grow with the store, fit to run on the event loop (`SqliteEngine.lookup`)."""
+    return (
+        0 < len(flt.ids) <= LOOKUP_MAX_IDS
+        and flt.id_pattern is None
+        and flt.type_pattern is None
+        and not flt.selectors
+        and flt.q is None
+        and flt.mq is None
+        and flt.geo is None
+        and not flt.any_attrs
+        and not order
+        and not count
+    )
+
+
 def _attrs_json(entity: Entity) -> str:
     return orjson.dumps(attrs_to_doc(entity)).decode()
 
@@ -228,6 +267,8 @@ class SqliteEntities:
                 total = conn.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0]
             return [_row_to_entity(r) for r in rows], total
 
+        if is_lookup(flt, order, count):
+            return await self.engine.lookup(run, flt.visibility)
         return await self.engine.read(run, flt.visibility)
 
     async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:

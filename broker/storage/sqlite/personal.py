@@ -37,7 +37,7 @@ class SqlitePersonal:
             version = conn.execute("SELECT value FROM meta WHERE key = ?", (f"personal_version:{tenant}",)).fetchone()
             return dict(rows), int(version[0]) if version else 0
 
-        return await self.engine.read(run)
+        return await self.engine.lookup(run)  # read by every request: two primary-key reads
 
     async def put_personal_type(self, tenant: str, type_name: str, subject_attr: str) -> None:
         def run(conn: sqlite3.Connection) -> None:

@@ -21,11 +21,23 @@ _BUILTIN_DATES = {"dateCreated": "e.cre_date", "dateModified": "e.mod_date"}
 class _Columns:
     """Where a value lives: kind, number, string and boolean expressions."""
 
-    def __init__(self, kind: str, num: str, text: str, boolean: str) -> None:
+    def __init__(self, kind: str, num: str, text: str, boolean: str, *, typed_columns: bool = False) -> None:
         self.kind, self.num, self.text, self.boolean = kind, num, text, boolean
+        self.typed_columns = typed_columns
+
+    def of(self, kind: str, condition: str) -> str:
+        """`condition` on a value of `kind` ('n' number, 's' string)."""
+        if self.typed_columns:
+            return f"({condition})"
+        return f"({self.kind} = '{kind}' AND {condition})"
 
 
 _ATTR = _Columns("a.kind", "a.num", "a.str", "a.bool")
+# `num` and `str` are set only on rows of their kind (entities._value_columns), so a condition on
+# either needs no test of `kind`: without it the driver reads `attributes_by_num` or
+# `attributes_by_str` alone (a covering index) instead of visiting each entry's row too. Only for
+# positive conditions: under `NOT`, the NULL of another kind's column would not read as false.
+_INDEXED = _Columns("a.kind", "a.num", "a.str", "a.bool", typed_columns=True)
 
 
 def _number(value: Any) -> float | None:
@@ -44,38 +56,38 @@ def _equals(c: _Columns, value: Any) -> Sql:
             return FALSE
         if isinstance(value.values[0], str):
             marks = ",".join("?" * len(value.values))
-            return f"({c.kind} = 's' AND {c.text} IN ({marks}))", list(value.values)
+            return c.of("s", f"{c.text} IN ({marks})"), list(value.values)
         numbers = [_number(v) for v in value.values]
         marks = ",".join("?" * len(numbers))
-        return f"({c.kind} = 'n' AND {c.num} IN ({marks}))", numbers
+        return c.of("n", f"{c.num} IN ({marks})"), numbers
     if value is None:
         return f"({c.kind} = 'z')", []
     if isinstance(value, bool):
         return f"({c.kind} = 'b' AND {c.boolean} = ?)", [int(value)]
     if isinstance(value, str):
-        return f"({c.kind} = 's' AND {c.text} = ?)", [value]
+        return c.of("s", f"{c.text} = ?"), [value]
     number = _number(value)
     if number is None:
         return FALSE
-    return f"({c.kind} = 'n' AND {c.num} = ?)", [number]
+    return c.of("n", f"{c.num} = ?"), [number]
 
 
 def _between(c: _Columns, value: Range) -> Sql:
     if isinstance(value.low, str) and isinstance(value.high, str):
-        return f"({c.kind} = 's' AND {c.text} BETWEEN ? AND ?)", [value.low, value.high]
+        return c.of("s", f"{c.text} BETWEEN ? AND ?"), [value.low, value.high]
     low, high = _number(value.low), _number(value.high)
     if low is None or high is None:
         return FALSE
-    return f"({c.kind} = 'n' AND {c.num} BETWEEN ? AND ?)", [low, high]
+    return c.of("n", f"{c.num} BETWEEN ? AND ?"), [low, high]
 
 
 def _ordered(c: _Columns, op: str, value: Any) -> Sql:
     if isinstance(value, str):
-        return f"({c.kind} = 's' AND {c.text} {op} ?)", [value]
+        return c.of("s", f"{c.text} {op} ?"), [value]
     number = _number(value)
     if number is None:
         return FALSE
-    return f"({c.kind} = 'n' AND {c.num} {op} ?)", [number]
+    return c.of("n", f"{c.num} {op} ?"), [number]
 
 
 def scalar_condition(c: _Columns, statement: Compare) -> Sql:
@@ -89,7 +101,7 @@ def scalar_condition(c: _Columns, statement: Compare) -> Sql:
     if op == "~=":
         if not isinstance(value, str):
             return FALSE
-        return f"({c.kind} = 's' AND regexp(?, {c.text}))", [value]
+        return c.of("s", f"regexp(?, {c.text})"), [value]
     return _ordered(c, op, value)
 
 
@@ -98,8 +110,14 @@ def _residual(statement: Statement) -> Sql:
 
 
 def _has_attribute(name: str, extra: str = "", params: list[Any] | None = None) -> Sql:
+    """The entity has the attribute (and its row satisfies `extra`): one primary-key search of
+    `attributes` per entity examined. As `e.pk IN (SELECT ...)` it was a list of every entity with
+    the attribute, built before the first row, however few rows the page needed (10,000 entries for
+    `q=humidity==42` at 1,000,000 entities: 50 ms a request)."""
     where = f" AND {extra}" if extra else ""
-    return f"e.pk IN (SELECT a.entity_pk FROM attributes a WHERE a.name = ?{where})", [name] + (params or [])
+    return f"EXISTS (SELECT 1 FROM attributes a WHERE a.entity_pk = e.pk AND a.name = ?{where})", [name] + (
+        params or []
+    )
 
 
 def compile_statement(statement: Statement) -> Sql:
@@ -138,7 +156,7 @@ def driver_statement(statement: Statement) -> Sql | None:
         return None if statement.negated else ("SELECT a.entity_pk FROM attributes a WHERE a.name = ?", [path.attr])
     if statement.op in ("!=", "~=") or path.sub:
         return None
-    cond, params = scalar_condition(_ATTR, statement)
+    cond, params = scalar_condition(_INDEXED, statement)
     if cond == FALSE[0]:
         return None
     return (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from broker.storage.sqlite import access_log, functions, subjects
+from broker.storage.sqlite import access_log, subjects
 from broker.storage.sqlite.connection import open_connection
 
 SCHEMA_VERSION = 1
@@ -108,6 +108,8 @@ def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) ->
 
 def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the store's settings and the SQL functions that queries use."""
+    from broker.storage.sqlite import functions  # shapely: not for the supervisor's migration (`migrate`)
+
     conn = open_connection(path, readonly=readonly)
     functions.install(conn)
     return conn

@@ -55,7 +55,7 @@ class SqliteSubscriptions:
             row = conn.execute("SELECT value FROM meta WHERE key = 'subscriptions_version'").fetchone()
             return int(row[0]) if row else 0
 
-        return await self.engine.read(run)
+        return await self.engine.lookup(run)  # a primary-key read, by every write under -noCache
 
     async def get_delivery(self, tenant: str, sub_id: str) -> SubscriptionStatus | None:
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:

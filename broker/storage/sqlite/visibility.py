@@ -68,6 +68,11 @@ def subject_set(subjects: tuple[str, ...]) -> SubjectSet:
     return found
 
 
+def missing_subjects(vis: Visibility, made: OrderedDict[str, None]) -> int:
+    """How many granted subjects `materialise` would copy into a connection that has `made`."""
+    return sum(len(g.subjects) for g in vis.grants if g.subjects and subject_set(g.subjects).table not in made)
+
+
 def materialise(conn: sqlite3.Connection, vis: Visibility | None, made: OrderedDict[str, None]) -> None:
     """Create on this reader connection the subject tables that SQL compiled for `vis` reads.
 
