@@ -96,3 +96,7 @@ def test_processes_started_together_on_a_new_file_all_open_it(tmp_path: Path) ->
             asyncio.run(workers.wait_listening(b, WORKERS))
             assert not [e for e in workers.log_lines(b) if e["level"] == "CRITICAL"], b.logs()
             assert b.stop(signal.SIGTERM, timeout=15) == 0
+
+
+async def test_a_registration_made_through_one_process_is_used_and_dropped_by_every_process(broker, provider) -> None:
+    await workers.registrations_reach_every_process(broker, provider)

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from tests.process.broker_process import BrokerProcess
+from tests.providers import Provider
 from tests.receivers import Receiver
 
 PROPAGATION_BOUND = 1.0  # documented: a subscription change reaches every process within 1 s
@@ -246,3 +247,33 @@ async def subscription_changes_reach_every_process(broker: BrokerProcess, sink: 
         await asyncio.sleep(1.0)
     assert values(sink, "S1") == list(range(7, 13))
     assert len(serving_pids(broker, "GET", f"/v2/subscriptions/{sub_id}")) >= 2
+
+
+async def registrations_reach_every_process(broker: BrokerProcess, provider: Provider) -> None:
+    """Registrations changed through one process are used by the others within the bound (each
+    keeps them 0.5 s): reads through new connections, spread over the processes, all agree."""
+    provider.add("Lamp1", "Lamp", luminosity={"type": "Number", "value": 9})
+    body = {
+        "dataProvided": {"entities": [{"id": "Lamp1", "type": "Lamp"}], "attrs": ["luminosity"]},
+        "provider": {"http": {"url": provider.url()}},
+    }
+
+    async def statuses(http: aiohttp.ClientSession) -> set[int]:
+        seen = set()
+        for _ in range(12):
+            async with http.get(f"{broker.url}/v2/entities/Lamp1?type=Lamp") as r:
+                seen.add(r.status)
+        return seen
+
+    async with new_connection_each_time() as http:
+        assert await statuses(http) == {404}  # every process has read the tenant's (no) registrations
+        async with http.post(f"{broker.url}/v2/registrations", json=body) as r:
+            assert r.status == 201
+            location = r.headers["Location"]
+        await asyncio.sleep(PROPAGATION_BOUND)
+        assert await statuses(http) == {200}
+        async with http.delete(f"{broker.url}{location}") as r:
+            assert r.status == 204
+        await asyncio.sleep(PROPAGATION_BOUND)
+        assert await statuses(http) == {404}
+    assert len(serving_pids(broker, "GET", "/v2/entities/Lamp1?type=Lamp")) >= 2, "one process served all"

@@ -66,3 +66,9 @@ async def test_sigterm_stops_every_process_on_mongodb_with_exit_status_0(supervi
 
 async def test_subscription_changes_and_deletion_reach_every_process_on_mongodb(supervised, receiver) -> None:
     await workers.subscription_changes_reach_every_process(supervised, receiver)
+
+
+async def test_a_registration_made_through_one_process_is_used_and_dropped_by_every_process_on_mongodb(
+    supervised, provider
+) -> None:
+    await workers.registrations_reach_every_process(supervised, provider)
