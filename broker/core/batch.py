@@ -23,6 +23,7 @@ from broker.ngsi.geo import parse_geo_query
 from broker.ngsi.model import DEFAULT_ENTITY_TYPE, Attribute, Entity
 from broker.ngsi.payload import check_entity_key, check_entity_member, parse_attribute
 from broker.ngsi.query import parse_mq, parse_q
+from broker.ngsi.registration import Registration
 from broker.ngsi.selection import EntityFilter, EntitySelector, Page
 from broker.ngsi.validation import check_entity_key_length, check_identifier, check_pattern
 from broker.personal.auth import forbidden
@@ -228,12 +229,16 @@ class BatchService:
         for item in batch.items:
             check_entity_key_length(item.id, item.type or DEFAULT_ENTITY_TYPE, ctx.write_path)
         providers = self.entities.providers
-        if batch.action in ("update", "replace") and providers is not None and await providers.may_forward_update(ctx):
-            await self._update_with_providers(ctx, batch, override_md)
-            return
+        if batch.action in ("update", "replace") and providers is not None:
+            regs = await providers.update_registrations(ctx)
+            if regs:
+                await self._update_with_providers(ctx, regs, batch, override_md)
+                return
         await self._update_here(ctx, batch, override_md)
 
-    async def _update_with_providers(self, ctx: RequestContext, batch: BatchUpdate, override_md: bool) -> None:
+    async def _update_with_providers(
+        self, ctx: RequestContext, regs: list[Registration], batch: BatchUpdate, override_md: bool
+    ) -> None:
         """Orion forwards the `update` and `replace` of a batch: the attributes held here are written
         here (one transaction, as always), the others go to their context providers."""
         providers = self.entities.providers
@@ -244,7 +249,7 @@ class BatchService:
         for item in batch.items:
             held = snapshot.find(item)
             items.append((item.id, item.type, item.attrs, held if isinstance(held, Entity) else None))
-        routed = await providers.route_update(ctx, items, replace=batch.action == "replace")
+        routed = await providers.route_update(ctx, regs, items, replace=batch.action == "replace")
         if not routed.forwards:
             await self._update_here(ctx, batch, override_md)
             return

@@ -219,13 +219,13 @@ class EntityService:
         """A page of entities (`attrs`: the attributes the caller asked for, None: all; providers
         are asked only for those), and the total when `count`."""
         flt, view = await self.guard.restrict(ctx, dataclasses.replace(flt, scopes=ctx.scopes))
-        completing = self.providers is not None and await self.providers.may_complete(ctx)
+        regs = await self.providers.query_registrations(ctx) if self.providers is not None else []
         entities, total = await self.storage.query_entities(
-            ctx.tenant, flt, page, order=order, count=count or completing
+            ctx.tenant, flt, page, order=order, count=count or bool(regs)
         )
-        if completing:
+        if regs:
             assert self.providers is not None
-            entities, total = await self.providers.complete_list(ctx, flt, attrs, page, entities, total)
+            entities, total = await self.providers.complete_list(ctx, regs, flt, attrs, page, entities, total)
         return await self.guard.disclose(ctx, view, entities), total if count else None
 
     async def get(self, ctx: RequestContext, ref: EntityRef, attrs: tuple[str, ...] | None = None) -> Entity:
@@ -369,10 +369,12 @@ class EntityService:
         self, ctx: RequestContext, ref: EntityRef, attrs: dict[str, Attribute], *, replace: bool = False
     ) -> tuple[RoutedUpdate, Entity | None] | None:
         """The update split between here and context providers; None when nothing goes to one."""
-        if self.providers is None or not await self.providers.may_forward_update(ctx):
+        regs = await self.providers.update_registrations(ctx) if self.providers is not None else []
+        if not regs:
             return None
+        assert self.providers is not None
         local, _ = await self._held(ctx, ref, self._write_scope(ctx), "write")
-        routed = await self.providers.route_update(ctx, [(ref.id, ref.type, attrs, local)], replace=replace)
+        routed = await self.providers.route_update(ctx, regs, [(ref.id, ref.type, attrs, local)], replace=replace)
         return (routed, local) if routed.forwards else None
 
     async def _update_with_providers(

@@ -51,7 +51,7 @@ class UpdateReport:
     applied: bool = False
 
     def fail(self, entity_id: str, entity_type: str | None, names: Sequence[str]) -> None:
-        self.failed.setdefault((entity_id, entity_type), []).extend(n for n in names)
+        self.failed.setdefault((entity_id, entity_type), []).extend(names)
 
 
 def update_error(report: UpdateReport, local_applied: bool) -> NgsiError | None:
@@ -79,15 +79,13 @@ class ContextProviders:
         self.clock = clock
 
     # -- reads -----------------------------------------------------------------------------
-    async def _query_registrations(self, ctx: RequestContext) -> list[Registration]:
+    async def query_registrations(self, ctx: RequestContext) -> list[Registration]:
+        """The registrations a read of this request may forward to (none: local data only); read
+        once per request and handed to `complete_list`."""
         if ctx.skip_forwarding or not self.forwarder.allowed(ctx):
             return []
         regs = await self.directory.registrations(ctx.tenant)
         return routing.for_query(regs, ctx.scopes, self.clock()) if regs else []
-
-    async def may_complete(self, ctx: RequestContext) -> bool:
-        """True when a read of this request may be completed by a provider (counts are then needed)."""
-        return bool(await self._query_registrations(ctx))
 
     async def complete_entity(
         self,
@@ -98,7 +96,7 @@ class ContextProviders:
         local: Entity | None,
     ) -> Entity | None:
         """The entity read by id, with what its providers have and this broker lacks."""
-        regs = await self._query_registrations(ctx)
+        regs = await self.query_registrations(ctx)
         if not regs:
             return local
         targets = routing.plan_entity(regs, entity_id, entity_type, attrs, local)
@@ -115,6 +113,7 @@ class ContextProviders:
     async def complete_list(
         self,
         ctx: RequestContext,
+        regs: list[Registration],
         flt: EntityFilter,
         attrs: Sequence[str] | None,
         page: Page,
@@ -127,10 +126,8 @@ class ContextProviders:
         Orion sends them; they are asked at once, so each gets the same window and the union is cut
         to `limit`. The total adds what providers report for pattern queries, less the entities of
         theirs held here too (those on this page: a provider completing local entities adds none),
-        and the entities they alone have for queries by id: an approximation (see the README)."""
-        regs = await self._query_registrations(ctx)
-        if not regs:
-            return local, local_total
+        and the entities they alone have for queries by id: an approximation (see the README).
+        `regs`: `query_registrations` of the request."""
         targets = routing.merge_queries(
             await self._consented_queries(ctx, routing.plan_list(regs, flt, attrs, local), local)
         )
@@ -165,7 +162,7 @@ class ContextProviders:
         kept = []
         for target in targets:
             entity_type = target.entity.type
-            if entity_type is None and personal:
+            if entity_type is None:
                 continue  # an untyped provider could be asked about anything
             if entity_type not in personal:
                 kept.append(target)
@@ -198,15 +195,16 @@ class ContextProviders:
     async def route_update(
         self,
         ctx: RequestContext,
+        regs: list[Registration],
         items: Sequence[tuple[str, str | None, dict[str, Attribute], Entity | None]],
         *,
         replace: bool = False,
     ) -> RoutedUpdate:
         """Split each `(id, type, attributes, entity held here)`: an attribute held here (or that no
         provider serves) stays here; the others go to the provider registered for them. With
-        `replace`, an entity held here is replaced here whole (Orion forwards only the others)."""
+        `replace`, an entity held here is replaced here whole (Orion forwards only the others).
+        `regs`: `update_registrations` of the request."""
         routed = RoutedUpdate()
-        regs = await self._update_registrations(ctx)
         for entity_id, entity_type, attrs, local in items:
             if not regs or (replace and local is not None):
                 routed.kept.append(attrs)
@@ -216,11 +214,9 @@ class ContextProviders:
             await self._check_update_consent(ctx, routed, items)
         return routed
 
-    async def may_forward_update(self, ctx: RequestContext) -> bool:
-        """True when an update of this request may go to a provider (the entity is then read first)."""
-        return bool(await self._update_registrations(ctx))
-
-    async def _update_registrations(self, ctx: RequestContext) -> list[Registration]:
+    async def update_registrations(self, ctx: RequestContext) -> list[Registration]:
+        """The registrations an update of this request may forward to (none: the update is local
+        and the entity need not be read first)."""
         if not self.forwarder.allowed(ctx):
             return []
         regs = await self.directory.registrations(ctx.tenant)
