@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -26,6 +25,7 @@ from broker.http.request import (
     check_single_headers,
     check_tenant,
     media_type,
+    new_correlator,
     read_body,
 )
 from broker.http.settings import SETTINGS, HttpSettings
@@ -273,7 +273,7 @@ async def _serve(request: web.Request, handler: Handler, settings: HttpSettings)
 @web.middleware
 async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    correlator = request.headers.get("Fiware-Correlator") or str(uuid.uuid4())
+    correlator = request.headers.get("Fiware-Correlator") or new_correlator()
     request[CORRELATOR] = correlator
     started = time.perf_counter()
     response: web.StreamResponse

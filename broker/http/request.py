@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from typing import Any
 
@@ -19,6 +20,17 @@ from broker.observability.timing import measuring
 from broker.personal.auth import ANONYMOUS, Caller
 
 CORRELATOR = web.RequestKey("correlator", str)
+_random = random.Random()  # seeded from os.urandom; each serving process is its own interpreter
+
+
+def new_correlator() -> str:
+    """A random correlator in the UUID layout Orion's have. Unique, not secret: `uuid.uuid4()` reads
+    os.urandom, a system call that drops the GIL and waits to take it back from a busy reader
+    thread, which showed as 8% of a list query's time."""
+    h = f"{_random.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+
+
 CALLER = web.RequestKey("caller", Caller)
 
 # URI parameters that carry expressions and may hold characters forbidden elsewhere

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from broker.http.errors import error_response
 from broker.http.pipeline import order_headers
+from broker.http.request import new_correlator
 from broker.logs import event
 from broker.ngsi.errors import NgsiError, bad_request, internal_error
 
@@ -80,7 +80,7 @@ class _BareResponse(web.Response):
 
     async def _write_headers(self) -> None:
         self.headers.popall("Server", None)
-        self.headers["Fiware-Correlator"] = str(uuid.uuid4())
+        self.headers["Fiware-Correlator"] = new_correlator()
         order_headers(self.headers)
         await super()._write_headers()
 

@@ -25,8 +25,10 @@ _PRECISION = 1e-9
 def render_number(x: float) -> int | float:
     """Orion's `double2string`: a value within 1e-9 of its integer part (toward zero) prints as that
     integer (so 42.000000001 is 42), any other with nine decimals, trailing zeros removed."""
-    if x != x or x in (float("inf"), float("-inf")):
+    if not math.isfinite(x):
         return 0
+    if x.is_integer() and -_INT64 <= x < _INT64:  # the common case, answered without formatting
+        return int(x)
     whole = math.trunc(x)
     if -_PRECISION < x - whole < _PRECISION and -_INT64 <= whole < _INT64:
         return int(whole)
@@ -38,6 +40,15 @@ def render_number(x: float) -> int | float:
 
 def render_json(value: Any) -> Any:
     """A JSON tree with Orion's number rendering applied to every float."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most values: nothing to do
+        return value
+    if kind is float:
+        return render_number(value)
+    if kind is dict:
+        return {k: render_json(v) for k, v in value.items()}
+    if kind is list:
+        return [render_json(v) for v in value]
     if isinstance(value, float):
         return render_number(value)
     if isinstance(value, dict):
@@ -88,7 +99,10 @@ BUILTIN_MD_NAMES = ("dateCreated", "dateModified")
 def stored_order(names: Iterable[str]) -> list[str]:
     """Names in the order Orion reads them back: it collects a document's field names into a
     `std::set`, so attributes and metadata come sorted by their stored (`.` -> `=`) names."""
-    return sorted(names, key=lambda name: name.replace(".", "="))
+    ordered = sorted(names)
+    if any("." in name for name in ordered):
+        ordered.sort(key=lambda name: name.replace(".", "="))
+    return ordered
 
 
 def render_metadata(attr: Attribute, md: Projection = ALL) -> dict[str, Any]:

@@ -22,7 +22,8 @@ def attrs_to_doc(entity: Entity) -> dict[str, Any]:
 def attrs_from_doc(doc: dict[str, Any]) -> dict[str, Attribute]:
     attrs: dict[str, Attribute] = {}
     for name, a in doc.items():
-        md = {n: Metadata(m.get("type", ""), m.get("value")) for n, m in (a.get("md") or {}).items()}
+        stored_md = a.get("md")
+        md = {n: Metadata(m.get("type", ""), m.get("value")) for n, m in stored_md.items()} if stored_md else {}
         attrs[name] = Attribute(
             type=a.get("type", ""),
             value=a.get("value"),

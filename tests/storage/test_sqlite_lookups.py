@@ -49,9 +49,10 @@ async def test_a_lookup_past_its_budget_is_finished_by_the_pool(store: SqliteSto
     assert await store.engine.lookup(_count_to(10)) == (10, threading.current_thread().name)
 
 
-async def test_get_by_id_reads_inline_and_a_list_reads_on_the_pool(
+async def test_get_by_id_reads_inline_and_a_counted_list_over_its_budget_reads_on_the_pool(
     store: SqliteStorage, monkeypatch: pytest.MonkeyPatch
 ):
+    monkeypatch.setattr(engine, "ATTEMPT_BUDGET", 0)  # no list fits on the loop
     for i in range(3):
         assert await store.insert_entity("t", Entity(id=f"E{i}", type="T", attrs={"n": Attribute("Number", i)}))
     pool_reads: list[str] = []
@@ -123,3 +124,46 @@ async def test_a_personal_lookup_needing_many_new_subjects_reads_on_the_pool(
     assert found == [] and pool_reads == []
     found, _ = await store.query_entities("t", flt("s1", "s3", "s4"), Page(limit=2))
     assert [e.id for e in found] == ["P"] and pool_reads == ["read"]
+
+
+async def test_a_small_list_query_runs_on_the_event_loop_thread(store: SqliteStorage):
+    for i in range(5):
+        assert await store.insert_entity("t", Entity(id=f"E{i}", type="T", attrs={"n": Attribute("Number", i)}))
+    threads: list[str] = []
+    real_attempt = store.engine.attempt
+
+    async def watched(fn, visibility, shape):
+        def run(conn):
+            threads.append(threading.current_thread().name)
+            return fn(conn)
+
+        return await real_attempt(run, visibility, shape)
+
+    store.engine.attempt = watched  # type: ignore[method-assign]
+    found, _ = await store.query_entities("t", EntityFilter(types=("T",), q=parse_q("n>2")), Page(limit=20))
+    assert [e.id for e in found] == ["E3", "E4"]
+    assert threads == [threading.current_thread().name]
+    assert store.engine.inline_fallbacks == 0
+
+
+async def test_a_query_past_the_attempt_budget_is_finished_by_the_pool_and_its_shape_goes_there_next(
+    store: SqliteStorage,
+):
+    heavy = _count_to(1_000_000)
+    assert (await store.engine.attempt(heavy, None, shape="heavy"))[0] == 1_000_000
+    assert store.engine.inline_fallbacks == 1
+    # the same shape again: straight to the pool, the loop does not spend its budget a second time
+    total, thread = await store.engine.attempt(heavy, None, shape="heavy")
+    assert total == 1_000_000 and thread.startswith("sqlite-reader")
+    assert store.engine.inline_fallbacks == 1
+    # another shape still gets its attempt on the loop
+    assert await store.engine.attempt(_count_to(10), None, shape="light") == (10, threading.current_thread().name)
+
+
+async def test_a_heavy_shape_is_tried_on_the_loop_again_once_its_time_is_over(
+    store: SqliteStorage, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(engine, "HEAVY_FOR_S", 0.0)
+    await store.engine.attempt(_count_to(1_000_000), None, shape="s")
+    assert (await store.engine.attempt(_count_to(10), None, shape="s"))[1] == threading.current_thread().name
+    assert store.engine.inline_fallbacks == 1

@@ -269,7 +269,7 @@ class SqliteEntities:
 
         if is_lookup(flt, order, count):
             return await self.engine.lookup(run, flt.visibility)
-        return await self.engine.read(run, flt.visibility)
+        return await self.engine.attempt(run, flt.visibility, shape=sql)
 
     async def insert_entity(self, tenant: str, entity: Entity, outbox: Sequence[OutboxRecord] = ()) -> bool:
         return await self.engine.write(_with_outbox(lambda conn: _insert(conn, tenant, entity), outbox))
