@@ -6,6 +6,7 @@ once, with the status the client gets.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -35,12 +36,17 @@ def _verbs(resource: AbstractResource) -> frozenset[str]:
     return frozenset(route.method for route in resource if route.method not in _SKIP)
 
 
+@functools.lru_cache(maxsize=1024)  # resources are fixed once the application runs
+def _route_of(resource: AbstractResource) -> tuple[str, frozenset[str]]:
+    return _template(resource), _verbs(resource)
+
+
 async def matched_route(request: web.Request) -> tuple[str | None, frozenset[str]]:
     """The route template the URL matched (whatever the method) and the verbs it serves; None when
     no route has this URL."""
     resource = request.match_info.route.resource
     if resource is not None:
-        return _template(resource), _verbs(resource)
+        return _route_of(resource)
     if isinstance(request.match_info.http_exception, web.HTTPMethodNotAllowed):
         for candidate in request.app.router.resources():
             match, allowed = await candidate.resolve(request)

@@ -29,7 +29,7 @@ from broker.http.request import (
     read_body,
 )
 from broker.http.settings import SETTINGS, HttpSettings
-from broker.logs import event
+from broker.logs import event, log
 from broker.ngsi.errors import (
     SERVICE_NOT_FOUND,
     NgsiError,
@@ -309,6 +309,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         response.headers.update(_cors_headers(origin, settings, preflight=request.method == "OPTIONS"))
     elif origin is not None and request.method == "GET" and response.status == 200 and _is_version(request.path):
         _add_version_cors(response, origin)
+    if not log.isEnabledFor(logging.INFO):  # Orion's default level (WARN): the line's fields are not even built
+        return response
     event(
         logging.INFO,
         "request",

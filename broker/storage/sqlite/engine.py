@@ -19,6 +19,7 @@ import orjson
 from broker.ngsi.selection import Page, Visibility
 from broker.storage.port import StorageUnavailable
 from broker.storage.sqlite import visibility as visible
+from broker.storage.sqlite.generation import SharedGeneration
 from broker.storage.sqlite.schema import connect, migrate
 from broker.storage.sqlite.writer import GroupCommitWriter
 
@@ -64,7 +65,8 @@ class SqliteEngine:
     def __init__(self, path: str, *, readers: int = 4) -> None:
         self.path = path
         self._readers = readers
-        self.writer = GroupCommitWriter(path)
+        self.generation: SharedGeneration | None = None  # while started
+        self.writer = GroupCommitWriter(path, after_group=self._settle_generation)
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -75,6 +77,7 @@ class SqliteEngine:
     async def start(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
+        self.generation = SharedGeneration(self.path)
         try:
             await asyncio.to_thread(self.writer.start, migrate)
         except sqlite3.Error as exc:
@@ -86,6 +89,9 @@ class SqliteEngine:
             self._pool.shutdown(wait=True)
             self._pool = None
         await asyncio.to_thread(self.writer.stop)
+        if self.generation is not None:
+            self.generation.close()
+            self.generation = None
         with self._lock:
             for conn in self._connections:
                 conn.close()
@@ -187,6 +193,10 @@ class SqliteEngine:
             return False, None
         except sqlite3.Error as exc:
             raise StorageUnavailable(str(exc)) from exc
+
+    def _settle_generation(self) -> None:
+        if self.generation is not None:
+            self.generation.settle()
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn` in the writer's next group commit."""

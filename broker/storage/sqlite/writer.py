@@ -63,8 +63,9 @@ def _settle_all(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 
 
 class GroupCommitWriter:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, after_group: Callable[[], None] | None = None) -> None:
         self._path = path
+        self._after_group = after_group  # run once each group's transaction has ended, still under the lock
         self._queue: queue.SimpleQueue[tuple[Job, asyncio.Future[Any], asyncio.AbstractEventLoop] | None]
         self._queue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -133,7 +134,11 @@ class GroupCommitWriter:
                         stopping = True
                         break
                     group.append(nxt)
-                outcomes = self._run_group(conn, group)
+                try:
+                    outcomes = self._run_group(conn, group)
+                finally:
+                    if self._after_group is not None:
+                        self._after_group()
                 if conn.total_changes >= next_analyze:  # the store grew: what was selective may no longer be
                     self._analyze(conn)
                     next_analyze = conn.total_changes * 2
