@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import threading
+import time
 from pathlib import Path
 
 from broker.ngsi.model import Attribute, Entity
@@ -147,3 +149,95 @@ async def test_writer_refreshes_planner_statistics_as_the_store_grows(tmp_path: 
         assert "attributes_by_num" in " ".join(str(row) for row in plan)  # the selective index, not by kind
     finally:
         await store.close()
+
+
+def _waiting_for_the_lock(path: str) -> bool:
+    """A writer is queued for the write lock: it holds the turnstile while it waits."""
+    fd = os.open(path + "-writeturn", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_a_writer_waiting_for_the_lock_gets_it_before_the_holder_takes_it_back(tmp_path: Path):
+    path = str(tmp_path / "t.db")
+    holder, other = WriteLock(path), WriteLock(path)  # two processes' writers
+    order: list[str] = []
+
+    def other_writer() -> None:
+        with other:
+            order.append("other")
+
+    try:
+        holder.__enter__()
+        waiter = threading.Thread(target=other_writer)
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_for_the_lock(path):
+            assert time.monotonic() < deadline, "the other writer never queued"
+            time.sleep(0.001)
+        holder.__exit__(None, None, None)
+        with holder:  # straight back for the next group, as a busy writer is
+            order.append("holder")
+        waiter.join(10)
+        assert order == ["other", "holder"]
+    finally:
+        holder.close()
+        other.close()
+
+
+async def test_commits_leave_the_log_to_the_checkpointer_thread(tmp_path: Path):
+    path = str(tmp_path / "c.db")
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        # the writer's commits never copy the log back themselves (a stall for every write queued)
+        assert await store._writer.submit(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+        size_at_start = os.path.getsize(path)
+        for batch in range(5):
+            await asyncio.gather(*(store.insert_entity("t", Entity(id=f"E{batch}-{i}", type="T")) for i in range(200)))
+        checkpointer = store._writer._checkpointer
+        assert checkpointer is not None
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints == 0:
+            assert time.monotonic() < deadline, "no checkpoint ran"
+            await asyncio.sleep(0.01)
+        # what the thread copied is in the database file itself, which the log alone left unchanged
+        assert os.path.getsize(path) > size_at_start
+    finally:
+        await store.close()
+    assert checkpointer._thread is None  # stopped with the store
+
+
+async def test_the_log_starts_over_while_writes_go_on(tmp_path: Path):
+    """A checkpoint beside the writers never copies all of a log they keep appending to, and SQLite
+    starts the log over only after one did: the checkpointer's locked second pass is what keeps the
+    log's file from growing with every commit."""
+    path = str(tmp_path / "r.db")
+    store = SqliteStorage(path)
+    await store.start()
+    try:
+        checkpointer = store._writer._checkpointer
+        assert checkpointer is not None
+        await store.insert_entity("t", Entity(id="first", type="T"))
+        started_over = _log_restarts(path)
+        n = 0
+        deadline = time.monotonic() + 30
+        while checkpointer.checkpoints < 5:  # the writes never pause between checkpoints
+            assert time.monotonic() < deadline, "too few checkpoints"
+            await asyncio.gather(*(store.insert_entity("t", Entity(id=f"E{n}-{i}", type="T")) for i in range(20)))
+            n += 1
+        assert _log_restarts(path) - started_over >= 3
+    finally:
+        await store.close()
+
+
+def _log_restarts(path: str) -> int:
+    """The write-ahead log header's checkpoint sequence number: SQLite adds one each time it starts
+    the log over from the beginning of its file."""
+    with open(path + "-wal", "rb") as log:
+        return int.from_bytes(log.read(16)[12:16], "big")

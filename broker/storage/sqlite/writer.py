@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from broker.storage.sqlite.checkpointer import Checkpointer
 from broker.storage.sqlite.connection import WriteLock
 from broker.storage.sqlite.schema import connect
 
@@ -19,6 +20,7 @@ T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
 MAX_GROUP = 512
+LOG_SIZE_LIMIT = 64 * 2**20  # bytes of write-ahead log kept on disk once it starts over
 ANALYZE_AFTER = 1000  # rows changed: the planner's statistics are refreshed then, and each time the count doubles
 ANALYZE_SAMPLE = 1000  # rows read per index by one ANALYZE (PRAGMA analysis_limit): a bounded cost at any size
 
@@ -66,6 +68,7 @@ class GroupCommitWriter:
     def __init__(self, path: str, after_group: Callable[[], None] | None = None) -> None:
         self._path = path
         self._after_group = after_group  # run once each group's transaction has ended, still under the lock
+        self._checkpointer = Checkpointer(path) if path != ":memory:" else None
         self._queue: queue.SimpleQueue[tuple[Job, asyncio.Future[Any], asyncio.AbstractEventLoop] | None]
         self._queue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -79,12 +82,16 @@ class GroupCommitWriter:
         self._ready.wait()
         if self._start_error is not None:
             raise self._start_error
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     async def submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job` in the next group; returns once its group is committed (durable)."""
@@ -101,6 +108,9 @@ class GroupCommitWriter:
         lock: WriteLock | None = None
         try:
             conn = connect(self._path)
+            if self._checkpointer is not None:
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it (see there)
+                conn.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")  # the log file shrinks back to this
             lock = WriteLock(self._path)
             with lock:
                 init(conn)
@@ -164,6 +174,8 @@ class GroupCommitWriter:
                     outcomes.append((True, result))
             conn.execute("COMMIT")
             self.commits += 1
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
         except BaseException as exc:  # the commit itself failed: nothing of the group is durable
             try:
                 conn.execute("ROLLBACK")
