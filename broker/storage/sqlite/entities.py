@@ -49,6 +49,9 @@ def _value_columns(value: Any) -> tuple[str, float | None, str | None, int | Non
     return ("a" if isinstance(value, list) else "o"), None, None, None
 
 
+_ATTRIBUTE_COLUMNS = ("type", "kind", "num", "str", "bool")
+
+
 def _clear_index_rows(conn: sqlite3.Connection, pk: int) -> None:
     conn.execute("DELETE FROM attributes WHERE entity_pk = ?", (pk,))
     conn.execute("DELETE FROM geometries WHERE entity_pk = ?", (pk,))
@@ -69,12 +72,26 @@ def _write_index_rows(conn: sqlite3.Connection, pk: int, entity: Entity) -> None
     gone = [(pk, name) for name in held if name not in rows]
     if gone:
         conn.executemany("DELETE FROM attributes WHERE entity_pk = ? AND name = ?", gone)
-    changed = [(pk, name) + row for name, row in rows.items() if held.get(name) != row]
-    if changed:
+    added = [(pk, name) + row for name, row in rows.items() if name not in held]
+    if added:
         conn.executemany(
-            "INSERT OR REPLACE INTO attributes(entity_pk, name, type, kind, num, str, bool) VALUES(?, ?, ?, ?, ?, ?, ?)",
-            changed,
+            "INSERT INTO attributes(entity_pk, name, type, kind, num, str, bool) VALUES(?, ?, ?, ?, ?, ?, ?)", added
         )
+    # only the columns that changed: SQLite rewrites the entries of every index that has a column
+    # the UPDATE sets (INSERT OR REPLACE, a delete and an insert, rewrote them all), so a new number
+    # leaves `attributes_by_kind` alone, one page fewer to write and fsync per update
+    changed: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for name, row in rows.items():
+        old = held.get(name)
+        if old is None or old == row:
+            continue
+        columns = tuple(c for c, before, after in zip(_ATTRIBUTE_COLUMNS, old, row) if before != after)
+        changed.setdefault(columns, []).append(
+            tuple(v for c, v in zip(_ATTRIBUTE_COLUMNS, row) if c in columns) + (pk, name)
+        )
+    for columns, params in changed.items():
+        sets = ", ".join(f"{c} = ?" for c in columns)
+        conn.executemany(f"UPDATE attributes SET {sets} WHERE entity_pk = ? AND name = ?", params)
     location = None
     if entity.location is not None:
         location = (entity.location.attr, orjson.dumps(entity.location.geometry).decode())
