@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from broker.ngsi.errors import NgsiError, bad_request
@@ -20,8 +21,14 @@ BUILTIN_ATTRS = ("dateCreated", "dateModified", "dateExpires")
 BUILTIN_METADATA = ("dateCreated", "dateModified", "previousValue", "actionType")
 
 
+# one scan in C instead of a generator over characters (6% of a 100-entity batch's time)
+_FORBIDDEN_ID_RE = re.compile("[^!-~]|[" + re.escape("".join(sorted(FORBIDDEN_ID_CHARS))) + "]")
+_FORBIDDEN_RE = re.compile("[" + re.escape("".join(sorted(FORBIDDEN_CHARS))) + "]")
+
+
 def has_forbidden_id_chars(text: str) -> bool:
-    return any(c in FORBIDDEN_ID_CHARS or not ("!" <= c <= "~") for c in text)
+    """Any of FORBIDDEN_ID_CHARS, or anything outside printable ASCII (spaces included)."""
+    return _FORBIDDEN_ID_RE.search(text) is not None
 
 
 _JSON_TYPE_ERRORS = {
@@ -54,7 +61,7 @@ def check_uri_identifier(text: str) -> str:
 
 
 def has_forbidden_chars(text: str) -> bool:
-    return any(c in FORBIDDEN_CHARS for c in text)
+    return _FORBIDDEN_RE.search(text) is not None
 
 
 def check_value(value: Any, what: str = "attribute value", depth: int = 0, *, unrestricted: bool = False) -> None:
