@@ -42,7 +42,11 @@ def _selector_sql(sel: EntitySelector) -> Sql:
         where.append("regexp(?, e.id)")
         params.append(sel.id_pattern)
     if sel.types:
-        where.append(f"e.type IN ({','.join('?' * len(sel.types))})")
+        # with ids, `+` keeps the type (an index in creation order, which spares the sort) from
+        # being chosen over the ids: for 100 ids among 1,000,000 of one type SQLite walked the
+        # type, 370 ms instead of 0.3
+        column = "+e.type" if sel.ids else "e.type"
+        where.append(f"{column} IN ({','.join('?' * len(sel.types))})")
         params += list(sel.types)
     if sel.type_pattern is not None:
         where.append("regexp(?, e.type)")
@@ -138,7 +142,7 @@ def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
             params += p
     sp, sp_params = scopes_sql(flt.scopes)
     if sp:
-        where.append(sp)
+        where.append(sp.replace("e.service_path", "+e.service_path") if flt.ids else sp)  # as the type
         params += sp_params
     if flt.visibility is not None:
         sql, p = visible.entity_visible(flt.visibility)
