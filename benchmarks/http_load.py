@@ -165,6 +165,19 @@ class Ceiling:
                 p.wait()
 
 
+def settle(pids: list[int], limit: float = 120.0, window: float = 0.5) -> float:
+    """Seconds until the processes use under 10% of a core over `window`, at most `limit`."""
+    started = time.monotonic()
+    before = cpu_seconds(pids)
+    while time.monotonic() - started < limit:
+        time.sleep(window)
+        now = cpu_seconds(pids)
+        if now - before < 0.1 * window:
+            break
+        before = now
+    return round(time.monotonic() - started, 1)
+
+
 def version_status_any(port: int) -> int | None:
     """Any HTTP answer on the port (the ceiling has no /version: a 404 means it is up)."""
     return version_status(port, timeout=0.5)
@@ -363,6 +376,9 @@ def measure_size(args: argparse.Namespace, n: int, base: Path, results: list[Run
                         (cpu_seconds([server_pid]) - server_cpu0) * 1000 / max(1, s["requests"]), 3
                     )
                     extra["server_rss_mb"] = round(rss_mb([server_pid]), 1)
+                # requests wrk sent but stopped waiting for still run: the next measurement (the
+                # ceiling's, the next scenario's) starts once the broker is quiet again
+                extra["settle_s"] = settle(pids)
                 requests = s["requests"]
                 seconds = s["duration_us"] / 1e6
                 run = Run(

@@ -10,6 +10,7 @@ error name when something was applied.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 from typing import Any
@@ -287,6 +288,15 @@ class BatchService:
             raise error
 
     async def _update_here(self, ctx: RequestContext, batch: BatchUpdate, override_md: bool) -> None:
+        # the entities' turns in this process, taken in one order (no two batches wait on each other):
+        # overlapping batches then queue instead of failing their versioned writes and starting over,
+        # which at 128 connections cost four times the CPU of a batch that did not overlap
+        async with contextlib.AsyncExitStack() as turns:
+            for key in sorted({(ctx.tenant, item.id) for item in batch.items}):
+                await turns.enter_async_context(self.entities.locks.hold(key))
+            await self._update_in_turn(ctx, batch, override_md)
+
+    async def _update_in_turn(self, ctx: RequestContext, batch: BatchUpdate, override_md: bool) -> None:
         guard = self.entities.guard
         for _ in range(MAX_RETRIES):
             view = await guard.view(ctx, "write")
