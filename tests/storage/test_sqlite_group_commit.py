@@ -73,9 +73,9 @@ async def test_a_job_whose_error_cannot_be_set_does_not_strand_the_rest_of_its_g
         await store.close()
 
 
-def _try_lock(path: str) -> bool:
-    """Whether another holder could take the store's write lock right now (without waiting)."""
-    fd = os.open(path + "-writelock", os.O_RDWR)
+def _try_lock(path: str, lock_file: str = "-writelock") -> bool:
+    """Whether another holder could take the store's write lock (or its turnstile) right now."""
+    fd = os.open(path + lock_file, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -153,14 +153,7 @@ async def test_writer_refreshes_planner_statistics_as_the_store_grows(tmp_path: 
 
 def _waiting_for_the_lock(path: str) -> bool:
     """A writer is queued for the write lock: it holds the turnstile while it waits."""
-    fd = os.open(path + "-writeturn", os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return not _try_lock(path, "-writeturn")
 
 
 def test_a_writer_waiting_for_the_lock_gets_it_before_the_holder_takes_it_back(tmp_path: Path):
