@@ -43,12 +43,6 @@ def render_json(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:  # most values: nothing to do
         return value
-    if kind is float:
-        return render_number(value)
-    if kind is dict:
-        return {k: render_json(v) for k, v in value.items()}
-    if kind is list:
-        return [render_json(v) for v in value]
     if isinstance(value, float):
         return render_number(value)
     if isinstance(value, dict):

@@ -25,6 +25,19 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
     await s.close()
 
 
+def _count_pool_reads(store: SqliteStorage, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that gets one entry per read sent to the reader pool."""
+    pool_reads: list[str] = []
+    real_read = store.engine.read
+
+    async def counted_read(fn, visibility=None):
+        pool_reads.append("read")
+        return await real_read(fn, visibility)
+
+    monkeypatch.setattr(store.engine, "read", counted_read)
+    return pool_reads
+
+
 def _count_to(n: int):
     """A read whose cost grows with `n`, and the thread it ran on."""
 
@@ -55,14 +68,7 @@ async def test_get_by_id_reads_inline_and_a_counted_list_over_its_budget_reads_o
     monkeypatch.setattr(engine, "ATTEMPT_BUDGET", 0)  # no list fits on the loop
     for i in range(3):
         assert await store.insert_entity("t", Entity(id=f"E{i}", type="T", attrs={"n": Attribute("Number", i)}))
-    pool_reads: list[str] = []
-    real_read = store.engine.read
-
-    async def counted_read(fn, visibility=None):
-        pool_reads.append("read")
-        return await real_read(fn, visibility)
-
-    monkeypatch.setattr(store.engine, "read", counted_read)
+    pool_reads = _count_pool_reads(store, monkeypatch)
 
     found, _ = await store.query_entities("t", EntityFilter(ids=("E1",), types=("T",)), Page(limit=2))
     assert [e.id for e in found] == ["E1"] and found[0].attrs["n"].value == 1
@@ -105,14 +111,7 @@ async def test_a_personal_lookup_needing_many_new_subjects_reads_on_the_pool(
     monkeypatch.setattr(engine, "LOOKUP_MAX_NEW_SUBJECTS", 2)
     await store.put_personal_type("t", "Person", "owner")
     assert await store.insert_entity("t", Entity(id="P", type="Person", attrs={"owner": Attribute("Text", "s1")}))
-    pool_reads: list[str] = []
-    real_read = store.engine.read
-
-    async def counted_read(fn, visibility=None):
-        pool_reads.append("read")
-        return await real_read(fn, visibility)
-
-    monkeypatch.setattr(store.engine, "read", counted_read)
+    pool_reads = _count_pool_reads(store, monkeypatch)
 
     def flt(*subjects: str) -> EntityFilter:
         grant = Grant("Person", "owner", subjects, None)

@@ -24,6 +24,12 @@ def open_connection(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def shared_file(path: str) -> bool:
+    """A store other processes can open beside this one (not `:memory:`, not a `file:` URI): only
+    then are there lock and counter files next to it and a log to checkpoint."""
+    return bool(path) and path != ":memory:" and not path.startswith("file:")
+
+
 class WriteLock:
     """The store's write lock across processes: an exclusive `flock` on the file `PATH-writelock`,
     taken in turns through a second one on `PATH-writeturn`.
@@ -44,7 +50,7 @@ class WriteLock:
     def __init__(self, path: str) -> None:
         self._fd: int | None = None
         self._turn: int | None = None
-        if path and path != ":memory:" and not path.startswith("file:"):
+        if shared_file(path):
             self._fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._turn = os.open(path + "-writeturn", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
 

@@ -15,8 +15,8 @@ from broker.storage.sqlite.query_sql import balanced, compile_query, compile_sta
 Sql = tuple[str, list[Any]]
 
 
-def scopes_sql(scopes: tuple[ServicePathScope, ...]) -> Sql:
-    """Service-path scopes as an index-friendly condition; '' when they select everything."""
+def scopes_sql(scopes: tuple[ServicePathScope, ...], column: str = "e.service_path") -> Sql:
+    """Service-path scopes as an index-friendly condition on `column`; '' when they select everything."""
     if not scopes or any(s.recursive and s.path == "/" for s in scopes):
         return "", []
     parts: list[str] = []
@@ -24,10 +24,10 @@ def scopes_sql(scopes: tuple[ServicePathScope, ...]) -> Sql:
     for scope in scopes:
         if scope.recursive:
             # the subtree of /a is /a itself and every path in ['/a/', '/a0'): '0' follows '/'
-            parts.append("(e.service_path = ? OR (e.service_path >= ? AND e.service_path < ?))")
+            parts.append(f"({column} = ? OR ({column} >= ? AND {column} < ?))")
             params += [scope.path, scope.path + "/", scope.path + "0"]
         else:
-            parts.append("e.service_path = ?")
+            parts.append(f"{column} = ?")
             params.append(scope.path)
     return "(" + " OR ".join(parts) + ")", params
 
@@ -140,9 +140,9 @@ def filter_sql(tenant: str, flt: EntityFilter) -> Sql:
         where.append("(" + balanced(" OR ", [f"({sql})" for sql, _ in alternatives]) + ")")
         for _, p in alternatives:
             params += p
-    sp, sp_params = scopes_sql(flt.scopes)
+    sp, sp_params = scopes_sql(flt.scopes, "+e.service_path" if flt.ids else "e.service_path")  # as the type
     if sp:
-        where.append(sp.replace("e.service_path", "+e.service_path") if flt.ids else sp)  # as the type
+        where.append(sp)
         params += sp_params
     if flt.visibility is not None:
         sql, p = visible.entity_visible(flt.visibility)

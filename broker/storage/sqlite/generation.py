@@ -14,6 +14,8 @@ import mmap
 import os
 import struct
 
+from broker.storage.sqlite.connection import shared_file
+
 _COUNTER = struct.Struct("<Q")
 _SIZE = 4096
 
@@ -21,7 +23,7 @@ _SIZE = 4096
 class SharedGeneration:
     def __init__(self, path: str) -> None:
         self._fd: int | None = None
-        if path and path != ":memory:" and not path.startswith("file:"):
+        if shared_file(path):
             self._fd = os.open(path + "-generation", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             if os.fstat(self._fd).st_size < _SIZE:
                 os.ftruncate(self._fd, _SIZE)  # zeros: generation 0, nothing in progress

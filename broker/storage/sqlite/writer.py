@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from broker.storage.sqlite.checkpointer import Checkpointer
-from broker.storage.sqlite.connection import WriteLock
+from broker.storage.sqlite.connection import WriteLock, shared_file
 from broker.storage.sqlite.schema import connect
 
 T = TypeVar("T")
@@ -68,7 +68,7 @@ class GroupCommitWriter:
     def __init__(self, path: str, after_group: Callable[[], None] | None = None) -> None:
         self._path = path
         self._after_group = after_group  # run once each group's transaction has ended, still under the lock
-        self._checkpointer = Checkpointer(path) if path != ":memory:" else None
+        self._checkpointer = Checkpointer(path) if shared_file(path) else None
         self._queue: queue.SimpleQueue[tuple[Job, asyncio.Future[Any], asyncio.AbstractEventLoop] | None]
         self._queue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
